@@ -1,0 +1,179 @@
+//! The ISO-BMFF box walker.
+
+use crate::bytes::{be32, be64};
+use crate::error::{Error, ErrorKind, Result};
+use crate::fourcc::FourCC;
+
+/// One box: its header fields and its payload as a slice of the input.
+#[derive(Debug, Clone, Copy)]
+pub struct BoxRef<'a> {
+    /// The box type.
+    pub kind: FourCC,
+    /// Absolute offset of the box header in the file.
+    pub offset: u64,
+    /// Header length in bytes (8, 16, or 24/32 with a `uuid` user type).
+    pub header_len: u32,
+    /// Total size the header declares (after resolving size 0 and 1).
+    pub size: u64,
+    /// The 16-byte user type of a `uuid` box.
+    pub usertype: Option<[u8; 16]>,
+    /// The payload, clamped to the bytes actually present.
+    pub payload: &'a [u8],
+    /// True when the declared size runs past the parent or the file.
+    pub truncated: bool,
+}
+
+impl<'a> BoxRef<'a> {
+    /// Absolute offset of the first payload byte.
+    pub fn payload_offset(&self) -> u64 {
+        self.offset + self.header_len as u64
+    }
+
+    /// Iterates over the boxes inside this box's payload, starting `skip` bytes in.
+    pub fn children(&self, skip: usize) -> BoxIter<'a> {
+        let data = self.payload.get(skip..).unwrap_or(&[]);
+        BoxIter::new(data, self.payload_offset() + skip as u64)
+    }
+
+    /// Splits a full box payload into (version, flags, body).
+    pub fn full(&self) -> Option<(u8, u32, &'a [u8])> {
+        let vf = be32(self.payload, 0)?;
+        Some(((vf >> 24) as u8, vf & 0x00ff_ffff, &self.payload[4..]))
+    }
+}
+
+/// Iterator over sibling boxes in a byte range.
+///
+/// A box whose declared size overruns the range is yielded once with
+/// `truncated` set and its payload clamped; a header that cannot be read or
+/// declares an impossible size yields an error. Either ends the iteration.
+#[derive(Debug, Clone)]
+pub struct BoxIter<'a> {
+    data: &'a [u8],
+    pos: usize,
+    base: u64,
+    done: bool,
+}
+
+impl<'a> BoxIter<'a> {
+    /// Walks `data`, whose first byte sits at absolute offset `base`.
+    pub fn new(data: &'a [u8], base: u64) -> Self {
+        BoxIter {
+            data,
+            pos: 0,
+            base,
+            done: false,
+        }
+    }
+
+    /// Absolute offset of the next unread byte.
+    pub fn position(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+}
+
+impl<'a> Iterator for BoxIter<'a> {
+    type Item = Result<BoxRef<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done || self.pos >= self.data.len() {
+            return None;
+        }
+        let d = &self.data[self.pos..];
+        let offset = self.base + self.pos as u64;
+        let avail = d.len() as u64;
+        let Some(size32) = be32(d, 0).filter(|_| d.len() >= 8) else {
+            self.done = true;
+            return Some(Err(Error::new(
+                offset,
+                "",
+                ErrorKind::Truncated {
+                    needed: 8,
+                    available: avail,
+                },
+            )));
+        };
+        let kind = FourCC([d[4], d[5], d[6], d[7]]);
+        let mut header_len: u64 = 8;
+        let size = match size32 {
+            0 => avail,
+            1 => {
+                let Some(large) = be64(d, 8) else {
+                    self.done = true;
+                    return Some(Err(Error::new(
+                        offset,
+                        kind.to_string(),
+                        ErrorKind::Truncated {
+                            needed: 16,
+                            available: avail,
+                        },
+                    )));
+                };
+                header_len = 16;
+                large
+            }
+            s => s as u64,
+        };
+        let mut usertype = None;
+        if kind.0 == *b"uuid" {
+            match d.get(header_len as usize..header_len as usize + 16) {
+                Some(u) => {
+                    let mut t = [0u8; 16];
+                    t.copy_from_slice(u);
+                    usertype = Some(t);
+                    header_len += 16;
+                }
+                None => {
+                    self.done = true;
+                    return Some(Err(Error::new(
+                        offset,
+                        kind.to_string(),
+                        ErrorKind::Truncated {
+                            needed: header_len + 16,
+                            available: avail,
+                        },
+                    )));
+                }
+            }
+        }
+        if size < header_len {
+            self.done = true;
+            return Some(Err(Error::new(
+                offset,
+                kind.to_string(),
+                ErrorKind::BadBoxSize { size },
+            )));
+        }
+        let truncated = size > avail;
+        let end = size.min(avail) as usize;
+        let payload = &d[header_len as usize..end];
+        if truncated {
+            self.done = true;
+        }
+        self.pos += end;
+        Some(Ok(BoxRef {
+            kind,
+            offset,
+            header_len: header_len as u32,
+            size,
+            usertype,
+            payload,
+            truncated,
+        }))
+    }
+}
+
+/// Serialises a box with the given type and payload (a 32-bit or 64-bit header).
+///
+/// Used by tests and tools that build files; the parser never allocates boxes.
+pub fn write_box(out: &mut Vec<u8>, kind: FourCC, payload: &[u8], large: bool) {
+    if large {
+        out.extend_from_slice(&1u32.to_be_bytes());
+        out.extend_from_slice(&kind.0);
+        out.extend_from_slice(&(payload.len() as u64 + 16).to_be_bytes());
+    } else {
+        out.extend_from_slice(&(payload.len() as u32 + 8).to_be_bytes());
+        out.extend_from_slice(&kind.0);
+    }
+    out.extend_from_slice(payload);
+}

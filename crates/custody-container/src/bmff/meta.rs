@@ -1,0 +1,246 @@
+//! File metadata: `udta`, `meta`/`keys`/`ilst` (including Apple `mdta` keys), XMP, location.
+
+use super::boxes::BoxRef;
+use crate::bytes::{be16, be32};
+use crate::error::{Diag, Result};
+use std::collections::BTreeMap;
+
+/// User type of the `uuid` box that carries XMP.
+pub const XMP_UUID: [u8; 16] = [
+    0xbe, 0x7a, 0xcf, 0xcb, 0x97, 0xa9, 0x42, 0xe8, 0x9c, 0x71, 0x99, 0x94, 0x91, 0xe3, 0xaf, 0xac,
+];
+
+/// A metadata value.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum MetaValue {
+    /// Text.
+    Text(String),
+    /// An integer.
+    Int(i64),
+    /// A floating-point number.
+    Float(f64),
+    /// Bytes that are not text, listed by position and size.
+    Raw {
+        /// Absolute offset of the bytes.
+        offset: u64,
+        /// Number of bytes.
+        bytes: u64,
+    },
+}
+
+/// A geographic position (ISO 6709).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Location {
+    /// Latitude in degrees, north positive.
+    pub lat: f64,
+    /// Longitude in degrees, east positive.
+    pub lon: f64,
+    /// Altitude in metres, when given.
+    pub alt: Option<f64>,
+}
+
+/// Metadata found in a file.
+#[derive(Debug, Clone, Default)]
+pub struct Metadata<'a> {
+    /// `mvhd` creation time (seconds since 1904; 0 when unset).
+    pub created: u64,
+    /// `mvhd` modification time.
+    pub modified: u64,
+    /// Items by key: `©day`, `©mak`, Apple keys such as `com.apple.quicktime.make`,
+    /// vendor boxes such as `FIRM`.
+    pub items: BTreeMap<String, MetaValue>,
+    /// Location parsed from `©xyz` or `com.apple.quicktime.location.ISO6709`.
+    pub location: Option<Location>,
+    /// Raw XMP packet.
+    pub xmp: Option<&'a [u8]>,
+}
+
+fn text_or_raw(bytes: &[u8], offset: u64) -> MetaValue {
+    let trimmed = {
+        let mut end = bytes.len();
+        while end > 0 && bytes[end - 1] == 0 {
+            end -= 1;
+        }
+        &bytes[..end]
+    };
+    match std::str::from_utf8(trimmed) {
+        Ok(s) if !s.is_empty() && s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t') => {
+            MetaValue::Text(s.to_string())
+        }
+        _ => MetaValue::Raw {
+            offset,
+            bytes: bytes.len() as u64,
+        },
+    }
+}
+
+/// Parses `udta` children: QuickTime `©xxx` strings, `meta`, vendor boxes.
+pub(crate) fn parse_udta<'a>(m: &mut Metadata<'a>, udta: &BoxRef<'a>, diag: &mut Diag) -> Result<()> {
+    for b in udta.children(0).flatten() {
+        let key = b.kind.to_string();
+        match &b.kind.0 {
+            b"meta" => parse_meta(m, &b, diag)?,
+            [0xa9, ..] => {
+                // QuickTime international text: u16 length, u16 language, text.
+                let p = b.payload;
+                let value = match be16(p, 0) {
+                    Some(len) if 4 + len as usize <= p.len() && len > 0 => {
+                        text_or_raw(&p[4..4 + len as usize], b.payload_offset() + 4)
+                    }
+                    _ => text_or_raw(p, b.payload_offset()),
+                };
+                if &b.kind.0 == b"\xa9xyz"
+                    && let MetaValue::Text(t) = &value
+                {
+                    m.location = m.location.or_else(|| parse_iso6709(t));
+                }
+                m.items.entry(key).or_insert(value);
+            }
+            _ => {
+                m.items
+                    .entry(key)
+                    .or_insert_with(|| text_or_raw(b.payload, b.payload_offset()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parses a `meta` box: `keys` + `ilst` (Apple `mdta`) or iTunes-style `ilst`.
+pub(crate) fn parse_meta<'a>(m: &mut Metadata<'a>, meta: &BoxRef<'a>, diag: &mut Diag) -> Result<()> {
+    // ISO `meta` is a full box; QuickTime's is not. Detect by the first child.
+    let skip = match meta.payload.get(4..8) {
+        Some(t) if t == b"hdlr" || t == b"keys" || t == b"ilst" => 0,
+        _ => 4,
+    };
+    let mut keys: Vec<String> = Vec::new();
+    let mut ilst = None;
+    for b in meta.children(skip).flatten() {
+        match &b.kind.0 {
+            b"keys" => {
+                let p = b.payload;
+                let count = be32(p, 4).unwrap_or(0) as usize;
+                let mut at = 8;
+                // Each key is at least 8 bytes: bounded by the box.
+                for _ in 0..count.min(p.len() / 8) {
+                    let Some(size) = be32(p, at).map(|s| s as usize) else { break };
+                    if size < 8 || at + size > p.len() {
+                        diag.note(b.offset, "moov/meta/keys", "malformed key entry")?;
+                        break;
+                    }
+                    keys.push(String::from_utf8_lossy(&p[at + 8..at + size]).into_owned());
+                    at += size;
+                }
+            }
+            b"ilst" => ilst = Some(b),
+            b"uuid" if b.usertype == Some(XMP_UUID) => m.xmp = Some(b.payload),
+            b"XMP_" => m.xmp = Some(b.payload),
+            _ => {}
+        }
+    }
+    let Some(ilst) = ilst else { return Ok(()) };
+    for item in ilst.children(0).flatten() {
+        let index = item.kind.as_u32();
+        let key = if !keys.is_empty() && index >= 1 && (index as usize) <= keys.len() {
+            keys[index as usize - 1].clone()
+        } else {
+            item.kind.to_string()
+        };
+        for d in item.children(0).flatten() {
+            if &d.kind.0 != b"data" {
+                continue;
+            }
+            let p = d.payload;
+            let Some(kind) = be32(p, 0) else { continue };
+            let bytes = p.get(8..).unwrap_or(&[]);
+            let off = d.payload_offset() + 8;
+            let value = match kind & 0x00ff_ffff {
+                1 => text_or_raw(bytes, off),
+                21 => int_be(bytes, true).map_or(MetaValue::Raw { offset: off, bytes: bytes.len() as u64 }, MetaValue::Int),
+                22 => int_be(bytes, false).map_or(MetaValue::Raw { offset: off, bytes: bytes.len() as u64 }, MetaValue::Int),
+                23 if bytes.len() == 4 => MetaValue::Float(f32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as f64),
+                24 if bytes.len() == 8 => {
+                    MetaValue::Float(f64::from_be_bytes(bytes.try_into().unwrap_or([0; 8])))
+                }
+                _ => MetaValue::Raw {
+                    offset: off,
+                    bytes: bytes.len() as u64,
+                },
+            };
+            if (key == "com.apple.quicktime.location.ISO6709" || key == "\u{a9}xyz")
+                && let MetaValue::Text(t) = &value
+            {
+                m.location = m.location.or_else(|| parse_iso6709(t));
+            }
+            m.items.entry(key.clone()).or_insert(value);
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn int_be(b: &[u8], signed: bool) -> Option<i64> {
+    Some(match (b.len(), signed) {
+        (1, true) => b[0] as i8 as i64,
+        (1, false) => b[0] as i64,
+        (2, true) => i16::from_be_bytes([b[0], b[1]]) as i64,
+        (2, false) => u16::from_be_bytes([b[0], b[1]]) as i64,
+        (4, true) => i32::from_be_bytes(b.try_into().ok()?) as i64,
+        (4, false) => u32::from_be_bytes(b.try_into().ok()?) as i64,
+        (8, _) => i64::from_be_bytes(b.try_into().ok()?),
+        _ => return None,
+    })
+}
+
+/// Parses an ISO 6709 string such as `+40.6800-074.5000/` or `+35.6895+139.6917+040.000/`.
+pub fn parse_iso6709(s: &str) -> Option<Location> {
+    let s = s.trim().trim_end_matches('/');
+    let mut parts = Vec::new();
+    let mut start = None;
+    let mut end = s.len();
+    for (i, c) in s.char_indices() {
+        if c == '+' || c == '-' {
+            if let Some(st) = start {
+                parts.push(&s[st..i]);
+            }
+            start = Some(i);
+        } else if !(c.is_ascii_digit() || c == '.') {
+            // A CRS suffix such as "CRSWGS_84" ends the numbers.
+            end = i;
+            break;
+        }
+    }
+    if let Some(st) = start.filter(|&st| st < end) {
+        parts.push(&s[st..end]);
+    }
+    if parts.len() < 2 {
+        return None;
+    }
+    let lat: f64 = parts[0].parse().ok()?;
+    let lon: f64 = parts[1].parse().ok()?;
+    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return None;
+    }
+    let alt = parts.get(2).and_then(|a| a.parse().ok());
+    Some(Location { lat, lon, alt })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso6709() {
+        assert_eq!(
+            parse_iso6709("+40.6800-074.5000/"),
+            Some(Location { lat: 40.68, lon: -74.5, alt: None })
+        );
+        assert_eq!(
+            parse_iso6709("+35.6895+139.6917+040.000/"),
+            Some(Location { lat: 35.6895, lon: 139.6917, alt: Some(40.0) })
+        );
+        assert_eq!(parse_iso6709("garbage"), None);
+        assert_eq!(parse_iso6709("+99.0+000.0/"), None);
+    }
+}

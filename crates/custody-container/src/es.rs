@@ -1,0 +1,701 @@
+//! Elementary-stream framing shared by the MPEG-TS and MPEG-PS demuxers.
+//!
+//! PES payloads are pushed in as they arrive; a [`Framer`] splits them into
+//! access units (video: start-code scanning; audio: frame headers) without
+//! keeping the payload bytes. Each [`Frame`] records where it starts (the
+//! file offset of the packet that carries its first byte and its position in
+//! the elementary stream), its size, its timestamps and whether it is a
+//! random access point.
+
+use std::collections::VecDeque;
+
+/// An access unit found in an elementary stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Frame {
+    /// File offset of the packet (TS packet or PS pack) that carries the first byte.
+    pub offset: u64,
+    /// Position of the first byte in the elementary stream (payload bytes so far).
+    pub es_pos: u64,
+    /// Position of the first byte within the payload of the PES packet at `offset`.
+    pub in_pes: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Presentation timestamp (90 kHz), when the frame starts in a PES that carried one.
+    pub pts: Option<i64>,
+    /// Decode timestamp (90 kHz).
+    pub dts: Option<i64>,
+    /// Random access point (IDR/IRAP picture, MPEG-2 I picture, every audio frame).
+    pub keyframe: bool,
+    /// Audio samples in the frame (0 for video and data).
+    pub samples: u32,
+}
+
+/// How a stream's payload is split into frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// H.264 Annex B.
+    H264,
+    /// H.265 Annex B.
+    Hevc,
+    /// MPEG-1/2 video.
+    Mpeg2Video,
+    /// AAC with ADTS headers.
+    Adts,
+    /// AAC in LATM/LOAS (AudioSyncStream).
+    Latm,
+    /// MPEG-1/2 audio layers I-III.
+    MpegAudio,
+    /// AC-3 and E-AC-3.
+    Ac3,
+    /// One frame per PES packet.
+    Pes,
+}
+
+/// Stream properties learnt from headers while framing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// Picture width.
+    pub width: Option<u32>,
+    /// Picture height.
+    pub height: Option<u32>,
+    /// Audio sample rate.
+    pub sample_rate: Option<u32>,
+    /// Audio channels.
+    pub channels: Option<u32>,
+    /// MPEG audio layer (1, 2 or 3).
+    pub mpeg_audio_layer: Option<u8>,
+    /// True for E-AC-3 (rather than AC-3).
+    pub eac3: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PesMark {
+    es_pos: u64,
+    offset: u64,
+    pts: Option<i64>,
+    dts: Option<i64>,
+    used: bool,
+}
+
+/// Splits one elementary stream into frames.
+#[derive(Debug, Clone)]
+pub struct Framer {
+    framing: Framing,
+    /// Stream properties found so far.
+    pub info: StreamInfo,
+    pos: u64,
+    marks: VecDeque<PesMark>,
+    // current frame
+    cur: Option<Frame>,
+    seen_vcl: bool,
+    // start-code scanner
+    zeros: u32,
+    hdr: [u8; 64],
+    hdr_len: usize,
+    hdr_need: usize,
+    hdr_start: u64,
+    collecting: bool,
+    have_params: bool,
+    // audio
+    skip: u64,
+}
+
+impl Framer {
+    /// A framer for `framing`.
+    pub fn new(framing: Framing) -> Self {
+        Framer {
+            framing,
+            info: StreamInfo::default(),
+            pos: 0,
+            marks: VecDeque::new(),
+            cur: None,
+            seen_vcl: false,
+            zeros: 0,
+            hdr: [0; 64],
+            hdr_len: 0,
+            hdr_need: 0,
+            hdr_start: 0,
+            collecting: false,
+            have_params: false,
+            skip: 0,
+        }
+    }
+
+    /// Marks the start of a PES packet at file offset `offset`.
+    pub fn pes_start(&mut self, offset: u64, pts: Option<i64>, dts: Option<i64>, out: &mut Vec<Frame>) {
+        if self.framing == Framing::Pes {
+            self.emit(out);
+            self.cur = Some(Frame {
+                offset,
+                es_pos: self.pos,
+                in_pes: 0,
+                size: 0,
+                pts,
+                dts,
+                keyframe: true,
+                samples: 0,
+            });
+            return;
+        }
+        while self.marks.len() > 1 {
+            self.marks.pop_front();
+        }
+        self.marks.push_back(PesMark {
+            es_pos: self.pos,
+            offset,
+            pts,
+            dts,
+            used: false,
+        });
+    }
+
+    /// Feeds payload bytes of the current PES packet.
+    pub fn push(&mut self, data: &[u8], out: &mut Vec<Frame>) {
+        match self.framing {
+            Framing::Pes => self.pos += data.len() as u64,
+            Framing::H264 | Framing::Hevc | Framing::Mpeg2Video => self.scan_video(data, out),
+            _ => self.scan_audio(data, out),
+        }
+    }
+
+    /// Ends the stream, emitting the last frame.
+    pub fn finish(&mut self, out: &mut Vec<Frame>) {
+        if self.collecting {
+            self.collecting = false;
+            self.on_header(out);
+        }
+        self.emit(out);
+    }
+
+    fn emit(&mut self, out: &mut Vec<Frame>) {
+        if let Some(mut f) = self.cur.take() {
+            f.size = self.pos.saturating_sub(f.es_pos);
+            out.push(f);
+        }
+    }
+
+    /// Starts a new frame at elementary-stream position `at`.
+    fn begin(&mut self, at: u64, keyframe: bool, samples: u32, out: &mut Vec<Frame>) {
+        if let Some(mut f) = self.cur.take() {
+            f.size = at.saturating_sub(f.es_pos);
+            out.push(f);
+        }
+        let mut frame = Frame {
+            offset: 0,
+            es_pos: at,
+            in_pes: 0,
+            size: 0,
+            pts: None,
+            dts: None,
+            keyframe,
+            samples,
+        };
+        // The PES that holds byte `at` is the last one starting at or before it.
+        let idx = self.marks.iter().rposition(|m| m.es_pos <= at).unwrap_or(0);
+        if let Some(m) = self.marks.get_mut(idx) {
+            frame.offset = m.offset;
+            frame.in_pes = at.saturating_sub(m.es_pos);
+            if !m.used {
+                frame.pts = m.pts;
+                frame.dts = m.dts;
+                m.used = true;
+            }
+        }
+        self.cur = Some(frame);
+    }
+
+    fn scan_video(&mut self, data: &[u8], out: &mut Vec<Frame>) {
+        let mut i = 0;
+        while i < data.len() {
+            if self.collecting {
+                let b = data[i];
+                // A new start code ends the header early.
+                if b == 1 && self.zeros >= 2 {
+                    self.collecting = false;
+                    self.on_header(out);
+                    // fall through to treat this byte as a start code below
+                } else {
+                    if self.hdr_len < self.hdr.len() {
+                        self.hdr[self.hdr_len] = b;
+                        self.hdr_len += 1;
+                    }
+                    self.zeros = if b == 0 { self.zeros + 1 } else { 0 };
+                    self.pos += 1;
+                    i += 1;
+                    if self.hdr_len >= self.hdr_need {
+                        self.collecting = false;
+                        self.on_header(out);
+                    }
+                    continue;
+                }
+            }
+            if self.zeros < 2 {
+                // Fast path: jump to the next zero byte.
+                match data[i..].iter().position(|&b| b == 0) {
+                    Some(k) => {
+                        if k > 0 {
+                            self.zeros = 0;
+                        }
+                        self.pos += k as u64 + 1;
+                        i += k + 1;
+                        self.zeros += 1;
+                    }
+                    None => {
+                        self.pos += (data.len() - i) as u64;
+                        self.zeros = 0;
+                        i = data.len();
+                    }
+                }
+                continue;
+            }
+            let b = data[i];
+            self.pos += 1;
+            i += 1;
+            if b == 0 {
+                self.zeros += 1;
+            } else if b == 1 {
+                // Start code: 00 00 01 (a fourth leading zero belongs to it too).
+                self.hdr_start = self.pos - 3 - u64::from(self.zeros > 2);
+                self.zeros = 0;
+                self.hdr_len = 0;
+                self.hdr_need = 3;
+                self.collecting = true;
+            } else {
+                self.zeros = 0;
+            }
+        }
+    }
+
+    /// Handles the header bytes collected after a start code.
+    fn on_header(&mut self, out: &mut Vec<Frame>) {
+        let h = &self.hdr[..self.hdr_len];
+        let Some(&first) = h.first() else { return };
+        let at = self.hdr_start;
+        match self.framing {
+            Framing::H264 => {
+                let t = first & 0x1f;
+                if t == 7 && !self.have_params && self.hdr_need < 64 {
+                    self.hdr_need = 64;
+                    self.collecting = true;
+                    return;
+                }
+                if t == 7
+                    && !self.have_params
+                    && let Some((w, h)) = h264_sps_size(&self.hdr[..self.hdr_len])
+                {
+                    self.have_params = true;
+                    self.info.width = Some(w);
+                    self.info.height = Some(h);
+                }
+                let vcl = t == 1 || t == 5;
+                if vcl {
+                    let first_mb_zero = self.hdr.get(1).is_some_and(|b| b & 0x80 != 0) && self.hdr_len > 1;
+                    if self.cur.is_none() || (self.seen_vcl && first_mb_zero) {
+                        self.begin(at, t == 5, 0, out);
+                    }
+                    if t == 5
+                        && let Some(c) = self.cur.as_mut()
+                    {
+                        c.keyframe = true;
+                    }
+                    self.seen_vcl = true;
+                } else if matches!(t, 6..=9 | 14..=18) && (self.seen_vcl || self.cur.is_none()) {
+                    self.begin(at, false, 0, out);
+                    self.seen_vcl = false;
+                }
+            }
+            Framing::Hevc => {
+                let t = (first >> 1) & 0x3f;
+                let vcl = t < 32;
+                if vcl {
+                    let first_slice = self.hdr_len > 2 && self.hdr[2] & 0x80 != 0;
+                    if self.cur.is_none() || (self.seen_vcl && first_slice) {
+                        self.begin(at, false, 0, out);
+                    }
+                    if (16..=23).contains(&t)
+                        && let Some(c) = self.cur.as_mut()
+                    {
+                        c.keyframe = true;
+                    }
+                    self.seen_vcl = true;
+                } else if matches!(t, 32..=35 | 39 | 41..=44 | 48..=55) && (self.seen_vcl || self.cur.is_none()) {
+                    self.begin(at, false, 0, out);
+                    self.seen_vcl = false;
+                }
+            }
+            Framing::Mpeg2Video => match first {
+                0xb3 => {
+                    if self.hdr_len < 4 && self.hdr_need < 4 {
+                        self.hdr_need = 4;
+                        self.collecting = true;
+                        return;
+                    }
+                    if self.hdr_len >= 4 && !self.have_params {
+                        self.info.width = Some(((h[1] as u32) << 4) | (h[2] as u32 >> 4));
+                        self.info.height = Some(((h[2] as u32 & 0xf) << 8) | h[3] as u32);
+                        self.have_params = true;
+                    }
+                    if self.seen_vcl || self.cur.is_none() {
+                        self.begin(at, false, 0, out);
+                        self.seen_vcl = false;
+                    }
+                }
+                0xb8 => {
+                    if self.seen_vcl || self.cur.is_none() {
+                        self.begin(at, false, 0, out);
+                        self.seen_vcl = false;
+                    }
+                }
+                0x00 => {
+                    let pct = h.get(2).map(|b| (b >> 3) & 7);
+                    if self.seen_vcl || self.cur.is_none() {
+                        self.begin(at, false, 0, out);
+                    }
+                    if pct == Some(1)
+                        && let Some(c) = self.cur.as_mut()
+                    {
+                        c.keyframe = true;
+                    }
+                    self.seen_vcl = true;
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn scan_audio(&mut self, data: &[u8], out: &mut Vec<Frame>) {
+        let need = match self.framing {
+            Framing::Adts => 7,
+            Framing::MpegAudio => 4,
+            Framing::Ac3 => 7,
+            Framing::Latm => 3,
+            _ => 1,
+        };
+        let mut i = 0;
+        while i < data.len() {
+            if self.skip > 0 {
+                let n = self.skip.min((data.len() - i) as u64);
+                self.skip -= n;
+                self.pos += n;
+                i += n as usize;
+                continue;
+            }
+            let b = data[i];
+            i += 1;
+            self.pos += 1;
+            if self.hdr_len == 0 && !matches!(b, 0xff | 0x0b | 0x56) {
+                continue;
+            }
+            self.hdr[self.hdr_len] = b;
+            self.hdr_len += 1;
+            if self.hdr_len < need {
+                continue;
+            }
+            match self.audio_header() {
+                Some((len, samples)) if len as usize >= need => {
+                    let start = self.pos - need as u64;
+                    self.begin(start, true, samples, out);
+                    self.skip = len - need as u64;
+                    self.hdr_len = 0;
+                }
+                _ => {
+                    // Not a header here: slide by one byte.
+                    self.hdr.copy_within(1..self.hdr_len, 0);
+                    self.hdr_len -= 1;
+                    while self.hdr_len > 0 && !matches!(self.hdr[0], 0xff | 0x0b | 0x56) {
+                        self.hdr.copy_within(1..self.hdr_len, 0);
+                        self.hdr_len -= 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Parses the collected audio header: (frame length, samples).
+    fn audio_header(&mut self) -> Option<(u64, u32)> {
+        let h = &self.hdr[..self.hdr_len];
+        match self.framing {
+            Framing::Adts => {
+                if h[0] != 0xff || h[1] & 0xf6 != 0xf0 {
+                    return None;
+                }
+                let sr = ADTS_RATES.get(((h[2] >> 2) & 0xf) as usize).copied()?;
+                let len = ((h[3] as u64 & 3) << 11) | ((h[4] as u64) << 3) | (h[5] as u64 >> 5);
+                let blocks = (h[6] & 3) as u32 + 1;
+                self.info.sample_rate.get_or_insert(sr);
+                self.info.channels.get_or_insert((((h[2] & 1) << 2) | (h[3] >> 6)) as u32);
+                Some((len, 1024 * blocks))
+            }
+            Framing::MpegAudio => {
+                let (len, samples, sr, layer, ch) = mpeg_audio_header(h)?;
+                self.info.sample_rate.get_or_insert(sr);
+                self.info.mpeg_audio_layer.get_or_insert(layer);
+                self.info.channels.get_or_insert(ch);
+                Some((len, samples))
+            }
+            Framing::Ac3 => {
+                if h[0] != 0x0b || h[1] != 0x77 {
+                    return None;
+                }
+                let bsid = h[5] >> 3;
+                if bsid > 10 {
+                    let words = (((h[2] as u64 & 7) << 8) | h[3] as u64) + 1;
+                    let fscod = h[4] >> 6;
+                    let (sr, blocks) = if fscod == 3 {
+                        ([24_000, 22_050, 16_000].get(((h[4] >> 4) & 3) as usize).copied()?, 6)
+                    } else {
+                        ([48_000, 44_100, 32_000][fscod as usize], [1, 2, 3, 6][((h[4] >> 4) & 3) as usize])
+                    };
+                    self.info.eac3 = true;
+                    self.info.sample_rate.get_or_insert(sr);
+                    Some((words * 2, 256 * blocks))
+                } else {
+                    let fscod = (h[4] >> 6) as usize;
+                    let code = (h[4] & 0x3f) as usize;
+                    if fscod == 3 || code >= 38 {
+                        return None;
+                    }
+                    let words = AC3_WORDS[fscod][code / 2] as u64 + if fscod == 1 { (code & 1) as u64 } else { 0 };
+                    self.info.sample_rate.get_or_insert([48_000, 44_100, 32_000][fscod]);
+                    Some((words * 2, 1536))
+                }
+            }
+            Framing::Latm => {
+                if h[0] != 0x56 || h[1] & 0xe0 != 0xe0 {
+                    return None;
+                }
+                let len = (((h[1] as u64) & 0x1f) << 8) | h[2] as u64;
+                Some((len + 3, 1024))
+            }
+            _ => None,
+        }
+    }
+
+    /// Elementary-stream bytes consumed so far.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+}
+
+const ADTS_RATES: [u32; 13] = [
+    96_000, 88_200, 64_000, 48_000, 44_100, 32_000, 24_000, 22_050, 16_000, 12_000, 11_025, 8_000, 7_350,
+];
+
+/// AC-3 frame sizes in 16-bit words by sample-rate code (48, 44.1, 32 kHz) and bit-rate index.
+const AC3_WORDS: [[u16; 19]; 3] = [
+    [64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024, 1152, 1280],
+    [69, 87, 104, 121, 139, 174, 208, 243, 278, 348, 417, 487, 557, 696, 835, 975, 1114, 1253, 1393],
+    [96, 120, 144, 168, 192, 240, 288, 336, 384, 480, 576, 672, 768, 960, 1152, 1344, 1536, 1728, 1920],
+];
+
+/// Parses an MPEG audio frame header: (length, samples, rate, layer, channels).
+pub fn mpeg_audio_header(h: &[u8]) -> Option<(u64, u32, u32, u8, u32)> {
+    if h.len() < 4 || h[0] != 0xff || h[1] & 0xe0 != 0xe0 {
+        return None;
+    }
+    let version = (h[1] >> 3) & 3; // 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5
+    let layer_bits = (h[1] >> 1) & 3;
+    if version == 1 || layer_bits == 0 {
+        return None;
+    }
+    let layer = 4 - layer_bits; // 1, 2 or 3
+    let br_idx = (h[2] >> 4) as usize;
+    let sr_idx = ((h[2] >> 2) & 3) as usize;
+    if br_idx == 0 || br_idx == 15 || sr_idx == 3 {
+        return None;
+    }
+    let pad = ((h[2] >> 1) & 1) as u64;
+    const BR: [[u16; 15]; 5] = [
+        [0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448],
+        [0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384],
+        [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
+        [0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256],
+        [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
+    ];
+    let table = match (version == 3, layer) {
+        (true, l) => (l - 1) as usize,
+        (false, 1) => 3,
+        (false, _) => 4,
+    };
+    let br = BR[table][br_idx] as u64 * 1000;
+    let sr = [[11_025, 12_000, 8_000], [0, 0, 0], [22_050, 24_000, 16_000], [44_100, 48_000, 32_000]]
+        [version as usize][sr_idx] as u64;
+    let (len, samples) = match layer {
+        1 => ((12 * br / sr + pad) * 4, 384),
+        2 => (144 * br / sr + pad, 1152),
+        _ if version == 3 => (144 * br / sr + pad, 1152),
+        _ => (72 * br / sr + pad, 576),
+    };
+    let channels = if h[3] >> 6 == 3 { 1 } else { 2 };
+    Some((len, samples, sr as u32, layer, channels))
+}
+
+/// Bit reader over an RBSP (emulation-prevention bytes already removed).
+struct Bits<'a> {
+    d: &'a [u8],
+    bit: usize,
+}
+
+impl Bits<'_> {
+    fn u(&mut self, n: u32) -> Option<u32> {
+        let mut v = 0u32;
+        for _ in 0..n {
+            let byte = *self.d.get(self.bit / 8)?;
+            v = (v << 1) | ((byte >> (7 - self.bit % 8)) & 1) as u32;
+            self.bit += 1;
+        }
+        Some(v)
+    }
+    fn ue(&mut self) -> Option<u32> {
+        let mut zeros = 0;
+        while self.u(1)? == 0 {
+            zeros += 1;
+            if zeros > 31 {
+                return None;
+            }
+        }
+        Some(((1u64 << zeros) - 1 + self.u(zeros)? as u64).min(u32::MAX as u64) as u32)
+    }
+    fn se(&mut self) -> Option<i32> {
+        let k = self.ue()? as i64;
+        Some(if k % 2 == 1 { (k + 1) / 2 } else { -(k / 2) } as i32)
+    }
+}
+
+/// Removes emulation-prevention bytes (00 00 03 -> 00 00).
+fn rbsp(nal: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(nal.len());
+    let mut zeros = 0;
+    for &b in nal {
+        if zeros >= 2 && b == 3 {
+            zeros = 0;
+            continue;
+        }
+        zeros = if b == 0 { zeros + 1 } else { 0 };
+        out.push(b);
+    }
+    out
+}
+
+/// Reads the cropped picture size from an H.264 SPS NAL unit (header byte included).
+pub fn h264_sps_size(nal: &[u8]) -> Option<(u32, u32)> {
+    let r = rbsp(nal.get(1..)?);
+    let mut b = Bits { d: &r, bit: 0 };
+    let profile = b.u(8)?;
+    b.u(16)?;
+    b.ue()?;
+    let mut chroma = 1;
+    if matches!(profile, 100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135) {
+        chroma = b.ue()?;
+        if chroma == 3 {
+            b.u(1)?;
+        }
+        b.ue()?;
+        b.ue()?;
+        b.u(1)?;
+        if b.u(1)? == 1 {
+            for i in 0..if chroma == 3 { 12 } else { 8 } {
+                if b.u(1)? == 1 {
+                    let size = if i < 6 { 16 } else { 64 };
+                    let (mut last, mut next) = (8i32, 8i32);
+                    for _ in 0..size {
+                        if next != 0 {
+                            next = (last + b.se()? + 256) % 256;
+                        }
+                        if next != 0 {
+                            last = next;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    b.ue()?;
+    match b.ue()? {
+        0 => {
+            b.ue()?;
+        }
+        1 => {
+            b.u(1)?;
+            b.se()?;
+            b.se()?;
+            for _ in 0..b.ue()?.min(256) {
+                b.se()?;
+            }
+        }
+        _ => {}
+    }
+    b.ue()?;
+    b.u(1)?;
+    let w = b.ue()?.checked_add(1)?.checked_mul(16)?;
+    let hm = b.ue()?.checked_add(1)?;
+    let frame_mbs_only = b.u(1)?;
+    if frame_mbs_only == 0 {
+        b.u(1)?;
+    }
+    b.u(1)?;
+    let h = (2 - frame_mbs_only).checked_mul(hm)?.checked_mul(16)?;
+    let (mut cw, mut ch) = (w, h);
+    if b.u(1)? == 1 {
+        let (l, r, t, bo) = (b.ue()?, b.ue()?, b.ue()?, b.ue()?);
+        let (ux, uy) = match chroma {
+            0 => (1, 2 - frame_mbs_only),
+            1 => (2, 2 * (2 - frame_mbs_only)),
+            2 => (2, 2 - frame_mbs_only),
+            _ => (1, 2 - frame_mbs_only),
+        };
+        cw = w.checked_sub(ux * (l.checked_add(r)?))?;
+        ch = h.checked_sub(uy * (t.checked_add(bo)?))?;
+    }
+    Some((cw, ch))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mpeg_audio_frame_length() {
+        // MPEG-1 layer II, 192 kbit/s, 44.1 kHz, no padding: 626 bytes, 1152 samples.
+        let (len, samples, sr, layer, _) = mpeg_audio_header(&[0xff, 0xfd, 0xa0, 0x04]).unwrap();
+        assert_eq!((len, samples, sr, layer), (626, 1152, 44_100, 2));
+    }
+
+    #[test]
+    fn adts_frames_split_across_pushes() {
+        let mut f = Framer::new(Framing::Adts);
+        let mut out = Vec::new();
+        // Two ADTS frames of 10 bytes each (7-byte header, 3 payload bytes), 48 kHz.
+        let frame = [0xff, 0xf1, 0x4c, 0x80, 0x01, 0x40, 0x00, 1, 2, 3];
+        let mut stream = frame.to_vec();
+        stream.extend_from_slice(&frame);
+        f.pes_start(0, Some(900), None, &mut out);
+        f.push(&stream[..13], &mut out);
+        f.push(&stream[13..], &mut out);
+        f.finish(&mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].size, 10);
+        assert_eq!(out[0].pts, Some(900));
+        assert_eq!(out[1].pts, None);
+        assert_eq!(f.info.sample_rate, Some(48_000));
+    }
+
+    #[test]
+    fn h264_access_units_by_first_mb() {
+        let mut f = Framer::new(Framing::H264);
+        let mut out = Vec::new();
+        // AUD, IDR slice, non-IDR slice (first_mb = 0), a second slice of the same picture.
+        let es = [
+            0, 0, 0, 1, 9, 0xf0, 0, 0, 1, 0x65, 0x88, 0x80, 0, 0, 1, 0x41, 0x9a, 0x00, 0, 0, 1, 0x41, 0x20,
+            0x11,
+        ];
+        f.pes_start(0, Some(0), None, &mut out);
+        f.push(&es, &mut out);
+        f.finish(&mut out);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(out[0].keyframe);
+        assert!(!out[1].keyframe);
+        assert_eq!(out[0].size + out[1].size, es.len() as u64);
+    }
+}

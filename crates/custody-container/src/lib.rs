@@ -1,0 +1,40 @@
+//! Zero-copy parsing of the containers that law-enforcement recorders write.
+//!
+//! `custody-container` reads ISO-BMFF (MP4, MOV, 3GP, M4A, fragmented MP4,
+//! CMAF/DASH/HLS segments), MPEG-TS/M2TS and MPEG-PS from a `&[u8]` (usually
+//! a read-only memory map) and recognises Matroska, AVI, FLV, WAV/RF64, AMR,
+//! JPEG, ADTS and MP3. Sample tables are kept as slices of the input and
+//! sample bytes are returned as slices; nothing is copied from the media data
+//! of an MP4. Transport-stream payloads are split across packets, so a
+//! reassembled unit is the one place that owns bytes
+//! ([`ts::Ts::unit_bytes`]).
+//!
+//! Bad input never panics: every problem is a typed [`Error`] with its byte
+//! offset and box path, or a [`Warning`] in lenient mode (the default).
+//!
+//! ```no_run
+//! let data = std::fs::read("clip.mp4").unwrap();
+//! let probe = custody_container::probe(&data, custody_container::Limits::default()).unwrap();
+//! for t in &probe.tracks {
+//!     println!("{} {:?} {} samples", t.id, t.codec, t.samples);
+//! }
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod bmff;
+mod bytes;
+pub mod detect;
+pub mod error;
+pub mod es;
+pub mod fourcc;
+pub mod ps;
+pub mod summary;
+pub mod time;
+pub mod ts;
+
+pub use detect::{Format, detect};
+pub use error::{Error, ErrorKind, Limits, Result, Warning};
+pub use fourcc::FourCC;
+pub use summary::{Probe, TrackSummary, probe, probe_segment};

@@ -1,0 +1,238 @@
+//! MPEG program streams (`.mpg`, `.vob`, `.ps`): pack headers, system header,
+//! program stream map and PES packets, split into access units.
+
+use crate::error::{Diag, Error, ErrorKind, Limits, Result, Warning};
+use crate::es::{Frame, Framer, Framing, StreamInfo};
+use crate::ts::{StreamKind, Unwrap, pes_header};
+
+/// One elementary stream of a program stream.
+#[derive(Debug, Clone)]
+pub struct PsStream {
+    /// Stream id (`0xe0`..`0xef` video, `0xc0`..`0xdf` audio, `0xbd` private 1,
+    /// `0xbf` private 2); for private stream 1 the sub-stream id is added:
+    /// `0xbd00 | sub`. FFmpeg reports private sub-streams by the sub-stream id alone.
+    pub id: u16,
+    /// FFmpeg's codec name, when known.
+    pub codec: Option<&'static str>,
+    /// Stream kind.
+    pub kind: StreamKind,
+    /// Access units in decode order.
+    pub units: Vec<Frame>,
+    /// Properties learnt from headers.
+    pub info: StreamInfo,
+}
+
+/// A parsed program stream.
+#[derive(Debug)]
+pub struct Ps<'a> {
+    /// The input.
+    pub data: &'a [u8],
+    /// Number of pack headers.
+    pub packs: u64,
+    /// MPEG-1 (rather than MPEG-2) pack headers.
+    pub mpeg1: bool,
+    /// Streams in order of first appearance.
+    pub streams: Vec<PsStream>,
+    /// Problems found and recovered from.
+    pub warnings: Vec<Warning>,
+}
+
+struct State {
+    framer: Framer,
+    unwrap: Unwrap,
+}
+
+/// Finds the next `00 00 01` start code at or after `from`.
+fn next_start(d: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i + 3 < d.len() {
+        match d[i + 2] {
+            1 if d[i] == 0 && d[i + 1] == 0 => return Some(i),
+            0 => i += 1,
+            _ => i += 3,
+        }
+    }
+    None
+}
+
+impl<'a> Ps<'a> {
+    /// Parses a program stream.
+    pub fn parse(data: &'a [u8], limits: Limits) -> Result<Ps<'a>> {
+        let mut diag = Diag::new(limits.strict);
+        if data.get(..4) != Some(&[0, 0, 1, 0xba]) {
+            return Err(Error::new(0, "ps", ErrorKind::Invalid("no pack header at the start".into())));
+        }
+        let mut ps = Ps {
+            data,
+            packs: 0,
+            mpeg1: false,
+            streams: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let mut states: Vec<State> = Vec::new();
+        // Stream types from the program stream map, by stream id.
+        let mut psm: Vec<(u8, u8)> = Vec::new();
+        let mut pos = 0usize;
+        while pos + 4 <= data.len() {
+            if data[pos..pos + 3] != [0, 0, 1] {
+                match next_start(data, pos) {
+                    Some(n) => {
+                        diag.note(pos as u64, "ps", format!("{} bytes of junk skipped", n - pos))?;
+                        pos = n;
+                        continue;
+                    }
+                    None => {
+                        diag.note(pos as u64, "ps", "trailing bytes are not program stream")?;
+                        break;
+                    }
+                }
+            }
+            let code = data[pos + 3];
+            let off = pos as u64;
+            match code {
+                0xba => {
+                    ps.packs += 1;
+                    let Some(&b4) = data.get(pos + 4) else { break };
+                    let len = if b4 >> 6 == 1 {
+                        let Some(&b13) = data.get(pos + 13) else { break };
+                        14 + (b13 & 7) as usize
+                    } else {
+                        ps.mpeg1 = true;
+                        12
+                    };
+                    pos += len;
+                }
+                0xb9 => pos += 4,
+                0xbb..=0xff => {
+                    let Some(len) = data.get(pos + 4..pos + 6).map(|l| u16::from_be_bytes([l[0], l[1]]) as usize)
+                    else {
+                        diag.note(off, "ps", "truncated packet header")?;
+                        break;
+                    };
+                    let end = pos + 6 + len;
+                    if end > data.len() {
+                        diag.warn(Error::new(
+                            off,
+                            format!("ps/stream {code:#x}"),
+                            ErrorKind::Truncated {
+                                needed: 6 + len as u64,
+                                available: (data.len() - pos) as u64,
+                            },
+                        ))?;
+                    }
+                    let pkt = &data[pos..end.min(data.len())];
+                    pos = end;
+                    if code == 0xbc {
+                        parse_psm(pkt, &mut psm);
+                        continue;
+                    }
+                    if matches!(code, 0xbb | 0xbe) {
+                        continue;
+                    }
+                    let Some((hlen, pts, dts)) = pes_header(pkt) else {
+                        diag.note(off, &format!("ps/stream {code:#x}"), "invalid PES header")?;
+                        continue;
+                    };
+                    let mut payload = pkt.get(hlen..).unwrap_or(&[]);
+                    let mut id = code as u16;
+                    if code == 0xbd {
+                        let Some(&sub) = payload.first() else { continue };
+                        id = 0xbd00 | sub as u16;
+                        let skip = match sub {
+                            0x80..=0x8f => 4,
+                            0xa0..=0xaf => 7,
+                            _ => 1,
+                        };
+                        payload = payload.get(skip..).unwrap_or(&[]);
+                    }
+                    let si = match ps.streams.iter().position(|s| s.id == id) {
+                        Some(i) => i,
+                        None => {
+                            let st = psm.iter().find(|(s, _)| *s == code).map(|&(_, t)| t);
+                            let (codec, kind, framing) = classify(id, st);
+                            ps.streams.push(PsStream {
+                                id,
+                                codec,
+                                kind,
+                                units: Vec::new(),
+                                info: StreamInfo::default(),
+                            });
+                            states.push(State {
+                                framer: Framer::new(framing),
+                                unwrap: Unwrap::default(),
+                            });
+                            ps.streams.len() - 1
+                        }
+                    };
+                    let st = &mut states[si];
+                    let units = &mut ps.streams[si].units;
+                    let pts = pts.map(|t| st.unwrap.next(t));
+                    let dts = dts.map(|t| st.unwrap.next(t));
+                    st.framer.pes_start(off, pts, dts.or(pts), units);
+                    st.framer.push(payload, units);
+                }
+                _ => {
+                    // A start code that is not a PS packet: resynchronise.
+                    match next_start(data, pos + 1) {
+                        Some(n) => {
+                            diag.note(off, "ps", format!("unexpected start code {code:#x}; {} bytes skipped", n - pos))?;
+                            pos = n;
+                        }
+                        None => break,
+                    }
+                }
+            }
+        }
+        for (st, s) in states.iter_mut().zip(ps.streams.iter_mut()) {
+            st.framer.finish(&mut s.units);
+            s.info = st.framer.info;
+            if s.codec == Some("mp3") {
+                s.codec = match s.info.mpeg_audio_layer {
+                    Some(1) => Some("mp1"),
+                    Some(2) => Some("mp2"),
+                    _ => Some("mp3"),
+                };
+            }
+            if s.codec == Some("ac3") && s.info.eac3 {
+                s.codec = Some("eac3");
+            }
+        }
+        ps.warnings = diag.warnings;
+        Ok(ps)
+    }
+}
+
+fn parse_psm(pkt: &[u8], out: &mut Vec<(u8, u8)>) {
+    // 6-byte header, 2 flag bytes, info length, info, map length, entries.
+    let Some(info_len) = pkt.get(8..10).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize) else { return };
+    let at = 10 + info_len;
+    let Some(map_len) = pkt.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize) else { return };
+    let mut i = at + 2;
+    let end = (at + 2 + map_len).min(pkt.len());
+    while i + 4 <= end {
+        let (st, id) = (pkt[i], pkt[i + 1]);
+        let elen = u16::from_be_bytes([pkt[i + 2], pkt[i + 3]]) as usize;
+        if !out.iter().any(|(s, _)| *s == id) {
+            out.push((id, st));
+        }
+        i += 4 + elen;
+    }
+}
+
+fn classify(id: u16, stream_type: Option<u8>) -> (Option<&'static str>, StreamKind, Framing) {
+    use StreamKind::*;
+    match (id, stream_type) {
+        (0xe0..=0xef, Some(0x1b)) => (Some("h264"), Video, Framing::H264),
+        (0xe0..=0xef, Some(0x24)) => (Some("hevc"), Video, Framing::Hevc),
+        (0xe0..=0xef, Some(0x10)) => (Some("mpeg4"), Video, Framing::Pes),
+        (0xe0..=0xef, _) => (Some("mpeg2video"), Video, Framing::Mpeg2Video),
+        (0xc0..=0xdf, Some(0x0f)) => (Some("aac"), Audio, Framing::Adts),
+        (0xc0..=0xdf, _) => (Some("mp3"), Audio, Framing::MpegAudio),
+        (0xbf, _) => (Some("dvd_nav_packet"), Data, Framing::Pes),
+        (0xbd80..=0xbd87, _) => (Some("ac3"), Audio, Framing::Ac3),
+        (0xbd88..=0xbd8f, _) => (Some("dts"), Audio, Framing::Pes),
+        (0xbda0..=0xbdaf, _) => (Some("pcm_dvd"), Audio, Framing::Pes),
+        (0xbd20..=0xbd3f, _) => (Some("dvd_subtitle"), Subtitle, Framing::Pes),
+        _ => (None, Data, Framing::Pes),
+    }
+}

@@ -1,0 +1,372 @@
+//! One summary for every container: what `custody probe` prints.
+
+use crate::bmff::{Location, MetaValue, Mp4, TrackKind};
+use crate::detect::{Format, detect};
+use crate::error::{Error, ErrorKind, Limits, Result, Warning};
+use crate::es::Frame;
+use crate::ps::Ps;
+use crate::ts::{StreamKind, Ts};
+use std::collections::BTreeMap;
+
+/// What to produce.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProbeOptions {
+    /// Parsing limits and strictness.
+    pub limits: Limits,
+    /// Include each track's sample index.
+    pub samples: bool,
+}
+
+/// A sample as listed by `--samples`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SampleRow {
+    /// Absolute byte offset (for TS/PS: the packet that carries the first byte).
+    pub offset: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Decode timestamp in the track's timescale (TS/PS: 90 kHz).
+    pub dts: Option<i64>,
+    /// Presentation timestamp.
+    pub pts: Option<i64>,
+    /// Random access point.
+    pub keyframe: bool,
+}
+
+/// One track or elementary stream.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TrackSummary {
+    /// Track id (MP4), PID (TS) or stream id (PS).
+    pub id: u32,
+    /// `video`, `audio`, `subtitle`, `timecode` or `data`.
+    pub kind: &'static str,
+    /// FFmpeg's codec name.
+    pub codec: Option<&'static str>,
+    /// Sample entry four-cc (MP4) or stream type (TS, as `0x1b`).
+    pub codec_tag: Option<String>,
+    /// Samples (access units) present.
+    pub samples: u64,
+    /// Sync samples.
+    pub keyframes: u64,
+    /// Duration in seconds.
+    pub duration_s: Option<f64>,
+    /// Picture width.
+    pub width: Option<u32>,
+    /// Picture height.
+    pub height: Option<u32>,
+    /// Audio sample rate.
+    pub sample_rate: Option<u32>,
+    /// Audio channels.
+    pub channels: Option<u32>,
+    /// ISO 639-2 language.
+    pub language: Option<String>,
+    /// The sample index, with `--samples`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample_index: Option<Vec<SampleRow>>,
+}
+
+/// What a file holds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Probe {
+    /// File path (set by the caller).
+    pub path: Option<String>,
+    /// File size in bytes.
+    pub size: u64,
+    /// Container name: `mp4`, `mov`, `3gp`, `mpegts`, `m2ts`, `mpegps`, `matroska`, ...
+    pub container: &'static str,
+    /// ISO-BMFF major brand.
+    pub brand: Option<String>,
+    /// Fragmented MP4.
+    pub fragmented: bool,
+    /// Duration in seconds.
+    pub duration_s: Option<f64>,
+    /// Creation time, UTC (RFC 3339).
+    pub created: Option<String>,
+    /// Tracks or elementary streams.
+    pub tracks: Vec<TrackSummary>,
+    /// Metadata items.
+    pub metadata: BTreeMap<String, MetaValue>,
+    /// Recording location.
+    pub location: Option<Location>,
+    /// Problems found and recovered from.
+    pub warnings: Vec<Warning>,
+}
+
+impl Probe {
+    fn new(size: u64, container: &'static str) -> Self {
+        Probe {
+            path: None,
+            size,
+            container,
+            brand: None,
+            fragmented: false,
+            duration_s: None,
+            created: None,
+            tracks: Vec::new(),
+            metadata: BTreeMap::new(),
+            location: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// Probes `data`: recognises the container and summarises it.
+pub fn probe(data: &[u8], opts: ProbeOptions) -> Result<Probe> {
+    let format = detect(data).ok_or_else(|| Error::new(0, "", ErrorKind::Unrecognised))?;
+    match format {
+        Format::IsoBmff => match Mp4::parse(data, opts.limits) {
+            Ok(mp4) => Ok(from_mp4(&mp4, opts)),
+            Err(e) if e.kind == ErrorKind::Missing("moov") && is_media_segment(data) => {
+                let mut p = Probe::new(data.len() as u64, "mp4");
+                p.fragmented = true;
+                p.warnings.push(Warning {
+                    offset: 0,
+                    path: String::new(),
+                    message: "media segment without a moov: give its init segment to list tracks".into(),
+                });
+                Ok(p)
+            }
+            Err(e) => Err(e),
+        },
+        Format::MpegTs { .. } => {
+            let ts = Ts::parse(data, opts.limits)?;
+            Ok(from_streams(
+                data.len() as u64,
+                format.name(),
+                ts.streams.iter().map(|s| StreamView {
+                    id: s.pid as u32,
+                    kind: s.kind,
+                    codec: s.codec,
+                    tag: Some(format!("{:#04x}", s.stream_type)),
+                    language: s.language.clone(),
+                    units: &s.units,
+                    info: s.info,
+                }),
+                ts.warnings,
+                opts,
+            ))
+        }
+        Format::MpegPs => {
+            let ps = Ps::parse(data, opts.limits)?;
+            Ok(from_streams(
+                data.len() as u64,
+                format.name(),
+                ps.streams.iter().map(|s| StreamView {
+                    id: s.id as u32,
+                    kind: s.kind,
+                    codec: s.codec,
+                    tag: None,
+                    language: None,
+                    units: &s.units,
+                    info: s.info,
+                }),
+                ps.warnings,
+                opts,
+            ))
+        }
+        other => {
+            let mut p = Probe::new(data.len() as u64, other.name());
+            p.warnings.push(Warning {
+                offset: 0,
+                path: String::new(),
+                message: format!("{} is recognised; its tracks are not parsed yet", other.name()),
+            });
+            Ok(p)
+        }
+    }
+}
+
+/// Probes a media segment against its init segment.
+pub fn probe_segment(init: &[u8], segment: &[u8], opts: ProbeOptions) -> Result<Probe> {
+    let mp4 = Mp4::parse_segment(init, segment, opts.limits)?;
+    Ok(from_mp4(&mp4, opts))
+}
+
+fn is_media_segment(data: &[u8]) -> bool {
+    crate::bmff::BoxIter::new(data, 0)
+        .flatten()
+        .any(|b| matches!(&b.kind.0, b"moof" | b"styp" | b"sidx"))
+}
+
+fn from_mp4(mp4: &Mp4<'_>, opts: ProbeOptions) -> Probe {
+    let mut p = Probe::new(mp4.data.len() as u64, mp4.container_name());
+    p.brand = mp4.major_brand.map(|b| b.to_string());
+    p.fragmented = mp4.fragmented;
+    p.duration_s = mp4.duration_seconds();
+    p.created = crate::time::from_1904(mp4.metadata.created);
+    p.metadata = mp4.metadata.items.clone();
+    if let Some(xmp) = mp4.metadata.xmp {
+        p.metadata.insert("xmp".into(), MetaValue::Raw {
+            offset: xmp.as_ptr() as u64 - mp4.data.as_ptr() as u64,
+            bytes: xmp.len() as u64,
+        });
+    }
+    p.location = mp4.metadata.location;
+    p.warnings = mp4.warnings.clone();
+    for t in &mp4.tracks {
+        let mut samples = 0u64;
+        let mut keyframes = 0u64;
+        let mut rows = opts.samples.then(Vec::new);
+        let mut it = t.samples();
+        for s in it.by_ref() {
+            samples += 1;
+            keyframes += s.keyframe as u64;
+            if let Some(r) = rows.as_mut() {
+                r.push(SampleRow {
+                    offset: s.offset,
+                    size: s.size as u64,
+                    dts: Some(s.dts),
+                    pts: Some(s.pts),
+                    keyframe: s.keyframe,
+                });
+            }
+        }
+        if it.missing() > 0 {
+            p.warnings.push(Warning {
+                offset: t.data_len_hint(),
+                path: t.path.clone(),
+                message: format!(
+                    "{} of {} samples lie beyond the end of the file (truncated recording)",
+                    it.missing(),
+                    t.declared_samples()
+                ),
+            });
+        }
+        let e = t.entries.first();
+        let visual = t.kind == TrackKind::Video;
+        let audio = t.kind == TrackKind::Audio;
+        p.tracks.push(TrackSummary {
+            id: t.id,
+            kind: match t.kind {
+                TrackKind::Video => "video",
+                TrackKind::Audio => "audio",
+                TrackKind::Subtitle => "subtitle",
+                TrackKind::Timecode => "timecode",
+                TrackKind::Data => "data",
+            },
+            codec: t.codec(),
+            codec_tag: t.codec_tag().map(|c| c.to_string()),
+            samples,
+            keyframes,
+            duration_s: t.duration_seconds(),
+            width: e.and_then(|e| e.width).filter(|_| visual),
+            height: e.and_then(|e| e.height).filter(|_| visual),
+            sample_rate: e.and_then(|e| e.sample_rate).filter(|_| audio),
+            channels: e.and_then(|e| e.channels).filter(|_| audio),
+            language: t.language.clone(),
+            sample_index: rows,
+        });
+    }
+    p
+}
+
+struct StreamView<'s> {
+    id: u32,
+    kind: StreamKind,
+    codec: Option<&'static str>,
+    tag: Option<String>,
+    language: Option<String>,
+    units: &'s [Frame],
+    info: crate::es::StreamInfo,
+}
+
+/// Timestamps of a stream's units with gaps filled: (dts, pts, duration) in 90 kHz.
+fn timeline(units: &[Frame], sample_rate: Option<u32>) -> Vec<(Option<i64>, Option<i64>, i64)> {
+    // Typical frame duration: audio from samples per frame, video from the commonest DTS step.
+    let audio_dur = |f: &Frame| match sample_rate {
+        Some(sr) if sr > 0 && f.samples > 0 => Some(f.samples as i64 * 90_000 / sr as i64),
+        _ => None,
+    };
+    let mut steps: BTreeMap<i64, u32> = BTreeMap::new();
+    let mut last: Option<i64> = None;
+    for f in units {
+        if let Some(d) = f.dts.or(f.pts) {
+            if let Some(l) = last
+                && d > l
+            {
+                *steps.entry(d - l).or_default() += 1;
+            }
+            last = Some(d);
+        } else {
+            last = None;
+        }
+    }
+    let video_dur = steps.iter().max_by_key(|(_, n)| **n).map(|(d, _)| *d).unwrap_or(0);
+    let mut out = Vec::with_capacity(units.len());
+    let mut next: Option<i64> = None;
+    for f in units {
+        let dur = audio_dur(f).unwrap_or(video_dur);
+        let dts = f.dts.or(f.pts).or(next);
+        let pts = f.pts.or(if f.dts.is_none() { dts } else { None });
+        next = dts.map(|d| d + dur);
+        out.push((dts, pts, dur));
+    }
+    out
+}
+
+fn from_streams<'s>(
+    size: u64,
+    container: &'static str,
+    streams: impl Iterator<Item = StreamView<'s>>,
+    warnings: Vec<Warning>,
+    opts: ProbeOptions,
+) -> Probe {
+    let mut p = Probe::new(size, container);
+    p.warnings = warnings;
+    let mut start = i64::MAX;
+    let mut end = i64::MIN;
+    for s in streams {
+        let tl = timeline(s.units, s.info.sample_rate);
+        let mut first = i64::MAX;
+        let mut last_end = i64::MIN;
+        for &(_, pts, dur) in &tl {
+            if let Some(t) = pts {
+                first = first.min(t);
+                last_end = last_end.max(t + dur);
+            }
+        }
+        let duration_s = (first <= last_end && first != i64::MAX).then(|| (last_end - first) as f64 / 90_000.0);
+        if first != i64::MAX {
+            start = start.min(first);
+            end = end.max(last_end);
+        }
+        let rows = opts.samples.then(|| {
+            s.units
+                .iter()
+                .zip(&tl)
+                .map(|(f, &(dts, pts, _))| SampleRow {
+                    offset: f.offset,
+                    size: f.size,
+                    dts,
+                    pts,
+                    keyframe: f.keyframe,
+                })
+                .collect()
+        });
+        let video = s.kind == StreamKind::Video;
+        let audio = s.kind == StreamKind::Audio;
+        p.tracks.push(TrackSummary {
+            id: s.id,
+            kind: match s.kind {
+                StreamKind::Video => "video",
+                StreamKind::Audio => "audio",
+                StreamKind::Subtitle => "subtitle",
+                StreamKind::Data => "data",
+            },
+            codec: s.codec,
+            codec_tag: s.tag,
+            samples: s.units.len() as u64,
+            keyframes: s.units.iter().filter(|f| f.keyframe).count() as u64,
+            duration_s,
+            width: s.info.width.filter(|_| video),
+            height: s.info.height.filter(|_| video),
+            sample_rate: s.info.sample_rate.filter(|_| audio),
+            channels: s.info.channels.filter(|_| audio),
+            language: s.language,
+            sample_index: rows,
+        });
+    }
+    if start <= end && start != i64::MAX {
+        p.duration_s = Some((end - start) as f64 / 90_000.0);
+    }
+    p
+}

@@ -1,0 +1,558 @@
+//! MPEG transport streams: 188-byte TS, 192-byte M2TS (BDAV) and 204-byte (with parity).
+//!
+//! [`Ts::parse`] finds the packet size and the first sync byte, resynchronises
+//! after junk, reads PAT and PMT sections (several programs), reassembles
+//! PES packets per elementary stream and splits them into access units
+//! ([`crate::es::Frame`]) with 33-bit timestamps unwrapped. Payload bytes
+//! are not kept: [`Ts::unit_bytes`] reassembles a unit on demand by walking
+//! the packets of its PID, so only that call allocates.
+
+use crate::detect::find_ts_sync;
+use crate::error::{Diag, Error, ErrorKind, Limits, Result, Warning};
+use crate::es::{Frame, Framer, Framing};
+
+/// What a stream carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamKind {
+    /// Video.
+    Video,
+    /// Audio.
+    Audio,
+    /// Subtitles.
+    Subtitle,
+    /// Anything else.
+    Data,
+}
+
+/// A program from the PAT.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Program {
+    /// Program number.
+    pub number: u16,
+    /// PID of its PMT.
+    pub pmt_pid: u16,
+    /// PID carrying its PCR.
+    pub pcr_pid: Option<u16>,
+    /// Elementary stream PIDs.
+    pub pids: Vec<u16>,
+}
+
+/// One elementary stream.
+#[derive(Debug, Clone)]
+pub struct Stream {
+    /// Packet identifier.
+    pub pid: u16,
+    /// PMT stream type.
+    pub stream_type: u8,
+    /// Program number.
+    pub program: u16,
+    /// FFmpeg's codec name, when known.
+    pub codec: Option<&'static str>,
+    /// Stream kind.
+    pub kind: StreamKind,
+    /// ISO 639 language from the PMT.
+    pub language: Option<String>,
+    /// Access units in decode order.
+    pub units: Vec<Frame>,
+    /// Properties learnt from headers.
+    pub info: crate::es::StreamInfo,
+    /// Continuity-counter errors.
+    pub cc_errors: u32,
+    framing: Framing,
+}
+
+/// A parsed transport stream.
+#[derive(Debug)]
+pub struct Ts<'a> {
+    /// The input.
+    pub data: &'a [u8],
+    /// Packet size: 188, 192 or 204.
+    pub packet_size: usize,
+    /// Programs from the PAT.
+    pub programs: Vec<Program>,
+    /// Elementary streams in PMT order.
+    pub streams: Vec<Stream>,
+    /// Problems found and recovered from.
+    pub warnings: Vec<Warning>,
+}
+
+/// Unwraps 33-bit timestamps into a monotonic 64-bit timeline.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unwrap {
+    last: Option<i64>,
+    offset: i64,
+}
+
+impl Unwrap {
+    const WRAP: i64 = 1 << 33;
+
+    /// Maps a 33-bit timestamp onto the running timeline.
+    pub fn next(&mut self, ts: i64) -> i64 {
+        if let Some(last) = self.last {
+            let cur = ts + self.offset;
+            if last - cur > Self::WRAP / 2 {
+                self.offset += Self::WRAP;
+            } else if cur - last > Self::WRAP / 2 && self.offset >= Self::WRAP {
+                self.offset -= Self::WRAP;
+            }
+        }
+        let v = ts + self.offset;
+        self.last = Some(v);
+        v
+    }
+}
+
+struct PidState {
+    stream: usize,
+    cc: Option<u8>,
+    framer: Framer,
+    pes_hdr: Vec<u8>,
+    in_pes: bool,
+    hdr_pending: bool,
+    pes_offset: u64,
+    unwrap: Unwrap,
+}
+
+/// Longest PES header: 9 fixed bytes plus up to 255 optional ones.
+const MAX_PES_HEADER: usize = 9 + 255;
+
+struct Section {
+    buf: Vec<u8>,
+}
+
+/// Reads a PES timestamp (5 bytes, 33 bits).
+fn pes_ts(b: &[u8]) -> Option<i64> {
+    let b = b.get(..5)?;
+    Some(
+        (((b[0] as i64 >> 1) & 7) << 30)
+            | ((b[1] as i64) << 22)
+            | (((b[2] as i64) >> 1) << 15)
+            | ((b[3] as i64) << 7)
+            | ((b[4] as i64) >> 1),
+    )
+}
+
+/// Parses a PES header: (header length, PTS, DTS); `None` until enough bytes are present.
+pub(crate) fn pes_header(h: &[u8]) -> Option<(usize, Option<i64>, Option<i64>)> {
+    if h.len() < 6 || h[0] != 0 || h[1] != 0 || h[2] != 1 {
+        return None;
+    }
+    let sid = h[3];
+    // Streams without the optional header.
+    if matches!(sid, 0xbc | 0xbe | 0xbf | 0xf0 | 0xf1 | 0xff | 0xf2 | 0xf8) {
+        return Some((6, None, None));
+    }
+    if h.len() < 9 {
+        return None;
+    }
+    if h[6] & 0xc0 != 0x80 {
+        // MPEG-1 PES header: stuffing, optional STD buffer, timestamps.
+        let mut at = 6;
+        while h.get(at) == Some(&0xff) {
+            at += 1;
+        }
+        let b = *h.get(at)?;
+        if b & 0xc0 == 0x40 {
+            at += 2;
+        }
+        let b = *h.get(at)?;
+        return match b >> 4 {
+            2 => Some((at + 5, pes_ts(h.get(at..)?), None)),
+            3 => Some((at + 10, pes_ts(h.get(at..)?), pes_ts(h.get(at + 5..)?))),
+            _ => Some((at + 1, None, None)),
+        };
+    }
+    let len = 9 + h[8] as usize;
+    if h.len() < len {
+        return None;
+    }
+    let flags = h[7] >> 6;
+    let pts = if flags & 2 != 0 { pes_ts(&h[9..]) } else { None };
+    let dts = if flags == 3 { pes_ts(&h[14..]) } else { None };
+    Some((len, pts, dts))
+}
+
+/// Codec, kind and framing for a PMT stream type (with descriptor hints).
+fn classify(stream_type: u8, reg: Option<[u8; 4]>, desc_tags: &[u8]) -> (Option<&'static str>, StreamKind, Framing) {
+    use StreamKind::*;
+    match stream_type {
+        0x01 | 0x02 => (Some("mpeg2video"), Video, Framing::Mpeg2Video),
+        0x03 | 0x04 => (Some("mp3"), Audio, Framing::MpegAudio),
+        0x0f => (Some("aac"), Audio, Framing::Adts),
+        0x11 => (Some("aac_latm"), Audio, Framing::Latm),
+        0x10 => (Some("mpeg4"), Video, Framing::Pes),
+        0x1b => (Some("h264"), Video, Framing::H264),
+        0x24 => (Some("hevc"), Video, Framing::Hevc),
+        0x81 => (Some("ac3"), Audio, Framing::Ac3),
+        0x87 => (Some("eac3"), Audio, Framing::Ac3),
+        0x86 => (Some("scte_35"), Data, Framing::Pes),
+        0x15 => (Some("timed_id3"), Data, Framing::Pes),
+        0x06 => {
+            if desc_tags.contains(&0x6a) || reg == Some(*b"AC-3") {
+                (Some("ac3"), Audio, Framing::Ac3)
+            } else if desc_tags.contains(&0x7a) || reg == Some(*b"EAC3") {
+                (Some("eac3"), Audio, Framing::Ac3)
+            } else if desc_tags.contains(&0x59) {
+                (Some("dvb_subtitle"), Subtitle, Framing::Pes)
+            } else if desc_tags.contains(&0x56) {
+                (Some("dvb_teletext"), Subtitle, Framing::Pes)
+            } else if reg == Some(*b"HEVC") {
+                (Some("hevc"), Video, Framing::Hevc)
+            } else {
+                (None, Data, Framing::Pes)
+            }
+        }
+        _ => match reg.as_ref().map(|r| &r[..]) {
+            Some(b"HEVC") => (Some("hevc"), Video, Framing::Hevc),
+            Some(b"AC-3") => (Some("ac3"), Audio, Framing::Ac3),
+            _ => (None, Data, Framing::Pes),
+        },
+    }
+}
+
+impl<'a> Ts<'a> {
+    /// Parses a transport stream.
+    pub fn parse(data: &'a [u8], limits: Limits) -> Result<Ts<'a>> {
+        let mut diag = Diag::new(limits.strict);
+        let (packet_size, start) = [188usize, 192, 204]
+            .iter()
+            .filter_map(|&s| find_ts_sync(data, s).map(|o| (s, o)))
+            .min_by_key(|&(_, o)| o)
+            .ok_or_else(|| Error::new(0, "ts", ErrorKind::Invalid("no MPEG-TS sync byte found".into())))?;
+        let lead = if packet_size == 192 { 4 } else { 0 };
+        if start > 0 {
+            diag.note(0, "ts", format!("{start} bytes of junk before the first packet"))?;
+        }
+        let mut ts = Ts {
+            data,
+            packet_size,
+            programs: Vec::new(),
+            streams: Vec::new(),
+            warnings: Vec::new(),
+        };
+        // PID -> state index; 8192 PIDs.
+        let mut pid_map: Vec<Option<usize>> = vec![None; 8192];
+        let mut states: Vec<PidState> = Vec::new();
+        let mut psi: Vec<Option<Section>> = (0..8192).map(|_| None).collect();
+        psi[0] = Some(Section { buf: Vec::new() });
+        let mut pmt_pids: Vec<(u16, u16)> = Vec::new();
+        let mut pos = start;
+        while pos + lead + 188 <= data.len() {
+            let pkt_off = pos as u64;
+            let p = &data[pos + lead..pos + lead + 188];
+            if p[0] != 0x47 {
+                // Lost sync: find the next offset where packets line up again.
+                let rest = &data[pos..];
+                match find_ts_sync(rest, packet_size) {
+                    Some(k) if k > 0 => {
+                        diag.note(pkt_off, "ts", format!("lost sync; skipped {k} bytes of junk"))?;
+                        pos += k;
+                        continue;
+                    }
+                    _ => {
+                        diag.note(pkt_off, "ts", "lost sync; the rest of the file is not transport stream")?;
+                        break;
+                    }
+                }
+            }
+            pos += packet_size;
+            let tei = p[1] & 0x80 != 0;
+            let pusi = p[1] & 0x40 != 0;
+            let pid = (((p[1] & 0x1f) as u16) << 8) | p[2] as u16;
+            let afc = (p[3] >> 4) & 3;
+            let cc = p[3] & 0xf;
+            if tei {
+                diag.note(pkt_off, &format!("pid {pid:#x}"), "transport error indicator set")?;
+            }
+            if pid == 0x1fff {
+                continue;
+            }
+            let mut at = 4;
+            let mut discontinuity = false;
+            if afc & 2 != 0 {
+                let alen = p[4] as usize;
+                discontinuity = alen > 0 && p[5] & 0x80 != 0;
+                at = 5 + alen;
+            }
+            if afc & 1 == 0 || at > 188 {
+                continue;
+            }
+            let payload = &p[at..];
+            if let Some(sec) = psi[pid as usize].as_mut() {
+                let complete = collect_section(sec, payload, pusi);
+                for s in complete {
+                    if pid == 0 {
+                        ts.on_pat(&s, &mut psi, &mut pmt_pids);
+                    } else if let Some(&(_, prog)) = pmt_pids.iter().find(|(p, _)| *p == pid) {
+                        ts.on_pmt(&s, prog, &mut pid_map, &mut states);
+                    }
+                }
+                continue;
+            }
+            let Some(si) = pid_map[pid as usize] else { continue };
+            let st = &mut states[si];
+            if let Some(last) = st.cc
+                && !discontinuity
+                && cc != (last + 1) & 0xf
+                && cc != last
+            {
+                ts.streams[st.stream].cc_errors += 1;
+                diag.note(
+                    pkt_off,
+                    &format!("pid {pid:#x}"),
+                    format!("continuity counter jumps from {last} to {cc}: packets lost"),
+                )?;
+            }
+            if st.cc == Some(cc) && !discontinuity {
+                // Duplicate packet: ignored.
+                continue;
+            }
+            st.cc = Some(cc);
+            let units = &mut ts.streams[st.stream].units;
+            if pusi {
+                st.in_pes = true;
+                st.hdr_pending = true;
+                st.pes_hdr.clear();
+                st.pes_offset = pkt_off;
+            }
+            if !st.in_pes {
+                continue;
+            }
+            if st.hdr_pending {
+                // The PES header may span packets.
+                let before = st.pes_hdr.len();
+                let take = (MAX_PES_HEADER - before).min(payload.len());
+                st.pes_hdr.extend_from_slice(&payload[..take]);
+                match pes_header(&st.pes_hdr) {
+                    Some((hlen, pts, dts)) => {
+                        st.hdr_pending = false;
+                        let pts = pts.map(|t| st.unwrap.next(t));
+                        let dts = dts.map(|t| st.unwrap.next(t));
+                        st.framer.pes_start(st.pes_offset, pts, dts.or(pts), units);
+                        let skip = hlen.saturating_sub(before);
+                        if skip < payload.len() {
+                            st.framer.push(&payload[skip..], units);
+                        }
+                    }
+                    None if st.pes_hdr.len() >= MAX_PES_HEADER
+                        || (st.pes_hdr.len() >= 3 && st.pes_hdr[..3] != [0, 0, 1]) =>
+                    {
+                        diag.note(st.pes_offset, &format!("pid {pid:#x}"), "invalid PES header; PES skipped")?;
+                        st.in_pes = false;
+                        st.hdr_pending = false;
+                    }
+                    None => {}
+                }
+                continue;
+            }
+            st.framer.push(payload, units);
+        }
+        for st in &mut states {
+            let s = &mut ts.streams[st.stream];
+            st.framer.finish(&mut s.units);
+            s.info = st.framer.info;
+            if s.framing == Framing::MpegAudio {
+                s.codec = match s.info.mpeg_audio_layer {
+                    Some(1) => Some("mp1"),
+                    Some(2) => Some("mp2"),
+                    _ => Some("mp3"),
+                };
+            }
+            if s.framing == Framing::Ac3 && s.info.eac3 {
+                s.codec = Some("eac3");
+            }
+        }
+        if ts.programs.is_empty() {
+            diag.note(start as u64, "ts", "no program association table found")?;
+        }
+        ts.warnings = diag.warnings;
+        Ok(ts)
+    }
+
+    fn on_pat(&mut self, s: &[u8], psi: &mut [Option<Section>], pmt_pids: &mut Vec<(u16, u16)>) {
+        if s.first() != Some(&0x00) || s.len() < 12 {
+            return;
+        }
+        let len = ((((s[1] & 0xf) as usize) << 8) | s[2] as usize).min(s.len() - 3);
+        let end = (3 + len).saturating_sub(4);
+        let mut at = 8;
+        while at + 4 <= end {
+            let number = u16::from_be_bytes([s[at], s[at + 1]]);
+            let pid = u16::from_be_bytes([s[at + 2], s[at + 3]]) & 0x1fff;
+            at += 4;
+            if number == 0 || self.programs.iter().any(|p| p.number == number) {
+                continue;
+            }
+            self.programs.push(Program {
+                number,
+                pmt_pid: pid,
+                pcr_pid: None,
+                pids: Vec::new(),
+            });
+            pmt_pids.push((pid, number));
+            if psi[pid as usize].is_none() {
+                psi[pid as usize] = Some(Section { buf: Vec::new() });
+            }
+        }
+    }
+
+    fn on_pmt(&mut self, s: &[u8], program: u16, pid_map: &mut [Option<usize>], states: &mut Vec<PidState>) {
+        if s.first() != Some(&0x02) || s.len() < 16 {
+            return;
+        }
+        let len = ((((s[1] & 0xf) as usize) << 8) | s[2] as usize).min(s.len() - 3);
+        let end = (3 + len).saturating_sub(4);
+        let pcr = u16::from_be_bytes([s[8], s[9]]) & 0x1fff;
+        let info_len = (((s[10] & 0xf) as usize) << 8) | s[11] as usize;
+        let mut prog_reg = None;
+        walk_descriptors(s.get(12..(12 + info_len).min(end)).unwrap_or(&[]), |tag, d| {
+            if tag == 0x05 && d.len() >= 4 {
+                prog_reg = Some([d[0], d[1], d[2], d[3]]);
+            }
+        });
+        let mut at = 12 + info_len;
+        let Some(pi) = self.programs.iter().position(|p| p.number == program) else { return };
+        self.programs[pi].pcr_pid = Some(pcr);
+        while at + 5 <= end {
+            let stream_type = s[at];
+            let pid = u16::from_be_bytes([s[at + 1], s[at + 2]]) & 0x1fff;
+            let es_len = (((s[at + 3] & 0xf) as usize) << 8) | s[at + 4] as usize;
+            let desc = s.get(at + 5..(at + 5 + es_len).min(end)).unwrap_or(&[]);
+            at += 5 + es_len;
+            if pid_map[pid as usize].is_some() {
+                continue;
+            }
+            let mut tags = Vec::new();
+            let mut reg = prog_reg;
+            let mut language = None;
+            walk_descriptors(desc, |tag, d| {
+                tags.push(tag);
+                match tag {
+                    0x05 if d.len() >= 4 => reg = Some([d[0], d[1], d[2], d[3]]),
+                    0x0a if d.len() >= 3 && d[..3].iter().all(|c| c.is_ascii_alphabetic()) => {
+                        language = Some(String::from_utf8_lossy(&d[..3]).into_owned())
+                    }
+                    _ => {}
+                }
+            });
+            let (codec, kind, framing) = classify(stream_type, reg, &tags);
+            self.programs[pi].pids.push(pid);
+            self.streams.push(Stream {
+                pid,
+                stream_type,
+                program,
+                codec,
+                kind,
+                language,
+                units: Vec::new(),
+                info: Default::default(),
+                cc_errors: 0,
+                framing,
+            });
+            pid_map[pid as usize] = Some(states.len());
+            states.push(PidState {
+                stream: self.streams.len() - 1,
+                cc: None,
+                framer: Framer::new(framing),
+                pes_hdr: Vec::new(),
+                in_pes: false,
+                hdr_pending: false,
+                pes_offset: 0,
+                unwrap: Unwrap::default(),
+            });
+        }
+    }
+
+    /// Reassembles the bytes of access unit `unit` of stream `stream` (allocates).
+    ///
+    /// Returns `None` when the packets no longer hold the whole unit.
+    pub fn unit_bytes(&self, stream: usize, unit: &Frame) -> Option<Vec<u8>> {
+        let pid = self.streams.get(stream)?.pid;
+        let lead = if self.packet_size == 192 { 4 } else { 0 };
+        let size = usize::try_from(unit.size).ok()?;
+        let mut out = Vec::with_capacity(size.min(self.data.len()));
+        let mut skip = usize::try_from(unit.in_pes).ok()?;
+        let mut pos = usize::try_from(unit.offset).ok()?;
+        let mut first = true;
+        while out.len() < size && pos + lead + 188 <= self.data.len() {
+            let p = &self.data[pos + lead..pos + lead + 188];
+            pos += self.packet_size;
+            if p[0] != 0x47 || ((((p[1] & 0x1f) as u16) << 8) | p[2] as u16) != pid {
+                continue;
+            }
+            let afc = (p[3] >> 4) & 3;
+            let at = if afc & 2 != 0 { 5 + p[4] as usize } else { 4 };
+            if afc & 1 == 0 || at >= 188 {
+                continue;
+            }
+            let mut payload = &p[at..];
+            if p[1] & 0x40 != 0 {
+                let (hlen, _, _) = pes_header(payload)?;
+                payload = payload.get(hlen..).unwrap_or(&[]);
+            } else if first {
+                return None;
+            }
+            first = false;
+            let n = skip.min(payload.len());
+            skip -= n;
+            payload = &payload[n..];
+            let take = (size - out.len()).min(payload.len());
+            out.extend_from_slice(&payload[..take]);
+        }
+        (out.len() == size).then_some(out)
+    }
+}
+
+/// Calls `f(tag, body)` for each descriptor in `d`.
+fn walk_descriptors(mut d: &[u8], mut f: impl FnMut(u8, &[u8])) {
+    while d.len() >= 2 {
+        let tag = d[0];
+        let len = d[1] as usize;
+        let Some(body) = d.get(2..2 + len) else { return };
+        f(tag, body);
+        d = &d[2 + len..];
+    }
+}
+
+/// Adds a packet's payload to a PSI section buffer; returns completed sections.
+fn collect_section(sec: &mut Section, payload: &[u8], pusi: bool) -> Vec<Vec<u8>> {
+    let mut done = Vec::new();
+    let mut data = payload;
+    if pusi {
+        let Some((&ptr, rest)) = data.split_first() else { return done };
+        let ptr = ptr as usize;
+        if !sec.buf.is_empty() && ptr <= rest.len() {
+            sec.buf.extend_from_slice(&rest[..ptr]);
+            take_complete(sec, &mut done);
+        }
+        sec.buf.clear();
+        data = rest.get(ptr..).unwrap_or(&[]);
+    } else if sec.buf.is_empty() {
+        return done;
+    }
+    sec.buf.extend_from_slice(data);
+    take_complete(sec, &mut done);
+    done
+}
+
+fn take_complete(sec: &mut Section, done: &mut Vec<Vec<u8>>) {
+    loop {
+        if sec.buf.first().is_none_or(|&t| t == 0xff) {
+            sec.buf.clear();
+            return;
+        }
+        if sec.buf.len() < 3 {
+            return;
+        }
+        let len = 3 + ((((sec.buf[1] & 0xf) as usize) << 8) | sec.buf[2] as usize);
+        if sec.buf.len() < len {
+            if sec.buf.len() > 4096 + 3 {
+                sec.buf.clear();
+            }
+            return;
+        }
+        done.push(sec.buf[..len].to_vec());
+        sec.buf.drain(..len);
+    }
+}

@@ -1,0 +1,91 @@
+//! Read-only access to evidence files.
+//!
+//! Custody's parsers work on `&[u8]`. This crate turns a path into such a
+//! slice without ever opening the file for writing. It is the one place in
+//! Custody that memory-maps a file; the parsing crates forbid `unsafe`.
+//!
+//! # Memory maps and removable media
+//!
+//! A memory map stays valid only while the file keeps its length. If a
+//! mapped file shrinks underneath the process (a recorder unplugged, another
+//! process truncating it), touching the vanished pages raises `SIGBUS` and
+//! kills the process. [`Evidence::open`] therefore maps only when asked and
+//! [`ReadMode::Auto`] copies small files into memory; never map a file on
+//! removable media that the library does not own. Use
+//! [`ReadMode::Read`] for files on a recorder.
+
+#![deny(missing_docs)]
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+/// How [`Evidence::open`] brings a file's bytes into memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadMode {
+    /// Map files of at least [`MAP_THRESHOLD`] bytes, read smaller ones.
+    #[default]
+    Auto,
+    /// Always memory-map (read-only, private).
+    Map,
+    /// Always read the whole file into memory with `read()`.
+    Read,
+}
+
+/// Files at least this large are mapped by [`ReadMode::Auto`].
+pub const MAP_THRESHOLD: u64 = 1 << 20;
+
+enum Bytes {
+    Map(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+/// The bytes of one evidence file, opened read-only.
+pub struct Evidence {
+    bytes: Bytes,
+}
+
+impl Evidence {
+    /// Opens `path` read-only and exposes its bytes according to `mode`.
+    pub fn open(path: &Path, mode: ReadMode) -> std::io::Result<Evidence> {
+        let mut file = File::open(path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        let len = meta.len();
+        let map = match mode {
+            ReadMode::Map => len > 0,
+            ReadMode::Read => false,
+            ReadMode::Auto => len >= MAP_THRESHOLD,
+        };
+        let bytes = if map {
+            // SAFETY: the map is read-only and private. The caller chose a
+            // file that no one truncates while it is mapped (see the crate
+            // docs on SIGBUS); within that contract the slice stays valid for
+            // the life of `Evidence`, which owns the map.
+            Bytes::Map(unsafe { memmap2::MmapOptions::new().map(&file)? })
+        } else {
+            let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+            file.read_to_end(&mut buf)?;
+            Bytes::Owned(buf)
+        };
+        Ok(Evidence { bytes })
+    }
+
+    /// The file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.bytes {
+            Bytes::Map(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+
+    /// Whether the bytes come from a memory map.
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.bytes, Bytes::Map(_))
+    }
+}
