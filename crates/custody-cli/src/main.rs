@@ -10,7 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "custody", version, about = "Evidence-grade tools for law-enforcement recorder media")]
+#[command(
+    name = "custody",
+    version,
+    about = "Evidence-grade tools for law-enforcement recorder media"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -61,7 +65,11 @@ impl Failure {
 }
 
 fn open(path: &Path, no_mmap: bool) -> Result<Evidence, Failure> {
-    let mode = if no_mmap { ReadMode::Read } else { ReadMode::Auto };
+    let mode = if no_mmap {
+        ReadMode::Read
+    } else {
+        ReadMode::Auto
+    };
     Evidence::open(path, mode).map_err(|e| Failure {
         path: path.display().to_string(),
         offset: None,
@@ -70,7 +78,12 @@ fn open(path: &Path, no_mmap: bool) -> Result<Evidence, Failure> {
     })
 }
 
-fn probe_one(path: &Path, init: Option<&Evidence>, opts: ProbeOptions, no_mmap: bool) -> Result<Probe, Failure> {
+fn probe_one(
+    path: &Path,
+    init: Option<&Evidence>,
+    opts: ProbeOptions,
+    no_mmap: bool,
+) -> Result<Probe, Failure> {
     let ev = open(path, no_mmap)?;
     let result = match init {
         Some(init) => probe_segment(init.bytes(), ev.bytes(), opts),
@@ -103,7 +116,13 @@ fn print_table(out: &mut impl Write, p: &Probe) -> std::io::Result<()> {
         if p.fragmented { "  fragmented" } else { "" }
     )?;
     if let Some(l) = p.location {
-        writeln!(out, "  location {:.5}, {:.5}{}", l.lat, l.lon, fmt_alt(l.alt))?;
+        writeln!(
+            out,
+            "  location {:.5}, {:.5}{}",
+            l.lat,
+            l.lon,
+            fmt_alt(l.alt)
+        )?;
     }
     if !p.tracks.is_empty() {
         writeln!(
@@ -133,7 +152,11 @@ fn print_table(out: &mut impl Write, p: &Probe) -> std::io::Result<()> {
         )?;
     }
     for (k, v) in &p.metadata {
-        writeln!(out, "  meta {k}: {}", serde_json::to_string(v).unwrap_or_default())?;
+        writeln!(
+            out,
+            "  meta {k}: {}",
+            serde_json::to_string(v).unwrap_or_default()
+        )?;
     }
     for w in &p.warnings {
         writeln!(out, "  warning: {w}")?;
@@ -145,9 +168,19 @@ fn fmt_alt(alt: Option<f64>) -> String {
     alt.map(|a| format!(", {a} m")).unwrap_or_default()
 }
 
-fn run_probe(files: &[PathBuf], json: bool, samples: bool, strict: bool, init: Option<&Path>, no_mmap: bool) -> ExitCode {
+fn run_probe(
+    files: &[PathBuf],
+    json: bool,
+    samples: bool,
+    strict: bool,
+    init: Option<&Path>,
+    no_mmap: bool,
+) -> ExitCode {
     let opts = ProbeOptions {
-        limits: Limits { strict, ..Limits::default() },
+        limits: Limits {
+            strict,
+            ..Limits::default()
+        },
         samples,
     };
     let init_ev = match init.map(|p| open(p, no_mmap)).transpose() {
@@ -195,7 +228,11 @@ fn run_probe(files: &[PathBuf], json: bool, samples: bool, strict: bool, init: O
     if out.flush().is_err() {
         return ExitCode::from(2);
     }
-    if failed { ExitCode::from(2) } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn main() -> ExitCode {

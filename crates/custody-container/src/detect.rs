@@ -70,8 +70,8 @@ impl Format {
 }
 
 const BMFF_TYPES: [&[u8; 4]; 14] = [
-    b"ftyp", b"styp", b"moov", b"mdat", b"free", b"skip", b"wide", b"moof", b"sidx", b"pnot", b"uuid",
-    b"prfl", b"emsg", b"junk",
+    b"ftyp", b"styp", b"moov", b"mdat", b"free", b"skip", b"wide", b"moof", b"sidx", b"pnot",
+    b"uuid", b"prfl", b"emsg", b"junk",
 ];
 
 /// Finds the first offset (within the first 64 KiB) where TS sync bytes repeat
@@ -97,7 +97,9 @@ pub fn detect(data: &[u8]) -> Option<Format> {
         return Some(Format::IsoBmff);
     }
     if head(4) == Some(&[0x1a, 0x45, 0xdf, 0xa3]) {
-        let webm = data.get(..64.min(data.len())).is_some_and(|h| h.windows(4).any(|w| w == b"webm"));
+        let webm = data
+            .get(..64.min(data.len()))
+            .is_some_and(|h| h.windows(4).any(|w| w == b"webm"));
         return Some(if webm { Format::WebM } else { Format::Matroska });
     }
     if let (Some(riff), Some(form)) = (head(4), data.get(8..12)) {
@@ -159,7 +161,10 @@ mod tests {
 
     #[test]
     fn magic_numbers() {
-        assert_eq!(detect(b"\0\0\0\x14ftypisom\0\0\0\0isom"), Some(Format::IsoBmff));
+        assert_eq!(
+            detect(b"\0\0\0\x14ftypisom\0\0\0\0isom"),
+            Some(Format::IsoBmff)
+        );
         assert_eq!(detect(b"RIFF\0\0\0\0WAVEfmt "), Some(Format::Wav));
         assert_eq!(detect(b"RIFF\0\0\0\0AVI LIST"), Some(Format::Avi));
         assert_eq!(detect(b"#!AMR\n\x3c"), Some(Format::Amr));

@@ -89,7 +89,11 @@ impl fmt::Display for ErrorKind {
                 "truncated: needs {needed} bytes but only {available} are present"
             ),
             ErrorKind::BadBoxSize { size } => write!(f, "invalid box size {size}"),
-            ErrorKind::TooManyEntries { count, needs, holds } => write!(
+            ErrorKind::TooManyEntries {
+                count,
+                needs,
+                holds,
+            } => write!(
                 f,
                 "entry count {count} needs {} but the box holds {}",
                 human_bytes(*needs),

@@ -49,6 +49,9 @@ pub enum Framing {
     Ac3,
     /// One frame per PES packet.
     Pes,
+    /// PSI sections (SCTE-35 splice information): one unit per section,
+    /// collected by the transport-stream demuxer rather than a framer.
+    Sections,
 }
 
 /// Stream properties learnt from headers while framing.
@@ -94,10 +97,12 @@ pub struct Framer {
     hdr_len: usize,
     hdr_need: usize,
     hdr_start: u64,
+    code_pos: u64,
     collecting: bool,
     have_params: bool,
     // audio
     skip: u64,
+    skipped: u64,
 }
 
 impl Framer {
@@ -115,14 +120,22 @@ impl Framer {
             hdr_len: 0,
             hdr_need: 0,
             hdr_start: 0,
+            code_pos: 0,
             collecting: false,
             have_params: false,
             skip: 0,
+            skipped: 0,
         }
     }
 
     /// Marks the start of a PES packet at file offset `offset`.
-    pub fn pes_start(&mut self, offset: u64, pts: Option<i64>, dts: Option<i64>, out: &mut Vec<Frame>) {
+    pub fn pes_start(
+        &mut self,
+        offset: u64,
+        pts: Option<i64>,
+        dts: Option<i64>,
+        out: &mut Vec<Frame>,
+    ) {
         if self.framing == Framing::Pes {
             self.emit(out);
             self.cur = Some(Frame {
@@ -152,7 +165,7 @@ impl Framer {
     /// Feeds payload bytes of the current PES packet.
     pub fn push(&mut self, data: &[u8], out: &mut Vec<Frame>) {
         match self.framing {
-            Framing::Pes => self.pos += data.len() as u64,
+            Framing::Pes | Framing::Sections => self.pos += data.len() as u64,
             Framing::H264 | Framing::Hevc | Framing::Mpeg2Video => self.scan_video(data, out),
             _ => self.scan_audio(data, out),
         }
@@ -191,17 +204,33 @@ impl Framer {
             samples,
         };
         // The PES that holds byte `at` is the last one starting at or before it.
-        let idx = self.marks.iter().rposition(|m| m.es_pos <= at).unwrap_or(0);
-        if let Some(m) = self.marks.get_mut(idx) {
+        if let Some(m) = self.mark_at(at) {
             frame.offset = m.offset;
             frame.in_pes = at.saturating_sub(m.es_pos);
-            if !m.used {
-                frame.pts = m.pts;
-                frame.dts = m.dts;
-                m.used = true;
-            }
+        }
+        // Timestamps belong to the PES holding the start code's value byte
+        // (a start code may straddle two PES packets) or the audio sync word.
+        let code_at = if self.is_video() { self.code_pos } else { at };
+        if let Some(m) = self.mark_at(code_at)
+            && !m.used
+        {
+            frame.pts = m.pts;
+            frame.dts = m.dts;
+            m.used = true;
         }
         self.cur = Some(frame);
+    }
+
+    fn mark_at(&mut self, at: u64) -> Option<&mut PesMark> {
+        let idx = self.marks.iter().rposition(|m| m.es_pos <= at).unwrap_or(0);
+        self.marks.get_mut(idx)
+    }
+
+    fn is_video(&self) -> bool {
+        matches!(
+            self.framing,
+            Framing::H264 | Framing::Hevc | Framing::Mpeg2Video
+        )
     }
 
     fn scan_video(&mut self, data: &[u8], out: &mut Vec<Frame>) {
@@ -256,6 +285,7 @@ impl Framer {
             } else if b == 1 {
                 // Start code: 00 00 01 (a fourth leading zero belongs to it too).
                 self.hdr_start = self.pos - 3 - u64::from(self.zeros > 2);
+                self.code_pos = self.pos;
                 self.zeros = 0;
                 self.hdr_len = 0;
                 self.hdr_need = 3;
@@ -289,7 +319,8 @@ impl Framer {
                 }
                 let vcl = t == 1 || t == 5;
                 if vcl {
-                    let first_mb_zero = self.hdr.get(1).is_some_and(|b| b & 0x80 != 0) && self.hdr_len > 1;
+                    let first_mb_zero =
+                        self.hdr.get(1).is_some_and(|b| b & 0x80 != 0) && self.hdr_len > 1;
                     if self.cur.is_none() || (self.seen_vcl && first_mb_zero) {
                         self.begin(at, t == 5, 0, out);
                     }
@@ -318,7 +349,9 @@ impl Framer {
                         c.keyframe = true;
                     }
                     self.seen_vcl = true;
-                } else if matches!(t, 32..=35 | 39 | 41..=44 | 48..=55) && (self.seen_vcl || self.cur.is_none()) {
+                } else if matches!(t, 32..=35 | 39 | 41..=44 | 48..=55)
+                    && (self.seen_vcl || self.cur.is_none())
+                {
                     self.begin(at, false, 0, out);
                     self.seen_vcl = false;
                 }
@@ -369,7 +402,7 @@ impl Framer {
             Framing::Adts => 7,
             Framing::MpegAudio => 4,
             Framing::Ac3 => 7,
-            Framing::Latm => 3,
+            Framing::Latm => 8,
             _ => 1,
         };
         let mut i = 0;
@@ -385,6 +418,7 @@ impl Framer {
             i += 1;
             self.pos += 1;
             if self.hdr_len == 0 && !matches!(b, 0xff | 0x0b | 0x56) {
+                self.skipped += 1;
                 continue;
             }
             self.hdr[self.hdr_len] = b;
@@ -403,9 +437,11 @@ impl Framer {
                     // Not a header here: slide by one byte.
                     self.hdr.copy_within(1..self.hdr_len, 0);
                     self.hdr_len -= 1;
+                    self.skipped += 1;
                     while self.hdr_len > 0 && !matches!(self.hdr[0], 0xff | 0x0b | 0x56) {
                         self.hdr.copy_within(1..self.hdr_len, 0);
                         self.hdr_len -= 1;
+                        self.skipped += 1;
                     }
                 }
             }
@@ -424,7 +460,9 @@ impl Framer {
                 let len = ((h[3] as u64 & 3) << 11) | ((h[4] as u64) << 3) | (h[5] as u64 >> 5);
                 let blocks = (h[6] & 3) as u32 + 1;
                 self.info.sample_rate.get_or_insert(sr);
-                self.info.channels.get_or_insert((((h[2] & 1) << 2) | (h[3] >> 6)) as u32);
+                self.info
+                    .channels
+                    .get_or_insert((((h[2] & 1) << 2) | (h[3] >> 6)) as u32);
                 Some((len, 1024 * blocks))
             }
             Framing::MpegAudio => {
@@ -443,9 +481,17 @@ impl Framer {
                     let words = (((h[2] as u64 & 7) << 8) | h[3] as u64) + 1;
                     let fscod = h[4] >> 6;
                     let (sr, blocks) = if fscod == 3 {
-                        ([24_000, 22_050, 16_000].get(((h[4] >> 4) & 3) as usize).copied()?, 6)
+                        (
+                            [24_000, 22_050, 16_000]
+                                .get(((h[4] >> 4) & 3) as usize)
+                                .copied()?,
+                            6,
+                        )
                     } else {
-                        ([48_000, 44_100, 32_000][fscod as usize], [1, 2, 3, 6][((h[4] >> 4) & 3) as usize])
+                        (
+                            [48_000, 44_100, 32_000][fscod as usize],
+                            [1, 2, 3, 6][((h[4] >> 4) & 3) as usize],
+                        )
                     };
                     self.info.eac3 = true;
                     self.info.sample_rate.get_or_insert(sr);
@@ -456,8 +502,11 @@ impl Framer {
                     if fscod == 3 || code >= 38 {
                         return None;
                     }
-                    let words = AC3_WORDS[fscod][code / 2] as u64 + if fscod == 1 { (code & 1) as u64 } else { 0 };
-                    self.info.sample_rate.get_or_insert([48_000, 44_100, 32_000][fscod]);
+                    let words = AC3_WORDS[fscod][code / 2] as u64
+                        + if fscod == 1 { (code & 1) as u64 } else { 0 };
+                    self.info
+                        .sample_rate
+                        .get_or_insert([48_000, 44_100, 32_000][fscod]);
                     Some((words * 2, 1536))
                 }
             }
@@ -466,10 +515,22 @@ impl Framer {
                     return None;
                 }
                 let len = (((h[1] as u64) & 0x1f) << 8) | h[2] as u64;
+                if self.info.sample_rate.is_none()
+                    && let Some((sr, ch)) = latm_config(&h[3..])
+                {
+                    self.info.sample_rate = Some(sr);
+                    self.info.channels = Some(ch);
+                }
                 Some((len + 3, 1024))
             }
             _ => None,
         }
+    }
+
+    /// Audio bytes that belong to no frame: a partial frame where the stream
+    /// starts, or damaged data skipped while looking for the next sync word.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
     }
 
     /// Elementary-stream bytes consumed so far.
@@ -479,15 +540,47 @@ impl Framer {
 }
 
 const ADTS_RATES: [u32; 13] = [
-    96_000, 88_200, 64_000, 48_000, 44_100, 32_000, 24_000, 22_050, 16_000, 12_000, 11_025, 8_000, 7_350,
+    96_000, 88_200, 64_000, 48_000, 44_100, 32_000, 24_000, 22_050, 16_000, 12_000, 11_025, 8_000,
+    7_350,
 ];
 
 /// AC-3 frame sizes in 16-bit words by sample-rate code (48, 44.1, 32 kHz) and bit-rate index.
 const AC3_WORDS: [[u16; 19]; 3] = [
-    [64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024, 1152, 1280],
-    [69, 87, 104, 121, 139, 174, 208, 243, 278, 348, 417, 487, 557, 696, 835, 975, 1114, 1253, 1393],
-    [96, 120, 144, 168, 192, 240, 288, 336, 384, 480, 576, 672, 768, 960, 1152, 1344, 1536, 1728, 1920],
+    [
+        64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024, 1152,
+        1280,
+    ],
+    [
+        69, 87, 104, 121, 139, 174, 208, 243, 278, 348, 417, 487, 557, 696, 835, 975, 1114, 1253,
+        1393,
+    ],
+    [
+        96, 120, 144, 168, 192, 240, 288, 336, 384, 480, 576, 672, 768, 960, 1152, 1344, 1536,
+        1728, 1920,
+    ],
 ];
+
+/// Reads the sample rate and channels from a LATM AudioMuxElement that carries
+/// its StreamMuxConfig (audioMuxVersion 0 only).
+fn latm_config(d: &[u8]) -> Option<(u32, u32)> {
+    let mut b = Bits { d, bit: 0 };
+    if b.u(1)? != 0 || b.u(1)? != 0 {
+        // useSameStreamMux, or audioMuxVersion 1: no config to read here.
+        return None;
+    }
+    b.u(1 + 6 + 4 + 3)?; // allStreamsSameTimeFraming, numSubFrames, numProgram, numLayer
+    if b.u(5)? == 31 {
+        b.u(6)?;
+    }
+    let sfi = b.u(4)?;
+    let sr = if sfi == 15 {
+        b.u(24)?
+    } else {
+        *ADTS_RATES.get(sfi as usize)?
+    };
+    let ch = b.u(4)?;
+    Some((sr, ch))
+}
 
 /// Parses an MPEG audio frame header: (length, samples, rate, layer, channels).
 pub fn mpeg_audio_header(h: &[u8]) -> Option<(u64, u32, u32, u8, u32)> {
@@ -507,10 +600,18 @@ pub fn mpeg_audio_header(h: &[u8]) -> Option<(u64, u32, u32, u8, u32)> {
     }
     let pad = ((h[2] >> 1) & 1) as u64;
     const BR: [[u16; 15]; 5] = [
-        [0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448],
-        [0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384],
-        [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
-        [0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256],
+        [
+            0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448,
+        ],
+        [
+            0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384,
+        ],
+        [
+            0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
+        ],
+        [
+            0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256,
+        ],
         [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
     ];
     let table = match (version == 3, layer) {
@@ -519,8 +620,12 @@ pub fn mpeg_audio_header(h: &[u8]) -> Option<(u64, u32, u32, u8, u32)> {
         (false, _) => 4,
     };
     let br = BR[table][br_idx] as u64 * 1000;
-    let sr = [[11_025, 12_000, 8_000], [0, 0, 0], [22_050, 24_000, 16_000], [44_100, 48_000, 32_000]]
-        [version as usize][sr_idx] as u64;
+    let sr = [
+        [11_025, 12_000, 8_000],
+        [0, 0, 0],
+        [22_050, 24_000, 16_000],
+        [44_100, 48_000, 32_000],
+    ][version as usize][sr_idx] as u64;
     let (len, samples) = match layer {
         1 => ((12 * br / sr + pad) * 4, 384),
         2 => (144 * br / sr + pad, 1152),
@@ -586,7 +691,10 @@ pub fn h264_sps_size(nal: &[u8]) -> Option<(u32, u32)> {
     b.u(16)?;
     b.ue()?;
     let mut chroma = 1;
-    if matches!(profile, 100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135) {
+    if matches!(
+        profile,
+        100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135
+    ) {
         chroma = b.ue()?;
         if chroma == 3 {
             b.u(1)?;
@@ -687,8 +795,8 @@ mod tests {
         let mut out = Vec::new();
         // AUD, IDR slice, non-IDR slice (first_mb = 0), a second slice of the same picture.
         let es = [
-            0, 0, 0, 1, 9, 0xf0, 0, 0, 1, 0x65, 0x88, 0x80, 0, 0, 1, 0x41, 0x9a, 0x00, 0, 0, 1, 0x41, 0x20,
-            0x11,
+            0, 0, 0, 1, 9, 0xf0, 0, 0, 1, 0x65, 0x88, 0x80, 0, 0, 1, 0x41, 0x9a, 0x00, 0, 0, 1,
+            0x41, 0x20, 0x11,
         ];
         f.pes_start(0, Some(0), None, &mut out);
         f.push(&es, &mut out);

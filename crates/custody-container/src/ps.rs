@@ -8,9 +8,10 @@ use crate::ts::{StreamKind, Unwrap, pes_header};
 /// One elementary stream of a program stream.
 #[derive(Debug, Clone)]
 pub struct PsStream {
-    /// Stream id (`0xe0`..`0xef` video, `0xc0`..`0xdf` audio, `0xbd` private 1,
-    /// `0xbf` private 2); for private stream 1 the sub-stream id is added:
-    /// `0xbd00 | sub`. FFmpeg reports private sub-streams by the sub-stream id alone.
+    /// Stream id as FFmpeg numbers it: `0x100 | stream_id` for PES streams
+    /// (`0x1e0` video, `0x1c0` audio, `0x1bf` private stream 2), and the
+    /// sub-stream id (`0x80` AC-3, `0xa0` LPCM, `0x20` subpictures) for
+    /// private stream 1.
     pub id: u16,
     /// FFmpeg's codec name, when known.
     pub codec: Option<&'static str>,
@@ -60,7 +61,11 @@ impl<'a> Ps<'a> {
     pub fn parse(data: &'a [u8], limits: Limits) -> Result<Ps<'a>> {
         let mut diag = Diag::new(limits.strict);
         if data.get(..4) != Some(&[0, 0, 1, 0xba]) {
-            return Err(Error::new(0, "ps", ErrorKind::Invalid("no pack header at the start".into())));
+            return Err(Error::new(
+                0,
+                "ps",
+                ErrorKind::Invalid("no pack header at the start".into()),
+            ));
         }
         let mut ps = Ps {
             data,
@@ -77,7 +82,11 @@ impl<'a> Ps<'a> {
             if data[pos..pos + 3] != [0, 0, 1] {
                 match next_start(data, pos) {
                     Some(n) => {
-                        diag.note(pos as u64, "ps", format!("{} bytes of junk skipped", n - pos))?;
+                        diag.note(
+                            pos as u64,
+                            "ps",
+                            format!("{} bytes of junk skipped", n - pos),
+                        )?;
                         pos = n;
                         continue;
                     }
@@ -94,7 +103,9 @@ impl<'a> Ps<'a> {
                     ps.packs += 1;
                     let Some(&b4) = data.get(pos + 4) else { break };
                     let len = if b4 >> 6 == 1 {
-                        let Some(&b13) = data.get(pos + 13) else { break };
+                        let Some(&b13) = data.get(pos + 13) else {
+                            break;
+                        };
                         14 + (b13 & 7) as usize
                     } else {
                         ps.mpeg1 = true;
@@ -104,7 +115,9 @@ impl<'a> Ps<'a> {
                 }
                 0xb9 => pos += 4,
                 0xbb..=0xff => {
-                    let Some(len) = data.get(pos + 4..pos + 6).map(|l| u16::from_be_bytes([l[0], l[1]]) as usize)
+                    let Some(len) = data
+                        .get(pos + 4..pos + 6)
+                        .map(|l| u16::from_be_bytes([l[0], l[1]]) as usize)
                     else {
                         diag.note(off, "ps", "truncated packet header")?;
                         break;
@@ -134,10 +147,12 @@ impl<'a> Ps<'a> {
                         continue;
                     };
                     let mut payload = pkt.get(hlen..).unwrap_or(&[]);
-                    let mut id = code as u16;
+                    let mut id = 0x100 | code as u16;
                     if code == 0xbd {
-                        let Some(&sub) = payload.first() else { continue };
-                        id = 0xbd00 | sub as u16;
+                        let Some(&sub) = payload.first() else {
+                            continue;
+                        };
+                        id = sub as u16;
                         let skip = match sub {
                             0x80..=0x8f => 4,
                             0xa0..=0xaf => 7,
@@ -175,7 +190,14 @@ impl<'a> Ps<'a> {
                     // A start code that is not a PS packet: resynchronise.
                     match next_start(data, pos + 1) {
                         Some(n) => {
-                            diag.note(off, "ps", format!("unexpected start code {code:#x}; {} bytes skipped", n - pos))?;
+                            diag.note(
+                                off,
+                                "ps",
+                                format!(
+                                    "unexpected start code {code:#x}; {} bytes skipped",
+                                    n - pos
+                                ),
+                            )?;
                             pos = n;
                         }
                         None => break,
@@ -186,6 +208,16 @@ impl<'a> Ps<'a> {
         for (st, s) in states.iter_mut().zip(ps.streams.iter_mut()) {
             st.framer.finish(&mut s.units);
             s.info = st.framer.info;
+            if st.framer.skipped() > 0 {
+                diag.note(
+                    s.units.first().map_or(0, |u| u.offset),
+                    &format!("ps/stream {:#x}", s.id),
+                    format!(
+                        "{} bytes of the stream lie outside any frame (partial or damaged frames)",
+                        st.framer.skipped()
+                    ),
+                )?;
+            }
             if s.codec == Some("mp3") {
                 s.codec = match s.info.mpeg_audio_layer {
                     Some(1) => Some("mp1"),
@@ -204,9 +236,19 @@ impl<'a> Ps<'a> {
 
 fn parse_psm(pkt: &[u8], out: &mut Vec<(u8, u8)>) {
     // 6-byte header, 2 flag bytes, info length, info, map length, entries.
-    let Some(info_len) = pkt.get(8..10).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize) else { return };
+    let Some(info_len) = pkt
+        .get(8..10)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+    else {
+        return;
+    };
     let at = 10 + info_len;
-    let Some(map_len) = pkt.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize) else { return };
+    let Some(map_len) = pkt
+        .get(at..at + 2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+    else {
+        return;
+    };
     let mut i = at + 2;
     let end = (at + 2 + map_len).min(pkt.len());
     while i + 4 <= end {
@@ -222,17 +264,17 @@ fn parse_psm(pkt: &[u8], out: &mut Vec<(u8, u8)>) {
 fn classify(id: u16, stream_type: Option<u8>) -> (Option<&'static str>, StreamKind, Framing) {
     use StreamKind::*;
     match (id, stream_type) {
-        (0xe0..=0xef, Some(0x1b)) => (Some("h264"), Video, Framing::H264),
-        (0xe0..=0xef, Some(0x24)) => (Some("hevc"), Video, Framing::Hevc),
-        (0xe0..=0xef, Some(0x10)) => (Some("mpeg4"), Video, Framing::Pes),
-        (0xe0..=0xef, _) => (Some("mpeg2video"), Video, Framing::Mpeg2Video),
-        (0xc0..=0xdf, Some(0x0f)) => (Some("aac"), Audio, Framing::Adts),
-        (0xc0..=0xdf, _) => (Some("mp3"), Audio, Framing::MpegAudio),
-        (0xbf, _) => (Some("dvd_nav_packet"), Data, Framing::Pes),
-        (0xbd80..=0xbd87, _) => (Some("ac3"), Audio, Framing::Ac3),
-        (0xbd88..=0xbd8f, _) => (Some("dts"), Audio, Framing::Pes),
-        (0xbda0..=0xbdaf, _) => (Some("pcm_dvd"), Audio, Framing::Pes),
-        (0xbd20..=0xbd3f, _) => (Some("dvd_subtitle"), Subtitle, Framing::Pes),
+        (0x1e0..=0x1ef, Some(0x1b)) => (Some("h264"), Video, Framing::H264),
+        (0x1e0..=0x1ef, Some(0x24)) => (Some("hevc"), Video, Framing::Hevc),
+        (0x1e0..=0x1ef, Some(0x10)) => (Some("mpeg4"), Video, Framing::Pes),
+        (0x1e0..=0x1ef, _) => (Some("mpeg2video"), Video, Framing::Mpeg2Video),
+        (0x1c0..=0x1df, Some(0x0f)) => (Some("aac"), Audio, Framing::Adts),
+        (0x1c0..=0x1df, _) => (Some("mp3"), Audio, Framing::MpegAudio),
+        (0x1bf, _) => (Some("dvd_nav_packet"), Data, Framing::Pes),
+        (0x80..=0x87, _) => (Some("ac3"), Audio, Framing::Ac3),
+        (0x88..=0x8f, _) => (Some("dts"), Audio, Framing::Pes),
+        (0xa0..=0xaf, _) => (Some("pcm_dvd"), Audio, Framing::Pes),
+        (0x20..=0x3f, _) => (Some("dvd_subtitle"), Subtitle, Framing::Pes),
         _ => (None, Data, Framing::Pes),
     }
 }

@@ -49,6 +49,8 @@ pub struct TrackSummary {
     pub keyframes: u64,
     /// Duration in seconds.
     pub duration_s: Option<f64>,
+    /// Media duration in seconds, before any edit list (MP4 only).
+    pub media_duration_s: Option<f64>,
     /// Picture width.
     pub width: Option<u32>,
     /// Picture height.
@@ -121,7 +123,8 @@ pub fn probe(data: &[u8], opts: ProbeOptions) -> Result<Probe> {
                 p.warnings.push(Warning {
                     offset: 0,
                     path: String::new(),
-                    message: "media segment without a moov: give its init segment to list tracks".into(),
+                    message: "media segment without a moov: give its init segment to list tracks"
+                        .into(),
                 });
                 Ok(p)
             }
@@ -168,7 +171,10 @@ pub fn probe(data: &[u8], opts: ProbeOptions) -> Result<Probe> {
             p.warnings.push(Warning {
                 offset: 0,
                 path: String::new(),
-                message: format!("{} is recognised; its tracks are not parsed yet", other.name()),
+                message: format!(
+                    "{} is recognised; its tracks are not parsed yet",
+                    other.name()
+                ),
             });
             Ok(p)
         }
@@ -195,10 +201,13 @@ fn from_mp4(mp4: &Mp4<'_>, opts: ProbeOptions) -> Probe {
     p.created = crate::time::from_1904(mp4.metadata.created);
     p.metadata = mp4.metadata.items.clone();
     if let Some(xmp) = mp4.metadata.xmp {
-        p.metadata.insert("xmp".into(), MetaValue::Raw {
-            offset: xmp.as_ptr() as u64 - mp4.data.as_ptr() as u64,
-            bytes: xmp.len() as u64,
-        });
+        p.metadata.insert(
+            "xmp".into(),
+            MetaValue::Raw {
+                offset: xmp.as_ptr() as u64 - mp4.data.as_ptr() as u64,
+                bytes: xmp.len() as u64,
+            },
+        );
     }
     p.location = mp4.metadata.location;
     p.warnings = mp4.warnings.clone();
@@ -247,7 +256,8 @@ fn from_mp4(mp4: &Mp4<'_>, opts: ProbeOptions) -> Probe {
             codec_tag: t.codec_tag().map(|c| c.to_string()),
             samples,
             keyframes,
-            duration_s: t.duration_seconds(),
+            duration_s: t.duration_seconds(mp4.movie.map_or(0, |m| m.timescale)),
+            media_duration_s: t.media_duration_seconds(),
             width: e.and_then(|e| e.width).filter(|_| visual),
             height: e.and_then(|e| e.height).filter(|_| visual),
             sample_rate: e.and_then(|e| e.sample_rate).filter(|_| audio),
@@ -290,7 +300,11 @@ fn timeline(units: &[Frame], sample_rate: Option<u32>) -> Vec<(Option<i64>, Opti
             last = None;
         }
     }
-    let video_dur = steps.iter().max_by_key(|(_, n)| **n).map(|(d, _)| *d).unwrap_or(0);
+    let video_dur = steps
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map(|(d, _)| *d)
+        .unwrap_or(0);
     let mut out = Vec::with_capacity(units.len());
     let mut next: Option<i64> = None;
     for f in units {
@@ -324,7 +338,8 @@ fn from_streams<'s>(
                 last_end = last_end.max(t + dur);
             }
         }
-        let duration_s = (first <= last_end && first != i64::MAX).then(|| (last_end - first) as f64 / 90_000.0);
+        let duration_s =
+            (first <= last_end && first != i64::MAX).then(|| (last_end - first) as f64 / 90_000.0);
         if first != i64::MAX {
             start = start.min(first);
             end = end.max(last_end);
@@ -357,6 +372,7 @@ fn from_streams<'s>(
             samples: s.units.len() as u64,
             keyframes: s.units.iter().filter(|f| f.keyframe).count() as u64,
             duration_s,
+            media_duration_s: None,
             width: s.info.width.filter(|_| video),
             height: s.info.height.filter(|_| video),
             sample_rate: s.info.sample_rate.filter(|_| audio),

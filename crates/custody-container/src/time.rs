@@ -48,7 +48,10 @@ mod tests {
         assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339_utc(1_796_000_000), "2026-11-30T00:53:20Z");
-        assert_eq!(from_1904(EPOCH_1904_TO_UNIX as u64).as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert_eq!(
+            from_1904(EPOCH_1904_TO_UNIX as u64).as_deref(),
+            Some("1970-01-01T00:00:00Z")
+        );
         assert_eq!(from_1904(0), None);
     }
 }

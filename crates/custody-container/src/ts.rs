@@ -168,13 +168,21 @@ pub(crate) fn pes_header(h: &[u8]) -> Option<(usize, Option<i64>, Option<i64>)> 
         return None;
     }
     let flags = h[7] >> 6;
-    let pts = if flags & 2 != 0 { pes_ts(&h[9..]) } else { None };
+    let pts = if flags & 2 != 0 {
+        pes_ts(&h[9..])
+    } else {
+        None
+    };
     let dts = if flags == 3 { pes_ts(&h[14..]) } else { None };
     Some((len, pts, dts))
 }
 
 /// Codec, kind and framing for a PMT stream type (with descriptor hints).
-fn classify(stream_type: u8, reg: Option<[u8; 4]>, desc_tags: &[u8]) -> (Option<&'static str>, StreamKind, Framing) {
+fn classify(
+    stream_type: u8,
+    reg: Option<[u8; 4]>,
+    desc_tags: &[u8],
+) -> (Option<&'static str>, StreamKind, Framing) {
     use StreamKind::*;
     match stream_type {
         0x01 | 0x02 => (Some("mpeg2video"), Video, Framing::Mpeg2Video),
@@ -186,7 +194,7 @@ fn classify(stream_type: u8, reg: Option<[u8; 4]>, desc_tags: &[u8]) -> (Option<
         0x24 => (Some("hevc"), Video, Framing::Hevc),
         0x81 => (Some("ac3"), Audio, Framing::Ac3),
         0x87 => (Some("eac3"), Audio, Framing::Ac3),
-        0x86 => (Some("scte_35"), Data, Framing::Pes),
+        0x86 => (Some("scte_35"), Data, Framing::Sections),
         0x15 => (Some("timed_id3"), Data, Framing::Pes),
         0x06 => {
             if desc_tags.contains(&0x6a) || reg == Some(*b"AC-3") {
@@ -219,10 +227,20 @@ impl<'a> Ts<'a> {
             .iter()
             .filter_map(|&s| find_ts_sync(data, s).map(|o| (s, o)))
             .min_by_key(|&(_, o)| o)
-            .ok_or_else(|| Error::new(0, "ts", ErrorKind::Invalid("no MPEG-TS sync byte found".into())))?;
+            .ok_or_else(|| {
+                Error::new(
+                    0,
+                    "ts",
+                    ErrorKind::Invalid("no MPEG-TS sync byte found".into()),
+                )
+            })?;
         let lead = if packet_size == 192 { 4 } else { 0 };
         if start > 0 {
-            diag.note(0, "ts", format!("{start} bytes of junk before the first packet"))?;
+            diag.note(
+                0,
+                "ts",
+                format!("{start} bytes of junk before the first packet"),
+            )?;
         }
         let mut ts = Ts {
             data,
@@ -246,12 +264,20 @@ impl<'a> Ts<'a> {
                 let rest = &data[pos..];
                 match find_ts_sync(rest, packet_size) {
                     Some(k) if k > 0 => {
-                        diag.note(pkt_off, "ts", format!("lost sync; skipped {k} bytes of junk"))?;
+                        diag.note(
+                            pkt_off,
+                            "ts",
+                            format!("lost sync; skipped {k} bytes of junk"),
+                        )?;
                         pos += k;
                         continue;
                     }
                     _ => {
-                        diag.note(pkt_off, "ts", "lost sync; the rest of the file is not transport stream")?;
+                        diag.note(
+                            pkt_off,
+                            "ts",
+                            "lost sync; the rest of the file is not transport stream",
+                        )?;
                         break;
                     }
                 }
@@ -263,7 +289,11 @@ impl<'a> Ts<'a> {
             let afc = (p[3] >> 4) & 3;
             let cc = p[3] & 0xf;
             if tei {
-                diag.note(pkt_off, &format!("pid {pid:#x}"), "transport error indicator set")?;
+                diag.note(
+                    pkt_off,
+                    &format!("pid {pid:#x}"),
+                    "transport error indicator set",
+                )?;
             }
             if pid == 0x1fff {
                 continue;
@@ -285,12 +315,26 @@ impl<'a> Ts<'a> {
                     if pid == 0 {
                         ts.on_pat(&s, &mut psi, &mut pmt_pids);
                     } else if let Some(&(_, prog)) = pmt_pids.iter().find(|(p, _)| *p == pid) {
-                        ts.on_pmt(&s, prog, &mut pid_map, &mut states);
+                        ts.on_pmt(&s, prog, &mut pid_map, &mut states, &mut psi);
+                    } else if let Some(si) = pid_map[pid as usize] {
+                        // A stream carried in sections (SCTE-35): one unit per section.
+                        ts.streams[states[si].stream].units.push(Frame {
+                            offset: pkt_off,
+                            es_pos: 0,
+                            in_pes: 0,
+                            size: s.len() as u64,
+                            pts: None,
+                            dts: None,
+                            keyframe: true,
+                            samples: 0,
+                        });
                     }
                 }
                 continue;
             }
-            let Some(si) = pid_map[pid as usize] else { continue };
+            let Some(si) = pid_map[pid as usize] else {
+                continue;
+            };
             let st = &mut states[si];
             if let Some(last) = st.cc
                 && !discontinuity
@@ -338,7 +382,11 @@ impl<'a> Ts<'a> {
                     None if st.pes_hdr.len() >= MAX_PES_HEADER
                         || (st.pes_hdr.len() >= 3 && st.pes_hdr[..3] != [0, 0, 1]) =>
                     {
-                        diag.note(st.pes_offset, &format!("pid {pid:#x}"), "invalid PES header; PES skipped")?;
+                        diag.note(
+                            st.pes_offset,
+                            &format!("pid {pid:#x}"),
+                            "invalid PES header; PES skipped",
+                        )?;
                         st.in_pes = false;
                         st.hdr_pending = false;
                     }
@@ -352,6 +400,16 @@ impl<'a> Ts<'a> {
             let s = &mut ts.streams[st.stream];
             st.framer.finish(&mut s.units);
             s.info = st.framer.info;
+            if st.framer.skipped() > 0 {
+                diag.note(
+                    s.units.first().map_or(0, |u| u.offset),
+                    &format!("pid {:#x}", s.pid),
+                    format!(
+                        "{} bytes of the stream lie outside any frame (partial or damaged frames)",
+                        st.framer.skipped()
+                    ),
+                )?;
+            }
             if s.framing == Framing::MpegAudio {
                 s.codec = match s.info.mpeg_audio_layer {
                     Some(1) => Some("mp1"),
@@ -397,7 +455,14 @@ impl<'a> Ts<'a> {
         }
     }
 
-    fn on_pmt(&mut self, s: &[u8], program: u16, pid_map: &mut [Option<usize>], states: &mut Vec<PidState>) {
+    fn on_pmt(
+        &mut self,
+        s: &[u8],
+        program: u16,
+        pid_map: &mut [Option<usize>],
+        states: &mut Vec<PidState>,
+        psi: &mut [Option<Section>],
+    ) {
         if s.first() != Some(&0x02) || s.len() < 16 {
             return;
         }
@@ -406,13 +471,18 @@ impl<'a> Ts<'a> {
         let pcr = u16::from_be_bytes([s[8], s[9]]) & 0x1fff;
         let info_len = (((s[10] & 0xf) as usize) << 8) | s[11] as usize;
         let mut prog_reg = None;
-        walk_descriptors(s.get(12..(12 + info_len).min(end)).unwrap_or(&[]), |tag, d| {
-            if tag == 0x05 && d.len() >= 4 {
-                prog_reg = Some([d[0], d[1], d[2], d[3]]);
-            }
-        });
+        walk_descriptors(
+            s.get(12..(12 + info_len).min(end)).unwrap_or(&[]),
+            |tag, d| {
+                if tag == 0x05 && d.len() >= 4 {
+                    prog_reg = Some([d[0], d[1], d[2], d[3]]);
+                }
+            },
+        );
         let mut at = 12 + info_len;
-        let Some(pi) = self.programs.iter().position(|p| p.number == program) else { return };
+        let Some(pi) = self.programs.iter().position(|p| p.number == program) else {
+            return;
+        };
         self.programs[pi].pcr_pid = Some(pcr);
         while at + 5 <= end {
             let stream_type = s[at];
@@ -437,6 +507,9 @@ impl<'a> Ts<'a> {
                 }
             });
             let (codec, kind, framing) = classify(stream_type, reg, &tags);
+            if framing == Framing::Sections && psi[pid as usize].is_none() {
+                psi[pid as usize] = Some(Section { buf: Vec::new() });
+            }
             self.programs[pi].pids.push(pid);
             self.streams.push(Stream {
                 pid,
@@ -509,7 +582,9 @@ fn walk_descriptors(mut d: &[u8], mut f: impl FnMut(u8, &[u8])) {
     while d.len() >= 2 {
         let tag = d[0];
         let len = d[1] as usize;
-        let Some(body) = d.get(2..2 + len) else { return };
+        let Some(body) = d.get(2..2 + len) else {
+            return;
+        };
         f(tag, body);
         d = &d[2 + len..];
     }
@@ -520,7 +595,9 @@ fn collect_section(sec: &mut Section, payload: &[u8], pusi: bool) -> Vec<Vec<u8>
     let mut done = Vec::new();
     let mut data = payload;
     if pusi {
-        let Some((&ptr, rest)) = data.split_first() else { return done };
+        let Some((&ptr, rest)) = data.split_first() else {
+            return done;
+        };
         let ptr = ptr as usize;
         if !sec.buf.is_empty() && ptr <= rest.len() {
             sec.buf.extend_from_slice(&rest[..ptr]);

@@ -24,6 +24,8 @@ pub struct SampleEntry<'a> {
     pub codec: Option<&'static str>,
     /// Decoder configuration.
     pub config: Option<Config<'a>>,
+    /// For protected entries (`encv`, `enca`), the original format from `sinf/frma`.
+    pub original_format: Option<FourCC>,
     /// MPEG-4 object type indication from `esds`, when present.
     pub object_type: Option<u8>,
     /// Coded width (visual entries).
@@ -46,6 +48,7 @@ impl<'a> SampleEntry<'a> {
             format,
             codec: None,
             config: None,
+            original_format: None,
             object_type: None,
             width: None,
             height: None,
@@ -141,6 +144,15 @@ pub(crate) fn parse_entry<'a>(b: &BoxRef<'a>, layout: Layout) -> SampleEntry<'a>
                 }
             }
             b"srat" => e.sample_rate = be32(child.payload, 4),
+            b"sinf" => {
+                for s in child.children(0).flatten() {
+                    if &s.kind.0 == b"frma"
+                        && let Some(f) = s.payload.get(..4)
+                    {
+                        e.original_format = Some(FourCC([f[0], f[1], f[2], f[3]]));
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -211,7 +223,11 @@ fn parse_esds<'a>(payload: &'a [u8], e: &mut SampleEntry<'a>) {
 }
 
 /// FFmpeg's codec name for an entry.
-fn codec_name(e: &SampleEntry<'_>, little_endian: Option<bool>, lpcm_flags: Option<u32>) -> Option<&'static str> {
+fn codec_name(
+    e: &SampleEntry<'_>,
+    little_endian: Option<bool>,
+    lpcm_flags: Option<u32>,
+) -> Option<&'static str> {
     let bits = e.bits.unwrap_or(16);
     let pcm_be = |bits: u32| match bits {
         8 => "pcm_s8",
@@ -225,7 +241,7 @@ fn codec_name(e: &SampleEntry<'_>, little_endian: Option<bool>, lpcm_flags: Opti
         32 => "pcm_s32le",
         _ => "pcm_s16le",
     };
-    Some(match &e.format.0 {
+    Some(match &e.original_format.unwrap_or(e.format).0 {
         b"avc1" | b"avc3" => "h264",
         b"hvc1" | b"hev1" | b"dvh1" | b"dvhe" => "hevc",
         b"av01" => "av1",
@@ -256,16 +272,32 @@ fn codec_name(e: &SampleEntry<'_>, little_endian: Option<bool>, lpcm_flags: Opti
         }
         b"sowt" => pcm_le(bits),
         b"in24" => {
-            if little_endian == Some(true) { "pcm_s24le" } else { "pcm_s24be" }
+            if little_endian == Some(true) {
+                "pcm_s24le"
+            } else {
+                "pcm_s24be"
+            }
         }
         b"in32" => {
-            if little_endian == Some(true) { "pcm_s32le" } else { "pcm_s32be" }
+            if little_endian == Some(true) {
+                "pcm_s32le"
+            } else {
+                "pcm_s32be"
+            }
         }
         b"fl32" => {
-            if little_endian == Some(true) { "pcm_f32le" } else { "pcm_f32be" }
+            if little_endian == Some(true) {
+                "pcm_f32le"
+            } else {
+                "pcm_f32be"
+            }
         }
         b"fl64" => {
-            if little_endian == Some(true) { "pcm_f64le" } else { "pcm_f64be" }
+            if little_endian == Some(true) {
+                "pcm_f64le"
+            } else {
+                "pcm_f64be"
+            }
         }
         b"ipcm" => {
             if little_endian == Some(true) {

@@ -8,7 +8,12 @@ use crate::bytes::{be32, be64};
 use crate::error::{Diag, Result};
 
 /// Resolves every `moof` in `moofs` (boxes of `src`) into sample runs on their tracks.
-pub(crate) fn apply<'a>(mp4: &mut Mp4<'a>, src: &'a [u8], moofs: &[BoxRef<'a>], diag: &mut Diag) -> Result<()> {
+pub(crate) fn apply<'a>(
+    mp4: &mut Mp4<'a>,
+    src: &'a [u8],
+    moofs: &[BoxRef<'a>],
+    diag: &mut Diag,
+) -> Result<()> {
     if moofs.is_empty() {
         return Ok(());
     }
@@ -26,7 +31,12 @@ pub(crate) fn apply<'a>(mp4: &mut Mp4<'a>, src: &'a [u8], moofs: &[BoxRef<'a>], 
         .collect();
     for (mi, moof) in moofs.iter().enumerate() {
         let mut prev_traf_end: Option<u64> = None;
-        for (ti, traf) in moof.children(0).flatten().filter(|b| &b.kind.0 == b"traf").enumerate() {
+        for (ti, traf) in moof
+            .children(0)
+            .flatten()
+            .filter(|b| &b.kind.0 == b"traf")
+            .enumerate()
+        {
             let path = format!("moof[{mi}]/traf[{ti}]");
             let mut tfhd = None;
             let mut tfdt = None;
@@ -35,7 +45,11 @@ pub(crate) fn apply<'a>(mp4: &mut Mp4<'a>, src: &'a [u8], moofs: &[BoxRef<'a>], 
                     b"tfhd" => tfhd = Some(b),
                     b"tfdt" => {
                         if let Some((v, _, p)) = b.full() {
-                            tfdt = if v == 1 { be64(p, 0) } else { be32(p, 0).map(u64::from) };
+                            tfdt = if v == 1 {
+                                be64(p, 0)
+                            } else {
+                                be32(p, 0).map(u64::from)
+                            };
                         }
                     }
                     _ => {}
@@ -45,10 +59,16 @@ pub(crate) fn apply<'a>(mp4: &mut Mp4<'a>, src: &'a [u8], moofs: &[BoxRef<'a>], 
                 diag.note(traf.offset, &path, "traf without tfhd is skipped")?;
                 continue;
             };
-            let Some((_, flags, p)) = tfhd.full() else { continue };
+            let Some((_, flags, p)) = tfhd.full() else {
+                continue;
+            };
             let Some(track_id) = be32(p, 0) else { continue };
             let Some(ti) = mp4.tracks.iter().position(|t| t.id == track_id) else {
-                diag.note(tfhd.offset, &path, format!("fragment for unknown track {track_id}"))?;
+                diag.note(
+                    tfhd.offset,
+                    &path,
+                    format!("fragment for unknown track {track_id}"),
+                )?;
                 continue;
             };
             let trex = mp4.tracks[ti].trex.unwrap_or_default();
@@ -57,7 +77,11 @@ pub(crate) fn apply<'a>(mp4: &mut Mp4<'a>, src: &'a [u8], moofs: &[BoxRef<'a>], 
                 if flags & bit == 0 {
                     return None;
                 }
-                let v = if width == 8 { be64(p, at) } else { be32(p, at).map(u64::from) };
+                let v = if width == 8 {
+                    be64(p, at)
+                } else {
+                    be32(p, at).map(u64::from)
+                };
                 at += width;
                 v
             };
@@ -76,9 +100,16 @@ pub(crate) fn apply<'a>(mp4: &mut Mp4<'a>, src: &'a [u8], moofs: &[BoxRef<'a>], 
                 None => next_dts[ti],
             };
             let mut pos = base;
-            for (ri, trun) in traf.children(0).flatten().filter(|b| &b.kind.0 == b"trun").enumerate() {
+            for (ri, trun) in traf
+                .children(0)
+                .flatten()
+                .filter(|b| &b.kind.0 == b"trun")
+                .enumerate()
+            {
                 let rpath = format!("{path}/trun[{ri}]");
-                let Some((_, rflags, rp)) = trun.full() else { continue };
+                let Some((_, rflags, rp)) = trun.full() else {
+                    continue;
+                };
                 let Some(count) = be32(rp, 0) else { continue };
                 let mut at = 4;
                 if rflags & 0x01 != 0 {
@@ -99,7 +130,9 @@ pub(crate) fn apply<'a>(mp4: &mut Mp4<'a>, src: &'a [u8], moofs: &[BoxRef<'a>], 
                     checked_entries(count as usize, stride, body.len(), &trun, &rpath, diag)? as u32
                 } else {
                     // No per-sample fields: the count is bounded only by the data it can cover.
-                    let fit = (src.len() as u64).checked_div(default_size as u64).unwrap_or(0);
+                    let fit = (src.len() as u64)
+                        .checked_div(default_size as u64)
+                        .unwrap_or(0);
                     if count as u64 > fit {
                         diag.note(
                             trun.offset,
@@ -138,8 +171,16 @@ fn run_totals(r: &Run<'_>) -> (u64, i64) {
     let stride = Run::stride(r.flags);
     let has_dur = r.flags & 0x100 != 0;
     let has_size = r.flags & 0x200 != 0;
-    let mut bytes = if has_size { 0 } else { r.default_size as u64 * r.count as u64 };
-    let mut ticks = if has_dur { 0 } else { r.default_duration as i64 * r.count as i64 };
+    let mut bytes = if has_size {
+        0
+    } else {
+        r.default_size as u64 * r.count as u64
+    };
+    let mut ticks = if has_dur {
+        0
+    } else {
+        r.default_duration as i64 * r.count as i64
+    };
     if has_dur || has_size {
         for e in r.entries.chunks_exact(stride) {
             let mut at = 0;

@@ -76,7 +76,11 @@ fn text_or_raw(bytes: &[u8], offset: u64) -> MetaValue {
 }
 
 /// Parses `udta` children: QuickTime `©xxx` strings, `meta`, vendor boxes.
-pub(crate) fn parse_udta<'a>(m: &mut Metadata<'a>, udta: &BoxRef<'a>, diag: &mut Diag) -> Result<()> {
+pub(crate) fn parse_udta<'a>(
+    m: &mut Metadata<'a>,
+    udta: &BoxRef<'a>,
+    diag: &mut Diag,
+) -> Result<()> {
     for b in udta.children(0).flatten() {
         let key = b.kind.to_string();
         match &b.kind.0 {
@@ -108,7 +112,11 @@ pub(crate) fn parse_udta<'a>(m: &mut Metadata<'a>, udta: &BoxRef<'a>, diag: &mut
 }
 
 /// Parses a `meta` box: `keys` + `ilst` (Apple `mdta`) or iTunes-style `ilst`.
-pub(crate) fn parse_meta<'a>(m: &mut Metadata<'a>, meta: &BoxRef<'a>, diag: &mut Diag) -> Result<()> {
+pub(crate) fn parse_meta<'a>(
+    m: &mut Metadata<'a>,
+    meta: &BoxRef<'a>,
+    diag: &mut Diag,
+) -> Result<()> {
     // ISO `meta` is a full box; QuickTime's is not. Detect by the first child.
     let skip = match meta.payload.get(4..8) {
         Some(t) if t == b"hdlr" || t == b"keys" || t == b"ilst" => 0,
@@ -124,7 +132,9 @@ pub(crate) fn parse_meta<'a>(m: &mut Metadata<'a>, meta: &BoxRef<'a>, diag: &mut
                 let mut at = 8;
                 // Each key is at least 8 bytes: bounded by the box.
                 for _ in 0..count.min(p.len() / 8) {
-                    let Some(size) = be32(p, at).map(|s| s as usize) else { break };
+                    let Some(size) = be32(p, at).map(|s| s as usize) else {
+                        break;
+                    };
                     if size < 8 || at + size > p.len() {
                         diag.note(b.offset, "moov/meta/keys", "malformed key entry")?;
                         break;
@@ -155,19 +165,34 @@ pub(crate) fn parse_meta<'a>(m: &mut Metadata<'a>, meta: &BoxRef<'a>, diag: &mut
             let Some(kind) = be32(p, 0) else { continue };
             let bytes = p.get(8..).unwrap_or(&[]);
             let off = d.payload_offset() + 8;
-            let value = match kind & 0x00ff_ffff {
-                1 => text_or_raw(bytes, off),
-                21 => int_be(bytes, true).map_or(MetaValue::Raw { offset: off, bytes: bytes.len() as u64 }, MetaValue::Int),
-                22 => int_be(bytes, false).map_or(MetaValue::Raw { offset: off, bytes: bytes.len() as u64 }, MetaValue::Int),
-                23 if bytes.len() == 4 => MetaValue::Float(f32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as f64),
-                24 if bytes.len() == 8 => {
-                    MetaValue::Float(f64::from_be_bytes(bytes.try_into().unwrap_or([0; 8])))
-                }
-                _ => MetaValue::Raw {
-                    offset: off,
-                    bytes: bytes.len() as u64,
-                },
-            };
+            let value =
+                match kind & 0x00ff_ffff {
+                    1 => text_or_raw(bytes, off),
+                    21 => int_be(bytes, true).map_or(
+                        MetaValue::Raw {
+                            offset: off,
+                            bytes: bytes.len() as u64,
+                        },
+                        MetaValue::Int,
+                    ),
+                    22 => int_be(bytes, false).map_or(
+                        MetaValue::Raw {
+                            offset: off,
+                            bytes: bytes.len() as u64,
+                        },
+                        MetaValue::Int,
+                    ),
+                    23 if bytes.len() == 4 => MetaValue::Float(f32::from_be_bytes([
+                        bytes[0], bytes[1], bytes[2], bytes[3],
+                    ]) as f64),
+                    24 if bytes.len() == 8 => {
+                        MetaValue::Float(f64::from_be_bytes(bytes.try_into().unwrap_or([0; 8])))
+                    }
+                    _ => MetaValue::Raw {
+                        offset: off,
+                        bytes: bytes.len() as u64,
+                    },
+                };
             if (key == "com.apple.quicktime.location.ISO6709" || key == "\u{a9}xyz")
                 && let MetaValue::Text(t) = &value
             {
@@ -234,11 +259,19 @@ mod tests {
     fn iso6709() {
         assert_eq!(
             parse_iso6709("+40.6800-074.5000/"),
-            Some(Location { lat: 40.68, lon: -74.5, alt: None })
+            Some(Location {
+                lat: 40.68,
+                lon: -74.5,
+                alt: None
+            })
         );
         assert_eq!(
             parse_iso6709("+35.6895+139.6917+040.000/"),
-            Some(Location { lat: 35.6895, lon: 139.6917, alt: Some(40.0) })
+            Some(Location {
+                lat: 35.6895,
+                lon: 139.6917,
+                alt: Some(40.0)
+            })
         );
         assert_eq!(parse_iso6709("garbage"), None);
         assert_eq!(parse_iso6709("+99.0+000.0/"), None);

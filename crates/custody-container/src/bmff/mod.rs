@@ -96,9 +96,16 @@ impl<'a> Mp4<'a> {
         let mut mp4 = Mp4::empty(data);
         let moofs = mp4.walk_top(data, &mut diag, true)?;
         if mp4.movie.is_none() {
-            let has_media = mp4.boxes.iter().any(|b| &b.kind.0 == b"mdat" || &b.kind.0 == b"moof");
+            let has_media = mp4
+                .boxes
+                .iter()
+                .any(|b| &b.kind.0 == b"mdat" || &b.kind.0 == b"moof");
             let path = if has_media { "moov" } else { "" };
-            return Err(Error::new(data.len() as u64, path, ErrorKind::Missing("moov")));
+            return Err(Error::new(
+                data.len() as u64,
+                path,
+                ErrorKind::Missing("moov"),
+            ));
         }
         fragment::apply(&mut mp4, data, &moofs, &mut diag)?;
         mp4.finish(diag);
@@ -113,7 +120,11 @@ impl<'a> Mp4<'a> {
         let mut mp4 = Mp4::empty(segment);
         mp4.walk_top(init, &mut diag, false)?;
         if mp4.movie.is_none() {
-            return Err(Error::new(init.len() as u64, "init", ErrorKind::Missing("moov")));
+            return Err(Error::new(
+                init.len() as u64,
+                "init",
+                ErrorKind::Missing("moov"),
+            ));
         }
         for t in &mut mp4.tracks {
             t.tables = sample::Tables::EMPTY;
@@ -151,23 +162,44 @@ impl<'a> Mp4<'a> {
     fn walk_top(&mut self, src: &'a [u8], diag: &mut Diag, list: bool) -> Result<Vec<BoxRef<'a>>> {
         let _ = list;
         let mut moofs = Vec::new();
-        for item in BoxIter::new(src, 0) {
+        let mut iter = BoxIter::new(src, 0);
+        while let Some(item) = iter.next() {
             let b = match item {
                 Ok(b) => b,
                 Err(e) => {
-                    if self.boxes.is_empty() {
-                        return Err(e);
+                    // Resynchronise on the next plausible top-level box, so one
+                    // damaged header does not hide the recording behind it.
+                    let from = usize::try_from(e.offset)
+                        .unwrap_or(usize::MAX)
+                        .saturating_add(1);
+                    match find_top_box(src, from) {
+                        Some(next) => {
+                            diag.warn(Error::new(
+                                e.offset,
+                                e.path,
+                                ErrorKind::Invalid(format!(
+                                    "{}; skipped {} bytes to the next box at {next:#x}",
+                                    e.kind,
+                                    next as u64 - e.offset
+                                )),
+                            ))?;
+                            iter = BoxIter::new(&src[next..], next as u64);
+                            continue;
+                        }
+                        None if self.boxes.is_empty() => return Err(e),
+                        None => {
+                            let remaining = src.len() as u64 - e.offset;
+                            diag.warn(Error::new(
+                                e.offset,
+                                e.path,
+                                ErrorKind::Invalid(format!(
+                                    "{}; the last {remaining} bytes of the file are not boxes",
+                                    e.kind
+                                )),
+                            ))?;
+                            break;
+                        }
                     }
-                    let remaining = src.len() as u64 - e.offset;
-                    diag.warn(Error::new(
-                        e.offset,
-                        e.path,
-                        ErrorKind::Invalid(format!(
-                            "{}; the last {remaining} bytes of the file are not boxes",
-                            e.kind
-                        )),
-                    ))?;
-                    break;
                 }
             };
             self.boxes.push(TopBox {
@@ -248,18 +280,46 @@ impl<'a> Mp4<'a> {
     pub fn duration_seconds(&self) -> Option<f64> {
         let mv = self
             .movie
-            .filter(|m| m.timescale > 0 && m.duration > 0 && m.duration != u32::MAX as u64 && m.duration != u64::MAX)
+            .filter(|m| {
+                m.timescale > 0
+                    && m.duration > 0
+                    && m.duration != u32::MAX as u64
+                    && m.duration != u64::MAX
+            })
             .map(|m| m.duration as f64 / m.timescale as f64);
         let tracks = self
             .tracks
             .iter()
-            .filter_map(|t| t.duration_seconds())
+            .filter_map(|t| t.duration_seconds(self.movie.map_or(0, |m| m.timescale)))
             .fold(None, |a: Option<f64>, d| Some(a.map_or(d, |a| a.max(d))));
         match (mv, tracks) {
             (Some(m), Some(t)) => Some(if self.fragmented { m.max(t) } else { m }),
             (a, b) => a.or(b),
         }
     }
+}
+
+/// Finds the next offset at or after `from` that starts a plausible top-level box.
+fn find_top_box(src: &[u8], from: usize) -> Option<usize> {
+    const TOP: [&[u8; 4]; 7] = [
+        b"moov", b"mdat", b"moof", b"free", b"skip", b"wide", b"uuid",
+    ];
+    let mut at = from.checked_add(4)?;
+    while at + 4 <= src.len() {
+        let t = &src[at..at + 4];
+        if TOP.iter().any(|k| k.as_slice() == t) {
+            let start = at - 4;
+            if let Some(size) = be32(src, start)
+                && (size == 0
+                    || size == 1
+                    || (size >= 8 && start as u64 + size as u64 <= src.len() as u64 + 8))
+            {
+                return Some(start);
+            }
+        }
+        at += 1;
+    }
+    None
 }
 
 fn parse_sidx(b: &BoxRef<'_>) -> Option<SegmentIndex> {

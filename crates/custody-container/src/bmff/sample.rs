@@ -41,7 +41,11 @@ impl Sizes<'_> {
                     8 => bytes.get(i).copied().unwrap_or(0) as u32,
                     _ => {
                         let b = bytes.get(i / 2).copied().unwrap_or(0);
-                        if i % 2 == 0 { (b >> 4) as u32 } else { (b & 0xf) as u32 }
+                        if i % 2 == 0 {
+                            (b >> 4) as u32
+                        } else {
+                            (b & 0xf) as u32
+                        }
                     }
                 }
             }
@@ -303,7 +307,11 @@ impl<'a> SampleIter<'a> {
                 }
             };
             let duration = self.stts.next();
-            let cts = if self.has_ctts { self.ctts.next() as i32 as i64 } else { 0 };
+            let cts = if self.has_ctts {
+                self.ctts.next() as i32 as i64
+            } else {
+                0
+            };
             let s = Sample {
                 offset: self.pos,
                 size,
@@ -538,6 +546,9 @@ mod tests {
     fn gops_split_at_keyframes() {
         assert_eq!(gops([0, 3, 5].into_iter(), 7), vec![0..3, 3..5, 5..7]);
         assert_eq!(gops([2].into_iter(), 4), vec![0..2, 2..4]);
-        assert_eq!(gops(std::iter::empty(), 0), Vec::<std::ops::Range<usize>>::new());
+        assert_eq!(
+            gops(std::iter::empty(), 0),
+            Vec::<std::ops::Range<usize>>::new()
+        );
     }
 }

@@ -66,6 +66,8 @@ pub struct Track<'a> {
     pub created: u64,
     /// `mdhd` modification time, seconds since 1904.
     pub modified: u64,
+    /// Track duration from `tkhd`, in movie timescale units.
+    pub header_duration: u64,
     /// Presentation width from `tkhd` (integer part).
     pub display_width: u32,
     /// Presentation height from `tkhd` (integer part).
@@ -117,26 +119,57 @@ impl<'a> Track<'a> {
         self.entries.first().map(|e| e.format)
     }
 
-    /// Media duration in seconds (from `mdhd`, or the samples when `mdhd` has none).
-    pub fn duration_seconds(&self) -> Option<f64> {
-        if self.timescale == 0 {
-            return None;
-        }
-        let d = if self.duration != 0 && self.duration != u32::MAX as u64 && self.duration != u64::MAX && self.runs.is_empty() {
-            self.duration
+    /// Media duration in `timescale` units.
+    ///
+    /// The `mdhd` duration, capped by the sum of the sample durations in the
+    /// tables when that is shorter (a header that overstates its media is not
+    /// believed); for fragmented tracks, the span of all samples.
+    pub fn media_duration(&self) -> u64 {
+        let declared = if self.duration == u32::MAX as u64 || self.duration == u64::MAX {
+            0
         } else {
+            self.duration
+        };
+        if !self.runs.is_empty() {
             let mut first = None;
             let mut end = 0i64;
             for s in self.samples() {
                 first.get_or_insert(s.dts);
                 end = end.max(s.dts + s.duration as i64);
             }
-            match first {
-                Some(f) => (end - f).max(0) as u64,
-                None => self.duration,
-            }
-        };
-        Some(d as f64 / self.timescale as f64)
+            return first.map_or(declared, |f| (end - f).max(0) as u64);
+        }
+        let table: u64 = self
+            .tables
+            .stts
+            .chunks_exact(8)
+            .map(|e| be32(e, 0).unwrap_or(0) as u64 * be32(e, 4).unwrap_or(0) as u64)
+            .sum();
+        match (declared, table) {
+            (0, t) => t,
+            (d, 0) => d,
+            (d, t) => d.min(t),
+        }
+    }
+
+    /// Media duration in seconds; see [`Track::media_duration`].
+    pub fn media_duration_seconds(&self) -> Option<f64> {
+        (self.timescale > 0).then(|| self.media_duration() as f64 / self.timescale as f64)
+    }
+
+    /// Presentation duration in seconds: the edit list's non-empty edits when
+    /// there are any (in the movie timescale), else the media duration.
+    pub fn duration_seconds(&self, movie_timescale: u32) -> Option<f64> {
+        let edited: u64 = self
+            .edits
+            .iter()
+            .filter(|e| e.media_time != -1)
+            .map(|e| e.segment_duration)
+            .fold(0u64, u64::saturating_add);
+        if edited > 0 && movie_timescale > 0 && self.runs.is_empty() {
+            return Some(edited as f64 / movie_timescale as f64);
+        }
+        self.media_duration_seconds()
     }
 
     /// Offset used to locate whole-track messages: the end of the data.
@@ -155,7 +188,12 @@ impl<'a> Track<'a> {
     }
 }
 
-pub(crate) fn parse_moov<'a>(mp4: &mut Mp4<'a>, moov: &BoxRef<'a>, data_len: u64, diag: &mut Diag) -> Result<()> {
+pub(crate) fn parse_moov<'a>(
+    mp4: &mut Mp4<'a>,
+    moov: &BoxRef<'a>,
+    data_len: u64,
+    diag: &mut Diag,
+) -> Result<()> {
     let mut movie = MovieHeader::default();
     let mut trak_n = 0;
     let mut trexes = Vec::new();
@@ -233,7 +271,12 @@ pub(crate) fn parse_moov<'a>(mp4: &mut Mp4<'a>, moov: &BoxRef<'a>, data_len: u64
     Ok(())
 }
 
-fn parse_trak<'a>(trak: &BoxRef<'a>, path: &str, data_len: u64, diag: &mut Diag) -> Result<Option<Track<'a>>> {
+fn parse_trak<'a>(
+    trak: &BoxRef<'a>,
+    path: &str,
+    data_len: u64,
+    diag: &mut Diag,
+) -> Result<Option<Track<'a>>> {
     let mut t = Track {
         id: 0,
         handler: FourCC(*b"\0\0\0\0"),
@@ -243,6 +286,7 @@ fn parse_trak<'a>(trak: &BoxRef<'a>, path: &str, data_len: u64, diag: &mut Diag)
         language: None,
         created: 0,
         modified: 0,
+        header_duration: 0,
         display_width: 0,
         display_height: 0,
         entries: Vec::new(),
@@ -258,8 +302,20 @@ fn parse_trak<'a>(trak: &BoxRef<'a>, path: &str, data_len: u64, diag: &mut Diag)
         match &b.kind.0 {
             b"tkhd" => {
                 if let Some((v, _, p)) = b.full() {
-                    let (id, rest) = if v == 1 { (be32(p, 16), 32) } else { (be32(p, 8), 20) };
+                    let (id, rest) = if v == 1 {
+                        (be32(p, 16), 32)
+                    } else {
+                        (be32(p, 8), 20)
+                    };
                     t.id = id.unwrap_or(0);
+                    let dur = if v == 1 {
+                        be64(p, 24)
+                    } else {
+                        be32(p, 16).map(u64::from)
+                    };
+                    t.header_duration = dur
+                        .filter(|&d| d != u32::MAX as u64 && d != u64::MAX)
+                        .unwrap_or(0);
                     // width/height are the last 8 bytes (16.16 fixed point).
                     let wh_at = rest + 8 + 2 + 2 + 2 + 2 + 36;
                     t.display_width = be32(p, wh_at).unwrap_or(0) >> 16;
@@ -279,7 +335,9 @@ fn parse_trak<'a>(trak: &BoxRef<'a>, path: &str, data_len: u64, diag: &mut Diag)
                         b"mdhd" => parse_mdhd(&m, &mut t),
                         b"hdlr" => {
                             if let Some((_, _, p)) = m.full() {
-                                t.handler = p.get(4..8).map_or(t.handler, |h| FourCC([h[0], h[1], h[2], h[3]]));
+                                t.handler = p
+                                    .get(4..8)
+                                    .map_or(t.handler, |h| FourCC([h[0], h[1], h[2], h[3]]));
                                 t.kind = TrackKind::from_handler(t.handler);
                             }
                         }
@@ -300,7 +358,11 @@ fn parse_trak<'a>(trak: &BoxRef<'a>, path: &str, data_len: u64, diag: &mut Diag)
     if let Some(stbl) = stbl {
         parse_stbl(&mut t, &stbl, &format!("{path}/mdia/minf/stbl"), diag)?;
     } else {
-        diag.note(trak.offset, path, "track has no sample table (mdia/minf/stbl)")?;
+        diag.note(
+            trak.offset,
+            path,
+            "track has no sample table (mdia/minf/stbl)",
+        )?;
     }
     Ok(Some(t))
 }
@@ -339,7 +401,9 @@ fn decode_language(v: u16) -> Option<String> {
 }
 
 fn parse_elst(e: &BoxRef<'_>, path: &str, diag: &mut Diag) -> Result<Vec<Edit>> {
-    let Some((v, _, p)) = e.full() else { return Ok(Vec::new()) };
+    let Some((v, _, p)) = e.full() else {
+        return Ok(Vec::new());
+    };
     let width = if v == 1 { 20 } else { 12 };
     let count = be32(p, 0).unwrap_or(0) as usize;
     let n = checked_entries(count, width, p.len().saturating_sub(4), e, path, diag)?;
@@ -349,7 +413,11 @@ fn parse_elst(e: &BoxRef<'_>, path: &str, diag: &mut Diag) -> Result<Vec<Edit>> 
         let (dur, time, rate_at) = if v == 1 {
             (be64(p, at), be64(p, at + 8).map(|x| x as i64), at + 16)
         } else {
-            (be32(p, at).map(u64::from), be32(p, at + 4).map(|x| x as i32 as i64), at + 8)
+            (
+                be32(p, at).map(u64::from),
+                be32(p, at + 4).map(|x| x as i32 as i64),
+                at + 8,
+            )
         };
         out.push(Edit {
             segment_duration: dur.unwrap_or(0),
@@ -361,7 +429,14 @@ fn parse_elst(e: &BoxRef<'_>, path: &str, diag: &mut Diag) -> Result<Vec<Edit>> 
 }
 
 /// Checks that `count` entries of `width` bytes fit in `holds` bytes; warns and clamps if not.
-pub(crate) fn checked_entries(count: usize, width: usize, holds: usize, b: &BoxRef<'_>, path: &str, diag: &mut Diag) -> Result<usize> {
+pub(crate) fn checked_entries(
+    count: usize,
+    width: usize,
+    holds: usize,
+    b: &BoxRef<'_>,
+    path: &str,
+    diag: &mut Diag,
+) -> Result<usize> {
     let needs = (count as u64).saturating_mul(width as u64);
     if needs > holds as u64 {
         diag.warn(Error::new(
@@ -379,7 +454,13 @@ pub(crate) fn checked_entries(count: usize, width: usize, holds: usize, b: &BoxR
 }
 
 /// Returns the entry bytes of a table box after its count field, checked against the count.
-fn table<'a>(b: &BoxRef<'a>, width: usize, skip: usize, path: &str, diag: &mut Diag) -> Result<(&'a [u8], usize)> {
+fn table<'a>(
+    b: &BoxRef<'a>,
+    width: usize,
+    skip: usize,
+    path: &str,
+    diag: &mut Diag,
+) -> Result<(&'a [u8], usize)> {
     let Some((_, _, p)) = b.full() else {
         diag.warn(Error::new(
             b.offset,
@@ -458,7 +539,9 @@ fn parse_stbl<'a>(t: &mut Track<'a>, stbl: &BoxRef<'a>, path: &str, diag: &mut D
                         diag.note(
                             b.offset,
                             &bpath,
-                            format!("{count} samples of {size} bytes cannot fit in the file; {fit} kept"),
+                            format!(
+                                "{count} samples of {size} bytes cannot fit in the file; {fit} kept"
+                            ),
                         )?;
                     }
                     tables.sample_count = count.min(fit.min(u32::MAX as u64) as u32);
@@ -476,13 +559,24 @@ fn parse_stbl<'a>(t: &mut Track<'a>, stbl: &BoxRef<'a>, path: &str, diag: &mut D
                     continue;
                 };
                 if !matches!(bits, 4 | 8 | 16) {
-                    diag.note(b.offset, &bpath, format!("stz2 field size {bits} is not 4, 8 or 16"))?;
+                    diag.note(
+                        b.offset,
+                        &bpath,
+                        format!("stz2 field size {bits} is not 4, 8 or 16"),
+                    )?;
                     continue;
                 }
                 let body = &p[8..];
                 let needed = (count as usize).saturating_mul(bits as usize).div_ceil(8);
                 let n = if needed > body.len() {
-                    checked_entries(count as usize, bits as usize, body.len() * 8, &b, &bpath, diag)?
+                    checked_entries(
+                        count as usize,
+                        bits as usize,
+                        body.len() * 8,
+                        &b,
+                        &bpath,
+                        diag,
+                    )?
                 } else {
                     count as usize
                 };
@@ -493,17 +587,33 @@ fn parse_stbl<'a>(t: &mut Track<'a>, stbl: &BoxRef<'a>, path: &str, diag: &mut D
         }
     }
     if !have_sizes {
-        diag.note(stbl.offset, path, "sample table has no stsz or stz2: no samples")?;
+        diag.note(
+            stbl.offset,
+            path,
+            "sample table has no stsz or stz2: no samples",
+        )?;
     }
     if tables.sample_count > 0 && (tables.stsc.is_empty() || tables.chunks.is_empty()) {
-        diag.note(stbl.offset, path, format!(
-            "{} samples declared but the table has no {}",
-            tables.sample_count,
-            if tables.stsc.is_empty() { "stsc" } else { "chunk offsets" }
-        ))?;
+        diag.note(
+            stbl.offset,
+            path,
+            format!(
+                "{} samples declared but the table has no {}",
+                tables.sample_count,
+                if tables.stsc.is_empty() {
+                    "stsc"
+                } else {
+                    "chunk offsets"
+                }
+            ),
+        )?;
     }
     if t.entries.is_empty() {
-        diag.note(stbl.offset, path, "sample table has no sample description (stsd)")?;
+        diag.note(
+            stbl.offset,
+            path,
+            "sample table has no sample description (stsd)",
+        )?;
     }
     t.tables = tables;
     Ok(())
