@@ -56,6 +56,30 @@ pub struct Metadata<'a> {
     pub xmp: Option<&'a [u8]>,
 }
 
+impl Metadata<'_> {
+    /// Adds an item; a different value under a key already present is kept as `key#2`, `key#3`, ...
+    fn insert(&mut self, key: String, value: MetaValue) {
+        if self.items.len() >= MAX_ITEMS {
+            return;
+        }
+        match self.items.get(&key) {
+            None => {
+                self.items.insert(key, value);
+            }
+            Some(v) if *v == value => {}
+            Some(_) => {
+                let n = (2..)
+                    .find(|n| !self.items.contains_key(&format!("{key}#{n}")))
+                    .unwrap_or(2);
+                self.items.insert(format!("{key}#{n}"), value);
+            }
+        }
+    }
+}
+
+/// Cap on metadata items so a hostile file cannot grow the map without bound.
+const MAX_ITEMS: usize = 4096;
+
 fn text_or_raw(bytes: &[u8], offset: u64) -> MetaValue {
     let trimmed = {
         let mut end = bytes.len();
@@ -94,17 +118,18 @@ pub(crate) fn parse_udta<'a>(
                     }
                     _ => text_or_raw(p, b.payload_offset()),
                 };
+                // The QuickTime/3GPP `©xyz` box is what recorders write: it wins
+                // over an iTunes-style `ilst` copy.
                 if &b.kind.0 == b"\xa9xyz"
                     && let MetaValue::Text(t) = &value
+                    && let Some(loc) = parse_iso6709(t)
                 {
-                    m.location = m.location.or_else(|| parse_iso6709(t));
+                    m.location = Some(loc);
                 }
-                m.items.entry(key).or_insert(value);
+                m.insert(key, value);
             }
             _ => {
-                m.items
-                    .entry(key)
-                    .or_insert_with(|| text_or_raw(b.payload, b.payload_offset()));
+                m.insert(key, text_or_raw(b.payload, b.payload_offset()));
             }
         }
     }
@@ -198,7 +223,7 @@ pub(crate) fn parse_meta<'a>(
             {
                 m.location = m.location.or_else(|| parse_iso6709(t));
             }
-            m.items.entry(key.clone()).or_insert(value);
+            m.insert(key.clone(), value);
             break;
         }
     }
