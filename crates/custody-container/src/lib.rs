@@ -12,12 +12,15 @@
 //! Bad input never panics: every problem is a typed [`Error`] with its byte
 //! offset and box path, or a [`Warning`] in lenient mode (the default).
 //!
-//! ```no_run
-//! let data = std::fs::read("clip.mp4").unwrap();
-//! let probe = custody_container::probe(&data, custody_container::Limits::default()).unwrap();
-//! for t in &probe.tracks {
-//!     println!("{} {:?} {} samples", t.id, t.codec, t.samples);
-//! }
+//! ```
+//! use custody_container::{probe, summary::ProbeOptions, bmff::write::synthetic_recording};
+//!
+//! // Two seconds of H.264 + AAC, written in memory (real files come from a memory map).
+//! let data = synthetic_recording(2, 30, 30);
+//! let p = probe(&data, ProbeOptions::default()).unwrap();
+//! assert_eq!(p.container, "mp4");
+//! assert_eq!((p.tracks[0].codec, p.tracks[0].samples), (Some("h264"), 60));
+//! assert_eq!(p.tracks[1].codec, Some("aac"));
 //! ```
 
 #![forbid(unsafe_code)]

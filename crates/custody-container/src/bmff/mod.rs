@@ -12,6 +12,7 @@ mod fragment;
 pub mod meta;
 pub mod sample;
 mod track;
+pub mod write;
 
 pub use boxes::{BoxIter, BoxRef, write_box};
 pub use entry::{Config, SampleEntry};
