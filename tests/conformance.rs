@@ -11,7 +11,7 @@
 mod common;
 
 use custody::container::summary::{Probe, ProbeOptions};
-use custody::container::{Limits, bmff::Mp4, detect, probe, ts::Ts};
+use custody::container::{Limits, detect, fuzzing, probe};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -209,43 +209,11 @@ fn hex_id(s: &Value) -> Option<u32> {
     u32::from_str_radix(id.trim_start_matches("0x"), 16).ok()
 }
 
-/// Exercises every structure of a parsed file: sample iteration, the
-/// materialised index, sample bytes and transport-stream reassembly.
+/// Exercises every structure of a parsed file through the fuzz entry points.
 fn exercise(data: &[u8]) {
-    let opts = ProbeOptions {
-        limits: Limits::default(),
-        samples: true,
-    };
-    let _ = probe(data, opts);
-    let _ = probe(
-        data,
-        ProbeOptions {
-            limits: Limits {
-                strict: true,
-                ..Limits::default()
-            },
-            samples: false,
-        },
-    );
-    if let Ok(mp4) = Mp4::parse(data, Limits::default()) {
-        for t in &mp4.tracks {
-            let index = t.index();
-            for (a, b) in t.samples().zip(index.iter()) {
-                assert_eq!(a.offset, b.offset);
-                assert!(
-                    mp4.sample_bytes(&a).is_some(),
-                    "a yielded sample lies outside the file"
-                );
-            }
-        }
-    }
-    if let Ok(ts) = Ts::parse(data, Limits::default()) {
-        for (i, s) in ts.streams.iter().enumerate() {
-            for u in s.units.iter().take(50) {
-                let _ = ts.unit_bytes(i, u);
-            }
-        }
-    }
+    fuzzing::bmff(data);
+    fuzzing::ts(data);
+    fuzzing::ps(data);
 }
 
 #[test]

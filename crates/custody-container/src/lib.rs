@@ -32,6 +32,7 @@ pub mod detect;
 pub mod error;
 pub mod es;
 pub mod fourcc;
+pub mod fuzzing;
 pub mod ps;
 pub mod summary;
 pub mod time;

@@ -1,0 +1,56 @@
+//! Entry points for fuzzing: each runs one parser over untrusted bytes and
+//! touches everything it produced. The cargo-fuzz targets in `fuzz/` call
+//! these, and `cargo test` replays the fuzz corpora through them.
+
+use crate::bmff::Mp4;
+use crate::ps::Ps;
+use crate::summary::{ProbeOptions, probe};
+use crate::ts::Ts;
+use crate::Limits;
+
+/// ISO-BMFF: probe (lenient and strict), then iterate, index and slice every sample.
+pub fn bmff(data: &[u8]) {
+    let _ = probe(data, ProbeOptions { limits: Limits::default(), samples: true });
+    let strict = Limits { strict: true, ..Limits::default() };
+    let _ = Mp4::parse(data, strict);
+    if let Ok(mp4) = Mp4::parse(data, Limits::default()) {
+        for t in &mp4.tracks {
+            let index = t.index();
+            for (a, b) in t.samples().zip(index.iter()) {
+                assert_eq!((a.offset, a.size, a.dts, a.keyframe), (b.offset, b.size, b.dts, b.keyframe));
+                assert!(mp4.sample_bytes(&a).is_some(), "yielded sample outside the data");
+            }
+            let _ = crate::bmff::gops(index.keyframes(), index.len());
+            let _ = t.duration_seconds(mp4.movie.map_or(0, |m| m.timescale));
+        }
+        let _ = mp4.duration_seconds();
+    }
+    // The same bytes as a media segment against themselves as init.
+    let _ = Mp4::parse_segment(data, data, Limits::default());
+}
+
+/// MPEG-TS: parse, summarise and reassemble every unit.
+pub fn ts(data: &[u8]) {
+    let _ = probe(data, ProbeOptions { limits: Limits::default(), samples: true });
+    if let Ok(ts) = Ts::parse(data, Limits::default()) {
+        for (i, s) in ts.streams.iter().enumerate() {
+            for u in &s.units {
+                if let Some(b) = ts.unit_bytes(i, u) {
+                    assert_eq!(b.len() as u64, u.size);
+                }
+            }
+        }
+    }
+}
+
+/// MPEG-PS: parse and summarise.
+pub fn ps(data: &[u8]) {
+    let _ = probe(data, ProbeOptions { limits: Limits::default(), samples: true });
+    if let Ok(ps) = Ps::parse(data, Limits::default()) {
+        for s in &ps.streams {
+            for u in &s.units {
+                assert!(u.offset <= data.len() as u64);
+            }
+        }
+    }
+}

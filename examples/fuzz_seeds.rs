@@ -1,0 +1,81 @@
+//! Writes small synthetic seed inputs for the fuzz targets into `fuzz/corpus/`.
+//!
+//! `cargo run --example fuzz_seeds`. Real-media seeds come from the shared
+//! corpus at fuzzing time (see `scripts/fuzz.sh`); these are the ones the
+//! repository can ship.
+
+use custody::container::bmff::write::synthetic_recording;
+
+fn main() -> std::io::Result<()> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    std::fs::create_dir_all(root.join("bmff"))?;
+    std::fs::write(root.join("bmff/synthetic-1s.mp4"), synthetic_recording(1, 10, 5))?;
+    // A small MPEG-TS: PAT, PMT (H.264 + ADTS AAC), a few PES packets.
+    std::fs::create_dir_all(root.join("ts"))?;
+    std::fs::write(root.join("ts/synthetic.ts"), synthetic_ts())?;
+    // A small MPEG-PS: pack header, MPEG-2 video and MPEG audio PES packets.
+    std::fs::create_dir_all(root.join("ps"))?;
+    std::fs::write(root.join("ps/synthetic.ps"), synthetic_ps())?;
+    Ok(())
+}
+
+fn packet(pid: u16, pusi: bool, cc: u8, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x47, (pusi as u8) << 6 | (pid >> 8) as u8, pid as u8];
+    if payload.len() < 184 {
+        let stuff = 183 - payload.len();
+        p.push(0x30 | cc);
+        p.push(stuff as u8);
+        if stuff > 0 {
+            p.push(0);
+            p.extend(std::iter::repeat_n(0xff, stuff - 1));
+        }
+    } else {
+        p.push(0x10 | cc);
+    }
+    p.extend_from_slice(&payload[..payload.len().min(184)]);
+    p
+}
+
+fn synthetic_ts() -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend(packet(0, true, 0, &[0, 0x00, 0xb0, 13, 0, 1, 0xc1, 0, 0, 0, 1, 0xe1, 0x00, 0, 0, 0, 0]));
+    out.extend(packet(
+        0x100,
+        true,
+        0,
+        &[0, 0x02, 0xb0, 23, 0, 1, 0xc1, 0, 0, 0xe1, 0x01, 0xf0, 0, 0x1b, 0xe1, 0x01, 0xf0, 0, 0x0f, 0xe1, 0x02, 0xf0, 0, 0, 0, 0, 0],
+    ));
+    for i in 0..4u8 {
+        let nal = if i == 0 { 0x65 } else { 0x41 };
+        let pes = [0, 0, 1, 0xe0, 0, 0, 0x80, 0x80, 5, 0x21, 0, 1 + 2 * i, 0, 1, 0, 0, 0, 1, 9, 0xf0, 0, 0, 1, nal, 0x88, 0x80, 1, 2, 3];
+        out.extend(packet(0x101, true, i, &pes));
+        let adts = [0xff, 0xf1, 0x4c, 0x80, 0x01, 0x40, 0x00, 1, 2, 3];
+        let mut pes = vec![0, 0, 1, 0xc0, 0, 0, 0x80, 0x80, 5, 0x21, 0, 1 + 2 * i, 0, 1];
+        pes.extend(adts);
+        pes.extend(adts);
+        out.extend(packet(0x102, true, i, &pes));
+    }
+    out
+}
+
+fn synthetic_ps() -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in 0..3u8 {
+        out.extend([0, 0, 1, 0xba, 0x44, 0, 4, 0, 4, 1, 0x01, 0x89, 0xc3, 0xf8]);
+        let video = [0, 0, 1, 0xb3, 0x28, 0x01, 0xe0, 0x13, 0, 0, 1, 0, 0, 0x08 | (i == 0) as u8 * 0x08, 0, 0];
+        let mut pes = vec![0, 0, 1, 0xe0, 0, 0, 0x80, 0x80, 5, 0x21, 0, 1 + 2 * i, 0, 1];
+        pes.extend(video);
+        let len = (pes.len() - 6) as u16;
+        pes[4..6].copy_from_slice(&len.to_be_bytes());
+        out.extend(pes);
+        let mp2 = [0xff, 0xfd, 0x10, 0x04];
+        let mut pes = vec![0, 0, 1, 0xc0, 0, 0, 0x80, 0x80, 5, 0x21, 0, 1 + 2 * i, 0, 1];
+        pes.extend(mp2);
+        pes.extend([0u8; 100]);
+        let len = (pes.len() - 6) as u16;
+        pes[4..6].copy_from_slice(&len.to_be_bytes());
+        out.extend(pes);
+    }
+    out.extend([0, 0, 1, 0xb9]);
+    out
+}
