@@ -9,7 +9,10 @@ use custody::container::bmff::write::synthetic_recording;
 fn main() -> std::io::Result<()> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
     std::fs::create_dir_all(root.join("bmff"))?;
-    std::fs::write(root.join("bmff/synthetic-1s.mp4"), synthetic_recording(1, 10, 5))?;
+    std::fs::write(
+        root.join("bmff/synthetic-1s.mp4"),
+        synthetic_recording(1, 10, 5),
+    )?;
     // A small MPEG-TS: PAT, PMT (H.264 + ADTS AAC), a few PES packets.
     std::fs::create_dir_all(root.join("ts"))?;
     std::fs::write(root.join("ts/synthetic.ts"), synthetic_ts())?;
@@ -38,16 +41,56 @@ fn packet(pid: u16, pusi: bool, cc: u8, payload: &[u8]) -> Vec<u8> {
 
 fn synthetic_ts() -> Vec<u8> {
     let mut out = Vec::new();
-    out.extend(packet(0, true, 0, &[0, 0x00, 0xb0, 13, 0, 1, 0xc1, 0, 0, 0, 1, 0xe1, 0x00, 0, 0, 0, 0]));
+    out.extend(packet(
+        0,
+        true,
+        0,
+        &[
+            0, 0x00, 0xb0, 13, 0, 1, 0xc1, 0, 0, 0, 1, 0xe1, 0x00, 0, 0, 0, 0,
+        ],
+    ));
     out.extend(packet(
         0x100,
         true,
         0,
-        &[0, 0x02, 0xb0, 23, 0, 1, 0xc1, 0, 0, 0xe1, 0x01, 0xf0, 0, 0x1b, 0xe1, 0x01, 0xf0, 0, 0x0f, 0xe1, 0x02, 0xf0, 0, 0, 0, 0, 0],
+        &[
+            0, 0x02, 0xb0, 23, 0, 1, 0xc1, 0, 0, 0xe1, 0x01, 0xf0, 0, 0x1b, 0xe1, 0x01, 0xf0, 0,
+            0x0f, 0xe1, 0x02, 0xf0, 0, 0, 0, 0, 0,
+        ],
     ));
     for i in 0..4u8 {
         let nal = if i == 0 { 0x65 } else { 0x41 };
-        let pes = [0, 0, 1, 0xe0, 0, 0, 0x80, 0x80, 5, 0x21, 0, 1 + 2 * i, 0, 1, 0, 0, 0, 1, 9, 0xf0, 0, 0, 1, nal, 0x88, 0x80, 1, 2, 3];
+        let pes = [
+            0,
+            0,
+            1,
+            0xe0,
+            0,
+            0,
+            0x80,
+            0x80,
+            5,
+            0x21,
+            0,
+            1 + 2 * i,
+            0,
+            1,
+            0,
+            0,
+            0,
+            1,
+            9,
+            0xf0,
+            0,
+            0,
+            1,
+            nal,
+            0x88,
+            0x80,
+            1,
+            2,
+            3,
+        ];
         out.extend(packet(0x101, true, i, &pes));
         let adts = [0xff, 0xf1, 0x4c, 0x80, 0x01, 0x40, 0x00, 1, 2, 3];
         let mut pes = vec![0, 0, 1, 0xc0, 0, 0, 0x80, 0x80, 5, 0x21, 0, 1 + 2 * i, 0, 1];
@@ -62,7 +105,24 @@ fn synthetic_ps() -> Vec<u8> {
     let mut out = Vec::new();
     for i in 0..3u8 {
         out.extend([0, 0, 1, 0xba, 0x44, 0, 4, 0, 4, 1, 0x01, 0x89, 0xc3, 0xf8]);
-        let video = [0, 0, 1, 0xb3, 0x28, 0x01, 0xe0, 0x13, 0, 0, 1, 0, 0, 0x08 | (i == 0) as u8 * 0x08, 0, 0];
+        let video = [
+            0,
+            0,
+            1,
+            0xb3,
+            0x28,
+            0x01,
+            0xe0,
+            0x13,
+            0,
+            0,
+            1,
+            0,
+            0,
+            0x08 | (i == 0) as u8 * 0x08,
+            0,
+            0,
+        ];
         let mut pes = vec![0, 0, 1, 0xe0, 0, 0, 0x80, 0x80, 5, 0x21, 0, 1 + 2 * i, 0, 1];
         pes.extend(video);
         let len = (pes.len() - 6) as u16;

@@ -7,7 +7,11 @@ use custody::container::fuzzing;
 use std::path::Path;
 
 type Target = fn(&[u8]);
-const TARGETS: [(&str, Target); 3] = [("bmff", fuzzing::bmff), ("ts", fuzzing::ts), ("ps", fuzzing::ps)];
+const TARGETS: [(&str, Target); 3] = [
+    ("bmff", fuzzing::bmff),
+    ("ts", fuzzing::ts),
+    ("ps", fuzzing::ps),
+];
 
 fn replay_dir(dir: &Path, f: Target) -> usize {
     let files = common::files(dir);

@@ -2,23 +2,38 @@
 //! touches everything it produced. The cargo-fuzz targets in `fuzz/` call
 //! these, and `cargo test` replays the fuzz corpora through them.
 
+use crate::Limits;
 use crate::bmff::Mp4;
 use crate::ps::Ps;
 use crate::summary::{ProbeOptions, probe};
 use crate::ts::Ts;
-use crate::Limits;
 
 /// ISO-BMFF: probe (lenient and strict), then iterate, index and slice every sample.
 pub fn bmff(data: &[u8]) {
-    let _ = probe(data, ProbeOptions { limits: Limits::default(), samples: true });
-    let strict = Limits { strict: true, ..Limits::default() };
+    let _ = probe(
+        data,
+        ProbeOptions {
+            limits: Limits::default(),
+            samples: true,
+        },
+    );
+    let strict = Limits {
+        strict: true,
+        ..Limits::default()
+    };
     let _ = Mp4::parse(data, strict);
     if let Ok(mp4) = Mp4::parse(data, Limits::default()) {
         for t in &mp4.tracks {
             let index = t.index();
             for (a, b) in t.samples().zip(index.iter()) {
-                assert_eq!((a.offset, a.size, a.dts, a.keyframe), (b.offset, b.size, b.dts, b.keyframe));
-                assert!(mp4.sample_bytes(&a).is_some(), "yielded sample outside the data");
+                assert_eq!(
+                    (a.offset, a.size, a.dts, a.keyframe),
+                    (b.offset, b.size, b.dts, b.keyframe)
+                );
+                assert!(
+                    mp4.sample_bytes(&a).is_some(),
+                    "yielded sample outside the data"
+                );
             }
             let _ = crate::bmff::gops(index.keyframes(), index.len());
             let _ = t.duration_seconds(mp4.movie.map_or(0, |m| m.timescale));
@@ -31,7 +46,13 @@ pub fn bmff(data: &[u8]) {
 
 /// MPEG-TS: parse, summarise and reassemble every unit.
 pub fn ts(data: &[u8]) {
-    let _ = probe(data, ProbeOptions { limits: Limits::default(), samples: true });
+    let _ = probe(
+        data,
+        ProbeOptions {
+            limits: Limits::default(),
+            samples: true,
+        },
+    );
     if let Ok(ts) = Ts::parse(data, Limits::default()) {
         for (i, s) in ts.streams.iter().enumerate() {
             for u in &s.units {
@@ -45,7 +66,13 @@ pub fn ts(data: &[u8]) {
 
 /// MPEG-PS: parse and summarise.
 pub fn ps(data: &[u8]) {
-    let _ = probe(data, ProbeOptions { limits: Limits::default(), samples: true });
+    let _ = probe(
+        data,
+        ProbeOptions {
+            limits: Limits::default(),
+            samples: true,
+        },
+    );
     if let Ok(ps) = Ps::parse(data, Limits::default()) {
         for s in &ps.streams {
             for u in &s.units {

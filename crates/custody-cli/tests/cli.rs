@@ -1,0 +1,263 @@
+//! The `custody probe` contract, checked by running the real binary.
+
+use custody_container::bmff::write::synthetic_recording;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn custody(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_custody"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&o.stdout)
+        )
+    })
+}
+
+#[test]
+fn probe_json_has_the_documented_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "a.mp4", &synthetic_recording(3, 30, 30));
+    let o = custody(&["probe", "--json", f.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v = json(&o);
+    for key in [
+        "path",
+        "size",
+        "container",
+        "brand",
+        "fragmented",
+        "duration_s",
+        "created",
+        "tracks",
+        "metadata",
+        "location",
+        "warnings",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert_eq!(v["container"], "mp4");
+    assert_eq!(v["fragmented"], false);
+    assert!(v["location"].is_null());
+    let tracks = v["tracks"].as_array().unwrap();
+    assert_eq!(tracks.len(), 2);
+    let video = &tracks[0];
+    for key in [
+        "id",
+        "kind",
+        "codec",
+        "codec_tag",
+        "samples",
+        "keyframes",
+        "duration_s",
+        "width",
+        "height",
+        "sample_rate",
+        "channels",
+        "language",
+    ] {
+        assert!(video.get(key).is_some(), "track is missing {key}");
+    }
+    assert_eq!(
+        (video["kind"].as_str(), video["codec"].as_str()),
+        (Some("video"), Some("h264"))
+    );
+    assert_eq!(
+        (video["samples"].as_u64(), video["keyframes"].as_u64()),
+        (Some(90), Some(3))
+    );
+    assert_eq!(
+        (video["width"].as_u64(), video["height"].as_u64()),
+        (Some(16), Some(16))
+    );
+    assert!(video["sample_rate"].is_null() && video["channels"].is_null());
+    let audio = &tracks[1];
+    assert_eq!(
+        (
+            audio["codec"].as_str(),
+            audio["sample_rate"].as_u64(),
+            audio["channels"].as_u64()
+        ),
+        (Some("aac"), Some(48_000), Some(2))
+    );
+    assert!(audio["width"].is_null());
+    assert!(
+        video.get("sample_index").is_none(),
+        "no sample index without --samples"
+    );
+}
+
+#[test]
+fn several_files_give_an_array_and_samples_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.mp4", &synthetic_recording(1, 10, 5));
+    let b = write(dir.path(), "b.mp4", &synthetic_recording(2, 10, 5));
+    let o = custody(&[
+        "probe",
+        "--json",
+        "--samples",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let v = json(&o);
+    let arr = v.as_array().expect("an array for several files");
+    assert_eq!(arr.len(), 2);
+    let idx = arr[1]["tracks"][0]["sample_index"].as_array().unwrap();
+    assert_eq!(idx.len(), 20);
+    for key in ["offset", "size", "dts", "pts", "keyframe"] {
+        assert!(idx[0].get(key).is_some(), "sample row is missing {key}");
+    }
+    assert_eq!(idx[0]["keyframe"], true);
+    assert_eq!(idx[1]["keyframe"], false);
+}
+
+#[test]
+fn bad_input_exits_2_with_a_json_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = write(
+        dir.path(),
+        "junk.bin",
+        b"this is not a recording at all, just text",
+    );
+    let o = custody(&["probe", "--json", junk.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!o.stderr.is_empty());
+    let v = json(&o);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a recognised"),
+        "{v}"
+    );
+
+    let o = custody(&[
+        "probe",
+        "--json",
+        dir.path().join("absent.mp4").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        json(&o)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot read")
+    );
+
+    // One good and one bad file: an array with the error in place, exit 2.
+    let good = write(dir.path(), "good.mp4", &synthetic_recording(1, 10, 5));
+    let o = custody(&[
+        "probe",
+        "--json",
+        good.to_str().unwrap(),
+        junk.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let v = json(&o);
+    assert_eq!(v[0]["container"], "mp4");
+    assert!(v[1]["error"].is_object());
+}
+
+#[test]
+fn hostile_counts_are_reported_with_box_path_and_offset() {
+    // An stsz that claims 0xffffffff entries in a few bytes.
+    let mut file = synthetic_recording(1, 10, 5);
+    let at = file.windows(4).position(|w| w == b"stsz").unwrap();
+    file[at + 12..at + 16].copy_from_slice(&u32::MAX.to_be_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "hostile.mp4", &file);
+    let o = custody(&["probe", "--json", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "lenient mode recovers");
+    let v = json(&o);
+    let w = v["warnings"].as_array().unwrap();
+    assert!(
+        w.iter()
+            .any(|w| w["path"] == "moov/trak[0]/mdia/minf/stbl/stsz"
+                && w["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("entry count 4294967295 needs 17 GB")),
+        "{w:?}"
+    );
+    let o = custody(&["probe", "--json", "--strict", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = &json(&o)["error"];
+    assert_eq!(e["box"], "moov/trak[0]/mdia/minf/stbl/stsz");
+    assert_eq!(e["offset"].as_u64(), Some(at as u64 - 4));
+}
+
+#[test]
+fn table_output_is_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "a.mp4", &synthetic_recording(1, 10, 5));
+    let o = custody(&["probe", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("h264") && text.contains("aac") && text.contains("container mp4"),
+        "{text}"
+    );
+}
+
+#[test]
+fn corpus_never_crashes_the_command() {
+    let dir = std::env::var_os("CUSTODY_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
+    if !dir.join("MANIFEST.txt").is_file() {
+        assert!(
+            std::env::var_os("CUSTODY_REQUIRE_CORPUS").is_none(),
+            "corpus required but missing at {}",
+            dir.display()
+        );
+        eprintln!("note: no corpus at {}; skipped", dir.display());
+        return;
+    }
+    let mut stack = vec![dir];
+    let mut files = Vec::new();
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                files.push(e.path());
+            }
+        }
+    }
+    for chunk in files.chunks(40) {
+        let mut args = vec![
+            "probe".to_string(),
+            "--json".to_string(),
+            "--samples".to_string(),
+        ];
+        args.extend(chunk.iter().map(|p| p.to_string_lossy().into_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = custody(&args);
+        assert!(
+            matches!(o.status.code(), Some(0 | 2)),
+            "status {:?}: {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(json(&o).as_array().map(Vec::len), Some(chunk.len()));
+    }
+}
