@@ -373,11 +373,9 @@ impl Framer {
                         self.seen_vcl = false;
                     }
                 }
-                0xb8 => {
-                    if self.seen_vcl || self.cur.is_none() {
-                        self.begin(at, false, 0, out);
-                        self.seen_vcl = false;
-                    }
+                0xb8 if self.seen_vcl || self.cur.is_none() => {
+                    self.begin(at, false, 0, out);
+                    self.seen_vcl = false;
                 }
                 0x00 => {
                     let pct = h.get(2).map(|b| (b >> 3) & 7);

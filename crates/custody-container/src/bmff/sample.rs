@@ -41,7 +41,7 @@ impl Sizes<'_> {
                     8 => bytes.get(i).copied().unwrap_or(0) as u32,
                     _ => {
                         let b = bytes.get(i / 2).copied().unwrap_or(0);
-                        if i % 2 == 0 {
+                        if i.is_multiple_of(2) {
                             (b >> 4) as u32
                         } else {
                             (b & 0xf) as u32

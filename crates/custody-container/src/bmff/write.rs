@@ -96,6 +96,18 @@ fn runs(values: impl Iterator<Item = u32>) -> Vec<(u32, u32)> {
 
 /// Writes a flat MP4 (moov at the end) with chunks of about `chunk_seconds`.
 pub fn write_mp4(tracks: &[TrackSpec], chunk_seconds: f64) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_mp4_to(&mut out, tracks, chunk_seconds).expect("writing to a Vec cannot fail");
+    out
+}
+
+/// Streams a flat MP4 to `w`: sample bytes are written as they are laid out,
+/// so files of many gigabytes need no more memory than their tables.
+pub fn write_mp4_to(
+    w: &mut impl std::io::Write,
+    tracks: &[TrackSpec],
+    chunk_seconds: f64,
+) -> std::io::Result<()> {
     // Split every track into chunks by time, then interleave chunks by start time.
     let mut chunks: Vec<(f64, usize, std::ops::Range<usize>)> = Vec::new();
     for (ti, t) in tracks.iter().enumerate() {
@@ -140,15 +152,15 @@ pub fn write_mp4(tracks: &[TrackSpec], chunk_seconds: f64) -> Vec<u8> {
         out.extend_from_slice(&((mdat_payload + 8) as u32).to_be_bytes());
         out.extend_from_slice(b"mdat");
     }
-    out.reserve(mdat_payload as usize + 4096);
-    let mut k = 0u8;
-    for (_, ti, r) in &chunks {
-        for s in &tracks[*ti].samples[r.clone()] {
-            out.extend((0..s.size).map(|_| {
-                k = k.wrapping_add(1);
-                k
-            }));
-        }
+    w.write_all(&out)?;
+    out.clear();
+    // Sample payloads: a repeating byte pattern, written in large blocks.
+    let pattern: Vec<u8> = (0..65_536u32).map(|i| (i % 251) as u8).collect();
+    let mut left = mdat_payload;
+    while left > 0 {
+        let n = left.min(pattern.len() as u64) as usize;
+        w.write_all(&pattern[..n])?;
+        left -= n as u64;
     }
     let movie_ts = 1000u32;
     let mut traks = Vec::new();
@@ -224,7 +236,20 @@ pub fn write_mp4(tracks: &[TrackSpec], chunk_seconds: f64) -> Vec<u8> {
                 .for_each(|(o, _)| co.extend_from_slice(&(*o as u32).to_be_bytes()));
             stbl.extend_from_slice(&boxed(b"stco", &full(0, 0, &co)));
         }
-        let minf = boxed(b"stbl", &stbl);
+        let mut minf = match &t.handler {
+            b"vide" => boxed(b"vmhd", &full(0, 1, &[0; 8])),
+            b"soun" => boxed(b"smhd", &full(0, 0, &[0; 4])),
+            _ => boxed(b"nmhd", &full(0, 0, &[])),
+        };
+        let url = boxed(b"url ", &full(0, 1, &[]));
+        minf.extend_from_slice(&boxed(
+            b"dinf",
+            &boxed(
+                b"dref",
+                &full(0, 0, &[&1u32.to_be_bytes()[..], &url].concat()),
+            ),
+        ));
+        minf.extend_from_slice(&boxed(b"stbl", &stbl));
         let mut mdia = boxed(b"mdhd", &full(0, 0, &mdhd));
         mdia.extend_from_slice(&boxed(b"hdlr", &full(0, 0, &hdlr)));
         mdia.extend_from_slice(&boxed(b"minf", &minf));
@@ -240,17 +265,31 @@ pub fn write_mp4(tracks: &[TrackSpec], chunk_seconds: f64) -> Vec<u8> {
     mvhd[92..96].copy_from_slice(&(tracks.len() as u32 + 1).to_be_bytes());
     let mut moov = boxed(b"mvhd", &full(0, 0, &mvhd));
     moov.extend_from_slice(&traks);
-    out.extend_from_slice(&boxed(b"moov", &moov));
+    w.write_all(&boxed(b"moov", &moov))
+}
+
+/// A recording like a camera's: H.264 at `fps` with a keyframe every `gop`
+/// frames and B-frame reordering, plus 48 kHz AAC; tiny frames.
+pub fn synthetic_recording(seconds: u32, fps: u32, gop: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_synthetic_recording(&mut out, seconds, fps, gop, 0)
+        .expect("writing to a Vec cannot fail");
     out
 }
 
-/// A one-hour-style recording: H.264 at `fps` with a keyframe every `gop`
-/// frames and B-frame reordering, plus 48 kHz AAC; tiny frames.
-pub fn synthetic_recording(seconds: u32, fps: u32, gop: u32) -> Vec<u8> {
+/// Streams a [`synthetic_recording`] to `w`, with `extra` bytes added to every
+/// video frame (to reach realistic file sizes).
+pub fn write_synthetic_recording(
+    w: &mut impl std::io::Write,
+    seconds: u32,
+    fps: u32,
+    gop: u32,
+    extra: u32,
+) -> std::io::Result<()> {
     let frames = seconds * fps;
     let video: Vec<SampleSpec> = (0..frames)
         .map(|i| SampleSpec {
-            size: if i % gop == 0 { 180 } else { 24 + (i % 7) },
+            size: extra + if i % gop == 0 { 180 } else { 24 + (i % 7) },
             duration: 90_000 / fps,
             cts: [2, 0, 1][(i % 3) as usize] * (90_000 / fps) as i32,
             keyframe: i % gop == 0,
@@ -268,7 +307,8 @@ pub fn synthetic_recording(seconds: u32, fps: u32, gop: u32) -> Vec<u8> {
     let avcc = [
         1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 4, 0x67, 0x64, 0, 0x1f, 1, 0, 2, 0x68, 0xee,
     ];
-    write_mp4(
+    write_mp4_to(
+        w,
         &[
             TrackSpec {
                 handler: *b"vide",

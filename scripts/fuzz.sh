@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for a bounded time (FUZZ_SECONDS, default 60) with
+# AddressSanitizer on stable Rust. Seeds: fuzz/corpus/TARGET plus the shared
+# media corpus when present. Generated inputs go to fuzz/work (ignored by git).
+# A crash exits 1 and leaves fuzz/artifacts/TARGET/crash-*: add it to
+# fuzz/regressions/TARGET so `cargo test` replays it forever.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${FUZZ_SECONDS:-60}
+corpus=${CUSTODY_CORPUS:-../shared/corpus}
+
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --version 0.13.2
+
+for target in bmff ts ps; do
+  work=fuzz/work/$target
+  mkdir -p "$work"
+  cp -n fuzz/corpus/$target/* "$work"/ 2>/dev/null || true
+  seeds=("$work" "fuzz/corpus/$target")
+  [ -d "$corpus" ] && seeds+=("$corpus")
+  echo "fuzz: $target for ${seconds}s" >&2
+  (cd fuzz && RUSTC_BOOTSTRAP=1 timeout $((seconds + 600)) cargo fuzz run "$target" "${seeds[@]/#/../}" -- \
+      -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1 2>&1 | tail -4)
+  status=${PIPESTATUS[0]}
+  if [ "$status" != 0 ]; then
+    echo "fuzz: $target FAILED; see fuzz/artifacts/$target/" >&2
+    exit 1
+  fi
+done
+echo "fuzz: all targets ran without a crash" >&2

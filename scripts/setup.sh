@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what Custody's tests, demo and benchmarks need on Debian 12, when missing:
+# ffmpeg/ffprobe (the referee in conformance tests), mediainfo (benchmarks).
+# Rust (1.95, stable) is expected from rustup. Idempotent; prints what it does.
+set -euo pipefail
+
+need=()
+command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+command -v mediainfo >/dev/null 2>&1 || need+=(mediainfo)
+command -v cc >/dev/null 2>&1 || need+=(gcc)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}" >&2
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found; install Rust 1.95 with rustup" >&2; exit 1; }
+echo "setup: ffprobe $(ffprobe -version | head -1 | cut -d' ' -f3), mediainfo $(mediainfo --Version | tail -1), $(cargo --version)" >&2
