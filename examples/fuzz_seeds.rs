@@ -119,7 +119,7 @@ fn synthetic_ps() -> Vec<u8> {
             1,
             0,
             0,
-            0x08 | (i == 0) as u8 * 0x08,
+            if i == 0 { 0x08 } else { 0x10 },
             0,
             0,
         ];

@@ -81,8 +81,9 @@ pub fn find_ts_sync(data: &[u8], size: usize) -> Option<usize> {
     let need = 5.min(data.len() / size).max(1);
     let limit = data.len().min(65_536);
     (0..limit).find(|&start| {
-        (0..need).all(|k| data.get(start + lead + k * size) == Some(&0x47))
-            && (need > 1 || data.len() - start >= size.min(data.len()))
+        // At least one whole packet, and the sync byte repeating where there are more.
+        data.len() - start >= size
+            && (0..need).all(|k| data.get(start + lead + k * size) == Some(&0x47))
     })
 }
 

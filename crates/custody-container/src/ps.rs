@@ -278,3 +278,69 @@ fn classify(id: u16, stream_type: Option<u8>) -> (Option<&'static str>, StreamKi
         _ => (None, Data, Framing::Pes),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pes(sid: u8, pts: Option<u8>, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![0, 0, 1, sid, 0, 0, 0x80];
+        match pts {
+            Some(p) => v.extend([0x80, 5, 0x21, 0, 1, 0, (p << 1) | 1]),
+            None => v.extend([0, 0]),
+        }
+        v.extend_from_slice(payload);
+        let len = (v.len() - 6) as u16;
+        v[4..6].copy_from_slice(&len.to_be_bytes());
+        v
+    }
+
+    #[test]
+    fn pictures_split_across_packs() {
+        let pack = [0, 0, 1, 0xba, 0x44, 0, 4, 0, 4, 1, 0x01, 0x89, 0xc3, 0xf8];
+        let mut d = pack.to_vec();
+        // Sequence header + I picture, split over two PES packets; then a P picture.
+        d.extend(pes(
+            0xe0,
+            Some(10),
+            &[0, 0, 1, 0xb3, 0x14, 0x00, 0xf0, 0x13, 0, 0, 1, 0],
+        ));
+        d.extend(pes(0xe0, None, &[0x00, 0x08, 0xaa, 0xbb]));
+        d.extend(pack);
+        d.extend(pes(0xe0, Some(20), &[0, 0, 1, 0, 0x00, 0x10, 0xcc]));
+        d.extend([0, 0, 1, 0xb9]);
+        let ps = Ps::parse(&d, Limits::default()).unwrap();
+        assert_eq!(ps.packs, 2);
+        let s = &ps.streams[0];
+        assert_eq!((s.id, s.codec), (0x1e0, Some("mpeg2video")));
+        assert_eq!(s.units.len(), 2);
+        assert!(s.units[0].keyframe && !s.units[1].keyframe);
+        assert_eq!((s.info.width, s.info.height), (Some(320), Some(240)));
+        assert!(ps.warnings.is_empty(), "{:?}", ps.warnings);
+    }
+
+    #[test]
+    fn junk_between_packets_is_skipped_with_a_warning() {
+        let mut d = vec![0, 0, 1, 0xba, 0x44, 0, 4, 0, 4, 1, 0x01, 0x89, 0xc3, 0xf8];
+        d.extend([1, 2, 3, 4, 5]);
+        d.extend(pes(0xc0, Some(1), &[0xff, 0xfd, 0xa0, 0x04]));
+        let ps = Ps::parse(&d, Limits::default()).unwrap();
+        assert!(
+            ps.warnings.iter().any(|w| w.offset == 14),
+            "{:?}",
+            ps.warnings
+        );
+        assert_eq!(ps.streams.len(), 1);
+        assert!(
+            Ps::parse(
+                b"\0\0\x01\xba",
+                Limits {
+                    strict: true,
+                    ..Limits::default()
+                }
+            )
+            .is_ok()
+        );
+        assert!(Ps::parse(b"nope", Limits::default()).is_err());
+    }
+}

@@ -373,8 +373,23 @@ impl<'a> Ts<'a> {
                         st.hdr_pending = false;
                         let pts = pts.map(|t| st.unwrap.next(t));
                         let dts = dts.map(|t| st.unwrap.next(t));
-                        st.framer.pes_start(st.pes_offset, pts, dts.or(pts), units);
                         let skip = hlen.saturating_sub(before);
+                        let stream = &mut ts.streams[st.stream];
+                        if stream.codec.is_none()
+                            && stream.framing == Framing::Pes
+                            && st.framer.position() == 0
+                            && let Some((codec, kind, framing)) =
+                                sniff(payload.get(skip..).unwrap_or(&[]))
+                        {
+                            // Private data (type 0x06) with no telling descriptor: FFmpeg
+                            // and Blu-ray M2TS writers put AAC or AC-3 here.
+                            stream.codec = Some(codec);
+                            stream.kind = kind;
+                            stream.framing = framing;
+                            st.framer = Framer::new(framing);
+                        }
+                        let units = &mut stream.units;
+                        st.framer.pes_start(st.pes_offset, pts, dts.or(pts), units);
                         if skip < payload.len() {
                             st.framer.push(&payload[skip..], units);
                         }
@@ -577,6 +592,33 @@ impl<'a> Ts<'a> {
     }
 }
 
+/// Recognises an audio elementary stream from the first bytes of its first PES
+/// payload: a frame header whose length lands exactly on the next sync word
+/// (or on the end of the payload).
+fn sniff(p: &[u8]) -> Option<(&'static str, StreamKind, Framing)> {
+    for (codec, framing) in [
+        ("aac", Framing::Adts),
+        ("ac3", Framing::Ac3),
+        ("aac_latm", Framing::Latm),
+    ] {
+        let mut f = Framer::new(framing);
+        let mut frames = Vec::new();
+        f.pes_start(0, None, None, &mut frames);
+        f.push(p, &mut frames);
+        f.finish(&mut frames);
+        let first_two_fit =
+            frames.len() >= 2 && frames[0].es_pos == 0 && frames[1].es_pos == frames[0].size;
+        let single_exact = frames.len() == 1
+            && frames[0].es_pos == 0
+            && f.skipped() == 0
+            && frames[0].size == p.len() as u64;
+        if first_two_fit || single_exact {
+            return Some((codec, StreamKind::Audio, framing));
+        }
+    }
+    None
+}
+
 /// Calls `f(tag, body)` for each descriptor in `d`.
 fn walk_descriptors(mut d: &[u8], mut f: impl FnMut(u8, &[u8])) {
     while d.len() >= 2 {
@@ -631,5 +673,68 @@ fn take_complete(sec: &mut Section, done: &mut Vec<Vec<u8>>) {
         }
         done.push(sec.buf[..len].to_vec());
         sec.buf.drain(..len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_unwrap_across_the_33_bit_boundary() {
+        let mut u = Unwrap::default();
+        let wrap = 1i64 << 33;
+        assert_eq!(u.next(wrap - 3000), wrap - 3000);
+        assert_eq!(u.next(1000), wrap + 1000);
+        assert_eq!(u.next(4000), wrap + 4000);
+        // A small step back (B-frame reordering) is not a wrap.
+        assert_eq!(u.next(2000), wrap + 2000);
+    }
+
+    #[test]
+    fn pes_headers() {
+        // MPEG-2 PES with PTS and DTS.
+        let h = [
+            0, 0, 1, 0xe0, 0, 0, 0x80, 0xc0, 10, 0x31, 0, 3, 0x5f, 0x91, 0x11, 0, 3, 0x46, 0x51,
+            0xaa,
+        ];
+        let (len, pts, dts) = pes_header(&h).unwrap();
+        assert_eq!(len, 19);
+        assert_eq!(pts, Some(papi(0x31, 0, 3, 0x5f, 0x91)));
+        assert!(dts.unwrap() < pts.unwrap());
+        // Too short: no answer yet rather than a wrong one.
+        assert_eq!(pes_header(&h[..12]), None);
+        // Not a start code.
+        assert_eq!(pes_header(&[1, 2, 3, 4, 5, 6, 7, 8, 9]), None);
+        // Private stream 2 has no optional header.
+        assert_eq!(pes_header(&[0, 0, 1, 0xbf, 0, 4]), Some((6, None, None)));
+    }
+
+    fn papi(a: u8, b: u8, c: u8, d: u8, e: u8) -> i64 {
+        pes_ts(&[a, b, c, d, e]).unwrap()
+    }
+
+    #[test]
+    fn junk_and_nothing_are_errors_not_panics() {
+        assert!(Ts::parse(b"", Limits::default()).is_err());
+        assert!(Ts::parse(&[0x47; 100], Limits::default()).is_err());
+        let mut junk = vec![0u8; 1000];
+        junk.extend(
+            std::iter::repeat_n(
+                [0x47u8; 1]
+                    .iter()
+                    .chain([0u8; 187].iter())
+                    .copied()
+                    .collect::<Vec<_>>(),
+                6,
+            )
+            .flatten(),
+        );
+        let ts = Ts::parse(&junk, Limits::default()).unwrap();
+        assert!(
+            ts.warnings.iter().any(|w| w.message.contains("junk")),
+            "{:?}",
+            ts.warnings
+        );
     }
 }

@@ -177,3 +177,79 @@ pub fn write_box(out: &mut Vec<u8>, kind: FourCC, payload: &[u8], large: bool) {
     }
     out.extend_from_slice(payload);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(data: &[u8]) -> Vec<Result<(String, u64, u64, bool)>> {
+        BoxIter::new(data, 100)
+            .map(|r| r.map(|b| (b.kind.to_string(), b.offset, b.size, b.truncated)))
+            .collect()
+    }
+
+    #[test]
+    fn size_zero_runs_to_the_end() {
+        let mut d = Vec::new();
+        write_box(&mut d, FourCC(*b"free"), b"ab", false);
+        d.extend_from_slice(&[0, 0, 0, 0]);
+        d.extend_from_slice(b"mdat12345");
+        let k = kinds(&d);
+        assert_eq!(
+            k[1].as_ref().unwrap(),
+            &("mdat".to_string(), 110, 13, false)
+        );
+    }
+
+    #[test]
+    fn largesize_header() {
+        let mut d = Vec::new();
+        write_box(&mut d, FourCC(*b"mdat"), &[7; 20], true);
+        let b = BoxIter::new(&d, 0).next().unwrap().unwrap();
+        assert_eq!((b.header_len, b.size, b.payload.len()), (16, 36, 20));
+    }
+
+    #[test]
+    fn overrun_is_clamped_and_flagged() {
+        let mut d = Vec::new();
+        write_box(&mut d, FourCC(*b"mdat"), &[1; 10], false);
+        d.truncate(12);
+        let k = kinds(&d);
+        assert_eq!(k, vec![Ok(("mdat".to_string(), 100, 18, true))]);
+    }
+
+    #[test]
+    fn impossible_sizes_are_errors_with_offsets() {
+        // size 3 < header
+        let d = [0, 0, 0, 3, b'f', b'r', b'e', b'e', 0, 0];
+        let e = BoxIter::new(&d, 32).next().unwrap().unwrap_err();
+        assert_eq!(
+            (e.offset, e.kind.clone()),
+            (32, ErrorKind::BadBoxSize { size: 3 })
+        );
+        // trailing bytes shorter than a header
+        let e = BoxIter::new(&[0, 0, 1], 5).next().unwrap().unwrap_err();
+        assert!(matches!(
+            e.kind,
+            ErrorKind::Truncated {
+                needed: 8,
+                available: 3
+            }
+        ));
+        // largesize smaller than its own header
+        let mut d = vec![0, 0, 0, 1];
+        d.extend_from_slice(b"mdat");
+        d.extend_from_slice(&8u64.to_be_bytes());
+        assert!(BoxIter::new(&d, 0).next().unwrap().is_err());
+    }
+
+    #[test]
+    fn uuid_usertype_is_split_off() {
+        let mut d = Vec::new();
+        let mut payload = vec![9u8; 16];
+        payload.extend_from_slice(b"xmp");
+        write_box(&mut d, FourCC(*b"uuid"), &payload, false);
+        let b = BoxIter::new(&d, 0).next().unwrap().unwrap();
+        assert_eq!((b.usertype, b.payload), (Some([9; 16]), &b"xmp"[..]));
+    }
+}

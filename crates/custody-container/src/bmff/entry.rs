@@ -160,6 +160,13 @@ pub(crate) fn parse_entry<'a>(b: &BoxRef<'a>, layout: Layout) -> SampleEntry<'a>
         lpcm_flags = None;
     }
     e.codec = codec_name(&e, little_endian_pcm, lpcm_flags);
+    // For AAC the AudioSpecificConfig's channel configuration is authoritative
+    // (writers often put 2 in the sample entry whatever the stream holds).
+    if e.codec == Some("aac")
+        && let Some(ch) = asc_channels(&e)
+    {
+        e.channels = Some(ch);
+    }
     e
 }
 
@@ -336,6 +343,30 @@ fn codec_name(
         b"gpmd" => "bin_data",
         _ => return None,
     })
+}
+
+/// The channel configuration of an AudioSpecificConfig, when it is a plain count (1..=6).
+fn asc_channels(e: &SampleEntry<'_>) -> Option<u32> {
+    let asc = e.config.filter(|c| &c.kind.0 == b"esds")?.bytes;
+    let v = u32::from_be_bytes([
+        *asc.first()?,
+        *asc.get(1)?,
+        asc.get(2).copied().unwrap_or(0),
+        asc.get(3).copied().unwrap_or(0),
+    ]);
+    let (aot_bits, aot) = if v >> 27 == 31 {
+        (11, 32 + ((v >> 21) & 0x3f))
+    } else {
+        (5, v >> 27)
+    };
+    let _ = aot;
+    let sfi = (v >> (32 - aot_bits - 4)) & 0xf;
+    if sfi == 15 {
+        // An explicit 24-bit rate pushes the channel field beyond the first 32 bits.
+        return None;
+    }
+    let ch = (v >> (32 - aot_bits - 8)) & 0xf;
+    (1..=6).contains(&ch).then_some(ch)
 }
 
 /// The audio object type at the start of an AudioSpecificConfig.

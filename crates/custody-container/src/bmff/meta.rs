@@ -109,6 +109,29 @@ pub(crate) fn parse_udta<'a>(
         let key = b.kind.to_string();
         match &b.kind.0 {
             b"meta" => parse_meta(m, &b, diag)?,
+            b"loci" => {
+                // 3GPP location: version/flags, language, name, role, then 16.16 longitude,
+                // latitude and altitude.
+                let p = b.payload;
+                if let Some(name_end) = p.get(6..).and_then(|r| r.iter().position(|&c| c == 0)) {
+                    let at = 6 + name_end + 1 + 1;
+                    if let (Some(lon), Some(lat), Some(alt)) =
+                        (be32(p, at), be32(p, at + 4), be32(p, at + 8))
+                    {
+                        let fixed = |v: u32| v as i32 as f64 / 65_536.0;
+                        let loc = Location {
+                            lat: fixed(lat),
+                            lon: fixed(lon),
+                            alt: Some(fixed(alt)),
+                        };
+                        if (-90.0..=90.0).contains(&loc.lat) && (-180.0..=180.0).contains(&loc.lon)
+                        {
+                            m.location = m.location.or(Some(loc));
+                        }
+                    }
+                }
+                m.insert(key, text_or_raw(p, b.payload_offset()));
+            }
             [0xa9, ..] => {
                 // QuickTime international text: u16 length, u16 language, text.
                 let p = b.payload;
