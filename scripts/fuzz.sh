@@ -11,19 +11,20 @@ corpus=${CUSTODY_CORPUS:-../shared/corpus}
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --version 0.13.2
 
+root=$(pwd)
 for target in bmff ts ps; do
-  work=fuzz/work/$target
+  work=$root/fuzz/work/$target
   mkdir -p "$work"
-  cp -n fuzz/corpus/$target/* "$work"/ 2>/dev/null || true
-  seeds=("$work" "fuzz/corpus/$target")
-  [ -d "$corpus" ] && seeds+=("$corpus")
+  seeds=("$work" "$root/fuzz/corpus/$target")
+  [ -d "$corpus" ] && seeds+=("$(cd "$corpus" && pwd)")
   echo "fuzz: $target for ${seconds}s" >&2
-  (cd fuzz && RUSTC_BOOTSTRAP=1 timeout $((seconds + 600)) cargo fuzz run "$target" "${seeds[@]/#/../}" -- \
-      -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1 2>&1 | tail -4)
-  status=${PIPESTATUS[0]}
-  if [ "$status" != 0 ]; then
-    echo "fuzz: $target FAILED; see fuzz/artifacts/$target/" >&2
+  log=$root/fuzz/work/$target.log
+  if ! (cd fuzz && RUSTC_BOOTSTRAP=1 timeout $((seconds + 900)) cargo fuzz run "$target" "${seeds[@]}" -- \
+      -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1) >"$log" 2>&1; then
+    tail -60 "$log" >&2
+    echo "fuzz: $target FAILED (log: $log; inputs: fuzz/artifacts/$target/)" >&2
     exit 1
   fi
+  grep -E '^stat::number_of_executed_units|Done [0-9]+ runs' "$log" | tail -1 >&2 || true
 done
 echo "fuzz: all targets ran without a crash" >&2
