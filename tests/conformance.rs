@@ -525,6 +525,7 @@ fn damaged_files_are_recovered_with_warnings() {
             ..Limits::default()
         },
         samples: false,
+        boxes: false,
     };
     let e = probe(&read("androidx/mp4/sample_mdat_too_long.mp4"), strict).unwrap_err();
     assert_eq!((e.offset, e.path.as_str()), (2184, "mdat"));

@@ -23,26 +23,32 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Describe recordings: container, tracks, codecs, sample counts, metadata.
-    Probe {
-        /// Files to probe.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        /// Print JSON (one object per file; an array for several files).
-        #[arg(long)]
-        json: bool,
-        /// Include each track's sample index (offset, size, dts, pts, keyframe).
-        #[arg(long)]
-        samples: bool,
-        /// Treat every recoverable problem as an error.
-        #[arg(long)]
-        strict: bool,
-        /// Init segment for media segments (.m4s).
-        #[arg(long, value_name = "FILE")]
-        init: Option<PathBuf>,
-        /// Read files into memory instead of mapping them (use for removable media).
-        #[arg(long)]
-        no_mmap: bool,
-    },
+    Probe(ProbeArgs),
+}
+
+#[derive(clap::Args)]
+struct ProbeArgs {
+    /// Files to probe.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Print JSON (one object per file; an array for several files).
+    #[arg(long)]
+    json: bool,
+    /// Include each track's sample index (offset, size, dts, pts, keyframe).
+    #[arg(long)]
+    samples: bool,
+    /// Include the ISO-BMFF box tree.
+    #[arg(long)]
+    boxes: bool,
+    /// Treat every recoverable problem as an error.
+    #[arg(long)]
+    strict: bool,
+    /// Init segment for media segments (.m4s).
+    #[arg(long, value_name = "FILE")]
+    init: Option<PathBuf>,
+    /// Read files into memory instead of mapping them (use for removable media).
+    #[arg(long)]
+    no_mmap: bool,
 }
 
 /// A failure to report: exit code 2.
@@ -133,7 +139,7 @@ fn print_table(out: &mut impl Write, p: &Probe) -> std::io::Result<()> {
     }
     for t in &p.tracks {
         let details = match t.kind {
-            "video" => format!("{}x{}", fmt_opt(t.width), fmt_opt(t.height)),
+            "video" if t.width.is_some() => format!("{}x{}", fmt_opt(t.width), fmt_opt(t.height)),
             "audio" => format!("{} Hz {} ch", fmt_opt(t.sample_rate), fmt_opt(t.channels)),
             _ => String::new(),
         };
@@ -161,6 +167,30 @@ fn print_table(out: &mut impl Write, p: &Probe) -> std::io::Result<()> {
     for w in &p.warnings {
         writeln!(out, "  warning: {w}")?;
     }
+    if let Some(boxes) = &p.boxes {
+        writeln!(out, "  boxes:")?;
+        print_boxes(out, boxes, 2)?;
+    }
+    Ok(())
+}
+
+fn print_boxes(
+    out: &mut impl Write,
+    nodes: &[custody_container::bmff::BoxNode],
+    depth: usize,
+) -> std::io::Result<()> {
+    for n in nodes {
+        writeln!(
+            out,
+            "{:indent$}{} @ {} size {}",
+            "",
+            n.kind,
+            n.offset,
+            n.size,
+            indent = depth * 2
+        )?;
+        print_boxes(out, &n.children, depth + 1)?;
+    }
     Ok(())
 }
 
@@ -168,21 +198,23 @@ fn fmt_alt(alt: Option<f64>) -> String {
     alt.map(|a| format!(", {a} m")).unwrap_or_default()
 }
 
-fn run_probe(
-    files: &[PathBuf],
-    json: bool,
-    samples: bool,
-    strict: bool,
-    init: Option<&Path>,
-    no_mmap: bool,
-) -> ExitCode {
+fn run_probe(args: &ProbeArgs) -> ExitCode {
+    let ProbeArgs {
+        files,
+        json,
+        no_mmap,
+        ..
+    } = args;
+    let (json, no_mmap) = (*json, *no_mmap);
     let opts = ProbeOptions {
         limits: Limits {
-            strict,
+            strict: args.strict,
             ..Limits::default()
         },
-        samples,
+        samples: args.samples,
+        boxes: args.boxes,
     };
+    let init = args.init.as_deref();
     let init_ev = match init.map(|p| open(p, no_mmap)).transpose() {
         Ok(e) => e,
         Err(f) => {
@@ -237,14 +269,7 @@ fn run_probe(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Probe {
-            files,
-            json,
-            samples,
-            strict,
-            init,
-            no_mmap,
-        } => run_probe(&files, json, samples, strict, init.as_deref(), no_mmap),
+    match &cli.command {
+        Command::Probe(args) => run_probe(args),
     }
 }

@@ -77,6 +77,7 @@ struct PesMark {
     offset: u64,
     pts: Option<i64>,
     dts: Option<i64>,
+    random_access: bool,
     used: bool,
 }
 
@@ -128,12 +129,16 @@ impl Framer {
         }
     }
 
-    /// Marks the start of a PES packet at file offset `offset`.
+    /// Marks the start of a PES packet at file offset `offset`. `random_access`
+    /// is the transport stream's random-access indicator: the first frame that
+    /// starts in this PES is then a keyframe (open-GOP streams signal recovery
+    /// points this way rather than with IDR pictures).
     pub fn pes_start(
         &mut self,
         offset: u64,
         pts: Option<i64>,
         dts: Option<i64>,
+        random_access: bool,
         out: &mut Vec<Frame>,
     ) {
         if self.framing == Framing::Pes {
@@ -158,6 +163,7 @@ impl Framer {
             offset,
             pts,
             dts,
+            random_access,
             used: false,
         });
     }
@@ -216,6 +222,7 @@ impl Framer {
         {
             frame.pts = m.pts;
             frame.dts = m.dts;
+            frame.keyframe |= m.random_access;
             m.used = true;
         }
         self.cur = Some(frame);
@@ -776,7 +783,7 @@ mod tests {
         let frame = [0xff, 0xf1, 0x4c, 0x80, 0x01, 0x40, 0x00, 1, 2, 3];
         let mut stream = frame.to_vec();
         stream.extend_from_slice(&frame);
-        f.pes_start(0, Some(900), None, &mut out);
+        f.pes_start(0, Some(900), None, false, &mut out);
         f.push(&stream[..13], &mut out);
         f.push(&stream[13..], &mut out);
         f.finish(&mut out);
@@ -796,7 +803,7 @@ mod tests {
             0, 0, 0, 1, 9, 0xf0, 0, 0, 1, 0x65, 0x88, 0x80, 0, 0, 1, 0x41, 0x9a, 0x00, 0, 0, 1,
             0x41, 0x20, 0x11,
         ];
-        f.pes_start(0, Some(0), None, &mut out);
+        f.pes_start(0, Some(0), None, false, &mut out);
         f.push(&es, &mut out);
         f.finish(&mut out);
         assert_eq!(out.len(), 2, "{out:?}");

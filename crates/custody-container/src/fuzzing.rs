@@ -15,6 +15,7 @@ pub fn bmff(data: &[u8]) {
         ProbeOptions {
             limits: Limits::default(),
             samples: true,
+            boxes: true,
         },
     );
     let strict = Limits {
@@ -51,6 +52,7 @@ pub fn ts(data: &[u8]) {
         ProbeOptions {
             limits: Limits::default(),
             samples: true,
+            boxes: false,
         },
     );
     if let Ok(ts) = Ts::parse(data, Limits::default()) {
@@ -71,6 +73,7 @@ pub fn ps(data: &[u8]) {
         ProbeOptions {
             limits: Limits::default(),
             samples: true,
+            boxes: false,
         },
     );
     if let Ok(ps) = Ps::parse(data, Limits::default()) {

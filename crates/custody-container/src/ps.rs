@@ -183,7 +183,7 @@ impl<'a> Ps<'a> {
                     let units = &mut ps.streams[si].units;
                     let pts = pts.map(|t| st.unwrap.next(t));
                     let dts = dts.map(|t| st.unwrap.next(t));
-                    st.framer.pes_start(off, pts, dts.or(pts), units);
+                    st.framer.pes_start(off, pts, dts.or(pts), false, units);
                     st.framer.push(payload, units);
                 }
                 _ => {

@@ -15,6 +15,8 @@ pub struct ProbeOptions {
     pub limits: Limits,
     /// Include each track's sample index.
     pub samples: bool,
+    /// Include the ISO-BMFF box tree.
+    pub boxes: bool,
 }
 
 /// A sample as listed by `--samples`.
@@ -91,6 +93,9 @@ pub struct Probe {
     pub location: Option<Location>,
     /// Problems found and recovered from.
     pub warnings: Vec<Warning>,
+    /// The box tree, with `--boxes` (ISO-BMFF only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boxes: Option<Vec<crate::bmff::BoxNode>>,
 }
 
 impl Probe {
@@ -107,6 +112,7 @@ impl Probe {
             metadata: BTreeMap::new(),
             location: None,
             warnings: Vec::new(),
+            boxes: None,
         }
     }
 }
@@ -114,6 +120,20 @@ impl Probe {
 /// Probes `data`: recognises the container and summarises it.
 pub fn probe(data: &[u8], opts: ProbeOptions) -> Result<Probe> {
     let format = detect(data).ok_or_else(|| Error::new(0, "", ErrorKind::Unrecognised))?;
+    let mut p = probe_format(data, format, opts)?;
+    if opts.boxes && format == Format::IsoBmff {
+        let (nodes, warnings) = crate::bmff::tree(data, opts.limits)?;
+        p.boxes = Some(nodes);
+        for w in warnings {
+            if !p.warnings.contains(&w) {
+                p.warnings.push(w);
+            }
+        }
+    }
+    Ok(p)
+}
+
+fn probe_format(data: &[u8], format: Format, opts: ProbeOptions) -> Result<Probe> {
     match format {
         Format::IsoBmff => match Mp4::parse(data, opts.limits) {
             Ok(mp4) => Ok(from_mp4(&mp4, opts)),

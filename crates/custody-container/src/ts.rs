@@ -110,6 +110,7 @@ struct PidState {
     pes_hdr: Vec<u8>,
     in_pes: bool,
     hdr_pending: bool,
+    rai: bool,
     pes_offset: u64,
     unwrap: Unwrap,
 }
@@ -260,10 +261,20 @@ impl<'a> Ts<'a> {
             let pkt_off = pos as u64;
             let p = &data[pos + lead..pos + lead + 188];
             if p[0] != 0x47 {
-                // Lost sync: find the next offset where packets line up again.
-                let rest = &data[pos..];
-                match find_ts_sync(rest, packet_size) {
-                    Some(k) if k > 0 => {
+                // Lost sync: find the next offset where packets line up again,
+                // searching window by window so a long stretch of junk costs O(n).
+                let mut skipped = 0usize;
+                let found = loop {
+                    let rest = &data[pos + skipped..];
+                    match find_ts_sync(rest, packet_size) {
+                        Some(k) if k > 0 || skipped > 0 => break Some(skipped + k),
+                        Some(_) => break None,
+                        None if rest.len() > 65_536 + packet_size * 5 => skipped += 65_536,
+                        None => break None,
+                    }
+                };
+                match found {
+                    Some(k) => {
                         diag.note(
                             pkt_off,
                             "ts",
@@ -272,7 +283,7 @@ impl<'a> Ts<'a> {
                         pos += k;
                         continue;
                     }
-                    _ => {
+                    None => {
                         diag.note(
                             pkt_off,
                             "ts",
@@ -300,9 +311,11 @@ impl<'a> Ts<'a> {
             }
             let mut at = 4;
             let mut discontinuity = false;
+            let mut random_access = false;
             if afc & 2 != 0 {
                 let alen = p[4] as usize;
                 discontinuity = alen > 0 && p[5] & 0x80 != 0;
+                random_access = alen > 0 && p[5] & 0x40 != 0;
                 at = 5 + alen;
             }
             if afc & 1 == 0 || at > 188 {
@@ -355,6 +368,7 @@ impl<'a> Ts<'a> {
             st.cc = Some(cc);
             let units = &mut ts.streams[st.stream].units;
             if pusi {
+                st.rai = random_access;
                 st.in_pes = true;
                 st.hdr_pending = true;
                 st.pes_hdr.clear();
@@ -389,7 +403,8 @@ impl<'a> Ts<'a> {
                             st.framer = Framer::new(framing);
                         }
                         let units = &mut stream.units;
-                        st.framer.pes_start(st.pes_offset, pts, dts.or(pts), units);
+                        st.framer
+                            .pes_start(st.pes_offset, pts, dts.or(pts), st.rai, units);
                         if skip < payload.len() {
                             st.framer.push(&payload[skip..], units);
                         }
@@ -546,6 +561,7 @@ impl<'a> Ts<'a> {
                 pes_hdr: Vec::new(),
                 in_pes: false,
                 hdr_pending: false,
+                rai: false,
                 pes_offset: 0,
                 unwrap: Unwrap::default(),
             });
@@ -603,7 +619,7 @@ fn sniff(p: &[u8]) -> Option<(&'static str, StreamKind, Framing)> {
     ] {
         let mut f = Framer::new(framing);
         let mut frames = Vec::new();
-        f.pes_start(0, None, None, &mut frames);
+        f.pes_start(0, None, None, false, &mut frames);
         f.push(p, &mut frames);
         f.finish(&mut frames);
         let first_two_fit =

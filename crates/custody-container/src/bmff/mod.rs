@@ -12,6 +12,7 @@ mod fragment;
 pub mod meta;
 pub mod sample;
 mod track;
+pub mod tree;
 pub mod write;
 
 pub use boxes::{BoxIter, BoxRef, write_box};
@@ -19,6 +20,7 @@ pub use entry::{Config, SampleEntry};
 pub use meta::{Location, MetaValue, Metadata};
 pub use sample::{Sample, SampleIndex, SampleIter, gops};
 pub use track::{Edit, Track, TrackKind};
+pub use tree::{BoxNode, tree};
 
 use crate::bytes::{be32, be64};
 use crate::error::{Diag, Error, ErrorKind, Limits, Result, Warning};

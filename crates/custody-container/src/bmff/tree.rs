@@ -1,0 +1,143 @@
+//! The box tree of a file, for inspection (`custody probe --boxes`).
+
+use super::boxes::{BoxIter, BoxRef};
+use crate::error::{Diag, Error, ErrorKind, Limits, Result, Warning};
+use crate::fourcc::FourCC;
+
+/// A box and, for container boxes, its children.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BoxNode {
+    /// Box type.
+    #[serde(rename = "type")]
+    pub kind: FourCC,
+    /// Absolute offset of the header.
+    pub offset: u64,
+    /// Declared size.
+    pub size: u64,
+    /// Children of a container box.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<BoxNode>,
+}
+
+/// Where the children of a container box start, or `None` for a leaf.
+fn children_at(b: &BoxRef<'_>) -> Option<usize> {
+    Some(match &b.kind.0 {
+        b"moov" | b"trak" | b"mdia" | b"minf" | b"stbl" | b"edts" | b"dinf" | b"udta" | b"mvex"
+        | b"moof" | b"traf" | b"mfra" | b"ilst" | b"sinf" | b"schi" | b"tref" | b"wave" => 0,
+        b"stsd" | b"dref" => 8,
+        // ISO `meta` is a full box; QuickTime's is not.
+        b"meta" => match b.payload.get(4..8) {
+            Some(t) if t == b"hdlr" || t == b"keys" || t == b"ilst" => 0,
+            _ => 4,
+        },
+        _ => return None,
+    })
+}
+
+fn walk(
+    data: &[u8],
+    base: u64,
+    path: &str,
+    depth: u32,
+    limits: Limits,
+    diag: &mut Diag,
+) -> Result<Vec<BoxNode>> {
+    let mut out = Vec::new();
+    for item in BoxIter::new(data, base) {
+        let b = match item {
+            Ok(b) => b,
+            Err(mut e) => {
+                e.path = format!("{path}{}", e.path);
+                diag.warn(e)?;
+                break;
+            }
+        };
+        let mut node = BoxNode {
+            kind: b.kind,
+            offset: b.offset,
+            size: b.size,
+            children: Vec::new(),
+        };
+        if let Some(skip) = children_at(&b) {
+            let here = format!("{path}{}/", b.kind);
+            if depth >= limits.max_depth {
+                diag.warn(Error::new(
+                    b.offset,
+                    here.trim_end_matches('/'),
+                    ErrorKind::TooDeep {
+                        limit: limits.max_depth,
+                    },
+                ))?;
+            } else if let Some(inner) = b.payload.get(skip..) {
+                node.children = walk(
+                    inner,
+                    b.payload_offset() + skip as u64,
+                    &here,
+                    depth + 1,
+                    limits,
+                    diag,
+                )?;
+            }
+        }
+        out.push(node);
+    }
+    Ok(out)
+}
+
+/// Walks the whole box tree (container boxes are descended, up to
+/// [`Limits::max_depth`] levels); problems become warnings, or errors in strict mode.
+pub fn tree(data: &[u8], limits: Limits) -> Result<(Vec<BoxNode>, Vec<Warning>)> {
+    let mut diag = Diag::new(limits.strict);
+    let nodes = walk(data, 0, "", 0, limits, &mut diag)?;
+    Ok((nodes, diag.warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bmff::write_box;
+
+    #[test]
+    fn nesting_beyond_the_limit_is_reported_not_followed() {
+        // 100 nested moov boxes.
+        let mut d = b"free".to_vec();
+        for _ in 0..100 {
+            let mut outer = Vec::new();
+            write_box(&mut outer, FourCC(*b"moov"), &d, false);
+            d = outer;
+        }
+        let (nodes, warnings) = tree(&d, Limits::default()).unwrap();
+        assert_eq!(nodes.len(), 1);
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.message.contains("deeper than 32")),
+            "{warnings:?}"
+        );
+        let strict = Limits {
+            strict: true,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            tree(&d, strict).unwrap_err().kind,
+            ErrorKind::TooDeep { limit: 32 }
+        ));
+    }
+
+    #[test]
+    fn synthetic_file_tree() {
+        let d = crate::bmff::write::synthetic_recording(1, 10, 5);
+        let (nodes, warnings) = tree(&d, Limits::default()).unwrap();
+        assert!(warnings.is_empty());
+        let kinds: Vec<String> = nodes.iter().map(|n| n.kind.to_string()).collect();
+        assert_eq!(kinds, ["ftyp", "mdat", "moov"]);
+        let moov = &nodes[2];
+        assert_eq!(
+            moov.children
+                .iter()
+                .filter(|c| &c.kind.0 == b"trak")
+                .count(),
+            2
+        );
+    }
+}
