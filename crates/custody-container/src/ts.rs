@@ -115,6 +115,9 @@ struct PidState {
     unwrap: Unwrap,
 }
 
+/// Programs kept from the PAT; real multiplexes carry a handful.
+const MAX_PROGRAMS: usize = 1024;
+
 /// Longest PES header: 9 fixed bytes plus up to 255 optional ones.
 const MAX_PES_HEADER: usize = 9 + 255;
 
@@ -255,7 +258,8 @@ impl<'a> Ts<'a> {
         let mut states: Vec<PidState> = Vec::new();
         let mut psi: Vec<Option<Section>> = (0..8192).map(|_| None).collect();
         psi[0] = Some(Section { buf: Vec::new() });
-        let mut pmt_pids: Vec<(u16, u16)> = Vec::new();
+        // PID -> program number, for PIDs that carry a PMT.
+        let mut pmt_program: Vec<Option<u16>> = vec![None; 8192];
         let mut pos = start;
         while pos + lead + 188 <= data.len() {
             let pkt_off = pos as u64;
@@ -326,8 +330,8 @@ impl<'a> Ts<'a> {
                 let complete = collect_section(sec, payload, pusi);
                 for s in complete {
                     if pid == 0 {
-                        ts.on_pat(&s, &mut psi, &mut pmt_pids);
-                    } else if let Some(&(_, prog)) = pmt_pids.iter().find(|(p, _)| *p == pid) {
+                        ts.on_pat(&s, &mut psi, &mut pmt_program);
+                    } else if let Some(prog) = pmt_program[pid as usize] {
                         ts.on_pmt(&s, prog, &mut pid_map, &mut states, &mut psi);
                     } else if let Some(si) = pid_map[pid as usize] {
                         // A stream carried in sections (SCTE-35): one unit per section.
@@ -458,7 +462,7 @@ impl<'a> Ts<'a> {
         Ok(ts)
     }
 
-    fn on_pat(&mut self, s: &[u8], psi: &mut [Option<Section>], pmt_pids: &mut Vec<(u16, u16)>) {
+    fn on_pat(&mut self, s: &[u8], psi: &mut [Option<Section>], pmt_program: &mut [Option<u16>]) {
         if s.first() != Some(&0x00) || s.len() < 12 {
             return;
         }
@@ -469,7 +473,11 @@ impl<'a> Ts<'a> {
             let number = u16::from_be_bytes([s[at], s[at + 1]]);
             let pid = u16::from_be_bytes([s[at + 2], s[at + 3]]) & 0x1fff;
             at += 4;
-            if number == 0 || self.programs.iter().any(|p| p.number == number) {
+            if number == 0
+                || pmt_program[pid as usize].is_some()
+                || self.programs.len() >= MAX_PROGRAMS
+                || self.programs.iter().any(|p| p.number == number)
+            {
                 continue;
             }
             self.programs.push(Program {
@@ -478,7 +486,7 @@ impl<'a> Ts<'a> {
                 pcr_pid: None,
                 pids: Vec::new(),
             });
-            pmt_pids.push((pid, number));
+            pmt_program[pid as usize] = Some(number);
             if psi[pid as usize].is_none() {
                 psi[pid as usize] = Some(Section { buf: Vec::new() });
             }

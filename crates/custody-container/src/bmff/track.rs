@@ -8,6 +8,12 @@ use crate::bytes::{be16, be32, be64};
 use crate::error::{Diag, Error, ErrorKind, Result};
 use crate::fourcc::FourCC;
 
+/// Tracks kept from one `moov`; recorders write a handful.
+const MAX_TRACKS: usize = 1024;
+
+/// Sample descriptions kept per track (the compact index stores 15 bits of entry index).
+const MAX_ENTRIES: usize = 1024;
+
 /// What a track carries, from its handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -230,6 +236,10 @@ pub(crate) fn parse_moov<'a>(
             b"trak" => {
                 let path = format!("moov/trak[{trak_n}]");
                 trak_n += 1;
+                if mp4.tracks.len() >= MAX_TRACKS {
+                    diag.note(b.offset, &path, format!("more than {MAX_TRACKS} tracks; the rest are ignored"))?;
+                    continue;
+                }
                 if let Some(t) = parse_trak(&b, &path, data_len, diag)? {
                     mp4.tracks.push(t);
                 }
@@ -509,6 +519,10 @@ fn parse_stbl<'a>(t: &mut Track<'a>, stbl: &BoxRef<'a>, path: &str, diag: &mut D
                     _ => Layout::Other,
                 };
                 for e in b.children(8).flatten() {
+                    if t.entries.len() >= MAX_ENTRIES {
+                        diag.note(e.offset, &bpath, format!("more than {MAX_ENTRIES} sample entries; the rest are ignored"))?;
+                        break;
+                    }
                     t.entries.push(parse_entry(&e, layout));
                 }
             }
