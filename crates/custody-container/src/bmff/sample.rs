@@ -205,6 +205,7 @@ pub struct SampleIter<'a> {
     ctts: Rle<'a>,
     has_ctts: bool,
     stss_idx: usize,
+    next_sync: u32,
     dts: i64,
     // fragment state
     run: usize,
@@ -231,6 +232,7 @@ impl<'a> SampleIter<'a> {
             ctts: Rle::new(t.ctts),
             has_ctts: !t.ctts.is_empty(),
             stss_idx: 0,
+            next_sync: 0,
             dts: 0,
             run: 0,
             run_i: 0,
@@ -291,21 +293,12 @@ impl<'a> SampleIter<'a> {
             }
             let size = self.t.sizes.get(self.i);
             let n = self.i + 1;
-            let keyframe = match self.t.stss {
-                None => true,
-                Some(stss) => {
-                    let mut key = false;
-                    while let Some(s) = be32(stss, self.stss_idx * 4) {
-                        if s < n {
-                            self.stss_idx += 1;
-                        } else {
-                            key = s == n;
-                            break;
-                        }
-                    }
-                    key
-                }
-            };
+            // `next_sync` is the next sync sample number at or after `n`
+            // (u32::MAX when there is none; 0 before the first lookup).
+            if n > self.next_sync {
+                self.advance_sync(n);
+            }
+            let keyframe = self.t.stss.is_none() || n == self.next_sync;
             let duration = self.stts.next();
             let cts = if self.has_ctts {
                 self.ctts.next() as i32 as i64
@@ -333,6 +326,24 @@ impl<'a> SampleIter<'a> {
                 // Every later sample of this chunk lies further out: skip them at once.
                 let skip = self.chunk_left.min(self.t.sample_count - self.i);
                 self.skip_table_samples(skip);
+            }
+        }
+    }
+
+    /// Moves the sync-sample cursor to the first entry >= `n` (entries out of order are skipped).
+    #[cold]
+    fn advance_sync(&mut self, n: u32) {
+        let Some(stss) = self.t.stss else {
+            self.next_sync = u32::MAX;
+            return;
+        };
+        self.next_sync = u32::MAX;
+        while let Some(s) = be32(stss, self.stss_idx * 4) {
+            if s < n {
+                self.stss_idx += 1;
+            } else {
+                self.next_sync = s;
+                break;
             }
         }
     }

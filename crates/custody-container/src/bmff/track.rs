@@ -237,7 +237,11 @@ pub(crate) fn parse_moov<'a>(
                 let path = format!("moov/trak[{trak_n}]");
                 trak_n += 1;
                 if mp4.tracks.len() >= MAX_TRACKS {
-                    diag.note(b.offset, &path, format!("more than {MAX_TRACKS} tracks; the rest are ignored"))?;
+                    diag.note(
+                        b.offset,
+                        &path,
+                        format!("more than {MAX_TRACKS} tracks; the rest are ignored"),
+                    )?;
                     continue;
                 }
                 if let Some(t) = parse_trak(&b, &path, data_len, diag)? {
@@ -520,7 +524,11 @@ fn parse_stbl<'a>(t: &mut Track<'a>, stbl: &BoxRef<'a>, path: &str, diag: &mut D
                 };
                 for e in b.children(8).flatten() {
                     if t.entries.len() >= MAX_ENTRIES {
-                        diag.note(e.offset, &bpath, format!("more than {MAX_ENTRIES} sample entries; the rest are ignored"))?;
+                        diag.note(
+                            e.offset,
+                            &bpath,
+                            format!("more than {MAX_ENTRIES} sample entries; the rest are ignored"),
+                        )?;
                         break;
                     }
                     t.entries.push(parse_entry(&e, layout));
