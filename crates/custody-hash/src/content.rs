@@ -9,8 +9,9 @@
 //! - **H.264 / H.265** (`h264-vcl-v1`, `hevc-vcl-v1`): every VCL NAL unit
 //!   (H.264 types 1-5; H.265 types 0-31) of every access unit, each written
 //!   as a 4-byte big-endian length followed by the NAL unit's bytes (header
-//!   included, emulation-prevention bytes kept, trailing zero bytes of Annex B
-//!   framing dropped). MP4 length prefixes, Annex B start codes, access unit
+//!   included, emulation-prevention bytes kept, trailing zero bytes dropped:
+//!   a conforming NAL unit never ends in 0x00, and Annex B framing cannot
+//!   tell such bytes from its own padding). MP4 length prefixes, Annex B start codes, access unit
 //!   delimiters, SEI and filler are not part of it. Parameter sets (H.264
 //!   SPS/PPS/SPS-extension/subset SPS; H.265 VPS/SPS/PPS), from the sample
 //!   entry and in-band alike, are hashed separately (`params_blake3`): the
@@ -98,6 +99,13 @@ impl Canon {
     }
 
     fn nal(&mut self, nal: &[u8], hevc: bool) {
+        // A conforming NAL unit never ends in 0x00, and Annex B cannot carry one that
+        // does (trailing zeros belong to the byte stream): drop them in every container.
+        let mut end = nal.len();
+        while end > 0 && nal[end - 1] == 0 {
+            end -= 1;
+        }
+        let nal = &nal[..end];
         let Some(&h) = nal.first() else { return };
         let (vcl, param) = if hevc {
             let t = (h >> 1) & 0x3f;
@@ -263,7 +271,9 @@ pub fn content_hashes(data: &[u8], limits: Limits) -> Result<Vec<TrackContent>, 
                         let (params, n) = cfg.map_or((Vec::new(), 4), |c| out_of_band(&c.kind.0, c.bytes));
                         form = Form::Nal { hevc, length_size: Some(n) };
                         canon = Canon::new(form);
-                        canon.params.extend(params);
+                        for p in &params {
+                            canon.nal(p, hevc);
+                        }
                     } else {
                         canon = Canon::new(form);
                     }

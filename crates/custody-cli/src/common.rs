@@ -1,0 +1,55 @@
+//! What every subcommand shares: opening evidence read-only and reporting failures.
+
+use custody_io::{Evidence, ReadMode};
+use std::io::Write;
+use std::path::Path;
+
+/// A failure to report: exit code 2.
+pub(crate) struct Failure {
+    pub(crate) path: String,
+    pub(crate) offset: Option<u64>,
+    pub(crate) box_path: Option<String>,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::json!({"error": {
+            "path": self.path,
+            "offset": self.offset,
+            "box": self.box_path,
+            "message": self.message,
+        }})
+    }
+}
+
+pub(crate) fn open(path: &Path, no_mmap: bool) -> Result<Evidence, Failure> {
+    let mode = if no_mmap {
+        ReadMode::Read
+    } else {
+        ReadMode::Auto
+    };
+    Evidence::open(path, mode).map_err(|e| Failure {
+        path: path.display().to_string(),
+        offset: None,
+        box_path: None,
+        message: format!("cannot read: {e}"),
+    })
+}
+
+
+/// Formats an optional value, `-` when absent.
+pub(crate) fn fmt_opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+
+/// Writes a JSON document (one value, or an array for several inputs) and a newline.
+pub(crate) fn print_json(values: Vec<serde_json::Value>, several: bool) -> std::io::Result<()> {
+    let mut values = values;
+    let doc = if several { serde_json::Value::Array(values) } else { values.pop().unwrap_or(serde_json::Value::Null) };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    serde_json::to_writer(&mut out, &doc)?;
+    writeln!(out)
+}

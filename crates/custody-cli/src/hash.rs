@@ -1,0 +1,231 @@
+//! `custody hash` and `custody locate`.
+
+use crate::common::{Failure, print_json};
+use custody_hash::content::content_hashes;
+use custody_hash::tree::{ChunkTree, DEFAULT_LEAF_SIZE, valid_leaf_size};
+use custody_hash::{Algorithms, DigestOptions, FileDigest, hash_bytes, hash_reader, locate as locate_changes};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Which digests `--algo` selects.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Algo {
+    Blake3,
+    Sha256,
+    Both,
+    All,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct HashArgs {
+    /// Files to hash.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Print JSON (one object per file; an array for several files).
+    #[arg(long)]
+    json: bool,
+    /// Digests to compute (`all` adds MD5).
+    #[arg(long, value_enum, default_value = "both")]
+    algo: Algo,
+    /// Write each file's chunk tree to DIR/NAME.b3tree.
+    #[arg(long, value_name = "DIR")]
+    tree_out: Option<PathBuf>,
+    /// Chunk-tree leaf size in bytes (a power of two, 1024 to 16777216).
+    #[arg(long, default_value_t = DEFAULT_LEAF_SIZE)]
+    leaf_size: u32,
+    /// Print lines that `b3sum --check` accepts.
+    #[arg(long)]
+    b3sum: bool,
+    /// Hash each track's media in a container-independent form instead.
+    #[arg(long)]
+    content: bool,
+    /// Memory-map files instead of reading them (never for removable media).
+    #[arg(long)]
+    mmap: bool,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct LocateArgs {
+    /// The file to check.
+    file: PathBuf,
+    /// Its chunk tree (`custody hash --tree-out`).
+    tree: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn failure(path: &Path, message: String) -> Failure {
+    Failure { path: path.display().to_string(), offset: None, box_path: None, message }
+}
+
+fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
+    (len >= 1 << 30 && std::io::stderr().is_terminal()).then(|| {
+        let pb = indicatif::ProgressBar::new(len);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    })
+}
+
+fn digest_file(path: &Path, args: &HashArgs) -> Result<(FileDigest, Option<ChunkTree>), Failure> {
+    let algorithms = match args.algo {
+        Algo::Blake3 => Algorithms::BLAKE3,
+        Algo::Sha256 => Algorithms::SHA256,
+        Algo::Both => Algorithms::BOTH,
+        Algo::All => Algorithms::ALL,
+    };
+    let opts = DigestOptions { algorithms, leaf_size: args.leaf_size };
+    if args.mmap {
+        let ev = custody_io::Evidence::open(path, custody_io::ReadMode::Map).map_err(|e| failure(path, format!("cannot read: {e}")))?;
+        return Ok(hash_bytes(ev.bytes(), opts));
+    }
+    let mut f = std::fs::File::open(path).map_err(|e| failure(path, format!("cannot read: {e}")))?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let pb = progress_bar(len);
+    let r = hash_reader(&mut f, opts, |n| {
+        if let Some(pb) = &pb {
+            pb.set_position(n);
+        }
+    });
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    r.map_err(|e| failure(path, format!("read failed: {e}")))
+}
+
+fn write_tree(dir: &Path, file: &Path, tree: &ChunkTree) -> Result<PathBuf, Failure> {
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
+    let out = dir.join(format!("{name}.b3tree"));
+    std::fs::create_dir_all(dir).map_err(|e| failure(dir, format!("cannot create: {e}")))?;
+    custody_io::write_atomic(&out, &tree.encode()).map_err(|e| failure(&out, format!("cannot write: {e}")))?;
+    Ok(out)
+}
+
+fn hash_one(path: &Path, args: &HashArgs) -> Result<serde_json::Value, Failure> {
+    if args.content {
+        let ev = custody_io::Evidence::open(path, custody_io::ReadMode::Auto).map_err(|e| failure(path, format!("cannot read: {e}")))?;
+        let tracks = content_hashes(ev.bytes(), custody_container::Limits::default()).map_err(|e| Failure {
+            path: path.display().to_string(),
+            offset: Some(e.offset),
+            box_path: (!e.path.is_empty()).then(|| e.path.clone()),
+            message: e.to_string(),
+        })?;
+        return Ok(serde_json::json!({
+            "path": path.display().to_string(),
+            "content_version": custody_hash::content::CONTENT_VERSION,
+            "tracks": tracks,
+        }));
+    }
+    let (d, tree) = digest_file(path, args)?;
+    let mut v = serde_json::json!({
+        "path": path.display().to_string(),
+        "size": d.size,
+        "blake3": d.blake3_hex(),
+        "sha256": d.sha256_hex(),
+    });
+    if let Some(m) = d.md5_hex() {
+        v["md5"] = m.into();
+    }
+    if let (Some(dir), Some(tree)) = (&args.tree_out, &tree) {
+        v["tree"] = write_tree(dir, path, tree)?.display().to_string().into();
+    }
+    Ok(v)
+}
+
+pub(crate) fn run(args: &HashArgs) -> ExitCode {
+    if !valid_leaf_size(args.leaf_size) {
+        eprintln!("custody: --leaf-size must be a power of two from 1024 to 16777216");
+        return ExitCode::from(2);
+    }
+    if args.b3sum && !matches!(args.algo, Algo::Blake3 | Algo::Both | Algo::All) {
+        eprintln!("custody: --b3sum needs BLAKE3 (--algo blake3, both or all)");
+        return ExitCode::from(2);
+    }
+    let mut failed = false;
+    let mut values = Vec::new();
+    let stdout = std::io::stdout();
+    for f in &args.files {
+        match hash_one(f, args) {
+            Ok(v) => {
+                let s = |k: &str| v[k].as_str().unwrap_or("-").to_string();
+                let line = if args.json || args.content {
+                    None
+                } else if args.b3sum {
+                    Some(format!("{}  {}", s("blake3"), f.display()))
+                } else {
+                    Some(format!("{}  {}  {}  {}", s("blake3"), s("sha256"), v["size"], f.display()))
+                };
+                match line {
+                    Some(l) => {
+                        if writeln!(stdout.lock(), "{l}").is_err() {
+                            return ExitCode::from(2);
+                        }
+                    }
+                    None => values.push(v),
+                }
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("custody: {}: {}", e.path, e.message);
+                if args.json || args.content {
+                    values.push(e.json());
+                }
+            }
+        }
+    }
+    if (args.json || args.content) && print_json(values, args.files.len() > 1).is_err() {
+        return ExitCode::from(2);
+    }
+    if failed { ExitCode::from(2) } else { ExitCode::SUCCESS }
+}
+
+pub(crate) fn locate(args: &LocateArgs) -> ExitCode {
+    let fail = |f: Failure| {
+        eprintln!("custody: {}: {}", f.path, f.message);
+        if args.json {
+            let _ = print_json(vec![f.json()], false);
+        }
+        ExitCode::from(2)
+    };
+    let tree = match std::fs::read(&args.tree) {
+        Ok(b) => match ChunkTree::decode(&b) {
+            Ok(t) => t,
+            Err(e) => return fail(failure(&args.tree, e.to_string())),
+        },
+        Err(e) => return fail(failure(&args.tree, format!("cannot read: {e}"))),
+    };
+    if !tree.is_consistent() {
+        return fail(failure(&args.tree, "the chunk tree's leaves do not produce its root hash".into()));
+    }
+    let mut f = match std::fs::File::open(&args.file) {
+        Ok(f) => f,
+        Err(e) => return fail(failure(&args.file, format!("cannot read: {e}"))),
+    };
+    let report = match locate_changes(&mut f, &tree) {
+        Ok(r) => r,
+        Err(e) => return fail(failure(&args.file, e.to_string())),
+    };
+    if args.json {
+        if print_json(vec![serde_json::to_value(&report).unwrap_or_default()], false).is_err() {
+            return ExitCode::from(2);
+        }
+    } else if report.ok {
+        println!("{}: OK ({} bytes match the tree)", args.file.display(), report.size_actual);
+    } else {
+        println!(
+            "{}: CHANGED (expected {} bytes, found {}{})",
+            args.file.display(),
+            report.size_expected,
+            report.size_actual,
+            if report.truncated { ", truncated" } else if report.extended { ", extended" } else { "" }
+        );
+        for r in &report.changed {
+            println!("  bytes {}..{} differ", r.start, r.end);
+        }
+    }
+    if report.ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
