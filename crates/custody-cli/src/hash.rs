@@ -3,7 +3,7 @@
 use crate::common::{Failure, print_json};
 use custody_hash::content::content_hashes;
 use custody_hash::tree::{ChunkTree, DEFAULT_LEAF_SIZE, valid_leaf_size};
-use custody_hash::{Algorithms, DigestOptions, FileDigest, hash_bytes, hash_reader, locate as locate_changes};
+use custody_hash::{Algorithms, DigestOptions, FileDigest, hash_file, locate as locate_changes};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,9 +40,10 @@ pub(crate) struct HashArgs {
     /// Hash each track's media in a container-independent form instead.
     #[arg(long)]
     content: bool,
-    /// Memory-map files instead of reading them (never for removable media).
+    /// Always stream files with read() instead of memory-mapping large files on
+    /// fixed disks (files on removable media are never mapped).
     #[arg(long)]
-    mmap: bool,
+    no_mmap: bool,
 }
 
 #[derive(clap::Args)]
@@ -79,14 +80,10 @@ fn digest_file(path: &Path, args: &HashArgs) -> Result<(FileDigest, Option<Chunk
         Algo::All => Algorithms::ALL,
     };
     let opts = DigestOptions { algorithms, leaf_size: args.leaf_size };
-    if args.mmap {
-        let ev = custody_io::Evidence::open(path, custody_io::ReadMode::Map).map_err(|e| failure(path, format!("cannot read: {e}")))?;
-        return Ok(hash_bytes(ev.bytes(), opts));
-    }
-    let mut f = std::fs::File::open(path).map_err(|e| failure(path, format!("cannot read: {e}")))?;
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mode = if args.no_mmap { custody_io::ReadMode::Read } else { custody_io::ReadMode::Auto };
+    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let pb = progress_bar(len);
-    let r = hash_reader(&mut f, opts, |n| {
+    let r = hash_file(path, opts, mode, |n| {
         if let Some(pb) = &pb {
             pb.set_position(n);
         }

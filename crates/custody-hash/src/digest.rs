@@ -112,6 +112,31 @@ pub struct Digester {
     workers: Vec<(Sender<Arc<Block>>, JoinHandle<Output>)>,
 }
 
+/// Threads BLAKE3 may use: all cores when it hashes alone; otherwise the cores
+/// left after one each for SHA-256 and MD5 (at least one), so the sequential
+/// hashes, the pace-setters, never wait for a core.
+fn blake3_threads(a: Algorithms) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_sub(a.sha256 as usize + a.md5 as usize).max(1)
+}
+
+/// Leaf chaining values, on `pool` when there is one, else on this thread.
+fn leaves_on(pool: Option<&rayon::ThreadPool>, first: u64, leaf: u32, data: &[u8]) -> Vec<blake3::hazmat::ChainingValue> {
+    match pool {
+        Some(p) => p.install(|| leaf_cvs(first, leaf, data)),
+        None => data
+            .chunks(leaf as usize)
+            .enumerate()
+            .map(|(i, c)| crate::tree::leaf_cv(first + i as u64, leaf, c))
+            .collect(),
+    }
+}
+
+/// A rayon pool of `n` threads, or none for one thread.
+fn pool_of(n: usize) -> Option<rayon::ThreadPool> {
+    (n > 1).then(|| rayon::ThreadPoolBuilder::new().num_threads(n).build().ok()).flatten()
+}
+
 fn recycle(block: Arc<Block>, pool: &Sender<Vec<u8>>) {
     if let Some(b) = Arc::into_inner(block) {
         let _ = pool.try_send(b.data);
@@ -129,13 +154,15 @@ impl Digester {
             let (tx, rx) = bounded::<Arc<Block>>(POOL_BLOCKS);
             let pool = pool_tx.clone();
             let leaf = opts.leaf_size;
+            let threads = blake3_threads(a);
             let h = std::thread::spawn(move || {
+                let workers = pool_of(threads);
                 let mut leaves = Vec::new();
                 let mut size = 0u64;
                 // While the file fits in one leaf, its root is the plain hash of its bytes.
                 let mut head: Option<Arc<Block>> = None;
                 for blk in rx {
-                    let cvs = leaf_cvs(leaves.len() as u64, leaf, &blk.data[..blk.len]);
+                    let cvs = leaves_on(workers.as_ref(), leaves.len() as u64, leaf, &blk.data[..blk.len]);
                     leaves.extend(cvs);
                     size += blk.len as u64;
                     if leaves.len() <= 1 {
@@ -289,6 +316,31 @@ pub fn hash_reader(r: &mut impl Read, opts: DigestOptions, progress: impl FnMut(
     Ok(d.finish())
 }
 
+/// Digests a file, opened read-only. With [`custody_io::ReadMode::Auto`] a
+/// large file on a fixed disk is memory-mapped (faster on the machines we
+/// measure: no copy through a buffer) and anything else is streamed with
+/// `read()`; [`custody_io::ReadMode::Read`] always streams (use it for recorder
+/// media). `progress` is called with the bytes hashed so far when streaming.
+pub fn hash_file(
+    path: &std::path::Path,
+    opts: DigestOptions,
+    mode: custody_io::ReadMode,
+    progress: impl FnMut(u64),
+) -> std::io::Result<(FileDigest, Option<ChunkTree>)> {
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let map = match mode {
+        custody_io::ReadMode::Map => true,
+        custody_io::ReadMode::Read => false,
+        custody_io::ReadMode::Auto => custody_io::map_is_safe(path, len),
+    };
+    if map && len > 0 {
+        let ev = custody_io::Evidence::open(path, custody_io::ReadMode::Map)?;
+        return Ok(hash_bytes(ev.bytes(), opts));
+    }
+    hash_reader(&mut f, opts, progress)
+}
+
 /// Digests bytes already in memory (or memory-mapped): BLAKE3 leaves in
 /// parallel while SHA-256 and MD5 run on their own threads.
 pub fn hash_bytes(data: &[u8], opts: DigestOptions) -> (FileDigest, Option<ChunkTree>) {
@@ -296,7 +348,11 @@ pub fn hash_bytes(data: &[u8], opts: DigestOptions) -> (FileDigest, Option<Chunk
     std::thread::scope(|s| {
         let sha = a.sha256.then(|| s.spawn(|| -> [u8; 32] { sha2::Sha256::digest(data).into() }));
         let md5 = a.md5.then(|| s.spawn(|| -> [u8; 16] { md5::Md5::digest(data).into() }));
-        let tree = a.blake3.then(|| ChunkTree::of_bytes(data, opts.leaf_size));
+        let tree = a.blake3.then(|| {
+            let leaves = if data.is_empty() { Vec::new() } else { leaves_on(pool_of(blake3_threads(a)).as_ref(), 0, opts.leaf_size, data) };
+            let root = root_of(&leaves).unwrap_or_else(|| *blake3::hash(data).as_bytes());
+            ChunkTree { leaf_size: opts.leaf_size, size: data.len() as u64, leaves, root }
+        });
         let d = FileDigest {
             size: data.len() as u64,
             blake3: tree.as_ref().map(|t| t.root),

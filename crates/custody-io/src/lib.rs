@@ -23,7 +23,8 @@ use std::path::Path;
 /// How [`Evidence::open`] brings a file's bytes into memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReadMode {
-    /// Map files of at least [`MAP_THRESHOLD`] bytes, read smaller ones.
+    /// Map files of at least [`MAP_THRESHOLD`] bytes that are not on
+    /// removable media ([`map_is_safe`]); read the others.
     #[default]
     Auto,
     /// Always memory-map (read-only, private).
@@ -34,6 +35,48 @@ pub enum ReadMode {
 
 /// Files at least this large are mapped by [`ReadMode::Auto`].
 pub const MAP_THRESHOLD: u64 = 1 << 20;
+
+/// Whether [`ReadMode::Auto`] maps a file: large enough for a map to pay,
+/// and not on removable media (where a vanishing device would raise SIGBUS).
+pub fn map_is_safe(path: &Path, len: u64) -> bool {
+    len >= MAP_THRESHOLD && !is_removable(path)
+}
+
+/// True when `path` lives on a removable or USB block device (Linux sysfs);
+/// also true when that cannot be determined for a file on a block device.
+/// Always false on other systems, where callers should choose [`ReadMode::Read`]
+/// for recorder media themselves.
+pub fn is_removable(path: &Path) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = std::fs::metadata(path) else { return true };
+        let dev = meta.dev();
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+        let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+        if major == 0 {
+            // Virtual file systems (tmpfs, overlay, 9p, FUSE) are not removable devices.
+            return false;
+        }
+        let sys = std::path::PathBuf::from(format!("/sys/dev/block/{major}:{minor}"));
+        let Ok(real) = std::fs::canonicalize(&sys) else { return false };
+        if real.to_string_lossy().contains("/usb") {
+            return true;
+        }
+        // A partition's `removable` flag lives on its parent disk.
+        for dir in [real.clone(), real.join("..")] {
+            if let Ok(flag) = std::fs::read_to_string(dir.join("removable")) {
+                return flag.trim() == "1";
+            }
+        }
+        false
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        false
+    }
+}
 
 enum Bytes {
     Map(memmap2::Mmap),
@@ -60,7 +103,7 @@ impl Evidence {
         let map = match mode {
             ReadMode::Map => len > 0,
             ReadMode::Read => false,
-            ReadMode::Auto => len >= MAP_THRESHOLD,
+            ReadMode::Auto => map_is_safe(path, len),
         };
         let bytes = if map {
             // SAFETY: the map is read-only and private. The caller chose a
