@@ -37,17 +37,19 @@ pub(crate) fn open(path: &Path, no_mmap: bool) -> Result<Evidence, Failure> {
     })
 }
 
-
 /// Formats an optional value, `-` when absent.
 pub(crate) fn fmt_opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
-
 /// Writes a JSON document (one value, or an array for several inputs) and a newline.
 pub(crate) fn print_json(values: Vec<serde_json::Value>, several: bool) -> std::io::Result<()> {
     let mut values = values;
-    let doc = if several { serde_json::Value::Array(values) } else { values.pop().unwrap_or(serde_json::Value::Null) };
+    let doc = if several {
+        serde_json::Value::Array(values)
+    } else {
+        values.pop().unwrap_or(serde_json::Value::Null)
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     serde_json::to_writer(&mut out, &doc)?;

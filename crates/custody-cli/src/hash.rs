@@ -58,15 +58,22 @@ pub(crate) struct LocateArgs {
 }
 
 fn failure(path: &Path, message: String) -> Failure {
-    Failure { path: path.display().to_string(), offset: None, box_path: None, message }
+    Failure {
+        path: path.display().to_string(),
+        offset: None,
+        box_path: None,
+        message,
+    }
 }
 
 fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
     (len >= 1 << 30 && std::io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new(len);
         pb.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         pb
     })
@@ -79,8 +86,15 @@ fn digest_file(path: &Path, args: &HashArgs) -> Result<(FileDigest, Option<Chunk
         Algo::Both => Algorithms::BOTH,
         Algo::All => Algorithms::ALL,
     };
-    let opts = DigestOptions { algorithms, leaf_size: args.leaf_size };
-    let mode = if args.no_mmap { custody_io::ReadMode::Read } else { custody_io::ReadMode::Auto };
+    let opts = DigestOptions {
+        algorithms,
+        leaf_size: args.leaf_size,
+    };
+    let mode = if args.no_mmap {
+        custody_io::ReadMode::Read
+    } else {
+        custody_io::ReadMode::Auto
+    };
     let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let pb = progress_bar(len);
     let r = hash_file(path, opts, mode, |n| {
@@ -95,22 +109,30 @@ fn digest_file(path: &Path, args: &HashArgs) -> Result<(FileDigest, Option<Chunk
 }
 
 fn write_tree(dir: &Path, file: &Path, tree: &ChunkTree) -> Result<PathBuf, Failure> {
-    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
     let out = dir.join(format!("{name}.b3tree"));
     std::fs::create_dir_all(dir).map_err(|e| failure(dir, format!("cannot create: {e}")))?;
-    custody_io::write_atomic(&out, &tree.encode()).map_err(|e| failure(&out, format!("cannot write: {e}")))?;
+    custody_io::write_atomic(&out, &tree.encode())
+        .map_err(|e| failure(&out, format!("cannot write: {e}")))?;
     Ok(out)
 }
 
 fn hash_one(path: &Path, args: &HashArgs) -> Result<serde_json::Value, Failure> {
     if args.content {
-        let ev = custody_io::Evidence::open(path, custody_io::ReadMode::Auto).map_err(|e| failure(path, format!("cannot read: {e}")))?;
-        let tracks = content_hashes(ev.bytes(), custody_container::Limits::default()).map_err(|e| Failure {
-            path: path.display().to_string(),
-            offset: Some(e.offset),
-            box_path: (!e.path.is_empty()).then(|| e.path.clone()),
-            message: e.to_string(),
-        })?;
+        let ev = custody_io::Evidence::open(path, custody_io::ReadMode::Auto)
+            .map_err(|e| failure(path, format!("cannot read: {e}")))?;
+        let tracks =
+            content_hashes(ev.bytes(), custody_container::Limits::default()).map_err(|e| {
+                Failure {
+                    path: path.display().to_string(),
+                    offset: Some(e.offset),
+                    box_path: (!e.path.is_empty()).then(|| e.path.clone()),
+                    message: e.to_string(),
+                }
+            })?;
         return Ok(serde_json::json!({
             "path": path.display().to_string(),
             "content_version": custody_hash::content::CONTENT_VERSION,
@@ -154,7 +176,13 @@ pub(crate) fn run(args: &HashArgs) -> ExitCode {
                 } else if args.b3sum {
                     Some(format!("{}  {}", s("blake3"), f.display()))
                 } else {
-                    Some(format!("{}  {}  {}  {}", s("blake3"), s("sha256"), v["size"], f.display()))
+                    Some(format!(
+                        "{}  {}  {}  {}",
+                        s("blake3"),
+                        s("sha256"),
+                        v["size"],
+                        f.display()
+                    ))
                 };
                 match line {
                     Some(l) => {
@@ -177,7 +205,11 @@ pub(crate) fn run(args: &HashArgs) -> ExitCode {
     if (args.json || args.content) && print_json(values, args.files.len() > 1).is_err() {
         return ExitCode::from(2);
     }
-    if failed { ExitCode::from(2) } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 pub(crate) fn locate(args: &LocateArgs) -> ExitCode {
@@ -196,7 +228,10 @@ pub(crate) fn locate(args: &LocateArgs) -> ExitCode {
         Err(e) => return fail(failure(&args.tree, format!("cannot read: {e}"))),
     };
     if !tree.is_consistent() {
-        return fail(failure(&args.tree, "the chunk tree's leaves do not produce its root hash".into()));
+        return fail(failure(
+            &args.tree,
+            "the chunk tree's leaves do not produce its root hash".into(),
+        ));
     }
     let mut f = match std::fs::File::open(&args.file) {
         Ok(f) => f,
@@ -207,22 +242,41 @@ pub(crate) fn locate(args: &LocateArgs) -> ExitCode {
         Err(e) => return fail(failure(&args.file, e.to_string())),
     };
     if args.json {
-        if print_json(vec![serde_json::to_value(&report).unwrap_or_default()], false).is_err() {
+        if print_json(
+            vec![serde_json::to_value(&report).unwrap_or_default()],
+            false,
+        )
+        .is_err()
+        {
             return ExitCode::from(2);
         }
     } else if report.ok {
-        println!("{}: OK ({} bytes match the tree)", args.file.display(), report.size_actual);
+        println!(
+            "{}: OK ({} bytes match the tree)",
+            args.file.display(),
+            report.size_actual
+        );
     } else {
         println!(
             "{}: CHANGED (expected {} bytes, found {}{})",
             args.file.display(),
             report.size_expected,
             report.size_actual,
-            if report.truncated { ", truncated" } else if report.extended { ", extended" } else { "" }
+            if report.truncated {
+                ", truncated"
+            } else if report.extended {
+                ", extended"
+            } else {
+                ""
+            }
         );
         for r in &report.changed {
             println!("  bytes {}..{} differ", r.start, r.end);
         }
     }
-    if report.ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }

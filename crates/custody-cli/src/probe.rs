@@ -187,4 +187,3 @@ pub(crate) fn run(args: &ProbeArgs) -> ExitCode {
         ExitCode::SUCCESS
     }
 }
-

@@ -53,9 +53,15 @@ pub struct TrackContent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Form {
     /// NAL units: `hevc`, and the length-prefix size (None: Annex B).
-    Nal { hevc: bool, length_size: Option<u8> },
+    Nal {
+        hevc: bool,
+        length_size: Option<u8>,
+    },
     Adts,
-    Pcm { width: u8, big_endian: bool },
+    Pcm {
+        width: u8,
+        big_endian: bool,
+    },
     Bytes,
 }
 
@@ -95,7 +101,14 @@ struct Canon {
 
 impl Canon {
     fn new(form: Form) -> Self {
-        Canon { form, content: blake3::Hasher::new(), params: BTreeSet::new(), samples: 0, missing: 0, scratch: Vec::new() }
+        Canon {
+            form,
+            content: blake3::Hasher::new(),
+            params: BTreeSet::new(),
+            samples: 0,
+            missing: 0,
+            scratch: Vec::new(),
+        }
     }
 
     fn nal(&mut self, nal: &[u8], hevc: bool) {
@@ -125,30 +138,47 @@ impl Canon {
     fn sample(&mut self, s: &[u8]) {
         self.samples += 1;
         match self.form {
-            Form::Nal { hevc, length_size: Some(n) } => {
+            Form::Nal {
+                hevc,
+                length_size: Some(n),
+            } => {
                 let n = n as usize;
                 let mut at = 0;
                 while at + n <= s.len() {
-                    let len = s[at..at + n].iter().fold(0usize, |a, &b| (a << 8) | b as usize);
+                    let len = s[at..at + n]
+                        .iter()
+                        .fold(0usize, |a, &b| (a << 8) | b as usize);
                     at += n;
                     let end = at.saturating_add(len).min(s.len());
                     self.nal(&s[at..end], hevc);
                     at = end;
                 }
             }
-            Form::Nal { hevc, length_size: None } => {
+            Form::Nal {
+                hevc,
+                length_size: None,
+            } => {
                 for nal in annex_b(s) {
                     self.nal(nal, hevc);
                 }
             }
             Form::Adts => {
                 let header = match s {
-                    [0xff, b, ..] if b & 0xf6 == 0xf0 => if b & 1 == 1 { 7 } else { 9 },
+                    [0xff, b, ..] if b & 0xf6 == 0xf0 => {
+                        if b & 1 == 1 {
+                            7
+                        } else {
+                            9
+                        }
+                    }
                     _ => 0,
                 };
                 self.content.update(s.get(header..).unwrap_or(&[]));
             }
-            Form::Pcm { width, big_endian: true } if width > 1 => {
+            Form::Pcm {
+                width,
+                big_endian: true,
+            } if width > 1 => {
                 self.scratch.clear();
                 self.scratch.extend_from_slice(s);
                 for c in self.scratch.chunks_exact_mut(width as usize) {
@@ -195,7 +225,12 @@ fn annex_b(s: &[u8]) -> impl Iterator<Item = &[u8]> {
             i += 1;
         }
     }
-    let ends: Vec<usize> = starts.iter().skip(1).map(|&n| n - 3).chain(std::iter::once(s.len())).collect();
+    let ends: Vec<usize> = starts
+        .iter()
+        .skip(1)
+        .map(|&n| n - 3)
+        .chain(std::iter::once(s.len()))
+        .collect();
     starts.into_iter().zip(ends).map(move |(a, b)| {
         let mut e = b;
         while e > a && s[e - 1] == 0 {
@@ -208,7 +243,10 @@ fn annex_b(s: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// Parameter sets from an `avcC` or `hvcC` record, and the NAL length size.
 fn out_of_band(kind: &[u8; 4], c: &[u8]) -> (Vec<Vec<u8>>, u8) {
     let mut out = Vec::new();
-    let u16at = |at: usize| c.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize);
+    let u16at = |at: usize| {
+        c.get(at..at + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+    };
     match kind {
         b"avcC" => {
             let n = c.get(4).map_or(4, |b| (b & 3) + 1);
@@ -218,8 +256,12 @@ fn out_of_band(kind: &[u8; 4], c: &[u8]) -> (Vec<Vec<u8>>, u8) {
                 let cnt = if round == 0 { cnt & 0x1f } else { cnt } as usize;
                 at += 1;
                 for _ in 0..cnt {
-                    let Some(len) = u16at(at) else { return (out, n) };
-                    let Some(p) = c.get(at + 2..at + 2 + len) else { return (out, n) };
+                    let Some(len) = u16at(at) else {
+                        return (out, n);
+                    };
+                    let Some(p) = c.get(at + 2..at + 2 + len) else {
+                        return (out, n);
+                    };
                     out.push(p.to_vec());
                     at += 2 + len;
                 }
@@ -228,14 +270,20 @@ fn out_of_band(kind: &[u8; 4], c: &[u8]) -> (Vec<Vec<u8>>, u8) {
         }
         _ => {
             let n = c.get(21).map_or(4, |b| (b & 3) + 1);
-            let Some(&arrays) = c.get(22) else { return (out, n) };
+            let Some(&arrays) = c.get(22) else {
+                return (out, n);
+            };
             let mut at = 23;
             for _ in 0..arrays {
                 let Some(cnt) = u16at(at + 1) else { break };
                 at += 3;
                 for _ in 0..cnt {
-                    let Some(len) = u16at(at) else { return (out, n) };
-                    let Some(p) = c.get(at + 2..at + 2 + len) else { return (out, n) };
+                    let Some(len) = u16at(at) else {
+                        return (out, n);
+                    };
+                    let Some(p) = c.get(at + 2..at + 2 + len) else {
+                        return (out, n);
+                    };
                     out.push(p.to_vec());
                     at += 2 + len;
                 }
@@ -247,8 +295,14 @@ fn out_of_band(kind: &[u8; 4], c: &[u8]) -> (Vec<Vec<u8>>, u8) {
 
 fn form_for(codec: Option<&str>) -> Form {
     match codec {
-        Some("h264") => Form::Nal { hevc: false, length_size: None },
-        Some("hevc") => Form::Nal { hevc: true, length_size: None },
+        Some("h264") => Form::Nal {
+            hevc: false,
+            length_size: None,
+        },
+        Some("hevc") => Form::Nal {
+            hevc: true,
+            length_size: None,
+        },
         Some("aac") => Form::Adts,
         Some(c) => pcm_form(c).unwrap_or(Form::Bytes),
         None => Form::Bytes,
@@ -268,8 +322,12 @@ pub fn content_hashes(data: &[u8], limits: Limits) -> Result<Vec<TrackContent>, 
                     let mut canon;
                     if let Form::Nal { hevc, .. } = form {
                         let cfg = t.entries.first().and_then(|e| e.config);
-                        let (params, n) = cfg.map_or((Vec::new(), 4), |c| out_of_band(&c.kind.0, c.bytes));
-                        form = Form::Nal { hevc, length_size: Some(n) };
+                        let (params, n) =
+                            cfg.map_or((Vec::new(), 4), |c| out_of_band(&c.kind.0, c.bytes));
+                        form = Form::Nal {
+                            hevc,
+                            length_size: Some(n),
+                        };
                         canon = Canon::new(form);
                         for p in &params {
                             canon.nal(p, hevc);
@@ -307,7 +365,11 @@ pub fn content_hashes(data: &[u8], limits: Limits) -> Result<Vec<TrackContent>, 
                 })
                 .collect())
         }
-        Some(f) => Err(Error::new(0, "", ErrorKind::Unsupported(format!("content hashes of {} files", f.name())))),
+        Some(f) => Err(Error::new(
+            0,
+            "",
+            ErrorKind::Unsupported(format!("content hashes of {} files", f.name())),
+        )),
         None => Err(Error::new(0, "", ErrorKind::Unrecognised)),
     }
 }
@@ -325,11 +387,17 @@ mod tests {
         annexb.extend_from_slice(&[0, 0, 1]);
         annexb.extend_from_slice(&idr);
         annexb.extend_from_slice(&[0, 0]);
-        let mut a = Canon::new(Form::Nal { hevc: false, length_size: None });
+        let mut a = Canon::new(Form::Nal {
+            hevc: false,
+            length_size: None,
+        });
         a.sample(&annexb);
         let mut prefixed = (idr.len() as u32).to_be_bytes().to_vec();
         prefixed.extend_from_slice(&idr);
-        let mut b = Canon::new(Form::Nal { hevc: false, length_size: Some(4) });
+        let mut b = Canon::new(Form::Nal {
+            hevc: false,
+            length_size: Some(4),
+        });
         b.params.insert(sps.to_vec());
         b.sample(&prefixed);
         assert_eq!(a.finish(1, None), b.finish(1, None));
@@ -341,11 +409,17 @@ mod tests {
         a.sample(&[0xff, 0xf1, 0x50, 0x80, 0x01, 0x7f, 0xfc, 1, 2, 3]);
         let mut b = Canon::new(Form::Bytes);
         b.sample(&[1, 2, 3]);
-        assert_eq!(a.finish(1, None).content_blake3, b.finish(1, None).content_blake3);
+        assert_eq!(
+            a.finish(1, None).content_blake3,
+            b.finish(1, None).content_blake3
+        );
         let mut be = Canon::new(pcm_form("pcm_s16be").unwrap());
         be.sample(&[0x12, 0x34, 0x56, 0x78]);
         let mut le = Canon::new(pcm_form("pcm_s16le").unwrap());
         le.sample(&[0x34, 0x12, 0x78, 0x56]);
-        assert_eq!(be.finish(1, None).content_blake3, le.finish(1, None).content_blake3);
+        assert_eq!(
+            be.finish(1, None).content_blake3,
+            le.finish(1, None).content_blake3
+        );
     }
 }

@@ -4,11 +4,19 @@
 pub fn tree(data: &[u8]) {
     if let Ok(t) = crate::tree::ChunkTree::decode(data) {
         let _ = t.is_consistent();
-        assert_eq!(crate::tree::ChunkTree::decode(&t.encode()).ok().as_ref(), Some(&t));
+        assert_eq!(
+            crate::tree::ChunkTree::decode(&t.encode()).ok().as_ref(),
+            Some(&t)
+        );
         // Use the tree against a small file; sizes come from the untrusted header,
         // so only ranges inside a small real buffer are read.
         let file = vec![0u8; (t.size.min(1 << 16)) as usize];
         let _ = crate::tree::locate(&mut &file[..], &t);
-        let _ = crate::tree::verify_range(&mut std::io::Cursor::new(&file), &t, &t.root, 0..t.size.min(4096));
+        let _ = crate::tree::verify_range(
+            &mut std::io::Cursor::new(&file),
+            &t,
+            &t.root,
+            0..t.size.min(4096),
+        );
     }
 }

@@ -17,5 +17,7 @@ pub mod digest;
 pub mod fuzzing;
 pub mod tree;
 
-pub use digest::{Algorithms, DigestOptions, Digester, FileDigest, hash_bytes, hash_file, hash_reader};
+pub use digest::{
+    Algorithms, DigestOptions, Digester, FileDigest, hash_bytes, hash_file, hash_reader,
+};
 pub use tree::{ByteRange, ChunkTree, LocateReport, TreeError, locate, verify_range};

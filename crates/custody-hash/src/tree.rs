@@ -8,8 +8,9 @@
 //! per 64 KiB, 0.05% of the file) lets [`locate`] name the leaves that changed
 //! and [`verify_range`] check a byte range without reading the rest.
 
-use blake3::hazmat::{ChainingValue, HasherExt, Mode, merge_subtrees_non_root, merge_subtrees_root};
-use rayon::prelude::*;
+use blake3::hazmat::{
+    ChainingValue, HasherExt, Mode, merge_subtrees_non_root, merge_subtrees_root,
+};
 use std::fmt;
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
@@ -52,10 +53,18 @@ pub enum TreeError {
 impl fmt::Display for TreeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TreeError::Format { offset, message } => write!(f, "chunk tree @ {offset:#x}: {message}"),
-            TreeError::RootMismatch => write!(f, "the chunk tree's leaves do not produce its root hash"),
+            TreeError::Format { offset, message } => {
+                write!(f, "chunk tree @ {offset:#x}: {message}")
+            }
+            TreeError::RootMismatch => {
+                write!(f, "the chunk tree's leaves do not produce its root hash")
+            }
             TreeError::OutOfRange { range, size } => {
-                write!(f, "range {}..{} is outside the {size}-byte file", range.start, range.end)
+                write!(
+                    f,
+                    "range {}..{} is outside the {size}-byte file",
+                    range.start, range.end
+                )
             }
             TreeError::Io(e) => write!(f, "{e}"),
         }
@@ -104,10 +113,32 @@ pub fn leaf_cv(index: u64, leaf_size: u32, bytes: &[u8]) -> ChainingValue {
 /// Chaining values of consecutive leaves starting at leaf `first`, hashed in parallel.
 /// `data` must start on a leaf boundary; only the last leaf may be short.
 pub fn leaf_cvs(first: u64, leaf_size: u32, data: &[u8]) -> Vec<ChainingValue> {
-    data.par_chunks(leaf_size as usize)
-        .enumerate()
-        .map(|(i, c)| leaf_cv(first + i as u64, leaf_size, c))
-        .collect()
+    let mut out = vec![[0u8; 32]; leaf_count(data.len() as u64, leaf_size) as usize];
+    fill_leaves(first, leaf_size, data, &mut out);
+    out
+}
+
+/// Splits the work in contiguous halves (as BLAKE3's own `update_rayon` does)
+/// down to runs of about 1 MiB hashed on one thread.
+fn fill_leaves(first: u64, leaf_size: u32, data: &[u8], out: &mut [ChainingValue]) {
+    let base = ((1usize << 20) / leaf_size as usize).max(1);
+    if out.len() <= base {
+        for (i, (c, o)) in data
+            .chunks(leaf_size as usize)
+            .zip(out.iter_mut())
+            .enumerate()
+        {
+            *o = leaf_cv(first + i as u64, leaf_size, c);
+        }
+        return;
+    }
+    let half = out.len() / 2;
+    let (dl, dr) = data.split_at((half * leaf_size as usize).min(data.len()));
+    let (ol, or) = out.split_at_mut(half);
+    rayon::join(
+        || fill_leaves(first, leaf_size, dl, ol),
+        || fill_leaves(first + half as u64, leaf_size, dr, or),
+    );
 }
 
 /// Merges leaves `[lo, hi)` into the chaining value of their subtree.
@@ -117,7 +148,11 @@ fn subtree(leaves: &[ChainingValue]) -> ChainingValue {
     }
     let split = largest_power_of_two_below(leaves.len());
     let (l, r) = leaves.split_at(split);
-    let (l, r) = if leaves.len() > 4096 { rayon::join(|| subtree(l), || subtree(r)) } else { (subtree(l), subtree(r)) };
+    let (l, r) = if leaves.len() > 4096 {
+        rayon::join(|| subtree(l), || subtree(r))
+    } else {
+        (subtree(l), subtree(r))
+    };
     merge_subtrees_non_root(&l, &r, Mode::Hash)
 }
 
@@ -139,8 +174,16 @@ pub fn root_of(leaves: &[ChainingValue]) -> Option<[u8; 32]> {
 impl ChunkTree {
     /// Builds the tree of `data` in memory.
     pub fn of_bytes(data: &[u8], leaf_size: u32) -> ChunkTree {
-        let leaves = if data.is_empty() { Vec::new() } else { leaf_cvs(0, leaf_size, data) };
-        let root = if leaves.len() < 2 { *blake3::hash(data).as_bytes() } else { root_of(&leaves).unwrap_or_default() };
+        let leaves = if data.is_empty() {
+            Vec::new()
+        } else {
+            leaf_cvs(0, leaf_size, data)
+        };
+        let root = if leaves.len() < 2 {
+            *blake3::hash(data).as_bytes()
+        } else {
+            root_of(&leaves).unwrap_or_default()
+        };
         ChunkTree {
             leaf_size,
             size: data.len() as u64,
@@ -182,9 +225,18 @@ impl ChunkTree {
 
     /// Decodes an outboard file; untrusted input, checked field by field.
     pub fn decode(b: &[u8]) -> Result<ChunkTree, TreeError> {
-        let err = |offset: usize, message: String| TreeError::Format { offset: offset as u64, message };
+        let err = |offset: usize, message: String| TreeError::Format {
+            offset: offset as u64,
+            message,
+        };
         if b.len() < HEADER_LEN {
-            return Err(err(0, format!("{} bytes is shorter than the {HEADER_LEN}-byte header", b.len())));
+            return Err(err(
+                0,
+                format!(
+                    "{} bytes is shorter than the {HEADER_LEN}-byte header",
+                    b.len()
+                ),
+            ));
         }
         if &b[..8] != MAGIC {
             return Err(err(0, "not a Custody chunk tree (bad magic)".into()));
@@ -194,22 +246,45 @@ impl ChunkTree {
             return Err(err(8, format!("unsupported version {version}")));
         }
         let shift = b[10];
-        let leaf_size = 1u32.checked_shl(shift as u32).filter(|&l| valid_leaf_size(l)).ok_or_else(|| err(10, format!("invalid leaf size 2^{shift}")))?;
+        let leaf_size = 1u32
+            .checked_shl(shift as u32)
+            .filter(|&l| valid_leaf_size(l))
+            .ok_or_else(|| err(10, format!("invalid leaf size 2^{shift}")))?;
         let le64 = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8]));
         let size = le64(16);
         let count = le64(24);
         let expected = leaf_count(size, leaf_size);
         if count != expected {
-            return Err(err(24, format!("{count} leaves for a {size}-byte file with {leaf_size}-byte leaves (expected {expected})")));
+            return Err(err(
+                24,
+                format!(
+                    "{count} leaves for a {size}-byte file with {leaf_size}-byte leaves (expected {expected})"
+                ),
+            ));
         }
         let body = &b[HEADER_LEN..];
         if (body.len() as u64) != count.saturating_mul(32) {
-            return Err(err(HEADER_LEN, format!("{count} leaves need {} bytes but {} follow the header", count.saturating_mul(32), body.len())));
+            return Err(err(
+                HEADER_LEN,
+                format!(
+                    "{count} leaves need {} bytes but {} follow the header",
+                    count.saturating_mul(32),
+                    body.len()
+                ),
+            ));
         }
         let mut root = [0u8; 32];
         root.copy_from_slice(&b[32..64]);
-        let leaves = body.chunks_exact(32).map(|c| c.try_into().unwrap_or([0; 32])).collect();
-        Ok(ChunkTree { leaf_size, size, leaves, root })
+        let leaves = body
+            .chunks_exact(32)
+            .map(|c| c.try_into().unwrap_or([0; 32]))
+            .collect();
+        Ok(ChunkTree {
+            leaf_size,
+            size,
+            leaves,
+            root,
+        })
     }
 
     /// The root as lowercase hex.
@@ -261,7 +336,10 @@ fn push_range(v: &mut Vec<ByteRange>, r: Range<u64>) {
     }
     match v.last_mut() {
         Some(last) if last.end == r.start => last.end = r.end,
-        _ => v.push(ByteRange { start: r.start, end: r.end }),
+        _ => v.push(ByteRange {
+            start: r.start,
+            end: r.end,
+        }),
     }
 }
 
@@ -272,12 +350,13 @@ fn push_range(v: &mut Vec<ByteRange>, r: Range<u64>) {
 pub fn locate(reader: &mut impl Read, tree: &ChunkTree) -> Result<LocateReport, TreeError> {
     let leaf = tree.leaf_size as usize;
     let block_leaves = (crate::digest::BLOCK_SIZE / leaf).max(1);
-    let mut buf = vec![0u8; block_leaves * leaf];
+    let mut storage = Vec::new();
+    let buf = crate::digest::aligned_buffer(&mut storage, block_leaves * leaf);
     let mut changed = Vec::new();
     let mut pos: u64 = 0;
     let mut index: u64 = 0;
     loop {
-        let n = read_full(reader, &mut buf)?;
+        let n = read_full(reader, buf)?;
         if n == 0 {
             break;
         }
@@ -286,7 +365,8 @@ pub fn locate(reader: &mut impl Read, tree: &ChunkTree) -> Result<LocateReport, 
             let i = index + k as u64;
             let start = pos + (k * leaf) as u64;
             let end = start + leaf.min(n - k * leaf) as u64;
-            let same = tree.leaves.get(i as usize) == Some(cv) && tree.leaf_range(i) == (start..end);
+            let same =
+                tree.leaves.get(i as usize) == Some(cv) && tree.leaf_range(i) == (start..end);
             if !same {
                 push_range(&mut changed, start..end);
             }
@@ -326,9 +406,17 @@ pub(crate) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<us
 /// Verifies the bytes `range` of a file against a trusted BLAKE3 `root`,
 /// reading only the leaves that cover the range and using the (untrusted)
 /// tree for the rest. Returns `Ok(true)` when the range is intact.
-pub fn verify_range(file: &mut (impl Read + Seek), tree: &ChunkTree, root: &[u8; 32], range: Range<u64>) -> Result<bool, TreeError> {
+pub fn verify_range(
+    file: &mut (impl Read + Seek),
+    tree: &ChunkTree,
+    root: &[u8; 32],
+    range: Range<u64>,
+) -> Result<bool, TreeError> {
     if range.start > range.end || range.end > tree.size {
-        return Err(TreeError::OutOfRange { range, size: tree.size });
+        return Err(TreeError::OutOfRange {
+            range,
+            size: tree.size,
+        });
     }
     if tree.root != *root {
         return Err(TreeError::RootMismatch);
@@ -352,7 +440,8 @@ pub fn verify_range(file: &mut (impl Read + Seek), tree: &ChunkTree, root: &[u8;
     let last = (range.end - 1) / leaf;
     // Read the covering leaves a block at a time: memory stays bounded whatever the range.
     let per_block = ((crate::digest::BLOCK_SIZE as u64 / leaf).max(1)) as usize;
-    let mut buf = vec![0u8; per_block * leaf as usize];
+    let mut storage = Vec::new();
+    let buf = crate::digest::aligned_buffer(&mut storage, per_block * leaf as usize);
     file.seek(SeekFrom::Start(first * leaf))?;
     let mut i = first;
     while i <= last {
@@ -363,7 +452,11 @@ pub fn verify_range(file: &mut (impl Read + Seek), tree: &ChunkTree, root: &[u8;
             return Ok(false);
         }
         let cvs = leaf_cvs(i, tree.leaf_size, &buf[..want]);
-        if cvs.iter().zip(&tree.leaves[i as usize..]).any(|(a, b)| a != b) {
+        if cvs
+            .iter()
+            .zip(&tree.leaves[i as usize..])
+            .any(|(a, b)| a != b)
+        {
             return Ok(false);
         }
         i += leaves as u64;
@@ -378,10 +471,28 @@ mod tests {
     #[test]
     fn root_equals_plain_blake3_at_boundaries() {
         for leaf in [1024u32, 4096, 65536] {
-            for size in [0usize, 1, 1023, 1024, 1025, 4095, 4096, 4097, 65535, 65536, 65537, 3 * 65536 + 7, 17 * 4096] {
+            for size in [
+                0usize,
+                1,
+                1023,
+                1024,
+                1025,
+                4095,
+                4096,
+                4097,
+                65535,
+                65536,
+                65537,
+                3 * 65536 + 7,
+                17 * 4096,
+            ] {
                 let data: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
                 let t = ChunkTree::of_bytes(&data, leaf);
-                assert_eq!(t.root, *blake3::hash(&data).as_bytes(), "leaf {leaf} size {size}");
+                assert_eq!(
+                    t.root,
+                    *blake3::hash(&data).as_bytes(),
+                    "leaf {leaf} size {size}"
+                );
                 assert_eq!(t.leaves.len() as u64, leaf_count(size as u64, leaf));
                 assert!(t.is_consistent());
                 assert_eq!(ChunkTree::decode(&t.encode()).unwrap(), t);

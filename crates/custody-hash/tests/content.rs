@@ -8,8 +8,16 @@ use custody_hash::content::{TrackContent, content_hashes};
 use std::path::Path;
 
 fn ffmpeg(args: &[&str]) {
-    let out = std::process::Command::new("ffmpeg").args(["-nostdin", "-loglevel", "error", "-y"]).args(args).output().unwrap();
-    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn hashes(p: &Path) -> Vec<TrackContent> {
@@ -30,21 +38,56 @@ fn av(v: Vec<TrackContent>) -> Vec<(Option<&'static str>, u64, String, Option<St
 
 #[test]
 fn remuxes_keep_their_content_hash() {
-    let Some(corpus) = common::corpus() else { return };
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
     if !common::have("ffmpeg", "-version") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    for f in ["androidx/mp4/sample.mp4", "gopro/karma.mp4", "androidx/mp4/h265_with_metadata_track.mp4", "androidx/mp4/h265_bframes.mp4"] {
+    for f in [
+        "androidx/mp4/sample.mp4",
+        "gopro/karma.mp4",
+        "androidx/mp4/h265_with_metadata_track.mp4",
+        "androidx/mp4/h265_bframes.mp4",
+    ] {
         let src = corpus.join(f);
         let s = src.to_str().unwrap();
         let stem = Path::new(f).file_stem().unwrap().to_str().unwrap();
         let ts = dir.path().join(format!("{stem}.ts"));
         let frag = dir.path().join(format!("{stem}.frag.mp4"));
         let back = dir.path().join(format!("{stem}.back.mp4"));
-        ffmpeg(&["-i", s, "-map", "0:v?", "-map", "0:a?", "-c", "copy", ts.to_str().unwrap()]);
-        ffmpeg(&["-i", s, "-map", "0:v?", "-map", "0:a?", "-c", "copy", "-movflags", "frag_keyframe+empty_moov", frag.to_str().unwrap()]);
-        ffmpeg(&["-i", ts.to_str().unwrap(), "-c", "copy", back.to_str().unwrap()]);
+        ffmpeg(&[
+            "-i",
+            s,
+            "-map",
+            "0:v?",
+            "-map",
+            "0:a?",
+            "-c",
+            "copy",
+            ts.to_str().unwrap(),
+        ]);
+        ffmpeg(&[
+            "-i",
+            s,
+            "-map",
+            "0:v?",
+            "-map",
+            "0:a?",
+            "-c",
+            "copy",
+            "-movflags",
+            "frag_keyframe+empty_moov",
+            frag.to_str().unwrap(),
+        ]);
+        ffmpeg(&[
+            "-i",
+            ts.to_str().unwrap(),
+            "-c",
+            "copy",
+            back.to_str().unwrap(),
+        ]);
         let original = av(hashes(&src));
         assert!(!original.is_empty(), "{f}");
         for other in [&ts, &frag, &back] {
@@ -54,15 +97,28 @@ fn remuxes_keep_their_content_hash() {
     // Big-endian PCM rewritten as little-endian PCM: the same samples.
     let src = corpus.join("androidx/mp4/sample_twos_pcm.mp4");
     let sowt = dir.path().join("sowt.mov");
-    ffmpeg(&["-i", src.to_str().unwrap(), "-c:v", "copy", "-c:a", "pcm_s16le", sowt.to_str().unwrap()]);
+    ffmpeg(&[
+        "-i",
+        src.to_str().unwrap(),
+        "-c:v",
+        "copy",
+        "-c:a",
+        "pcm_s16le",
+        sowt.to_str().unwrap(),
+    ]);
     let a: Vec<String> = hashes(&src).into_iter().map(|t| t.content_blake3).collect();
-    let b: Vec<String> = hashes(&sowt).into_iter().map(|t| t.content_blake3).collect();
+    let b: Vec<String> = hashes(&sowt)
+        .into_iter()
+        .map(|t| t.content_blake3)
+        .collect();
     assert_eq!(a, b);
 }
 
 #[test]
 fn one_changed_byte_changes_the_content_hash() {
-    let Some(corpus) = common::corpus() else { return };
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
     let data = std::fs::read(corpus.join("androidx/mp4/sample.mp4")).unwrap();
     let before = content_hashes(&data, Limits::default()).unwrap();
     let mp4 = Mp4::parse(&data, Limits::default()).unwrap();
@@ -72,7 +128,11 @@ fn one_changed_byte_changes_the_content_hash() {
         changed[(s.offset + s.size as u64 - 2) as usize] ^= 0x40;
         let after = content_hashes(&changed, Limits::default()).unwrap();
         for (k, (a, b)) in before.iter().zip(&after).enumerate() {
-            assert_eq!(a.content_blake3 != b.content_blake3, k == ti, "track {k} after changing track {ti}");
+            assert_eq!(
+                a.content_blake3 != b.content_blake3,
+                k == ti,
+                "track {k} after changing track {ti}"
+            );
         }
     }
 }

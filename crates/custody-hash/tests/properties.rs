@@ -80,5 +80,13 @@ fn a_forged_tree_is_refused() {
     tree.leaves[3][0] ^= 1;
     assert!(verify_range(&mut Cursor::new(&data), &tree, &root, 0..100).is_err());
     let other = [0u8; 32];
-    assert!(verify_range(&mut Cursor::new(&data), &ChunkTree::of_bytes(&data, LEAF), &other, 0..100).is_err());
+    assert!(
+        verify_range(
+            &mut Cursor::new(&data),
+            &ChunkTree::of_bytes(&data, LEAF),
+            &other,
+            0..100
+        )
+        .is_err()
+    );
 }

@@ -7,18 +7,40 @@ use custody_hash::{Algorithms, DigestOptions, hash_reader};
 
 fn check(path: &std::path::Path, data: &[u8]) {
     let p = path.to_str().unwrap();
-    let opts = DigestOptions { algorithms: Algorithms::ALL, ..Default::default() };
+    let opts = DigestOptions {
+        algorithms: Algorithms::ALL,
+        ..Default::default()
+    };
     let (d, tree) = hash_reader(&mut std::fs::File::open(path).unwrap(), opts, |_| {}).unwrap();
     assert_eq!(d.size, data.len() as u64);
-    assert_eq!(d.blake3_hex().unwrap(), common::first_word("b3sum", &["--no-names", p]), "b3sum, {} bytes", data.len());
-    assert_eq!(d.sha256_hex().unwrap(), common::first_word("sha256sum", &[p]), "sha256sum, {} bytes", data.len());
-    assert_eq!(d.md5_hex().unwrap(), common::first_word("md5sum", &[p]), "md5sum, {} bytes", data.len());
+    assert_eq!(
+        d.blake3_hex().unwrap(),
+        common::first_word("b3sum", &["--no-names", p]),
+        "b3sum, {} bytes",
+        data.len()
+    );
+    assert_eq!(
+        d.sha256_hex().unwrap(),
+        common::first_word("sha256sum", &[p]),
+        "sha256sum, {} bytes",
+        data.len()
+    );
+    assert_eq!(
+        d.md5_hex().unwrap(),
+        common::first_word("md5sum", &[p]),
+        "md5sum, {} bytes",
+        data.len()
+    );
     let tree = tree.unwrap();
     assert_eq!(tree.root, d.blake3.unwrap());
     assert!(tree.is_consistent());
     // Other leaf sizes give the same root.
     for leaf in [1024u32, 1 << 20] {
-        assert_eq!(ChunkTree::of_bytes(data, leaf).root, tree.root, "leaf {leaf}");
+        assert_eq!(
+            ChunkTree::of_bytes(data, leaf).root,
+            tree.root,
+            "leaf {leaf}"
+        );
     }
 }
 
@@ -53,7 +75,10 @@ fn agrees_on_a_few_hundred_megabytes() {
     let p = dir.path().join("big.bin");
     std::fs::write(&p, &data).unwrap();
     check(&p, &data);
-    let openssl = std::process::Command::new("openssl").args(["dgst", "-sha256", "-r", p.to_str().unwrap()]).output().unwrap();
+    let openssl = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-r", p.to_str().unwrap()])
+        .output()
+        .unwrap();
     let openssl = String::from_utf8(openssl.stdout).unwrap();
     let (d, _) = custody_hash::hash_bytes(&data, DigestOptions::default());
     assert_eq!(openssl.split_whitespace().next(), d.sha256_hex().as_deref());

@@ -26,15 +26,28 @@ pub fn corpus() -> Option<PathBuf> {
     if dir.join("MANIFEST.txt").is_file() {
         return Some(dir);
     }
-    assert!(std::env::var_os("CUSTODY_REQUIRE_CORPUS").is_none(), "corpus required but missing at {}", dir.display());
-    eprintln!("note: no media corpus at {}; corpus cases skipped", dir.display());
+    assert!(
+        std::env::var_os("CUSTODY_REQUIRE_CORPUS").is_none(),
+        "corpus required but missing at {}",
+        dir.display()
+    );
+    eprintln!(
+        "note: no media corpus at {}; corpus cases skipped",
+        dir.display()
+    );
     None
 }
 
 /// True when `cmd` can run; panics when tools are required (`CUSTODY_REQUIRE_TOOLS`).
 pub fn have(cmd: &str, arg: &str) -> bool {
-    let ok = std::process::Command::new(cmd).arg(arg).output().is_ok_and(|o| o.status.success());
-    assert!(ok || std::env::var_os("CUSTODY_REQUIRE_TOOLS").is_none(), "{cmd} is required: run scripts/setup.sh");
+    let ok = std::process::Command::new(cmd)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok || std::env::var_os("CUSTODY_REQUIRE_TOOLS").is_none(),
+        "{cmd} is required: run scripts/setup.sh"
+    );
     if !ok {
         eprintln!("note: {cmd} not installed; cases that need it are skipped");
     }
@@ -45,5 +58,10 @@ pub fn have(cmd: &str, arg: &str) -> bool {
 pub fn first_word(cmd: &str, args: &[&str]) -> String {
     let out = std::process::Command::new(cmd).args(args).output().unwrap();
     assert!(out.status.success(), "{cmd} {args:?} failed");
-    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap_or_default().to_string()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
