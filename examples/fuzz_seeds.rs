@@ -19,6 +19,17 @@ fn main() -> std::io::Result<()> {
     // A small MPEG-PS: pack header, MPEG-2 video and MPEG audio PES packets.
     std::fs::create_dir_all(root.join("ps"))?;
     std::fs::write(root.join("ps/synthetic.ps"), synthetic_ps())?;
+    // Chunk trees of one leaf, several leaves, and an empty file.
+    std::fs::create_dir_all(root.join("tree"))?;
+    for (name, len) in [
+        ("one-leaf", 700usize),
+        ("three-leaves", 2 * 1024 + 5),
+        ("empty", 0),
+    ] {
+        let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let tree = custody::hash::ChunkTree::of_bytes(&data, 1024);
+        std::fs::write(root.join(format!("tree/{name}.b3tree")), tree.encode())?;
+    }
     Ok(())
 }
 

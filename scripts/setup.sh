@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Custody's tests, demo and benchmarks need on Debian 12, when missing:
-# ffmpeg/ffprobe (the referee in conformance tests), mediainfo (benchmarks).
+# ffmpeg/ffprobe (the referee in conformance tests), mediainfo (benchmarks),
+# openssl and coreutils (SHA-256 references), b3sum (the BLAKE3 reference).
 # Rust (1.95, stable) is expected from rustup. Idempotent; prints what it does.
 set -euo pipefail
 
@@ -8,6 +9,8 @@ need=()
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v mediainfo >/dev/null 2>&1 || need+=(mediainfo)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
@@ -19,4 +22,6 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found; install Rust 1.95 with rustup" >&2; exit 1; }
-echo "setup: ffprobe $(ffprobe -version | head -1 | cut -d' ' -f3), mediainfo $(mediainfo --Version | tail -1), $(cargo --version)" >&2
+# b3sum, the reference BLAKE3 tool that hash tests compare against (from crates.io).
+command -v b3sum >/dev/null 2>&1 || { echo "setup: installing b3sum" >&2; cargo install b3sum --locked --version 1.8.7 -q; }
+echo "setup: $(b3sum --version), ffprobe $(ffprobe -version | head -1 | cut -d' ' -f3), mediainfo $(mediainfo --Version | tail -1), $(cargo --version)" >&2

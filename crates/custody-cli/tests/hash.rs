@@ -1,0 +1,156 @@
+//! The `custody hash` and `custody locate` contracts, checked by running the binary.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn custody(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_custody"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).rotate_left(7) as u8)
+        .collect()
+}
+
+fn have_b3sum() -> bool {
+    let ok = Command::new("b3sum")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok || std::env::var_os("CUSTODY_REQUIRE_TOOLS").is_none(),
+        "b3sum is required: run scripts/setup.sh"
+    );
+    ok
+}
+
+#[test]
+fn hash_lines_json_and_b3sum_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("clip.bin");
+    std::fs::write(&f, pattern(3_000_000)).unwrap();
+    let p = f.to_str().unwrap();
+
+    let o = custody(&["hash", p]);
+    assert_eq!(o.status.code(), Some(0));
+    let line = String::from_utf8(o.stdout).unwrap();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words.len(), 4, "blake3 sha256 size path: {line}");
+    assert_eq!((words[2], words[3]), ("3000000", p));
+
+    let o = custody(&["hash", "--json", "--algo", "all", p]);
+    let v = json(&o);
+    assert_eq!(v["size"], 3_000_000);
+    assert_eq!(v["blake3"].as_str(), Some(words[0]));
+    assert_eq!(v["sha256"].as_str(), Some(words[1]));
+    assert_eq!(v["md5"].as_str().map(str::len), Some(32));
+
+    let o = custody(&["hash", "--json", "--algo", "sha256", p]);
+    assert!(json(&o)["blake3"].is_null());
+
+    if have_b3sum() {
+        let o = custody(&["hash", "--b3sum", p]);
+        let sums = dir.path().join("sums.b3");
+        std::fs::write(&sums, &o.stdout).unwrap();
+        let check = Command::new("b3sum")
+            .args(["--check", sums.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "b3sum --check: {}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+}
+
+#[test]
+fn tree_out_then_locate_finds_the_changed_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("clip.bin");
+    let mut data = pattern(1_000_000);
+    std::fs::write(&f, &data).unwrap();
+    let trees = dir.path().join("trees");
+    let o = custody(&[
+        "hash",
+        "--json",
+        "--tree-out",
+        trees.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let tree = json(&o)["tree"].as_str().unwrap().to_string();
+    assert!(Path::new(&tree).is_file());
+
+    let o = custody(&["locate", "--json", f.to_str().unwrap(), &tree]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(json(&o)["ok"], true);
+
+    data[700_000] ^= 1;
+    std::fs::write(&f, &data).unwrap();
+    let o = custody(&["locate", "--json", f.to_str().unwrap(), &tree]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json(&o);
+    assert_eq!(v["ok"], false);
+    assert_eq!(
+        v["changed"],
+        serde_json::json!([{"start": 655_360, "end": 720_896}])
+    );
+
+    std::fs::write(&f, &data[..500_000]).unwrap();
+    let v = json(&custody(&["locate", "--json", f.to_str().unwrap(), &tree]));
+    assert_eq!(
+        (v["truncated"].as_bool(), v["size_actual"].as_u64()),
+        (Some(true), Some(500_000))
+    );
+
+    // A damaged tree file is an error (exit 2), not a verdict on the evidence.
+    let mut t = std::fs::read(&tree).unwrap();
+    t[70] ^= 1;
+    std::fs::write(&tree, &t).unwrap();
+    let o = custody(&["locate", "--json", f.to_str().unwrap(), &tree]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(json(&o)["error"]["message"].is_string());
+}
+
+#[test]
+fn content_hash_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("rec.mp4");
+    std::fs::write(
+        &f,
+        custody_container::bmff::write::synthetic_recording(2, 10, 5),
+    )
+    .unwrap();
+    let v = json(&custody(&[
+        "hash",
+        "--content",
+        "--json",
+        f.to_str().unwrap(),
+    ]));
+    let tracks = v["tracks"].as_array().unwrap();
+    assert_eq!(tracks.len(), 2);
+    for key in ["id", "codec", "samples", "content_blake3", "params_blake3"] {
+        assert!(tracks[0].get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(tracks[0]["codec"], "h264");
+    assert_eq!(tracks[0]["samples"], 20);
+    assert_eq!(v["content_version"], 1);
+    let o = custody(&[
+        "hash",
+        "--content",
+        "--json",
+        dir.path().join("absent").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
