@@ -37,3 +37,18 @@ target/release/custody probe "$out"/* || true
 echo >&2
 echo "demo: the same, as JSON (first file):" >&2
 target/release/custody probe --json "$out/SN1234_012345_20261129083000_0001.MP4"
+
+echo >&2
+echo "demo: fixity: BLAKE3 + SHA-256 of every file in one pass, with chunk trees" >&2
+target/release/custody hash --tree-out demo-out/trees "$out"/*
+echo >&2
+echo "demo: one byte of a copy changed; locate names its 64 KiB range" >&2
+first=$out/SN1234_012345_20261129083000_0001.MP4
+cp "$first" demo-out/tampered.MP4
+printf '\xff' | dd of=demo-out/tampered.MP4 bs=1 seek=300000 conv=notrunc status=none
+target/release/custody locate demo-out/tampered.MP4 "demo-out/trees/$(basename "$first").b3tree" || true
+echo >&2
+echo "demo: content hashes: the MP4 and its MPEG-TS remux hold the same media" >&2
+for f in "$first" "$out/SN1234_012345_20261129083010_0002.TS"; do
+  target/release/custody hash --content --json "$f"
+done
