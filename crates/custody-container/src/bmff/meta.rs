@@ -30,7 +30,7 @@ pub enum MetaValue {
 }
 
 /// A geographic position (ISO 6709).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Location {
     /// Latitude in degrees, north positive.
     pub lat: f64,

@@ -1,0 +1,474 @@
+//! Verified collection from a recorder's mounted file system.
+//!
+//! Each file is opened read-only and read once: the bytes are written to a
+//! temporary file in the store while the streaming digester hashes them
+//! (BLAKE3 with its chunk tree, SHA-256). The copy is fsynced, re-read and
+//! re-hashed (unless `reverify` is off), parsed, and only then moved into
+//! place, described by a signed manifest and logged. A crash at any moment
+//! leaves a temporary file (removed at the next start) or a complete
+//! registration; running ingest again completes the work. The source is
+//! never written to, and symlinks or paths that leave the source are refused.
+
+use crate::keys::StationKey;
+use crate::log::NewEntry;
+use crate::manifest::{
+    Collection, Event, Manifest, Media, Object, Original, Recording, SCHEMA, TrackSummary,
+};
+use crate::store::{DirStore, Store};
+use custody_hash::{Algorithms, DigestOptions, Digester};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Who and where, for the manifests and the log.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    /// Station identifier.
+    pub station: String,
+    /// Operator.
+    pub operator: Option<String>,
+    /// Officer number given by the caller (wins over file names and metadata).
+    pub officer: Option<String>,
+    /// Device serial given by the caller.
+    pub device: Option<String>,
+    /// Re-read and re-hash each copy before registering it.
+    pub reverify: bool,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Copied, verified and registered.
+    Registered,
+    /// Its bytes were registered before; nothing was added.
+    AlreadyRegistered,
+    /// Not collected (symlink, escaping path, unreadable, changed while copying).
+    Refused,
+    /// A system file, not evidence.
+    Skipped,
+}
+
+/// One file's result.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Item {
+    /// Path relative to the source root (lossy UTF-8).
+    pub path: String,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// BLAKE3 of the registered bytes.
+    pub blake3: Option<String>,
+    /// Why, for refused or skipped files.
+    pub reason: Option<String>,
+}
+
+/// Summary of an ingest run.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct IngestReport {
+    /// Files looked at.
+    pub files: u64,
+    /// Bytes read from the source.
+    pub bytes: u64,
+    /// Newly registered.
+    pub registered: u64,
+    /// Already present.
+    pub already_present: u64,
+    /// Refused.
+    pub refused: u64,
+    /// Skipped system files.
+    pub skipped: u64,
+    /// Warnings from parsing.
+    pub warnings: u64,
+    /// Wall time.
+    pub seconds: f64,
+    /// Source throughput.
+    pub mb_per_s: f64,
+    /// Per-file results.
+    pub items: Vec<Item>,
+}
+
+/// System files that recorders and operating systems leave on a volume.
+fn is_system_file(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    name.starts_with('.')
+        || matches!(
+            lower.as_str(),
+            "system volume information"
+                | "$recycle.bin"
+                | "thumbs.db"
+                | "desktop.ini"
+                | "autorun.inf"
+        )
+}
+
+/// Walks `src` without following symlinks; returns files (relative paths) and refusals.
+fn walk(src: &Path) -> (Vec<PathBuf>, Vec<Item>) {
+    let mut files = Vec::new();
+    let mut notes = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(src.join(&rel)) else {
+            notes.push(Item {
+                path: rel.to_string_lossy().into(),
+                outcome: Outcome::Refused,
+                blake3: None,
+                reason: Some("directory cannot be read".into()),
+            });
+            continue;
+        };
+        let mut entries: Vec<_> = rd.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name();
+            let child = rel.join(&name);
+            let shown = child.to_string_lossy().into_owned();
+            let Ok(meta) = std::fs::symlink_metadata(src.join(&child)) else {
+                continue;
+            };
+            if is_system_file(&name.to_string_lossy()) {
+                notes.push(Item {
+                    path: shown,
+                    outcome: Outcome::Skipped,
+                    blake3: None,
+                    reason: Some("system file".into()),
+                });
+            } else if meta.file_type().is_symlink() {
+                notes.push(Item {
+                    path: shown,
+                    outcome: Outcome::Refused,
+                    blake3: None,
+                    reason: Some("symbolic link: not followed".into()),
+                });
+            } else if meta.is_dir() {
+                stack.push(child);
+            } else if meta.is_file() {
+                files.push(child);
+            } else {
+                notes.push(Item {
+                    path: shown,
+                    outcome: Outcome::Refused,
+                    blake3: None,
+                    reason: Some("not a regular file".into()),
+                });
+            }
+        }
+    }
+    files.sort();
+    (files, notes)
+}
+
+struct Copied {
+    temp: PathBuf,
+    digest: custody_hash::FileDigest,
+    tree: custody_hash::ChunkTree,
+    mtime: Option<String>,
+}
+
+fn mtime_of(meta: &std::fs::Metadata) -> Option<String> {
+    let t = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(custody_container::time::rfc3339_utc(t.as_secs() as i64))
+}
+
+/// Copies `path` into the store's tmp/ while hashing it; checks the source did not change.
+fn copy_and_hash(path: &Path, store: &DirStore) -> Result<Copied, String> {
+    let mut src = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let before = src.metadata().map_err(|e| format!("cannot stat: {e}"))?;
+    let temp = store.temp_path("copy");
+    let result = (|| {
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(|e| format!("cannot create {}: {e}", temp.display()))?;
+        let mut digester = Digester::new(DigestOptions {
+            algorithms: Algorithms::BOTH,
+            ..Default::default()
+        });
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match src.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(format!("read failed: {e}")),
+            };
+            out.write_all(&buf[..n])
+                .map_err(|e| format!("write failed: {e}"))?;
+            digester.update(&buf[..n]);
+        }
+        out.sync_all().map_err(|e| format!("fsync failed: {e}"))?;
+        let (digest, tree) = digester.finish();
+        let after = std::fs::metadata(path).map_err(|e| format!("vanished while copying: {e}"))?;
+        if digest.size != before.len()
+            || after.len() != before.len()
+            || after.modified().ok() != before.modified().ok()
+        {
+            return Err(format!(
+                "changed while copying ({} bytes before, {} read, {} after)",
+                before.len(),
+                digest.size,
+                after.len()
+            ));
+        }
+        Ok(Copied {
+            temp: temp.clone(),
+            digest,
+            tree: tree.ok_or("no BLAKE3 tree")?,
+            mtime: mtime_of(&before),
+        })
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Re-reads the copy and checks its BLAKE3.
+fn reverify(c: &Copied) -> Result<(), String> {
+    let mut f = std::fs::File::open(&c.temp).map_err(|e| format!("cannot reopen copy: {e}"))?;
+    let (d, _) = custody_hash::hash_reader(
+        &mut f,
+        DigestOptions {
+            algorithms: Algorithms::BLAKE3,
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .map_err(|e| format!("cannot re-read copy: {e}"))?;
+    if d.blake3 == c.digest.blake3 && d.size == c.digest.size {
+        Ok(())
+    } else {
+        Err("the copy does not match the source on re-read".into())
+    }
+}
+
+/// Probes the stored bytes into the manifest's media section.
+fn describe(path: &Path) -> (Option<Media>, Recording) {
+    let mut rec = Recording::default();
+    let Ok(ev) = custody_io::Evidence::open(path, custody_io::ReadMode::Auto) else {
+        return (None, rec);
+    };
+    let Ok(p) = custody_container::probe(ev.bytes(), Default::default()) else {
+        return (None, rec);
+    };
+    let content =
+        custody_hash::content::content_hashes(ev.bytes(), Default::default()).unwrap_or_default();
+    rec.location = p.location;
+    if let Some(c) = &p.created {
+        rec.start = Some(c.clone());
+        rec.sources.insert("start".into(), "metadata".into());
+    }
+    let tracks = p
+        .tracks
+        .iter()
+        .map(|t| {
+            let c = content.iter().find(|c| c.id == t.id);
+            TrackSummary {
+                id: t.id,
+                kind: t.kind.to_string(),
+                codec: t.codec.map(str::to_string),
+                samples: t.samples,
+                keyframes: t.keyframes,
+                duration_s: t.duration_s,
+                content_blake3: c.map(|c| c.content_blake3.clone()),
+                params_blake3: c.and_then(|c| c.params_blake3.clone()),
+            }
+        })
+        .collect();
+    let media = Media {
+        container: p.container.to_string(),
+        duration_s: p.duration_s,
+        tracks,
+        warnings: p.warnings.iter().map(|w| w.to_string()).collect(),
+    };
+    (Some(media), rec)
+}
+
+/// Collects every file under `src` into `store`.
+pub fn ingest(
+    src: &Path,
+    store: &DirStore,
+    key: &StationKey,
+    opts: &IngestOptions,
+) -> std::io::Result<IngestReport> {
+    let started = std::time::Instant::now();
+    let src = std::fs::canonicalize(src)?;
+    let (files, notes) = walk(&src);
+    let mut report = IngestReport {
+        files: files.len() as u64,
+        ..Default::default()
+    };
+    let log = store.log();
+    for rel in files {
+        let shown = rel.to_string_lossy().into_owned();
+        let path = src.join(&rel);
+        // The walk never follows links, but a path can still be swapped under us.
+        match std::fs::canonicalize(&path) {
+            Ok(real) if real.starts_with(&src) => {}
+            _ => {
+                report.items.push(Item {
+                    path: shown,
+                    outcome: Outcome::Refused,
+                    blake3: None,
+                    reason: Some("resolves outside the source".into()),
+                });
+                continue;
+            }
+        }
+        let copied = match copy_and_hash(&path, store) {
+            Ok(c) => c,
+            Err(reason) => {
+                report.items.push(Item {
+                    path: shown,
+                    outcome: Outcome::Refused,
+                    blake3: None,
+                    reason: Some(reason),
+                });
+                continue;
+            }
+        };
+        report.bytes += copied.digest.size;
+        let b3 = copied.digest.blake3_hex().unwrap_or_default();
+        if store.is_registered(&b3) {
+            let _ = std::fs::remove_file(&copied.temp);
+            log.append(
+                key,
+                NewEntry {
+                    station: &opts.station,
+                    actor: "custody ingest",
+                    event: "fixity check",
+                    object: Some(&b3),
+                    details: serde_json::json!({"source": shown, "result": "already registered"}),
+                },
+            )?;
+            report.items.push(Item {
+                path: shown,
+                outcome: Outcome::AlreadyRegistered,
+                blake3: Some(b3),
+                reason: None,
+            });
+            continue;
+        }
+        if opts.reverify
+            && let Err(reason) = reverify(&copied)
+        {
+            let _ = std::fs::remove_file(&copied.temp);
+            report.items.push(Item {
+                path: shown,
+                outcome: Outcome::Refused,
+                blake3: None,
+                reason: Some(reason),
+            });
+            continue;
+        }
+        let (media, mut recording) = describe(&copied.temp);
+        report.warnings += media.as_ref().map_or(0, |m| m.warnings.len() as u64);
+        for (field, value) in [("device_serial", &opts.device), ("officer", &opts.officer)] {
+            if let Some(v) = value {
+                match field {
+                    "device_serial" => recording.device_serial = Some(v.clone()),
+                    _ => recording.officer = Some(v.clone()),
+                }
+                recording.sources.insert(field.into(), "caller".into());
+            }
+        }
+        let now = crate::now_utc();
+        let manifest = Manifest {
+            schema: SCHEMA.into(),
+            object: Object {
+                size: copied.digest.size,
+                blake3: b3.clone(),
+                sha256: copied.digest.sha256_hex().unwrap_or_default(),
+                device_md5: None,
+                tree_leaf_size: copied.tree.leaf_size,
+                tree: DirStore::tree_rel(&b3),
+            },
+            original: Original {
+                name: rel
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                path: shown.clone(),
+                mtime: copied.mtime.clone(),
+            },
+            media,
+            recording,
+            collection: Collection {
+                station: opts.station.clone(),
+                operator: opts.operator.clone(),
+                time: now.clone(),
+                tool: format!("custody {}", env!("CARGO_PKG_VERSION")),
+                station_key: key.fingerprint(),
+            },
+            events: vec![
+                Event {
+                    kind: "ingestion".into(),
+                    time: now.clone(),
+                    outcome: "success".into(),
+                    detail: Some(format!("copied from {shown}")),
+                },
+                Event {
+                    kind: "message digest calculation".into(),
+                    time: now.clone(),
+                    outcome: "success".into(),
+                    detail: Some("BLAKE3 and SHA-256 while copying".into()),
+                },
+                Event {
+                    kind: "fixity check".into(),
+                    time: now.clone(),
+                    outcome: "success".into(),
+                    detail: Some(if opts.reverify {
+                        "copy re-read and re-hashed".into()
+                    } else {
+                        "re-read skipped (--no-reverify)".into()
+                    }),
+                },
+                Event {
+                    kind: "digital signature generation".into(),
+                    time: now,
+                    outcome: "success".into(),
+                    detail: Some(format!("ed25519 key {}", key.fingerprint())),
+                },
+            ],
+            derived: Vec::new(),
+        };
+        // Order matters for crash safety: object, then manifest, then log.
+        store.put_object(&b3, &copied.temp, &copied.tree)?;
+        store.put_manifest(&manifest.sign(key))?;
+        log.append(
+            key,
+            NewEntry {
+                station: &opts.station,
+                actor: "custody ingest",
+                event: "ingestion",
+                object: Some(&b3),
+                details: serde_json::json!({"source": shown, "size": copied.digest.size}),
+            },
+        )?;
+        report.items.push(Item {
+            path: shown,
+            outcome: Outcome::Registered,
+            blake3: Some(b3),
+            reason: None,
+        });
+    }
+    report.items.extend(notes);
+    for i in &report.items {
+        match i.outcome {
+            Outcome::Registered => report.registered += 1,
+            Outcome::AlreadyRegistered => report.already_present += 1,
+            Outcome::Refused => report.refused += 1,
+            Outcome::Skipped => report.skipped += 1,
+        }
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    report.mb_per_s = if report.seconds > 0.0 {
+        report.bytes as f64 / 1e6 / report.seconds
+    } else {
+        0.0
+    };
+    Ok(report)
+}

@@ -1,0 +1,159 @@
+//! The store: content-addressed objects (`objects/ab/<blake3>`) with their
+//! chunk trees beside them, signed manifests (`manifests/<blake3>.json`),
+//! the custody log, and a `tmp/` directory for files being written.
+//!
+//! [`Store`] is the seam where an object store or a server database can
+//! replace the directory later; [`DirStore`] is the embedded default.
+
+use crate::manifest::SignedManifest;
+use custody_hash::ChunkTree;
+use std::path::{Path, PathBuf};
+
+/// Where registered evidence lives.
+pub trait Store {
+    /// True when an object with this BLAKE3 is stored.
+    fn has_object(&self, blake3: &str) -> bool;
+    /// True when the object has a manifest (it is registered).
+    fn is_registered(&self, blake3: &str) -> bool;
+    /// Moves a fully written, fsynced temporary file into place as the object
+    /// `blake3`, with its chunk tree. Idempotent.
+    fn put_object(&self, blake3: &str, temp: &Path, tree: &ChunkTree) -> std::io::Result<()>;
+    /// Writes a signed manifest atomically.
+    fn put_manifest(&self, signed: &SignedManifest) -> std::io::Result<()>;
+    /// Reads a manifest's bytes.
+    fn manifest_bytes(&self, blake3: &str) -> std::io::Result<Vec<u8>>;
+    /// Every registered object's BLAKE3.
+    fn registered(&self) -> std::io::Result<Vec<String>>;
+}
+
+/// A store in a local directory.
+#[derive(Debug, Clone)]
+pub struct DirStore {
+    root: PathBuf,
+}
+
+fn valid_hash(h: &str) -> bool {
+    h.len() == 64
+        && h.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+impl DirStore {
+    /// Opens (creating if needed) a store at `root` and removes temporary
+    /// files left by an interrupted run.
+    pub fn open(root: &Path) -> std::io::Result<DirStore> {
+        for d in ["objects", "manifests", "tmp"] {
+            std::fs::create_dir_all(root.join(d))?;
+        }
+        let s = DirStore {
+            root: root.to_path_buf(),
+        };
+        s.clean_temp()?;
+        Ok(s)
+    }
+
+    /// Removes files in `tmp/` (an interrupted copy leaves nothing registered).
+    pub fn clean_temp(&self) -> std::io::Result<usize> {
+        let mut n = 0;
+        for e in std::fs::read_dir(self.root.join("tmp"))?.flatten() {
+            if std::fs::remove_file(e.path()).is_ok() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The store's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A new temporary path inside the store (same file system as the objects).
+    pub fn temp_path(&self, tag: &str) -> PathBuf {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.root
+            .join("tmp")
+            .join(format!("{}-{n}-{tag}.part", std::process::id()))
+    }
+
+    /// Path of an object.
+    pub fn object_path(&self, blake3: &str) -> PathBuf {
+        self.root
+            .join("objects")
+            .join(&blake3[..2.min(blake3.len())])
+            .join(blake3)
+    }
+
+    /// Path of an object's chunk tree, relative to the store root.
+    pub fn tree_rel(blake3: &str) -> String {
+        format!("objects/{}/{blake3}.b3tree", &blake3[..2.min(blake3.len())])
+    }
+
+    fn manifest_path(&self, blake3: &str) -> PathBuf {
+        self.root.join("manifests").join(format!("{blake3}.json"))
+    }
+
+    /// The custody log of this store.
+    pub fn log(&self) -> crate::log::CustodyLog {
+        crate::log::CustodyLog::in_dir(&self.root)
+    }
+}
+
+impl Store for DirStore {
+    fn has_object(&self, blake3: &str) -> bool {
+        valid_hash(blake3) && self.object_path(blake3).is_file()
+    }
+
+    fn is_registered(&self, blake3: &str) -> bool {
+        valid_hash(blake3) && self.manifest_path(blake3).is_file()
+    }
+
+    fn put_object(&self, blake3: &str, temp: &Path, tree: &ChunkTree) -> std::io::Result<()> {
+        if !valid_hash(blake3) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a BLAKE3 hex digest",
+            ));
+        }
+        let dest = self.object_path(blake3);
+        let dir = dest.parent().unwrap_or(&self.root).to_path_buf();
+        std::fs::create_dir_all(&dir)?;
+        custody_io::write_atomic(&self.root.join(Self::tree_rel(blake3)), &tree.encode())?;
+        if dest.is_file() {
+            std::fs::remove_file(temp)?;
+        } else {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(temp, std::fs::Permissions::from_mode(0o444))?;
+            }
+            std::fs::rename(temp, &dest)?;
+        }
+        std::fs::File::open(&dir)?.sync_all()
+    }
+
+    fn put_manifest(&self, signed: &SignedManifest) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(signed).map_err(std::io::Error::other)?;
+        custody_io::write_atomic(&self.manifest_path(&signed.manifest.object.blake3), &bytes)
+    }
+
+    fn manifest_bytes(&self, blake3: &str) -> std::io::Result<Vec<u8>> {
+        std::fs::read(self.manifest_path(blake3))
+    }
+
+    fn registered(&self) -> std::io::Result<Vec<String>> {
+        let mut out: Vec<String> = std::fs::read_dir(self.root.join("manifests"))?
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".json"))
+                    .map(str::to_string)
+            })
+            .filter(|h| valid_hash(h))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+}
