@@ -2,6 +2,7 @@
 //! library and prints the result; it holds no logic of its own.
 
 mod common;
+mod evidence;
 mod hash;
 mod probe;
 
@@ -28,6 +29,13 @@ enum Command {
     Hash(hash::HashArgs),
     /// Find the byte ranges of a file that changed since its chunk tree was made.
     Locate(hash::LocateArgs),
+    /// Manage the station's signing key.
+    #[command(subcommand)]
+    Key(evidence::KeyCommand),
+    /// Collect a recorder's files into a store: copy, verify, register, sign, log.
+    Ingest(evidence::IngestArgs),
+    /// Verify a store: objects, manifest signatures, the custody log.
+    Verify(evidence::VerifyArgs),
 }
 
 #[derive(clap::Args)]
@@ -61,5 +69,8 @@ fn main() -> ExitCode {
         Command::Probe(args) => probe::run(args),
         Command::Hash(args) => hash::run(args),
         Command::Locate(args) => hash::locate(args),
+        Command::Key(cmd) => evidence::key(cmd),
+        Command::Ingest(args) => evidence::run_ingest(args),
+        Command::Verify(args) => evidence::run_verify(args),
     }
 }

@@ -32,6 +32,8 @@ pub struct IngestOptions {
     pub device: Option<String>,
     /// Re-read and re-hash each copy before registering it.
     pub reverify: bool,
+    /// File-name patterns (see [`crate::names`]); empty means the defaults.
+    pub patterns: Vec<String>,
 }
 
 /// What happened to one file.
@@ -365,6 +367,43 @@ pub fn ingest(
             continue;
         }
         let (media, mut recording) = describe(&copied.temp);
+        let patterns: Vec<String> = if opts.patterns.is_empty() {
+            crate::names::DEFAULT_PATTERNS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        } else {
+            opts.patterns.clone()
+        };
+        if let Some(f) = rel
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| crate::names::facts_from_name(&patterns, n))
+        {
+            for (field, value) in [
+                ("device_serial", &f.serial),
+                ("officer", &f.officer),
+                ("unit", &f.unit),
+                ("start_local", &f.start_local),
+            ] {
+                let Some(v) = value else { continue };
+                let slot = match field {
+                    "device_serial" => &mut recording.device_serial,
+                    "officer" => &mut recording.officer,
+                    "unit" => &mut recording.unit,
+                    _ => &mut recording.start_local,
+                };
+                *slot = Some(v.clone());
+                recording
+                    .sources
+                    .insert(field.into(), format!("file name ({})", f.pattern));
+            }
+        }
+        if let (Some(start), Some(d)) =
+            (&recording.start, media.as_ref().and_then(|m| m.duration_s))
+        {
+            recording.end = crate::end_time(start, d);
+        }
         report.warnings += media.as_ref().map_or(0, |m| m.warnings.len() as u64);
         for (field, value) in [("device_serial", &opts.device), ("officer", &opts.officer)] {
             if let Some(v) = value {

@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod keys;
 pub mod log;
 pub mod manifest;
+pub mod names;
 pub mod store;
 pub mod verify;
 
@@ -24,4 +25,50 @@ pub fn now_utc() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     custody_container::time::rfc3339_utc(secs)
+}
+
+/// Parses `YYYY-MM-DDThh:mm:ssZ` into Unix seconds.
+pub fn parse_utc(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, sec) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    // Days from civil (Howard Hinnant).
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + sec)
+}
+
+/// `start` plus `seconds`, as RFC 3339 UTC.
+pub fn end_time(start: &str, seconds: f64) -> Option<String> {
+    let s = parse_utc(start)?;
+    Some(custody_container::time::rfc3339_utc(
+        s + seconds.round() as i64,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_round_trip() {
+        for t in [0i64, 951_782_400, 1_796_000_000, 1_000_000_007] {
+            assert_eq!(
+                super::parse_utc(&custody_container::time::rfc3339_utc(t)),
+                Some(t)
+            );
+        }
+    }
 }

@@ -86,6 +86,9 @@ pub struct Recording {
     pub start: Option<String>,
     /// End, RFC 3339 UTC.
     pub end: Option<String>,
+    /// Start in the recorder's local time (from a file name; offset unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_local: Option<String>,
     /// Device serial number.
     pub device_serial: Option<String>,
     /// Officer (badge) number.

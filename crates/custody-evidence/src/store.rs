@@ -32,6 +32,14 @@ pub struct DirStore {
     root: PathBuf,
 }
 
+/// Whether process `pid` is running (Linux: `/proc`); elsewhere only this process counts.
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    cfg!(target_os = "linux") && Path::new(&format!("/proc/{pid}")).exists()
+}
+
 fn valid_hash(h: &str) -> bool {
     h.len() == 64
         && h.bytes()
@@ -52,11 +60,19 @@ impl DirStore {
         Ok(s)
     }
 
-    /// Removes files in `tmp/` (an interrupted copy leaves nothing registered).
+    /// Removes files in `tmp/` left by processes that are no longer running
+    /// (an interrupted copy leaves nothing registered). Files of live
+    /// processes, this one included, are in use by concurrent ingests.
     pub fn clean_temp(&self) -> std::io::Result<usize> {
         let mut n = 0;
         for e in std::fs::read_dir(self.root.join("tmp"))?.flatten() {
-            if std::fs::remove_file(e.path()).is_ok() {
+            let name = e.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.split('-').next())
+                .and_then(|p| p.parse::<u32>().ok());
+            let alive = pid.is_some_and(process_alive);
+            if !alive && std::fs::remove_file(e.path()).is_ok() {
                 n += 1;
             }
         }

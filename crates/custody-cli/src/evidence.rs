@@ -1,0 +1,276 @@
+//! `custody key`, `custody ingest`, `custody verify`.
+
+use crate::common::print_json;
+use custody_evidence::ingest::{IngestOptions, ingest};
+use custody_evidence::keys::{StationKey, from_hex};
+use custody_evidence::store::DirStore;
+use custody_evidence::verify::verify_store;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// `custody key ...`
+#[derive(clap::Subcommand)]
+pub(crate) enum KeyCommand {
+    /// Create the station key pair (if absent) and print its public key and fingerprint.
+    Init {
+        /// Key file (default: $CUSTODY_KEY, else ~/.config/custody/station.key).
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+pub(crate) struct IngestArgs {
+    /// The recorder's mounted file system (never written to).
+    src: PathBuf,
+    /// The evidence store directory.
+    #[arg(long)]
+    store: PathBuf,
+    /// Officer number (overrides file names and metadata).
+    #[arg(long)]
+    officer: Option<String>,
+    /// Device serial number (overrides file names and metadata).
+    #[arg(long)]
+    device: Option<String>,
+    /// Station identifier.
+    #[arg(long, default_value = "station")]
+    station: String,
+    /// Operator name.
+    #[arg(long)]
+    operator: Option<String>,
+    /// Skip re-reading each copy before registering it.
+    #[arg(long)]
+    no_reverify: bool,
+    /// A file of file-name patterns, one per line (default: the built-in set).
+    #[arg(long)]
+    patterns: Option<PathBuf>,
+    /// Key file (default: $CUSTODY_KEY, else ~/.config/custody/station.key).
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Print the JSON summary.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// The evidence store directory.
+    #[arg(long)]
+    store: PathBuf,
+    /// Verify only this object (BLAKE3 hex).
+    #[arg(long)]
+    object: Option<String>,
+    /// The trusted station public key (hex); default: the key file's.
+    #[arg(long)]
+    public_key: Option<String>,
+    /// Key file whose public key is trusted (default: $CUSTODY_KEY, else ~/.config/custody/station.key).
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn key_path(arg: &Option<PathBuf>) -> PathBuf {
+    if let Some(p) = arg {
+        return p.clone();
+    }
+    if let Some(p) = std::env::var_os("CUSTODY_KEY") {
+        return PathBuf::from(p);
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("custody/station.key")
+}
+
+fn fail(json: bool, path: &Path, message: String) -> ExitCode {
+    eprintln!("custody: {}: {message}", path.display());
+    if json {
+        let _ = print_json(
+            vec![
+                serde_json::json!({"error": {"path": path.display().to_string(), "message": message}}),
+            ],
+            false,
+        );
+    }
+    ExitCode::from(2)
+}
+
+pub(crate) fn key(cmd: &KeyCommand) -> ExitCode {
+    match cmd {
+        KeyCommand::Init { key } => {
+            let path = key_path(key);
+            match StationKey::load_or_init(&path) {
+                Ok((k, created)) => {
+                    println!(
+                        "{} {}",
+                        if created { "created" } else { "exists" },
+                        path.display()
+                    );
+                    println!("public key  {}", k.public_hex());
+                    println!("fingerprint {}", k.fingerprint());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(false, &path, e.to_string()),
+            }
+        }
+    }
+}
+
+pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
+    let kp = key_path(&a.key);
+    let key = match StationKey::load_or_init(&kp) {
+        Ok((k, _)) => k,
+        Err(e) => return fail(a.json, &kp, e.to_string()),
+    };
+    let store = match DirStore::open(&a.store) {
+        Ok(s) => s,
+        Err(e) => return fail(a.json, &a.store, format!("cannot open store: {e}")),
+    };
+    let patterns = match &a.patterns {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => t
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string)
+                .collect(),
+            Err(e) => return fail(a.json, p, format!("cannot read patterns: {e}")),
+        },
+        None => Vec::new(),
+    };
+    let opts = IngestOptions {
+        station: a.station.clone(),
+        operator: a.operator.clone(),
+        officer: a.officer.clone(),
+        device: a.device.clone(),
+        reverify: !a.no_reverify,
+        patterns,
+    };
+    let report = match ingest(&a.src, &store, &key, &opts) {
+        Ok(r) => r,
+        Err(e) => return fail(a.json, &a.src, format!("ingest failed: {e}")),
+    };
+    if a.json {
+        if print_json(
+            vec![serde_json::to_value(&report).unwrap_or_default()],
+            false,
+        )
+        .is_err()
+        {
+            return ExitCode::from(2);
+        }
+    } else {
+        for i in &report.items {
+            let outcome = serde_json::to_value(&i.outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            println!(
+                "{:<20} {}{}",
+                outcome,
+                i.path,
+                i.reason
+                    .as_ref()
+                    .map(|r| format!("  ({r})"))
+                    .unwrap_or_default()
+            );
+        }
+        println!(
+            "{} files, {} bytes: {} registered, {} already present, {} refused, {} skipped; {:.1} s, {:.1} MB/s",
+            report.files,
+            report.bytes,
+            report.registered,
+            report.already_present,
+            report.refused,
+            report.skipped,
+            report.seconds,
+            report.mb_per_s
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+pub(crate) fn run_verify(a: &VerifyArgs) -> ExitCode {
+    let trusted = match &a.public_key {
+        Some(h) => match from_hex(h).filter(|b| b.len() == 32) {
+            Some(b) => {
+                let mut k = [0u8; 32];
+                k.copy_from_slice(&b);
+                k
+            }
+            None => {
+                return fail(
+                    a.json,
+                    &a.store,
+                    "--public-key must be 64 hex digits".into(),
+                );
+            }
+        },
+        None => {
+            let kp = key_path(&a.key);
+            if !kp.is_file() {
+                return fail(
+                    a.json,
+                    &kp,
+                    "no station key: give --public-key or --key".into(),
+                );
+            }
+            match StationKey::load_or_init(&kp) {
+                Ok((k, _)) => k.public(),
+                Err(e) => return fail(a.json, &kp, e.to_string()),
+            }
+        }
+    };
+    let store = match DirStore::open(&a.store) {
+        Ok(s) => s,
+        Err(e) => return fail(a.json, &a.store, format!("cannot open store: {e}")),
+    };
+    let report = match verify_store(&store, &trusted, a.object.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return fail(a.json, &a.store, format!("verify failed: {e}")),
+    };
+    if a.json {
+        if print_json(
+            vec![serde_json::to_value(&report).unwrap_or_default()],
+            false,
+        )
+        .is_err()
+        {
+            return ExitCode::from(2);
+        }
+    } else {
+        println!("{} objects checked", report.objects_checked);
+        for o in &report.objects_failed {
+            let ranges: Vec<String> = o
+                .changed
+                .iter()
+                .map(|r| format!("{}..{}", r.start, r.end))
+                .collect();
+            println!(
+                "OBJECT FAILED {}: {} {}",
+                o.hash,
+                o.message,
+                ranges.join(" ")
+            );
+        }
+        for m in &report.manifests_failed {
+            println!("MANIFEST FAILED {}: {}", m.hash, m.message);
+        }
+        match &report.log.message {
+            None => println!("custody log: {} entries, chain intact", report.log.entries),
+            Some(m) => println!(
+                "CUSTODY LOG FAILED at entry {}: {m}",
+                report.log.first_bad_seq.unwrap_or(0)
+            ),
+        }
+        println!("{}", if report.ok { "OK" } else { "FAILED" });
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,319 @@
+//! Ingest, verification and tampering, on real recorder-like trees.
+
+use custody_container::bmff::write::synthetic_recording;
+use custody_evidence::ingest::{IngestOptions, Outcome, ingest};
+use custody_evidence::keys::StationKey;
+use custody_evidence::store::{DirStore, Store};
+use custody_evidence::verify::verify_store;
+use std::path::{Path, PathBuf};
+
+fn opts() -> IngestOptions {
+    IngestOptions {
+        station: "st-1".into(),
+        reverify: true,
+        ..Default::default()
+    }
+}
+
+/// A recorder dump: three consecutive segments, a photo, a voice note, a system file.
+fn dump(dir: &Path) -> PathBuf {
+    let root = dir.join("rec");
+    let dcim = root.join("DCIM/100REC");
+    std::fs::create_dir_all(&dcim).unwrap();
+    for (i, secs) in [(1, 3), (2, 2), (3, 4)] {
+        // Frames of about 5 KB: the segments span several 64 KiB leaves.
+        let mut v = Vec::new();
+        custody_container::bmff::write::write_synthetic_recording(&mut v, secs, 10, 5, 5000)
+            .unwrap();
+        std::fs::write(
+            dcim.join(format!("SN77_4242_2026112908300{i}_000{i}.MP4")),
+            v,
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dcim.join("IMG_0001.JPG"),
+        [0xff, 0xd8, 0xff, 0xe0, 0, 16, b'J', b'F', b'I', b'F'],
+    )
+    .unwrap();
+    std::fs::write(dcim.join("VOICE.WAV"), b"RIFF\x24\0\0\0WAVEfmt ").unwrap();
+    std::fs::write(root.join(".Spotlight-V100"), b"junk").unwrap();
+    root
+}
+
+/// Every file's bytes and mtime under `root`.
+fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let m = std::fs::symlink_metadata(e.path()).unwrap();
+            if m.is_dir() {
+                stack.push(e.path());
+            } else if m.is_file() {
+                out.push((
+                    e.path(),
+                    std::fs::read(e.path()).unwrap(),
+                    m.modified().unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn ingest_registers_verifies_and_never_touches_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dump(dir.path());
+    let before = snapshot(&src);
+    let store = DirStore::open(&dir.path().join("store")).unwrap();
+    let key = StationKey::generate().unwrap();
+    let r = ingest(&src, &store, &key, &opts()).unwrap();
+    assert_eq!(
+        (r.files, r.registered, r.skipped, r.refused),
+        (5, 5, 1, 0),
+        "{:?}",
+        r.items
+    );
+    assert_eq!(snapshot(&src), before, "the source changed");
+    let v = verify_store(&store, &key.public(), None).unwrap();
+    assert!(v.ok, "{v:?}");
+    assert_eq!(v.objects_checked, 5);
+    // Facts from the file name and the probe are in the manifest.
+    let seg = r
+        .items
+        .iter()
+        .find(|i| i.path.ends_with("0001.MP4"))
+        .unwrap();
+    let m: serde_json::Value =
+        serde_json::from_slice(&store.manifest_bytes(seg.blake3.as_ref().unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(m["manifest"]["recording"]["device_serial"], "SN77");
+    assert_eq!(m["manifest"]["recording"]["officer"], "4242");
+    assert_eq!(
+        m["manifest"]["recording"]["start_local"],
+        "2026-11-29T08:30:01"
+    );
+    assert_eq!(m["manifest"]["media"]["tracks"][0]["codec"], "h264");
+    assert!(m["manifest"]["media"]["tracks"][0]["content_blake3"].is_string());
+    // Again: nothing new.
+    let again = ingest(&src, &store, &key, &opts()).unwrap();
+    assert_eq!((again.registered, again.already_present), (0, 5));
+    assert!(verify_store(&store, &key.public(), None).unwrap().ok);
+    assert_eq!(
+        std::fs::read_dir(store.root().join("tmp")).unwrap().count(),
+        0
+    );
+}
+
+#[test]
+fn tampering_is_found_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dump(dir.path());
+    let store = DirStore::open(&dir.path().join("store")).unwrap();
+    let key = StationKey::generate().unwrap();
+    let r = ingest(&src, &store, &key, &opts()).unwrap();
+    let obj = r
+        .items
+        .iter()
+        .find(|i| i.path.ends_with("0003.MP4"))
+        .unwrap()
+        .blake3
+        .clone()
+        .unwrap();
+
+    // One flipped byte in a stored object: located to its 64 KiB leaf.
+    let p = store.object_path(&obj);
+    let mut perms = std::fs::metadata(&p).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&p, perms).unwrap();
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes[70_000] ^= 1;
+    std::fs::write(&p, &bytes).unwrap();
+    let v = verify_store(&store, &key.public(), None).unwrap();
+    assert!(!v.ok);
+    assert_eq!(v.objects_failed.len(), 1);
+    assert_eq!(v.objects_failed[0].hash, obj);
+    assert!(bytes.len() > 131_072);
+    assert_eq!(
+        (
+            v.objects_failed[0].changed[0].start,
+            v.objects_failed[0].changed[0].end
+        ),
+        (65_536, 131_072)
+    );
+    bytes[70_000] ^= 1;
+    std::fs::write(&p, &bytes).unwrap();
+    assert!(verify_store(&store, &key.public(), None).unwrap().ok);
+
+    // An edited manifest: its signature fails.
+    let mp = store.root().join("manifests").join(format!("{obj}.json"));
+    let orig = std::fs::read_to_string(&mp).unwrap();
+    std::fs::write(
+        &mp,
+        orig.replace("\"station\": \"st-1\"", "\"station\": \"st-2\""),
+    )
+    .unwrap();
+    let v = verify_store(&store, &key.public(), None).unwrap();
+    assert_eq!(v.manifests_failed.len(), 1);
+    assert!(
+        v.manifests_failed[0].message.contains("signature"),
+        "{:?}",
+        v.manifests_failed
+    );
+    std::fs::write(&mp, &orig).unwrap();
+
+    // A log line deleted: its sequence number is named.
+    let lp = store.root().join("custody.log");
+    let log = std::fs::read_to_string(&lp).unwrap();
+    let mut lines: Vec<&str> = log.lines().collect();
+    lines.remove(2);
+    std::fs::write(&lp, lines.join("\n") + "\n").unwrap();
+    assert_eq!(
+        verify_store(&store, &key.public(), None)
+            .unwrap()
+            .log
+            .first_bad_seq,
+        Some(3)
+    );
+    std::fs::write(&lp, &log).unwrap();
+
+    // Another key is not trusted: every manifest is refused.
+    let other = StationKey::generate().unwrap();
+    let v = verify_store(&store, &other.public(), None).unwrap();
+    assert_eq!(v.manifests_failed.len(), 5);
+    assert!(
+        v.manifests_failed[0]
+            .message
+            .contains("not the trusted station key")
+    );
+    assert!(verify_store(&store, &key.public(), None).unwrap().ok);
+}
+
+#[cfg(unix)]
+#[test]
+fn hostile_trees_are_refused_or_handled() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("rec");
+    std::fs::create_dir_all(src.join("DCIM")).unwrap();
+    std::fs::write(dir.path().join("secret.txt"), b"outside the recorder").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("secret.txt"), src.join("DCIM/link.MP4")).unwrap();
+    std::os::unix::fs::symlink(dir.path(), src.join("DCIM/up")).unwrap();
+    std::fs::write(
+        src.join("DCIM/new\nline.MP4"),
+        synthetic_recording(1, 10, 5),
+    )
+    .unwrap();
+    let odd = std::ffi::OsStr::from_bytes(b"DCIM/bad\xff\xfename.MP4");
+    std::fs::write(src.join(odd), synthetic_recording(1, 10, 6)).unwrap();
+    let fifo = src.join("DCIM/pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let store = DirStore::open(&dir.path().join("store")).unwrap();
+    let key = StationKey::generate().unwrap();
+    let r = ingest(&src, &store, &key, &opts()).unwrap();
+    let outcome = |suffix: &str| {
+        r.items
+            .iter()
+            .find(|i| i.path.ends_with(suffix))
+            .map(|i| i.outcome.clone())
+    };
+    assert_eq!(outcome("link.MP4"), Some(Outcome::Refused));
+    assert_eq!(outcome("up"), Some(Outcome::Refused));
+    assert_eq!(outcome("pipe"), Some(Outcome::Refused));
+    assert_eq!(outcome("new\nline.MP4"), Some(Outcome::Registered));
+    assert_eq!(r.registered, 2, "{:?}", r.items);
+    assert!(verify_store(&store, &key.public(), None).unwrap().ok);
+}
+
+#[test]
+fn a_file_that_shrinks_while_copied_is_not_registered() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("rec");
+    std::fs::create_dir_all(&src).unwrap();
+    let big = src.join("BIG.MP4");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(3 << 30).unwrap(); // sparse: reads fast, long enough to be cut mid-copy
+    drop(f);
+    let store = DirStore::open(&dir.path().join("store")).unwrap();
+    let key = StationKey::generate().unwrap();
+    let cutter = {
+        let big = big.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(150));
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&big)
+                .unwrap()
+                .set_len(1 << 20)
+                .unwrap();
+        })
+    };
+    let r = ingest(
+        &src,
+        &store,
+        &key,
+        &IngestOptions {
+            reverify: false,
+            ..opts()
+        },
+    )
+    .unwrap();
+    cutter.join().unwrap();
+    assert_eq!(r.registered, 0, "{:?}", r.items);
+    assert_eq!(r.refused, 1);
+    assert!(
+        r.items[0]
+            .reason
+            .as_ref()
+            .unwrap()
+            .contains("changed while copying"),
+        "{:?}",
+        r.items
+    );
+    assert_eq!(
+        std::fs::read_dir(store.root().join("tmp")).unwrap().count(),
+        0
+    );
+    assert!(store.registered().unwrap().is_empty());
+}
+
+#[test]
+fn four_ingests_into_one_store_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirStore::open(&dir.path().join("store")).unwrap();
+    let key = std::sync::Arc::new(StationKey::generate().unwrap());
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let src = dir.path().join(format!("rec{t}"));
+            std::fs::create_dir_all(&src).unwrap();
+            for i in 0..3 {
+                std::fs::write(
+                    src.join(format!("C{t}_{i}.MP4")),
+                    synthetic_recording(1 + i, 10, 5 + t),
+                )
+                .unwrap();
+            }
+            // One file shared by every recorder tree: registered once.
+            std::fs::write(src.join("SAME.MP4"), synthetic_recording(2, 5, 5)).unwrap();
+            let (store, key) = (store.clone(), key.clone());
+            std::thread::spawn(move || ingest(&src, &store, &key, &opts()).unwrap())
+        })
+        .collect();
+    let reports: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let registered: u64 = reports.iter().map(|r| r.registered).sum();
+    assert!((13..=16).contains(&registered), "{registered}");
+    assert_eq!(store.registered().unwrap().len(), 13);
+    let v = verify_store(&store, &key.public(), None).unwrap();
+    assert!(v.ok, "{v:?}");
+    assert_eq!(v.log.entries, 16);
+}
