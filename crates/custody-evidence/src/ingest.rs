@@ -4,7 +4,7 @@
 //! temporary file in the store while the streaming digester hashes them
 //! (BLAKE3 with its chunk tree, SHA-256). The copy is fsynced, re-read and
 //! re-hashed (unless `reverify` is off), parsed, and only then moved into
-//! place, described by a signed manifest and logged. A crash at any moment
+//! place, logged, and described by a signed manifest. A crash at any moment
 //! leaves a temporary file (removed at the next start) or a complete
 //! registration; running ingest again completes the work. The source is
 //! never written to, and symlinks or paths that leave the source are refused.
@@ -474,9 +474,11 @@ pub fn ingest(
             ],
             derived: Vec::new(),
         };
-        // Order matters for crash safety: object, then manifest, then log.
+        // Order matters for crash safety: the object, then its log entry, then the
+        // manifest that makes it registered. A crash before the manifest leaves an
+        // unregistered object that the next run registers (logging it again), so
+        // every manifest has an ingestion entry in the log.
         store.put_object(&b3, &copied.temp, &copied.tree)?;
-        store.put_manifest(&manifest.sign(key))?;
         log.append(
             key,
             NewEntry {
@@ -487,6 +489,7 @@ pub fn ingest(
                 details: serde_json::json!({"source": shown, "size": copied.digest.size}),
             },
         )?;
+        store.put_manifest(&manifest.sign(key))?;
         report.items.push(Item {
             path: shown,
             outcome: Outcome::Registered,

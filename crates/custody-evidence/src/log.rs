@@ -105,6 +105,28 @@ fn last_line(f: &mut File) -> std::io::Result<Option<Vec<u8>>> {
     }
 }
 
+/// An append cut short (power loss) leaves a last line without its newline:
+/// it was never acknowledged, so it is removed. Returns the bytes removed.
+fn repair_torn_tail(f: &mut File) -> std::io::Result<u64> {
+    let len = f.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok(0);
+    }
+    let mut last = [0u8; 1];
+    f.seek(SeekFrom::Start(len - 1))?;
+    f.read_exact(&mut last)?;
+    if last[0] == b'\n' {
+        return Ok(0);
+    }
+    let keep = match last_line(f)? {
+        Some(line) => len - line.len() as u64,
+        None => 0,
+    };
+    f.set_len(keep)?;
+    f.sync_all()?;
+    Ok(len - keep)
+}
+
 impl CustodyLog {
     /// The log in directory `dir` (created on the first append).
     pub fn in_dir(dir: &Path) -> CustodyLog {
@@ -130,6 +152,7 @@ impl CustodyLog {
             .create(true)
             .open(&self.path)?;
         f.lock()?;
+        let torn = repair_torn_tail(&mut f)?;
         let (seq, prev) = match last_line(&mut f)? {
             None => (1, GENESIS.to_string()),
             Some(line) => {
@@ -142,6 +165,16 @@ impl CustodyLog {
                 (last.seq + 1, line_hash(&line))
             }
         };
+        let mut details = e.details;
+        if torn > 0
+            && let Some(obj) = details.as_object_mut()
+        {
+            // Say so in the record: an append that never completed was cut off.
+            obj.insert(
+                "log_repair".into(),
+                serde_json::json!(format!("removed {torn} bytes of an unfinished entry")),
+            );
+        }
         let entry = LogEntry {
             seq,
             time: crate::now_utc(),
@@ -149,7 +182,7 @@ impl CustodyLog {
             actor: e.actor.to_string(),
             event: e.event.to_string(),
             object: e.object.map(str::to_string),
-            details: e.details,
+            details,
             prev,
         };
         let line = to_canonical(&entry).map_err(std::io::Error::other)?;
@@ -377,6 +410,34 @@ mod tests {
         let other = StationKey::generate().unwrap();
         assert!(!log.verify(Some(&other.public())).unwrap().ok);
         assert!(log.verify(Some(&pk)).unwrap().ok);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_repaired_on_the_next_append() {
+        let (_d, log, key) = setup(3);
+        let mut bytes = std::fs::read(log.path()).unwrap();
+        bytes.extend_from_slice(b"{\"seq\":4,\"tim");
+        std::fs::write(log.path(), &bytes).unwrap();
+        let e = log
+            .append(
+                &key,
+                NewEntry {
+                    station: "s",
+                    actor: "a",
+                    event: "ingestion",
+                    object: None,
+                    details: serde_json::json!({}),
+                },
+            )
+            .unwrap();
+        assert_eq!(e.seq, 4);
+        assert!(
+            e.details["log_repair"]
+                .as_str()
+                .unwrap()
+                .contains("removed 13 bytes")
+        );
+        assert!(log.verify(Some(&key.public())).unwrap().ok);
     }
 
     #[test]

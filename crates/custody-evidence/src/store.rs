@@ -60,9 +60,11 @@ impl DirStore {
         Ok(s)
     }
 
-    /// Removes files in `tmp/` left by processes that are no longer running
-    /// (an interrupted copy leaves nothing registered). Files of live
-    /// processes, this one included, are in use by concurrent ingests.
+    /// Removes temporary files left by processes that are no longer running
+    /// (an interrupted copy or atomic write leaves nothing registered): copies
+    /// in `tmp/`, and `.NAME.tmp-PID-N` files beside manifests, trees and the
+    /// log head. Files of live processes, this one included, belong to
+    /// concurrent ingests and are kept.
     pub fn clean_temp(&self) -> std::io::Result<usize> {
         let mut n = 0;
         for e in std::fs::read_dir(self.root.join("tmp"))?.flatten() {
@@ -71,9 +73,32 @@ impl DirStore {
                 .to_str()
                 .and_then(|n| n.split('-').next())
                 .and_then(|p| p.parse::<u32>().ok());
-            let alive = pid.is_some_and(process_alive);
-            if !alive && std::fs::remove_file(e.path()).is_ok() {
+            if !pid.is_some_and(process_alive) && std::fs::remove_file(e.path()).is_ok() {
                 n += 1;
+            }
+        }
+        let mut dirs = vec![self.root.clone(), self.root.join("manifests")];
+        dirs.extend(
+            std::fs::read_dir(self.root.join("objects"))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir()),
+        );
+        for d in dirs {
+            for e in std::fs::read_dir(&d)?.flatten() {
+                let name = e.file_name();
+                let pid = name
+                    .to_str()
+                    .filter(|n| n.starts_with('.'))
+                    .and_then(|n| n.rsplit_once(".tmp-"))
+                    .and_then(|(_, rest)| rest.split('-').next())
+                    .and_then(|p| p.parse::<u32>().ok());
+                if let Some(pid) = pid
+                    && !process_alive(pid)
+                    && std::fs::remove_file(e.path()).is_ok()
+                {
+                    n += 1;
+                }
             }
         }
         Ok(n)
