@@ -274,3 +274,104 @@ pub(crate) fn run_verify(a: &VerifyArgs) -> ExitCode {
         ExitCode::from(1)
     }
 }
+
+#[derive(clap::Args)]
+pub(crate) struct ReportArgs {
+    /// The evidence store directory.
+    #[arg(long)]
+    store: PathBuf,
+    /// Only this device serial.
+    #[arg(long)]
+    device: Option<String>,
+    /// Only this officer.
+    #[arg(long)]
+    officer: Option<String>,
+    /// Only segments starting at or after this time (RFC 3339).
+    #[arg(long)]
+    from: Option<String>,
+    /// Only segments starting before this time.
+    #[arg(long)]
+    to: Option<String>,
+    /// Seconds of slack between consecutive segments.
+    #[arg(long, default_value_t = 2.0)]
+    tolerance: f64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run_report(a: &ReportArgs) -> ExitCode {
+    let store = match DirStore::open(&a.store) {
+        Ok(s) => s,
+        Err(e) => return fail(a.json, &a.store, format!("cannot open store: {e}")),
+    };
+    let opts = custody_evidence::report::ReportOptions {
+        device: a.device.clone(),
+        officer: a.officer.clone(),
+        from: a.from.clone(),
+        to: a.to.clone(),
+        tolerance_s: a.tolerance,
+    };
+    let r = match custody_evidence::report::report(&store, &opts) {
+        Ok(r) => r,
+        Err(e) => return fail(a.json, &a.store, format!("report failed: {e}")),
+    };
+    if a.json {
+        return if print_json(vec![serde_json::to_value(&r).unwrap_or_default()], false).is_ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        };
+    }
+    for d in &r.devices {
+        println!(
+            "device {}: {} dated segments, {} recordings",
+            d.device,
+            d.segments,
+            d.recordings.len()
+        );
+        for rec in &d.recordings {
+            println!(
+                "  recording {} .. {} ({:.0} s, {} segments)",
+                rec.start,
+                rec.end,
+                rec.duration_s,
+                rec.segments.len()
+            );
+        }
+        for (label, list) in [
+            ("gap", &d.gaps),
+            ("overlap", &d.overlaps),
+            ("truncated", &d.truncated),
+            ("clock", &d.clock_anomalies),
+        ] {
+            for f in list {
+                println!(
+                    "  {label:<9} {}: {}{}",
+                    f.path,
+                    f.message,
+                    f.after
+                        .as_ref()
+                        .map(|p| format!(" (after {p})"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        if !d.undated.is_empty() {
+            println!("  undated   {}", d.undated.join(", "));
+        }
+    }
+    if !r.officers.is_empty() {
+        println!(
+            "{:<12} {:<10} {:>10} {:>10}  first .. last",
+            "officer", "day", "recordings", "seconds"
+        );
+        for o in &r.officers {
+            println!(
+                "{:<12} {:<10} {:>10} {:>10.0}  {} .. {}",
+                o.officer, o.day, o.recordings, o.duration_s, o.first, o.last
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -36,6 +36,8 @@ enum Command {
     Ingest(evidence::IngestArgs),
     /// Verify a store: objects, manifest signatures, the custody log.
     Verify(evidence::VerifyArgs),
+    /// Supervision: recordings, gaps, overlaps, truncated files, clock anomalies, officers' days.
+    Report(evidence::ReportArgs),
 }
 
 #[derive(clap::Args)]
@@ -72,5 +74,6 @@ fn main() -> ExitCode {
         Command::Key(cmd) => evidence::key(cmd),
         Command::Ingest(args) => evidence::run_ingest(args),
         Command::Verify(args) => evidence::run_verify(args),
+        Command::Report(args) => evidence::run_report(args),
     }
 }

@@ -253,9 +253,32 @@ fn describe(path: &Path) -> (Option<Media>, Recording) {
     let Ok(ev) = custody_io::Evidence::open(path, custody_io::ReadMode::Auto) else {
         return (None, rec);
     };
-    let Ok(p) = custody_container::probe(ev.bytes(), Default::default()) else {
-        return (None, rec);
+    let p = match custody_container::probe(ev.bytes(), Default::default()) {
+        Ok(p) => p,
+        Err(e) => {
+            let container = custody_container::detect(ev.bytes()).map_or("unknown", |f| f.name());
+            let media = Media {
+                container: container.to_string(),
+                duration_s: None,
+                tracks: Vec::new(),
+                warnings: Vec::new(),
+                error: Some(e.to_string()),
+                missing_samples: 0,
+            };
+            return (Some(media), rec);
+        }
     };
+    let missing_samples = custody_container::bmff::Mp4::parse(ev.bytes(), Default::default())
+        .map_or(0, |m| {
+            m.tracks
+                .iter()
+                .map(|t| {
+                    let mut it = t.samples();
+                    for _ in it.by_ref() {}
+                    it.missing()
+                })
+                .sum()
+        });
     let content =
         custody_hash::content::content_hashes(ev.bytes(), Default::default()).unwrap_or_default();
     rec.location = p.location;
@@ -285,6 +308,8 @@ fn describe(path: &Path) -> (Option<Media>, Recording) {
         duration_s: p.duration_s,
         tracks,
         warnings: p.warnings.iter().map(|w| w.to_string()).collect(),
+        error: None,
+        missing_samples,
     };
     (Some(media), rec)
 }

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod log;
 pub mod manifest;
 pub mod names;
+pub mod report;
 pub mod store;
 pub mod verify;
 

@@ -77,6 +77,12 @@ pub struct Media {
     pub tracks: Vec<TrackSummary>,
     /// Problems the parser reported.
     pub warnings: Vec<String>,
+    /// Why the file could not be parsed at all (damaged or unsupported), if so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Samples that the file's tables name but its bytes do not hold (a cut-short recording).
+    #[serde(default)]
+    pub missing_samples: u64,
 }
 
 /// When and by whom the recording was made.

@@ -317,3 +317,73 @@ fn four_ingests_into_one_store_at_once() {
     assert!(v.ok, "{v:?}");
     assert_eq!(v.log.entries, 16);
 }
+
+/// A realistic dump: consecutive segments with one planted gap, one overlap,
+/// one truncated file, a photo and a voice note; the report finds exactly those.
+#[test]
+fn report_finds_exactly_the_planted_gap_overlap_and_truncated_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("rec/DCIM/100REC");
+    std::fs::create_dir_all(&src).unwrap();
+    // Different GOP lengths keep the segments' bytes distinct, as real segments are.
+    let seg = |secs: u32, gop: u32| synthetic_recording(secs, 10, gop);
+    // 08:00:00 + 10 s, 08:00:10 + 10 s (continuous), 08:01:00 (40 s gap), 08:01:05 (overlaps by 5 s).
+    for (name, gop) in [
+        ("080000_0001", 10),
+        ("080010_0002", 11),
+        ("080100_0003", 12),
+        ("080105_0004", 13),
+    ] {
+        std::fs::write(
+            src.join(format!("SN5_100_20261129{name}.MP4")),
+            seg(10, gop),
+        )
+        .unwrap();
+    }
+    // Cut short by a power loss: the moov (at the end) never reached the card.
+    let cut = seg(10, 14);
+    std::fs::write(
+        src.join("SN5_100_20261129080115_0005.MP4"),
+        &cut[..cut.len() / 2],
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("IMG_0001.JPG"),
+        [0xff, 0xd8, 0xff, 0xe0, 0, 16, b'J', b'F', b'I', b'F'],
+    )
+    .unwrap();
+    std::fs::write(src.join("VOICE001.WAV"), b"RIFF\x24\0\0\0WAVEfmt ").unwrap();
+    let store = DirStore::open(&dir.path().join("store")).unwrap();
+    let key = StationKey::generate().unwrap();
+    let r = ingest(&dir.path().join("rec"), &store, &key, &opts()).unwrap();
+    assert_eq!(r.registered, 7, "{:?}", r.items);
+
+    let rep = custody_evidence::report::report(&store, &Default::default()).unwrap();
+    let sn5 = rep
+        .devices
+        .iter()
+        .find(|d| d.device == "SN5")
+        .expect("device SN5");
+    assert_eq!(sn5.gaps.len(), 1, "{:?}", sn5.gaps);
+    assert!(
+        sn5.gaps[0].path.ends_with("_0003.MP4")
+            && (sn5.gaps[0].seconds.unwrap() - 40.0).abs() < 0.5
+    );
+    assert_eq!(sn5.overlaps.len(), 1, "{:?}", sn5.overlaps);
+    assert!(
+        sn5.overlaps[0].path.ends_with("_0004.MP4")
+            && (sn5.overlaps[0].seconds.unwrap() - 5.0).abs() < 0.5
+    );
+    assert_eq!(sn5.truncated.len(), 1, "{:?}", sn5.truncated);
+    assert!(sn5.truncated[0].path.ends_with("_0005.MP4"));
+    assert!(sn5.clock_anomalies.is_empty());
+    assert_eq!(sn5.recordings.len(), 2);
+    assert_eq!(sn5.recordings[0].segments.len(), 2);
+    let day = rep.officers.iter().find(|o| o.officer == "100").unwrap();
+    assert_eq!((day.day.as_str(), day.recordings), ("2026-11-29", 2));
+    assert!((day.duration_s - 35.0).abs() < 0.5, "{day:?}");
+    assert_eq!(
+        (day.first.as_str(), day.last.as_str()),
+        ("2026-11-29T08:00:00", "2026-11-29T08:01:15")
+    );
+}

@@ -1,0 +1,353 @@
+//! Supervision: how recorders are used. Segments of each device are grouped
+//! into recordings (the next segment starts where the previous ended, within
+//! a tolerance); gaps, overlaps, truncated or damaged files and clock
+//! anomalies are listed; each officer's day is summarised.
+
+use crate::manifest::SignedManifest;
+use crate::store::{DirStore, Store};
+use std::collections::BTreeMap;
+
+/// Report filters and tolerance.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    /// Only this device.
+    pub device: Option<String>,
+    /// Only this officer.
+    pub officer: Option<String>,
+    /// Only segments starting at or after (RFC 3339, UTC or recorder-local).
+    pub from: Option<String>,
+    /// Only segments starting before.
+    pub to: Option<String>,
+    /// Seconds of slack between consecutive segments.
+    pub tolerance_s: f64,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            device: None,
+            officer: None,
+            from: None,
+            to: None,
+            tolerance_s: 2.0,
+        }
+    }
+}
+
+/// Consecutive segments forming one recording.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RecordingRun {
+    /// Start of the first segment.
+    pub start: String,
+    /// End of the last segment.
+    pub end: String,
+    /// Total duration.
+    pub duration_s: f64,
+    /// Segment paths in order.
+    pub segments: Vec<String>,
+}
+
+/// A finding between two segments, or about one.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Finding {
+    /// The segment concerned (the later one for gaps and overlaps).
+    pub path: String,
+    /// The segment before it, where relevant.
+    pub after: Option<String>,
+    /// Seconds of gap or overlap.
+    pub seconds: Option<f64>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// One device's findings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DeviceReport {
+    /// Device serial (`unknown` when no source named it).
+    pub device: String,
+    /// Segments with a start time.
+    pub segments: usize,
+    /// Recordings.
+    pub recordings: Vec<RecordingRun>,
+    /// Gaps between segments longer than the tolerance.
+    pub gaps: Vec<Finding>,
+    /// Segments starting before the previous one ended.
+    pub overlaps: Vec<Finding>,
+    /// Cut-short or unparseable files.
+    pub truncated: Vec<Finding>,
+    /// Start times in the future or before the previous segment.
+    pub clock_anomalies: Vec<Finding>,
+    /// Files without a start time (photos, damaged files).
+    pub undated: Vec<String>,
+}
+
+/// One officer's day.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OfficerDay {
+    /// Officer number.
+    pub officer: String,
+    /// Day (`YYYY-MM-DD`).
+    pub day: String,
+    /// Recordings that day.
+    pub recordings: usize,
+    /// Total recorded seconds.
+    pub duration_s: f64,
+    /// First start.
+    pub first: String,
+    /// Last end.
+    pub last: String,
+}
+
+/// The supervision report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Report {
+    /// Per device.
+    pub devices: Vec<DeviceReport>,
+    /// Per officer per day.
+    pub officers: Vec<OfficerDay>,
+}
+
+struct Seg {
+    path: String,
+    officer: Option<String>,
+    start: Option<(i64, String)>,
+    duration: f64,
+    truncated: Option<String>,
+}
+
+fn fmt_time(t: i64, utc: bool) -> String {
+    let s = custody_container::time::rfc3339_utc(t);
+    if utc {
+        s
+    } else {
+        s.trim_end_matches('Z').to_string()
+    }
+}
+
+/// Builds the report from the store's manifests.
+pub fn report(store: &DirStore, opts: &ReportOptions) -> std::io::Result<Report> {
+    let mut by_device: BTreeMap<String, Vec<Seg>> = BTreeMap::new();
+    for h in store.registered()? {
+        let Ok(bytes) = store.manifest_bytes(&h) else {
+            continue;
+        };
+        let Ok(signed) = serde_json::from_slice::<SignedManifest>(&bytes) else {
+            continue;
+        };
+        let m = signed.manifest;
+        let device = m
+            .recording
+            .device_serial
+            .clone()
+            .unwrap_or_else(|| "unknown".into());
+        if opts.device.as_ref().is_some_and(|d| *d != device)
+            || opts
+                .officer
+                .as_ref()
+                .is_some_and(|o| m.recording.officer.as_ref() != Some(o))
+        {
+            continue;
+        }
+        let (start_text, utc) = match (&m.recording.start, &m.recording.start_local) {
+            (Some(s), _) => (Some(s.clone()), true),
+            (None, Some(l)) => (Some(format!("{l}Z")), false),
+            _ => (None, false),
+        };
+        let start = start_text
+            .as_deref()
+            .and_then(crate::parse_utc)
+            .map(|t| (t, fmt_time(t, utc)));
+        let in_range = |bound: &Option<String>, after: bool| {
+            bound
+                .as_deref()
+                .and_then(|b| crate::parse_utc(&format!("{}Z", b.trim_end_matches('Z'))))
+                .is_none_or(|b| {
+                    start
+                        .as_ref()
+                        .is_none_or(|(t, _)| if after { *t >= b } else { *t < b })
+                })
+        };
+        if !in_range(&opts.from, true) || !in_range(&opts.to, false) {
+            continue;
+        }
+        let media = m.media.as_ref();
+        let is_media = media.is_some_and(|x| {
+            matches!(
+                x.container.as_str(),
+                "mp4" | "mov" | "3gp" | "mpegts" | "m2ts" | "mpegps"
+            )
+        });
+        let truncated = match media {
+            Some(x) if x.error.is_some() && is_media => {
+                Some(format!("damaged: {}", x.error.clone().unwrap_or_default()))
+            }
+            Some(x) if x.missing_samples > 0 => Some(format!(
+                "truncated: {} samples are missing",
+                x.missing_samples
+            )),
+            _ => None,
+        };
+        by_device.entry(device).or_default().push(Seg {
+            path: m.original.path.clone(),
+            officer: m.recording.officer.clone(),
+            // Damaged files and non-recordings do not take part in continuity.
+            start: if is_media && media.is_some_and(|x| x.error.is_none()) {
+                start
+            } else {
+                None
+            },
+            duration: media.and_then(|x| x.duration_s).unwrap_or(0.0),
+            truncated,
+        });
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let mut devices = Vec::new();
+    // officer -> day -> (recordings, seconds, first, last)
+    let mut days: BTreeMap<(String, String), (usize, f64, String, String)> = BTreeMap::new();
+    for (device, mut segs) in by_device {
+        let mut d = DeviceReport {
+            device,
+            segments: 0,
+            recordings: Vec::new(),
+            gaps: Vec::new(),
+            overlaps: Vec::new(),
+            truncated: Vec::new(),
+            clock_anomalies: Vec::new(),
+            undated: Vec::new(),
+        };
+        for s in &segs {
+            if let Some(t) = &s.truncated {
+                d.truncated.push(Finding {
+                    path: s.path.clone(),
+                    after: None,
+                    seconds: None,
+                    message: t.clone(),
+                });
+            }
+            if s.start.is_none() {
+                d.undated.push(s.path.clone());
+            }
+        }
+        // Clock anomalies in recording order (by path, which recorders number in sequence).
+        segs.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut prev_start: Option<(i64, &str)> = None;
+        for s in &segs {
+            let Some((t, _)) = &s.start else { continue };
+            if *t > now + 86_400 {
+                d.clock_anomalies.push(Finding {
+                    path: s.path.clone(),
+                    after: None,
+                    seconds: None,
+                    message: "starts in the future".into(),
+                });
+            }
+            if let Some((p, pp)) = prev_start
+                && *t < p
+            {
+                d.clock_anomalies.push(Finding {
+                    path: s.path.clone(),
+                    after: Some(pp.to_string()),
+                    seconds: Some((p - t) as f64),
+                    message: "starts before the segment recorded before it".into(),
+                });
+            }
+            prev_start = Some((*t, &s.path));
+        }
+        let mut dated: Vec<&Seg> = segs.iter().filter(|s| s.start.is_some()).collect();
+        dated.sort_by_key(|s| s.start.as_ref().map(|x| x.0));
+        d.segments = dated.len();
+        let mut run: Option<(i64, f64, Vec<String>, String, Option<String>)> = None; // start, end, paths, start text, officer
+        let close =
+            |run: Option<(i64, f64, Vec<String>, String, Option<String>)>,
+             d: &mut DeviceReport,
+             days: &mut BTreeMap<(String, String), (usize, f64, String, String)>| {
+                if let Some((start, end, paths, text, officer)) = run {
+                    let utc = text.ends_with('Z');
+                    let end_text = fmt_time(end.round() as i64, utc);
+                    let duration = end - start as f64;
+                    if let Some(o) = officer {
+                        let day = text[..10].to_string();
+                        let e = days.entry((o, day)).or_insert((
+                            0,
+                            0.0,
+                            text.clone(),
+                            end_text.clone(),
+                        ));
+                        e.0 += 1;
+                        e.1 += duration;
+                        if text < e.2 {
+                            e.2 = text.clone();
+                        }
+                        if end_text > e.3 {
+                            e.3 = end_text.clone();
+                        }
+                    }
+                    d.recordings.push(RecordingRun {
+                        start: text,
+                        end: end_text,
+                        duration_s: duration,
+                        segments: paths,
+                    });
+                }
+            };
+        let mut prev: Option<(&Seg, f64)> = None;
+        for s in dated {
+            let (t, text) = s.start.clone().unwrap_or_default();
+            let end = t as f64 + s.duration;
+            let continues = match prev {
+                Some((p, pend)) => {
+                    let delta = t as f64 - pend;
+                    if delta > opts.tolerance_s {
+                        d.gaps.push(Finding {
+                            path: s.path.clone(),
+                            after: Some(p.path.clone()),
+                            seconds: Some(delta),
+                            message: format!("{delta:.1} s gap"),
+                        });
+                        false
+                    } else if delta < -opts.tolerance_s {
+                        d.overlaps.push(Finding {
+                            path: s.path.clone(),
+                            after: Some(p.path.clone()),
+                            seconds: Some(-delta),
+                            message: format!(
+                                "starts {:.1} s before the previous segment ends",
+                                -delta
+                            ),
+                        });
+                        true
+                    } else {
+                        true
+                    }
+                }
+                None => false,
+            };
+            if continues && let Some(r) = run.as_mut() {
+                r.1 = r.1.max(end);
+                r.2.push(s.path.clone());
+            } else {
+                close(run.take(), &mut d, &mut days);
+                run = Some((t, end, vec![s.path.clone()], text, s.officer.clone()));
+            }
+            prev = Some((s, prev.map_or(end, |(_, pe)| pe.max(end))));
+        }
+        close(run.take(), &mut d, &mut days);
+        devices.push(d);
+    }
+    let officers = days
+        .into_iter()
+        .map(
+            |((officer, day), (recordings, duration_s, first, last))| OfficerDay {
+                officer,
+                day,
+                recordings,
+                duration_s,
+                first,
+                last,
+            },
+        )
+        .collect();
+    Ok(Report { devices, officers })
+}
