@@ -115,6 +115,56 @@ struct Seg {
     truncated: Option<String>,
 }
 
+/// Segments being joined into one recording.
+struct Run {
+    start: i64,
+    end: f64,
+    paths: Vec<String>,
+    text: String,
+    officer: Option<String>,
+}
+
+/// An officer's day so far.
+struct DayTotals {
+    recordings: usize,
+    seconds: f64,
+    first: String,
+    last: String,
+}
+
+type Days = BTreeMap<(String, String), DayTotals>;
+
+/// Ends a recording: records it on the device and in its officer's day.
+fn close_run(run: Option<Run>, d: &mut DeviceReport, days: &mut Days) {
+    let Some(r) = run else { return };
+    let utc = r.text.ends_with('Z');
+    let end_text = fmt_time(r.end.round() as i64, utc);
+    let duration = r.end - r.start as f64;
+    if let Some(o) = r.officer {
+        let day = r.text[..10].to_string();
+        let e = days.entry((o, day)).or_insert(DayTotals {
+            recordings: 0,
+            seconds: 0.0,
+            first: r.text.clone(),
+            last: end_text.clone(),
+        });
+        e.recordings += 1;
+        e.seconds += duration;
+        if r.text < e.first {
+            e.first = r.text.clone();
+        }
+        if end_text > e.last {
+            e.last = end_text.clone();
+        }
+    }
+    d.recordings.push(RecordingRun {
+        start: r.text,
+        end: end_text,
+        duration_s: duration,
+        segments: r.paths,
+    });
+}
+
 fn fmt_time(t: i64, utc: bool) -> String {
     let s = custody_container::time::rfc3339_utc(t);
     if utc {
@@ -205,7 +255,7 @@ pub fn report(store: &DirStore, opts: &ReportOptions) -> std::io::Result<Report>
         .map_or(0, |d| d.as_secs() as i64);
     let mut devices = Vec::new();
     // officer -> day -> (recordings, seconds, first, last)
-    let mut days: BTreeMap<(String, String), (usize, f64, String, String)> = BTreeMap::new();
+    let mut days: Days = BTreeMap::new();
     for (device, mut segs) in by_device {
         let mut d = DeviceReport {
             device,
@@ -258,40 +308,7 @@ pub fn report(store: &DirStore, opts: &ReportOptions) -> std::io::Result<Report>
         let mut dated: Vec<&Seg> = segs.iter().filter(|s| s.start.is_some()).collect();
         dated.sort_by_key(|s| s.start.as_ref().map(|x| x.0));
         d.segments = dated.len();
-        let mut run: Option<(i64, f64, Vec<String>, String, Option<String>)> = None; // start, end, paths, start text, officer
-        let close =
-            |run: Option<(i64, f64, Vec<String>, String, Option<String>)>,
-             d: &mut DeviceReport,
-             days: &mut BTreeMap<(String, String), (usize, f64, String, String)>| {
-                if let Some((start, end, paths, text, officer)) = run {
-                    let utc = text.ends_with('Z');
-                    let end_text = fmt_time(end.round() as i64, utc);
-                    let duration = end - start as f64;
-                    if let Some(o) = officer {
-                        let day = text[..10].to_string();
-                        let e = days.entry((o, day)).or_insert((
-                            0,
-                            0.0,
-                            text.clone(),
-                            end_text.clone(),
-                        ));
-                        e.0 += 1;
-                        e.1 += duration;
-                        if text < e.2 {
-                            e.2 = text.clone();
-                        }
-                        if end_text > e.3 {
-                            e.3 = end_text.clone();
-                        }
-                    }
-                    d.recordings.push(RecordingRun {
-                        start: text,
-                        end: end_text,
-                        duration_s: duration,
-                        segments: paths,
-                    });
-                }
-            };
+        let mut run: Option<Run> = None;
         let mut prev: Option<(&Seg, f64)> = None;
         for s in dated {
             let (t, text) = s.start.clone().unwrap_or_default();
@@ -325,15 +342,21 @@ pub fn report(store: &DirStore, opts: &ReportOptions) -> std::io::Result<Report>
                 None => false,
             };
             if continues && let Some(r) = run.as_mut() {
-                r.1 = r.1.max(end);
-                r.2.push(s.path.clone());
+                r.end = r.end.max(end);
+                r.paths.push(s.path.clone());
             } else {
-                close(run.take(), &mut d, &mut days);
-                run = Some((t, end, vec![s.path.clone()], text, s.officer.clone()));
+                close_run(run.take(), &mut d, &mut days);
+                run = Some(Run {
+                    start: t,
+                    end,
+                    paths: vec![s.path.clone()],
+                    text,
+                    officer: s.officer.clone(),
+                });
             }
             prev = Some((s, prev.map_or(end, |(_, pe)| pe.max(end))));
         }
-        close(run.take(), &mut d, &mut days);
+        close_run(run.take(), &mut d, &mut days);
         devices.push(d);
     }
     let officers = days
