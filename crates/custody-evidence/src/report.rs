@@ -361,16 +361,14 @@ pub fn report(store: &DirStore, opts: &ReportOptions) -> std::io::Result<Report>
     }
     let officers = days
         .into_iter()
-        .map(
-            |((officer, day), (recordings, duration_s, first, last))| OfficerDay {
-                officer,
-                day,
-                recordings,
-                duration_s,
-                first,
-                last,
-            },
-        )
+        .map(|((officer, day), t)| OfficerDay {
+            officer,
+            day,
+            recordings: t.recordings,
+            duration_s: t.seconds,
+            first: t.first,
+            last: t.last,
+        })
         .collect();
     Ok(Report { devices, officers })
 }
