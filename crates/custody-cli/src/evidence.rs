@@ -375,3 +375,90 @@ pub(crate) fn run_report(a: &ReportArgs) -> ExitCode {
     }
     ExitCode::SUCCESS
 }
+
+/// `custody catalog ...`
+#[derive(clap::Subcommand)]
+pub(crate) enum CatalogCommand {
+    /// Recreate the catalog from the signed manifests.
+    Rebuild {
+        /// The evidence store directory.
+        #[arg(long)]
+        store: PathBuf,
+    },
+    /// List registrations, by device, officer and day.
+    List {
+        /// The evidence store directory.
+        #[arg(long)]
+        store: PathBuf,
+        /// Device serial.
+        #[arg(long)]
+        device: Option<String>,
+        /// Officer.
+        #[arg(long)]
+        officer: Option<String>,
+        /// Day, YYYY-MM-DD.
+        #[arg(long)]
+        day: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) fn catalog(cmd: &CatalogCommand) -> ExitCode {
+    use custody_evidence::catalog::{Catalog, Query};
+    let (store_dir, json) = match cmd {
+        CatalogCommand::Rebuild { store } => (store, false),
+        CatalogCommand::List { store, json, .. } => (store, *json),
+    };
+    let store = match DirStore::open(store_dir) {
+        Ok(s) => s,
+        Err(e) => return fail(json, store_dir, format!("cannot open store: {e}")),
+    };
+    let mut cat = match Catalog::open(&store) {
+        Ok(c) => c,
+        Err(e) => return fail(json, store_dir, format!("cannot open catalog: {e}")),
+    };
+    match cmd {
+        CatalogCommand::Rebuild { .. } => match cat.rebuild(&store) {
+            Ok(n) => {
+                println!("catalog rebuilt: {n} registrations");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(false, store_dir, format!("rebuild failed: {e}")),
+        },
+        CatalogCommand::List {
+            device,
+            officer,
+            day,
+            ..
+        } => {
+            let q = Query {
+                device: device.clone(),
+                officer: officer.clone(),
+                day: day.clone(),
+            };
+            let rows = match cat.list(&q) {
+                Ok(r) => r,
+                Err(e) => return fail(json, store_dir, format!("query failed: {e}")),
+            };
+            if json {
+                let _ = print_json(vec![serde_json::to_value(&rows).unwrap_or_default()], false);
+            } else {
+                for r in rows {
+                    println!(
+                        "{:<20} {:<8} {:<8} {:>8} {:<8} {}  {}",
+                        r.start.as_deref().unwrap_or("-"),
+                        r.device.as_deref().unwrap_or("-"),
+                        r.officer.as_deref().unwrap_or("-"),
+                        r.duration_s.map_or("-".into(), |d| format!("{d:.1}s")),
+                        r.kind.as_deref().unwrap_or("-"),
+                        &r.blake3[..16],
+                        r.path
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}

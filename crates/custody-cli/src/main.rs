@@ -38,6 +38,9 @@ enum Command {
     Verify(evidence::VerifyArgs),
     /// Supervision: recordings, gaps, overlaps, truncated files, clock anomalies, officers' days.
     Report(evidence::ReportArgs),
+    /// The store's catalog: list registrations, or rebuild it from the manifests.
+    #[command(subcommand)]
+    Catalog(evidence::CatalogCommand),
 }
 
 #[derive(clap::Args)]
@@ -75,5 +78,6 @@ fn main() -> ExitCode {
         Command::Ingest(args) => evidence::run_ingest(args),
         Command::Verify(args) => evidence::run_verify(args),
         Command::Report(args) => evidence::run_report(args),
+        Command::Catalog(cmd) => evidence::catalog(cmd),
     }
 }

@@ -86,6 +86,8 @@ pub struct IngestReport {
     pub mb_per_s: f64,
     /// Per-file results.
     pub items: Vec<Item>,
+    /// Registrations that could not be indexed in the catalog (rebuild it).
+    pub catalog_errors: Vec<String>,
 }
 
 /// System files that recorders and operating systems leave on a volume.
@@ -329,6 +331,15 @@ pub fn ingest(
         ..Default::default()
     };
     let log = store.log();
+    let catalog = match crate::catalog::Catalog::open(store) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            report
+                .catalog_errors
+                .push(format!("catalog unavailable: {e}"));
+            None
+        }
+    };
     for rel in files {
         let shown = rel.to_string_lossy().into_owned();
         let path = src.join(&rel);
@@ -514,7 +525,14 @@ pub fn ingest(
                 details: serde_json::json!({"source": shown, "size": copied.digest.size}),
             },
         )?;
-        store.put_manifest(&manifest.sign(key))?;
+        let signed = manifest.sign(key);
+        store.put_manifest(&signed)?;
+        // The catalog is derived from the manifests (`custody catalog rebuild`):
+        // a failure to index is a warning, never a lost registration.
+        if let Err(e) = catalog.as_ref().map_or(Ok(()), |c| c.upsert(&signed)) {
+            report.warnings += 1;
+            report.catalog_errors.push(format!("{shown}: {e}"));
+        }
         report.items.push(Item {
             path: shown,
             outcome: Outcome::Registered,

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod canonical;
+pub mod catalog;
 pub mod ingest;
 pub mod keys;
 pub mod log;

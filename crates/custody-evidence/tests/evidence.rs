@@ -387,3 +387,34 @@ fn report_finds_exactly_the_planted_gap_overlap_and_truncated_file() {
         ("2026-11-29T08:00:00", "2026-11-29T08:01:15")
     );
 }
+
+#[test]
+fn catalog_lists_by_officer_and_day_and_rebuilds_from_manifests() {
+    use custody_evidence::catalog::{Catalog, Query};
+    let dir = tempfile::tempdir().unwrap();
+    let src = dump(dir.path());
+    let store = DirStore::open(&dir.path().join("store")).unwrap();
+    let key = StationKey::generate().unwrap();
+    ingest(&src, &store, &key, &opts()).unwrap();
+    let q = Query {
+        officer: Some("4242".into()),
+        day: Some("2026-11-29".into()),
+        ..Default::default()
+    };
+    let rows = Catalog::open(&store).unwrap().list(&q).unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.windows(2).all(|w| w[0].start <= w[1].start));
+    assert_eq!(rows[0].device.as_deref(), Some("SN77"));
+    for f in std::fs::read_dir(store.root()).unwrap().flatten() {
+        if f.file_name()
+            .to_string_lossy()
+            .starts_with("catalog.sqlite")
+        {
+            std::fs::remove_file(f.path()).unwrap();
+        }
+    }
+    let mut cat = Catalog::open(&store).unwrap();
+    assert!(cat.list(&q).unwrap().is_empty());
+    assert_eq!(cat.rebuild(&store).unwrap(), 5);
+    assert_eq!(cat.list(&q).unwrap(), rows);
+}
