@@ -418,3 +418,27 @@ fn catalog_lists_by_officer_and_day_and_rebuilds_from_manifests() {
     assert_eq!(cat.rebuild(&store).unwrap(), 5);
     assert_eq!(cat.list(&q).unwrap(), rows);
 }
+
+/// Every manifest written validates against the shipped JSON Schema; a
+/// damaged one does not.
+#[test]
+fn manifests_match_the_json_schema() {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/manifest.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dump(dir.path());
+    let store = DirStore::open(&dir.path().join("store")).unwrap();
+    let key = StationKey::generate().unwrap();
+    ingest(&src, &store, &key, &opts()).unwrap();
+    let hashes = store.registered().unwrap();
+    assert_eq!(hashes.len(), 5);
+    for h in hashes {
+        let doc: serde_json::Value = serde_json::from_slice(&store.manifest_bytes(&h).unwrap()).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+        assert!(errors.is_empty(), "{h}: {errors:?}");
+        let mut bad = doc.clone();
+        bad["manifest"]["object"]["blake3"] = "not a hash".into();
+        assert!(!validator.is_valid(&bad));
+    }
+}
