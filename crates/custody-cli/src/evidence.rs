@@ -41,6 +41,9 @@ pub(crate) struct IngestArgs {
     /// Skip re-reading each copy before registering it.
     #[arg(long)]
     no_reverify: bool,
+    /// Files collected at once; 1 reads strictly sequentially (one USB recorder, spinning disks).
+    #[arg(long, default_value_t = 2)]
+    jobs: usize,
     /// A file of file-name patterns, one per line (default: the built-in set).
     #[arg(long)]
     patterns: Option<PathBuf>,
@@ -148,6 +151,7 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
         device: a.device.clone(),
         reverify: !a.no_reverify,
         patterns,
+        jobs: a.jobs,
     };
     let report = match ingest(&a.src, &store, &key, &opts) {
         Ok(r) => r,

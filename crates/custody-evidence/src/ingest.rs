@@ -34,6 +34,9 @@ pub struct IngestOptions {
     pub reverify: bool,
     /// File-name patterns (see [`crate::names`]); empty means the defaults.
     pub patterns: Vec<String>,
+    /// Files collected at once; 1 reads strictly one file after another
+    /// (one USB recorder, spinning disks). 0 counts as 1.
+    pub jobs: usize,
 }
 
 /// What happened to one file.
@@ -316,7 +319,235 @@ fn describe(path: &Path) -> (Option<Media>, Recording) {
     (Some(media), rec)
 }
 
-/// Collects every file under `src` into `store`.
+/// What every ingest worker shares.
+struct Shared<'a> {
+    src: &'a Path,
+    store: &'a DirStore,
+    key: &'a StationKey,
+    opts: &'a IngestOptions,
+    log: crate::log::CustodyLog,
+    report: std::sync::Mutex<IngestReport>,
+}
+
+impl Shared<'_> {
+    fn report(&self) -> std::sync::MutexGuard<'_, IngestReport> {
+        self.report.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    fn push(&self, item: Item) {
+        self.report().items.push(item);
+    }
+}
+
+/// Collects one file: copy while hashing, verify, probe, register, log.
+fn ingest_one(
+    sh: &Shared<'_>,
+    rel: PathBuf,
+    catalog: Option<&crate::catalog::Catalog>,
+) -> std::io::Result<()> {
+    let shown = rel.to_string_lossy().into_owned();
+    let path = sh.src.join(&rel);
+    // The walk never follows links, but a path can still be swapped under us.
+    match std::fs::canonicalize(&path) {
+        Ok(real) if real.starts_with(sh.src) => {}
+        _ => {
+            sh.push(Item {
+                path: shown,
+                outcome: Outcome::Refused,
+                blake3: None,
+                reason: Some("resolves outside the source".into()),
+            });
+            return Ok(());
+        }
+    }
+    let copied = match copy_and_hash(&path, sh.store) {
+        Ok(c) => c,
+        Err(reason) => {
+            sh.push(Item {
+                path: shown,
+                outcome: Outcome::Refused,
+                blake3: None,
+                reason: Some(reason),
+            });
+            return Ok(());
+        }
+    };
+    sh.report().bytes += copied.digest.size;
+    let b3 = copied.digest.blake3_hex().unwrap_or_default();
+    if sh.store.is_registered(&b3) {
+        let _ = std::fs::remove_file(&copied.temp);
+        sh.log.append(
+            sh.key,
+            NewEntry {
+                station: &sh.opts.station,
+                actor: "custody ingest",
+                event: "fixity check",
+                object: Some(&b3),
+                details: serde_json::json!({"source": shown, "result": "already registered"}),
+            },
+        )?;
+        sh.push(Item {
+            path: shown,
+            outcome: Outcome::AlreadyRegistered,
+            blake3: Some(b3),
+            reason: None,
+        });
+        return Ok(());
+    }
+    if sh.opts.reverify
+        && let Err(reason) = reverify(&copied)
+    {
+        let _ = std::fs::remove_file(&copied.temp);
+        sh.push(Item {
+            path: shown,
+            outcome: Outcome::Refused,
+            blake3: None,
+            reason: Some(reason),
+        });
+        return Ok(());
+    }
+    let (media, mut recording) = describe(&copied.temp);
+    let patterns: Vec<String> = if sh.opts.patterns.is_empty() {
+        crate::names::DEFAULT_PATTERNS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        sh.opts.patterns.clone()
+    };
+    if let Some(f) = rel
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| crate::names::facts_from_name(&patterns, n))
+    {
+        for (field, value) in [
+            ("device_serial", &f.serial),
+            ("officer", &f.officer),
+            ("unit", &f.unit),
+            ("start_local", &f.start_local),
+        ] {
+            let Some(v) = value else { continue };
+            let slot = match field {
+                "device_serial" => &mut recording.device_serial,
+                "officer" => &mut recording.officer,
+                "unit" => &mut recording.unit,
+                _ => &mut recording.start_local,
+            };
+            *slot = Some(v.clone());
+            recording
+                .sources
+                .insert(field.into(), format!("file name ({})", f.pattern));
+        }
+    }
+    if let (Some(start), Some(d)) = (&recording.start, media.as_ref().and_then(|m| m.duration_s)) {
+        recording.end = crate::end_time(start, d);
+    }
+    sh.report().warnings += media.as_ref().map_or(0, |m| m.warnings.len() as u64);
+    for (field, value) in [
+        ("device_serial", &sh.opts.device),
+        ("officer", &sh.opts.officer),
+    ] {
+        if let Some(v) = value {
+            match field {
+                "device_serial" => recording.device_serial = Some(v.clone()),
+                _ => recording.officer = Some(v.clone()),
+            }
+            recording.sources.insert(field.into(), "caller".into());
+        }
+    }
+    let now = crate::now_utc();
+    let manifest = Manifest {
+        schema: SCHEMA.into(),
+        object: Object {
+            size: copied.digest.size,
+            blake3: b3.clone(),
+            sha256: copied.digest.sha256_hex().unwrap_or_default(),
+            device_md5: None,
+            tree_leaf_size: copied.tree.leaf_size,
+            tree: DirStore::tree_rel(&b3),
+        },
+        original: Original {
+            name: rel
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            path: shown.clone(),
+            mtime: copied.mtime.clone(),
+        },
+        media,
+        recording,
+        collection: Collection {
+            station: sh.opts.station.clone(),
+            operator: sh.opts.operator.clone(),
+            time: now.clone(),
+            tool: format!("custody {}", env!("CARGO_PKG_VERSION")),
+            station_key: sh.key.fingerprint(),
+        },
+        events: vec![
+            Event {
+                kind: "ingestion".into(),
+                time: now.clone(),
+                outcome: "success".into(),
+                detail: Some(format!("copied from {shown}")),
+            },
+            Event {
+                kind: "message digest calculation".into(),
+                time: now.clone(),
+                outcome: "success".into(),
+                detail: Some("BLAKE3 and SHA-256 while copying".into()),
+            },
+            Event {
+                kind: "fixity check".into(),
+                time: now.clone(),
+                outcome: "success".into(),
+                detail: Some(if sh.opts.reverify {
+                    "copy re-read and re-hashed".into()
+                } else {
+                    "re-read skipped (--no-reverify)".into()
+                }),
+            },
+            Event {
+                kind: "digital signature generation".into(),
+                time: now,
+                outcome: "success".into(),
+                detail: Some(format!("ed25519 key {}", sh.key.fingerprint())),
+            },
+        ],
+        derived: Vec::new(),
+    };
+    // Order matters for crash safety: the object, then its log entry, then the
+    // manifest that makes it registered. A crash before the manifest leaves an
+    // unregistered object that the next run registers (logging it again), so
+    // every manifest has an ingestion entry in the log.
+    sh.store.put_object(&b3, &copied.temp, &copied.tree)?;
+    sh.log.append(
+        sh.key,
+        NewEntry {
+            station: &sh.opts.station,
+            actor: "custody ingest",
+            event: "ingestion",
+            object: Some(&b3),
+            details: serde_json::json!({"source": shown, "size": copied.digest.size}),
+        },
+    )?;
+    let signed = manifest.sign(sh.key);
+    sh.store.put_manifest(&signed)?;
+    // The catalog is derived from the manifests (`custody catalog rebuild`):
+    // a failure to index is a warning, never a lost registration.
+    if let Err(e) = catalog.as_ref().map_or(Ok(()), |c| c.upsert(&signed)) {
+        sh.report().warnings += 1;
+        sh.report().catalog_errors.push(format!("{shown}: {e}"));
+    }
+    sh.push(Item {
+        path: shown,
+        outcome: Outcome::Registered,
+        blake3: Some(b3),
+        reason: None,
+    });
+
+    Ok(())
+}
+
+/// Collects every file under `src` into `store`, `opts.jobs` files at a time.
 pub fn ingest(
     src: &Path,
     store: &DirStore,
@@ -326,220 +557,61 @@ pub fn ingest(
     let started = std::time::Instant::now();
     let src = std::fs::canonicalize(src)?;
     let (files, notes) = walk(&src);
-    let mut report = IngestReport {
+    let report = IngestReport {
         files: files.len() as u64,
         ..Default::default()
     };
-    let log = store.log();
-    let catalog = match crate::catalog::Catalog::open(store) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            report
-                .catalog_errors
-                .push(format!("catalog unavailable: {e}"));
-            None
-        }
+    let shared = Shared {
+        src: &src,
+        store,
+        key,
+        opts,
+        log: store.log(),
+        report: std::sync::Mutex::new(report),
     };
-    for rel in files {
-        let shown = rel.to_string_lossy().into_owned();
-        let path = src.join(&rel);
-        // The walk never follows links, but a path can still be swapped under us.
-        match std::fs::canonicalize(&path) {
-            Ok(real) if real.starts_with(&src) => {}
-            _ => {
-                report.items.push(Item {
-                    path: shown,
-                    outcome: Outcome::Refused,
-                    blake3: None,
-                    reason: Some("resolves outside the source".into()),
-                });
-                continue;
-            }
-        }
-        let copied = match copy_and_hash(&path, store) {
-            Ok(c) => c,
-            Err(reason) => {
-                report.items.push(Item {
-                    path: shown,
-                    outcome: Outcome::Refused,
-                    blake3: None,
-                    reason: Some(reason),
-                });
-                continue;
-            }
-        };
-        report.bytes += copied.digest.size;
-        let b3 = copied.digest.blake3_hex().unwrap_or_default();
-        if store.is_registered(&b3) {
-            let _ = std::fs::remove_file(&copied.temp);
-            log.append(
-                key,
-                NewEntry {
-                    station: &opts.station,
-                    actor: "custody ingest",
-                    event: "fixity check",
-                    object: Some(&b3),
-                    details: serde_json::json!({"source": shown, "result": "already registered"}),
-                },
-            )?;
-            report.items.push(Item {
-                path: shown,
-                outcome: Outcome::AlreadyRegistered,
-                blake3: Some(b3),
-                reason: None,
-            });
-            continue;
-        }
-        if opts.reverify
-            && let Err(reason) = reverify(&copied)
-        {
-            let _ = std::fs::remove_file(&copied.temp);
-            report.items.push(Item {
-                path: shown,
-                outcome: Outcome::Refused,
-                blake3: None,
-                reason: Some(reason),
-            });
-            continue;
-        }
-        let (media, mut recording) = describe(&copied.temp);
-        let patterns: Vec<String> = if opts.patterns.is_empty() {
-            crate::names::DEFAULT_PATTERNS
-                .iter()
-                .map(|s| s.to_string())
-                .collect()
-        } else {
-            opts.patterns.clone()
-        };
-        if let Some(f) = rel
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| crate::names::facts_from_name(&patterns, n))
-        {
-            for (field, value) in [
-                ("device_serial", &f.serial),
-                ("officer", &f.officer),
-                ("unit", &f.unit),
-                ("start_local", &f.start_local),
-            ] {
-                let Some(v) = value else { continue };
-                let slot = match field {
-                    "device_serial" => &mut recording.device_serial,
-                    "officer" => &mut recording.officer,
-                    "unit" => &mut recording.unit,
-                    _ => &mut recording.start_local,
-                };
-                *slot = Some(v.clone());
-                recording
-                    .sources
-                    .insert(field.into(), format!("file name ({})", f.pattern));
-            }
-        }
-        if let (Some(start), Some(d)) =
-            (&recording.start, media.as_ref().and_then(|m| m.duration_s))
-        {
-            recording.end = crate::end_time(start, d);
-        }
-        report.warnings += media.as_ref().map_or(0, |m| m.warnings.len() as u64);
-        for (field, value) in [("device_serial", &opts.device), ("officer", &opts.officer)] {
-            if let Some(v) = value {
-                match field {
-                    "device_serial" => recording.device_serial = Some(v.clone()),
-                    _ => recording.officer = Some(v.clone()),
-                }
-                recording.sources.insert(field.into(), "caller".into());
-            }
-        }
-        let now = crate::now_utc();
-        let manifest = Manifest {
-            schema: SCHEMA.into(),
-            object: Object {
-                size: copied.digest.size,
-                blake3: b3.clone(),
-                sha256: copied.digest.sha256_hex().unwrap_or_default(),
-                device_md5: None,
-                tree_leaf_size: copied.tree.leaf_size,
-                tree: DirStore::tree_rel(&b3),
-            },
-            original: Original {
-                name: rel
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                path: shown.clone(),
-                mtime: copied.mtime.clone(),
-            },
-            media,
-            recording,
-            collection: Collection {
-                station: opts.station.clone(),
-                operator: opts.operator.clone(),
-                time: now.clone(),
-                tool: format!("custody {}", env!("CARGO_PKG_VERSION")),
-                station_key: key.fingerprint(),
-            },
-            events: vec![
-                Event {
-                    kind: "ingestion".into(),
-                    time: now.clone(),
-                    outcome: "success".into(),
-                    detail: Some(format!("copied from {shown}")),
-                },
-                Event {
-                    kind: "message digest calculation".into(),
-                    time: now.clone(),
-                    outcome: "success".into(),
-                    detail: Some("BLAKE3 and SHA-256 while copying".into()),
-                },
-                Event {
-                    kind: "fixity check".into(),
-                    time: now.clone(),
-                    outcome: "success".into(),
-                    detail: Some(if opts.reverify {
-                        "copy re-read and re-hashed".into()
-                    } else {
-                        "re-read skipped (--no-reverify)".into()
-                    }),
-                },
-                Event {
-                    kind: "digital signature generation".into(),
-                    time: now,
-                    outcome: "success".into(),
-                    detail: Some(format!("ed25519 key {}", key.fingerprint())),
-                },
-            ],
-            derived: Vec::new(),
-        };
-        // Order matters for crash safety: the object, then its log entry, then the
-        // manifest that makes it registered. A crash before the manifest leaves an
-        // unregistered object that the next run registers (logging it again), so
-        // every manifest has an ingestion entry in the log.
-        store.put_object(&b3, &copied.temp, &copied.tree)?;
-        log.append(
-            key,
-            NewEntry {
-                station: &opts.station,
-                actor: "custody ingest",
-                event: "ingestion",
-                object: Some(&b3),
-                details: serde_json::json!({"source": shown, "size": copied.digest.size}),
-            },
-        )?;
-        let signed = manifest.sign(key);
-        store.put_manifest(&signed)?;
-        // The catalog is derived from the manifests (`custody catalog rebuild`):
-        // a failure to index is a warning, never a lost registration.
-        if let Err(e) = catalog.as_ref().map_or(Ok(()), |c| c.upsert(&signed)) {
-            report.warnings += 1;
-            report.catalog_errors.push(format!("{shown}: {e}"));
-        }
-        report.items.push(Item {
-            path: shown,
-            outcome: Outcome::Registered,
-            blake3: Some(b3),
-            reason: None,
-        });
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let jobs = opts.jobs.max(1).min(files.len().max(1));
+    let results: Vec<std::io::Result<()>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                scope.spawn(|| -> std::io::Result<()> {
+                    // SQLite connections are per thread; the catalog is derived data.
+                    let catalog = match crate::catalog::Catalog::open(store) {
+                        Ok(c) => Some(c),
+                        Err(e) => {
+                            shared
+                                .report()
+                                .catalog_errors
+                                .push(format!("catalog unavailable: {e}"));
+                            None
+                        }
+                    };
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(rel) = files.get(i) else {
+                            return Ok(());
+                        };
+                        ingest_one(&shared, rel.clone(), catalog.as_ref())?;
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("an ingest worker panicked")))
+            })
+            .collect()
+    });
+    for r in results {
+        r?;
     }
+    let mut report = shared
+        .report
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    report.items.sort_by(|a, b| a.path.cmp(&b.path));
     report.items.extend(notes);
     for i in &report.items {
         match i.outcome {

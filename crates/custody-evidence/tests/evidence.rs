@@ -99,7 +99,7 @@ fn ingest_registers_verifies_and_never_touches_the_source() {
     assert_eq!(m["manifest"]["media"]["tracks"][0]["codec"], "h264");
     assert!(m["manifest"]["media"]["tracks"][0]["content_blake3"].is_string());
     // Again: nothing new.
-    let again = ingest(&src, &store, &key, &opts()).unwrap();
+    let again = ingest(&src, &store, &key, &IngestOptions { jobs: 1, ..opts() }).unwrap();
     assert_eq!((again.registered, again.already_present), (0, 5));
     assert!(verify_store(&store, &key.public(), None).unwrap().ok);
     assert_eq!(
@@ -434,8 +434,12 @@ fn manifests_match_the_json_schema() {
     let hashes = store.registered().unwrap();
     assert_eq!(hashes.len(), 5);
     for h in hashes {
-        let doc: serde_json::Value = serde_json::from_slice(&store.manifest_bytes(&h).unwrap()).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+        let doc: serde_json::Value =
+            serde_json::from_slice(&store.manifest_bytes(&h).unwrap()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&doc)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
         assert!(errors.is_empty(), "{h}: {errors:?}");
         let mut bad = doc.clone();
         bad["manifest"]["object"]["blake3"] = "not a hash".into();
