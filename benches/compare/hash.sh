@@ -16,7 +16,7 @@ mkdir -p "$data"
 file=$data/random-${size_mb}M.bin
 if [ ! -f "$file" ] || [ "$(stat -c %s "$file")" != $((size_mb * 1048576)) ]; then
   echo "hash: writing $file" >&2
-  openssl enc -aes-128-ctr -nosalt -pass pass:custody -in /dev/zero 2>/dev/null | head -c $((size_mb * 1048576)) > "$file"
+  { openssl enc -aes-128-ctr -nosalt -pass pass:custody -in /dev/zero 2>/dev/null || true; } | head -c $((size_mb * 1048576)) > "$file"
 fi
 cat "$file" > /dev/null   # into the page cache
 custody=target/release/custody

@@ -207,6 +207,8 @@ fn copy_and_hash(path: &Path, store: &DirStore) -> Result<Copied, String> {
             digester.update(&buf[..n]);
         }
         out.sync_all().map_err(|e| format!("fsync failed: {e}"))?;
+        // The re-read that verifies the copy must see the disk, not the page cache.
+        let _ = custody_io::drop_cache(&out);
         let (digest, tree) = digester.finish();
         let after = std::fs::metadata(path).map_err(|e| format!("vanished while copying: {e}"))?;
         if digest.size != before.len()

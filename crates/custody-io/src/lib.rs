@@ -1,8 +1,9 @@
 //! Read-only access to evidence files.
 //!
 //! Custody's parsers work on `&[u8]`. This crate turns a path into such a
-//! slice without ever opening the file for writing. It is the one place in
-//! Custody that memory-maps a file; the parsing crates forbid `unsafe`.
+//! slice without ever opening the file for writing, and writes files
+//! atomically. It is the one place in Custody with `unsafe` (the memory map
+//! and `posix_fadvise`, each with its SAFETY note); every other crate forbids it.
 //!
 //! # Memory maps and removable media
 //!
@@ -135,6 +136,26 @@ impl Evidence {
     pub fn is_mapped(&self) -> bool {
         matches!(self.bytes, Bytes::Map(_))
     }
+}
+
+/// Asks the kernel to drop `file`'s pages from the page cache (after an
+/// fsync), so the next read comes from the disk rather than from memory:
+/// re-verifying a copy then checks what the disk holds. A no-op where
+/// `posix_fadvise` is not available.
+pub fn drop_cache(file: &File) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: the descriptor belongs to `file`, which outlives the call;
+        // posix_fadvise only advises the kernel and touches no memory of ours.
+        let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        if rc != 0 {
+            return Err(std::io::Error::from_raw_os_error(rc));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
+    Ok(())
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same
