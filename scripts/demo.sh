@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# The main job, end to end: make a small recorder dump (real H.264/AAC encodes
-# in every container a recorder writes, a file cut short by a power loss, a
-# photo, an audio note) and probe it: containers, tracks, codecs, sample
-# counts, durations, metadata, GPS and warnings.
+# The main job, end to end, as a collection station does it: make a recorder
+# dump (real H.264/AAC encodes in every container a recorder writes,
+# consecutive segments with a gap, a file cut short by a power loss, a photo,
+# a voice note), probe it, ingest it into an evidence store (verified copies,
+# signed manifests, custody log, catalog), print the supervision report,
+# verify the store, then show what tampering looks like.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release -q -p custody-cli
 cargo build --release -q --example make_recording
 
-out=demo-out/DCIM/100REC
+rm -rf demo-out
+out=demo-out/recorder/DCIM/100REC
 mkdir -p "$out"
 ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
 src=(-f lavfi -i "testsrc2=size=320x240:rate=30" -f lavfi -i "sine=frequency=440:sample_rate=48000")
@@ -38,17 +41,37 @@ echo >&2
 echo "demo: the same, as JSON (first file):" >&2
 target/release/custody probe --json "$out/SN1234_012345_20261129083000_0001.MP4"
 
-echo >&2
-echo "demo: fixity: BLAKE3 + SHA-256 of every file in one pass, with chunk trees" >&2
-target/release/custody hash --tree-out demo-out/trees "$out"/*
-echo >&2
-echo "demo: one byte of a copy changed; locate names its 64 KiB range" >&2
 first=$out/SN1234_012345_20261129083000_0001.MP4
-cp "$first" demo-out/tampered.MP4
-printf '\xff' | dd of=demo-out/tampered.MP4 bs=1 seek=300000 conv=notrunc status=none
-target/release/custody locate demo-out/tampered.MP4 "demo-out/trees/$(basename "$first").b3tree" || true
 echo >&2
 echo "demo: content hashes: the MP4 and its MPEG-TS remux hold the same media" >&2
 for f in "$first" "$out/SN1234_012345_20261129083010_0002.TS"; do
   target/release/custody hash --content --json "$f"
 done
+
+store=demo-out/store
+export CUSTODY_KEY=demo-out/keys/station.key
+rm -rf "$store"
+echo >&2
+echo "demo: the station key (created on first use)" >&2
+target/release/custody key init
+echo >&2
+echo "demo: ingest: copy while hashing, re-verify from disk, probe, sign, log, catalog" >&2
+target/release/custody ingest demo-out/recorder --store "$store" --station dock-07 --operator demo
+echo >&2
+echo "demo: ingest again: everything is already registered, nothing is copied into the store" >&2
+target/release/custody ingest demo-out/recorder --store "$store" --station dock-07 | tail -1
+echo >&2
+echo "demo: supervision report" >&2
+target/release/custody report --store "$store"
+echo >&2
+echo "demo: officer 012345 on 2026-11-29, from the catalog" >&2
+target/release/custody catalog list --store "$store" --officer 012345 --day 2026-11-29
+echo >&2
+echo "demo: verify the store" >&2
+target/release/custody verify --store "$store"
+echo >&2
+echo "demo: one byte of one stored object flipped: verify names the object and its 64 KiB range" >&2
+obj=$(find "$store/objects" -type f ! -name '*.b3tree' -size +300k | head -1)
+chmod u+w "$obj"
+printf '\xff' | dd of="$obj" bs=1 seek=200000 conv=notrunc status=none
+target/release/custody verify --store "$store" || echo "(exit $?: verification failed, as it must)" >&2

@@ -558,6 +558,17 @@ pub fn ingest(
 ) -> std::io::Result<IngestReport> {
     let started = std::time::Instant::now();
     let src = std::fs::canonicalize(src)?;
+    let root = std::fs::canonicalize(store.root())?;
+    if root.starts_with(&src) || src.starts_with(&root) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "the store {} and the source {} must not contain one another",
+                root.display(),
+                src.display()
+            ),
+        ));
+    }
     let (files, notes) = walk(&src);
     let report = IngestReport {
         files: files.len() as u64,

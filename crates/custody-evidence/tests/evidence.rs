@@ -446,3 +446,16 @@ fn manifests_match_the_json_schema() {
         assert!(!validator.is_valid(&bad));
     }
 }
+
+#[test]
+fn a_store_inside_the_source_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dump(dir.path());
+    let store = DirStore::open(&src.join("store")).unwrap();
+    let key = StationKey::generate().unwrap();
+    let e = ingest(&src, &store, &key, &opts()).unwrap_err();
+    assert!(
+        e.to_string().contains("must not contain one another"),
+        "{e}"
+    );
+}
