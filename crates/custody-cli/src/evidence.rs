@@ -1,7 +1,7 @@
 //! `custody key`, `custody ingest`, `custody verify`.
 
 use crate::common::print_json;
-use custody_evidence::ingest::{IngestOptions, ingest};
+use custody_evidence::ingest::{IngestOptions, ingest_with_progress};
 use custody_evidence::keys::{StationKey, from_hex};
 use custody_evidence::store::DirStore;
 use custody_evidence::verify::verify_store;
@@ -153,7 +153,25 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
         patterns,
         jobs: a.jobs,
     };
-    let report = match ingest(&a.src, &store, &key, &opts) {
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let pb = indicatif::ProgressBar::new(0);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    });
+    let progress = |done: usize, total: usize| {
+        if let Some(pb) = &bar {
+            pb.set_length(total as u64);
+            pb.set_position(done as u64);
+        }
+    };
+    let result = ingest_with_progress(&a.src, &store, &key, &opts, &progress);
+    if let Some(pb) = &bar {
+        pb.finish_and_clear();
+    }
+    let report = match result {
         Ok(r) => r,
         Err(e) => return fail(a.json, &a.src, format!("ingest failed: {e}")),
     };

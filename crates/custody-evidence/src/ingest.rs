@@ -556,6 +556,17 @@ pub fn ingest(
     key: &StationKey,
     opts: &IngestOptions,
 ) -> std::io::Result<IngestReport> {
+    ingest_with_progress(src, store, key, opts, &|_, _| {})
+}
+
+/// [`ingest`], calling `progress(done, total)` after each file.
+pub fn ingest_with_progress(
+    src: &Path,
+    store: &DirStore,
+    key: &StationKey,
+    opts: &IngestOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> std::io::Result<IngestReport> {
     let started = std::time::Instant::now();
     let src = std::fs::canonicalize(src)?;
     let root = std::fs::canonicalize(store.root())?;
@@ -583,6 +594,7 @@ pub fn ingest(
         report: std::sync::Mutex::new(report),
     };
     let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::atomic::AtomicUsize::new(0);
     let jobs = opts.jobs.max(1).min(files.len().max(1));
     let results: Vec<std::io::Result<()>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..jobs)
@@ -605,6 +617,10 @@ pub fn ingest(
                             return Ok(());
                         };
                         ingest_one(&shared, rel.clone(), catalog.as_ref())?;
+                        progress(
+                            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+                            files.len(),
+                        );
                     }
                 })
             })

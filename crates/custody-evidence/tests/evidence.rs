@@ -353,10 +353,24 @@ fn report_finds_exactly_the_planted_gap_overlap_and_truncated_file() {
     )
     .unwrap();
     std::fs::write(src.join("VOICE001.WAV"), b"RIFF\x24\0\0\0WAVEfmt ").unwrap();
+    // A real camera file from the corpus, when there is one: another device, no findings.
+    let corpus = std::env::var_os("CUSTODY_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
+    let real = corpus.join("gopro/karma.mp4");
+    let with_real = real.is_file();
+    if with_real {
+        std::fs::copy(&real, src.join("GOPR0001.MP4")).unwrap();
+    } else {
+        assert!(
+            std::env::var_os("CUSTODY_REQUIRE_CORPUS").is_none(),
+            "corpus required"
+        );
+    }
     let store = DirStore::open(&dir.path().join("store")).unwrap();
     let key = StationKey::generate().unwrap();
     let r = ingest(&dir.path().join("rec"), &store, &key, &opts()).unwrap();
-    assert_eq!(r.registered, 7, "{:?}", r.items);
+    assert_eq!(r.registered, 7 + with_real as u64, "{:?}", r.items);
 
     let rep = custody_evidence::report::report(&store, &Default::default()).unwrap();
     let sn5 = rep
