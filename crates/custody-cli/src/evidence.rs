@@ -101,6 +101,11 @@ fn fail(json: bool, path: &Path, message: String) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// Opens a store, or reports why not (exit 2).
+fn open_store(path: &Path, json: bool) -> Result<DirStore, ExitCode> {
+    DirStore::open(path).map_err(|e| fail(json, path, format!("cannot open store: {e}")))
+}
+
 pub(crate) fn key(cmd: &KeyCommand) -> ExitCode {
     match cmd {
         KeyCommand::Init { key } => {
@@ -128,9 +133,9 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
         Ok((k, _)) => k,
         Err(e) => return fail(a.json, &kp, e.to_string()),
     };
-    let store = match DirStore::open(&a.store) {
+    let store = match open_store(&a.store, a.json) {
         Ok(s) => s,
-        Err(e) => return fail(a.json, &a.store, format!("cannot open store: {e}")),
+        Err(code) => return code,
     };
     let patterns = match &a.patterns {
         Some(p) => match std::fs::read_to_string(p) {
@@ -246,9 +251,9 @@ pub(crate) fn run_verify(a: &VerifyArgs) -> ExitCode {
             }
         }
     };
-    let store = match DirStore::open(&a.store) {
+    let store = match open_store(&a.store, a.json) {
         Ok(s) => s,
-        Err(e) => return fail(a.json, &a.store, format!("cannot open store: {e}")),
+        Err(code) => return code,
     };
     let report = match verify_store(&store, &trusted, a.object.as_deref()) {
         Ok(r) => r,
@@ -323,9 +328,9 @@ pub(crate) struct ReportArgs {
 }
 
 pub(crate) fn run_report(a: &ReportArgs) -> ExitCode {
-    let store = match DirStore::open(&a.store) {
+    let store = match open_store(&a.store, a.json) {
         Ok(s) => s,
-        Err(e) => return fail(a.json, &a.store, format!("cannot open store: {e}")),
+        Err(code) => return code,
     };
     let opts = custody_evidence::report::ReportOptions {
         device: a.device.clone(),
@@ -433,9 +438,9 @@ pub(crate) fn catalog(cmd: &CatalogCommand) -> ExitCode {
         CatalogCommand::Rebuild { store } => (store, false),
         CatalogCommand::List { store, json, .. } => (store, *json),
     };
-    let store = match DirStore::open(store_dir) {
+    let store = match open_store(store_dir, json) {
         Ok(s) => s,
-        Err(e) => return fail(json, store_dir, format!("cannot open store: {e}")),
+        Err(code) => return code,
     };
     let mut cat = match Catalog::open(&store) {
         Ok(c) => c,

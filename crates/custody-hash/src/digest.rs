@@ -132,7 +132,6 @@ enum Output {
 /// and the chunk tree out. The same bytes give the same results however
 /// they are split.
 pub struct Digester {
-    opts: DigestOptions,
     current: Option<Block>,
     size: u64,
     pool_tx: Sender<Vec<u8>>,
@@ -277,7 +276,6 @@ impl Digester {
             workers.push((tx, h));
         }
         Digester {
-            opts,
             current: None,
             size: 0,
             pool_tx,
@@ -394,7 +392,6 @@ impl Digester {
                 Err(p) => std::panic::resume_unwind(p),
             }
         }
-        let _ = self.opts;
         (d, tree)
     }
 }

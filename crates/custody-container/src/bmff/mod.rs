@@ -97,7 +97,7 @@ impl<'a> Mp4<'a> {
     pub fn parse(data: &'a [u8], limits: Limits) -> Result<Mp4<'a>> {
         let mut diag = Diag::new(limits.strict);
         let mut mp4 = Mp4::empty(data);
-        let moofs = mp4.walk_top(data, &mut diag, true)?;
+        let moofs = mp4.walk_top(data, &mut diag)?;
         if mp4.movie.is_none() {
             let has_media = mp4
                 .boxes
@@ -121,7 +121,7 @@ impl<'a> Mp4<'a> {
     pub fn parse_segment(init: &'a [u8], segment: &'a [u8], limits: Limits) -> Result<Mp4<'a>> {
         let mut diag = Diag::new(limits.strict);
         let mut mp4 = Mp4::empty(segment);
-        mp4.walk_top(init, &mut diag, false)?;
+        mp4.walk_top(init, &mut diag)?;
         if mp4.movie.is_none() {
             return Err(Error::new(
                 init.len() as u64,
@@ -134,7 +134,7 @@ impl<'a> Mp4<'a> {
             t.data_len = segment.len() as u64;
         }
         mp4.boxes.clear();
-        let moofs = mp4.walk_top(segment, &mut diag, false)?;
+        let moofs = mp4.walk_top(segment, &mut diag)?;
         mp4.fragmented = true;
         fragment::apply(&mut mp4, segment, &moofs, &mut diag)?;
         mp4.finish(diag);
@@ -162,8 +162,7 @@ impl<'a> Mp4<'a> {
     }
 
     /// Walks the top-level boxes of `src`; returns the `moof` boxes found.
-    fn walk_top(&mut self, src: &'a [u8], diag: &mut Diag, list: bool) -> Result<Vec<BoxRef<'a>>> {
-        let _ = list;
+    fn walk_top(&mut self, src: &'a [u8], diag: &mut Diag) -> Result<Vec<BoxRef<'a>>> {
         let mut moofs = Vec::new();
         let mut iter = BoxIter::new(src, 0);
         while let Some(item) = iter.next() {
@@ -263,19 +262,14 @@ impl<'a> Mp4<'a> {
         self.data.get(start..start.checked_add(s.size as usize)?)
     }
 
-    /// Container name: `mov`, `3gp` or `mp4`, from the brands.
+    /// Container name: `mov`, `3gp` or `mp4`, from the major brand (no `ftyp`: `mov`).
     pub fn container_name(&self) -> &'static str {
         match self.major_brand.map(|b| b.0) {
             Some(b) if &b == b"qt  " => "mov",
             Some([b'3', b'g', ..]) => "3gp",
             Some(_) => "mp4",
-            None => {
-                if self.boxes.iter().any(|b| &b.kind.0 == b"wide") || !self.boxes.is_empty() {
-                    "mov"
-                } else {
-                    "mp4"
-                }
-            }
+            // No ftyp at all: QuickTime files older than the brand box.
+            None => "mov",
         }
     }
 
