@@ -289,6 +289,41 @@ fn describe(path: &Path) -> (Option<Media>, Recording) {
     let content =
         custody_hash::content::content_hashes(ev.bytes(), Default::default()).unwrap_or_default();
     rec.location = p.location;
+    // Make, model and firmware from QuickTime, Apple/Android `mdta` and GoPro boxes.
+    let text = |keys: &[&str]| {
+        keys.iter().find_map(|k| match p.metadata.get(*k) {
+            Some(custody_container::bmff::MetaValue::Text(t)) => Some(t.trim().to_string()),
+            _ => None,
+        })
+    };
+    for (field, keys) in [
+        (
+            "make",
+            &[
+                "©mak",
+                "com.apple.quicktime.make",
+                "com.android.manufacturer",
+            ][..],
+        ),
+        (
+            "model",
+            &["©mod", "com.apple.quicktime.model", "com.android.model"][..],
+        ),
+        (
+            "firmware",
+            &["FIRM", "©swr", "com.apple.quicktime.software"][..],
+        ),
+    ] {
+        if let Some(v) = text(keys) {
+            let slot = match field {
+                "make" => &mut rec.make,
+                "model" => &mut rec.model,
+                _ => &mut rec.firmware,
+            };
+            *slot = Some(v);
+            rec.sources.insert(field.into(), "metadata".into());
+        }
+    }
     if let Some(c) = &p.created {
         rec.start = Some(c.clone());
         rec.sources.insert("start".into(), "metadata".into());

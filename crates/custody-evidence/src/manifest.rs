@@ -97,6 +97,15 @@ pub struct Recording {
     pub start_local: Option<String>,
     /// Device serial number.
     pub device_serial: Option<String>,
+    /// Device make, from the file's metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub make: Option<String>,
+    /// Device model, from the file's metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Device firmware or software, from the file's metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<String>,
     /// Officer (badge) number.
     pub officer: Option<String>,
     /// Unit.
