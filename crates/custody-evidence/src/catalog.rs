@@ -91,7 +91,8 @@ impl Catalog {
                  size INTEGER NOT NULL, path TEXT NOT NULL,
                  station TEXT, collected TEXT);
              CREATE INDEX IF NOT EXISTS by_officer ON registrations(officer, start);
-             CREATE INDEX IF NOT EXISTS by_device ON registrations(device, start);",
+             CREATE INDEX IF NOT EXISTS by_device ON registrations(device, start);
+             CREATE INDEX IF NOT EXISTS by_source ON registrations(path, size);",
         )
         .map_err(to_io)?;
         Ok(Catalog { conn })
@@ -119,6 +120,18 @@ impl Catalog {
         }
         tx.commit().map_err(to_io)?;
         Ok(n)
+    }
+
+    /// Objects registered from this source path with this size.
+    pub fn by_source(&self, path: &str, size: u64) -> std::io::Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT blake3 FROM registrations WHERE path = ?1 AND size = ?2")
+            .map_err(to_io)?;
+        let rows = stmt
+            .query_map(params![path, size as i64], |r| r.get::<_, String>(0))
+            .map_err(to_io)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(to_io)
     }
 
     /// Lists registrations matching `q`, ordered by start time.

@@ -375,6 +375,37 @@ impl Shared<'_> {
     }
 }
 
+/// The BLAKE3 of `path` when the catalog knows a registration from the same
+/// source path and size and the file's bytes, hashed now, still match it.
+fn known_registration(
+    sh: &Shared<'_>,
+    catalog: Option<&crate::catalog::Catalog>,
+    shown: &str,
+    path: &Path,
+) -> Option<String> {
+    let size = std::fs::metadata(path).ok()?.len();
+    let candidates = catalog?.by_source(shown, size).ok()?;
+    let candidates: Vec<String> = candidates
+        .into_iter()
+        .filter(|h| sh.store.is_registered(h))
+        .collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    let mut f = std::fs::File::open(path).ok()?;
+    let (d, _) = custody_hash::hash_reader(
+        &mut f,
+        DigestOptions {
+            algorithms: Algorithms::BLAKE3,
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .ok()?;
+    let h = d.blake3_hex()?;
+    (d.size == size && candidates.contains(&h)).then_some(h)
+}
+
 /// Collects one file: copy while hashing, verify, probe, register, log.
 fn ingest_one(
     sh: &Shared<'_>,
@@ -395,6 +426,28 @@ fn ingest_one(
             });
             return Ok(());
         }
+    }
+    // Seen before at this path with this size? Then hash the source alone
+    // (nothing is written) and, if its bytes are registered, we are done.
+    if let Some(b3) = known_registration(sh, catalog, &shown, &path) {
+        sh.report().bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
+        sh.log.append(
+            sh.key,
+            NewEntry {
+                station: &sh.opts.station,
+                actor: "custody ingest",
+                event: "fixity check",
+                object: Some(&b3),
+                details: serde_json::json!({"source": shown, "result": "already registered"}),
+            },
+        )?;
+        sh.push(Item {
+            path: shown,
+            outcome: Outcome::AlreadyRegistered,
+            blake3: Some(b3),
+            reason: None,
+        });
+        return Ok(());
     }
     let copied = match copy_and_hash(&path, sh.store) {
         Ok(c) => c,

@@ -99,8 +99,24 @@ fn ingest_registers_verifies_and_never_touches_the_source() {
     assert_eq!(m["manifest"]["media"]["tracks"][0]["codec"], "h264");
     assert!(m["manifest"]["media"]["tracks"][0]["content_blake3"].is_string());
     // Again: nothing new.
+    // Again: nothing new, and nothing written, not even a temporary copy:
+    // creating or removing a file in tmp/ would change the directory's mtime.
+    let tmp_mtime = || {
+        std::fs::metadata(store.root().join("tmp"))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let before_tmp = tmp_mtime();
+    std::thread::sleep(std::time::Duration::from_millis(20));
     let again = ingest(&src, &store, &key, &IngestOptions { jobs: 1, ..opts() }).unwrap();
-    assert_eq!((again.registered, again.already_present), (0, 5));
+    assert_eq!(tmp_mtime(), before_tmp, "a temporary file was written");
+    assert_eq!(
+        (again.registered, again.already_present, again.refused),
+        (0, 5, 0),
+        "{:?}",
+        again.items
+    );
     assert!(verify_store(&store, &key.public(), None).unwrap().ok);
     assert_eq!(
         std::fs::read_dir(store.root().join("tmp")).unwrap().count(),
