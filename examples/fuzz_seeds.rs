@@ -19,6 +19,13 @@ fn main() -> std::io::Result<()> {
     // A small MPEG-PS: pack header, MPEG-2 video and MPEG audio PES packets.
     std::fs::create_dir_all(root.join("ps"))?;
     std::fs::write(root.join("ps/synthetic.ps"), synthetic_ps())?;
+    // Content hashes read MP4 and TS: the same seeds.
+    std::fs::create_dir_all(root.join("content"))?;
+    std::fs::write(
+        root.join("content/synthetic-1s.mp4"),
+        synthetic_recording(1, 10, 5),
+    )?;
+    std::fs::write(root.join("content/synthetic.ts"), synthetic_ts())?;
     // Chunk trees of one leaf, several leaves, and an empty file.
     std::fs::create_dir_all(root.join("tree"))?;
     for (name, len) in [

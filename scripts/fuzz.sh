@@ -12,7 +12,7 @@ corpus=${CUSTODY_CORPUS:-../shared/corpus}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --version 0.13.2
 
 root=$(pwd)
-for target in bmff ts ps tree; do
+for target in bmff ts ps tree content; do
   work=$root/fuzz/work/$target
   mkdir -p "$work"
   seeds=("$work" "$root/fuzz/corpus/$target")

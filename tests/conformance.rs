@@ -214,6 +214,7 @@ fn exercise(data: &[u8]) {
     fuzzing::bmff(data);
     fuzzing::ts(data);
     fuzzing::ps(data);
+    custody::hash::fuzzing::content(data);
 }
 
 #[test]

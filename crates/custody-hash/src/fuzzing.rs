@@ -20,3 +20,12 @@ pub fn tree(data: &[u8]) {
         );
     }
 }
+
+/// Untrusted media: content hashes of every track (MP4 or TS).
+pub fn content(data: &[u8]) {
+    if let Ok(tracks) = crate::content::content_hashes(data, custody_container::Limits::default()) {
+        for t in tracks {
+            assert_eq!(t.content_blake3.len(), 64);
+        }
+    }
+}
