@@ -373,6 +373,37 @@ impl Shared<'_> {
     fn push(&self, item: Item) {
         self.report().items.push(item);
     }
+
+    /// Records that `shown`'s bytes are registered already: a log entry, no copy.
+    fn already_registered(&self, shown: String, b3: String) -> std::io::Result<()> {
+        self.log.append(
+            self.key,
+            NewEntry {
+                station: &self.opts.station,
+                actor: "custody ingest",
+                event: "fixity check",
+                object: Some(&b3),
+                details: serde_json::json!({"source": shown, "result": "already registered"}),
+            },
+        )?;
+        self.push(Item {
+            path: shown,
+            outcome: Outcome::AlreadyRegistered,
+            blake3: Some(b3),
+            reason: None,
+        });
+        Ok(())
+    }
+
+    /// Records that `shown` was not collected, and why.
+    fn refuse(&self, shown: String, reason: String) {
+        self.push(Item {
+            path: shown,
+            outcome: Outcome::Refused,
+            blake3: None,
+            reason: Some(reason),
+        });
+    }
 }
 
 /// The BLAKE3 of `path` when the catalog knows a registration from the same
@@ -418,12 +449,7 @@ fn ingest_one(
     match std::fs::canonicalize(&path) {
         Ok(real) if real.starts_with(sh.src) => {}
         _ => {
-            sh.push(Item {
-                path: shown,
-                outcome: Outcome::Refused,
-                blake3: None,
-                reason: Some("resolves outside the source".into()),
-            });
+            sh.refuse(shown, "resolves outside the source".into());
             return Ok(());
         }
     }
@@ -431,33 +457,12 @@ fn ingest_one(
     // (nothing is written) and, if its bytes are registered, we are done.
     if let Some(b3) = known_registration(sh, catalog, &shown, &path) {
         sh.report().bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
-        sh.log.append(
-            sh.key,
-            NewEntry {
-                station: &sh.opts.station,
-                actor: "custody ingest",
-                event: "fixity check",
-                object: Some(&b3),
-                details: serde_json::json!({"source": shown, "result": "already registered"}),
-            },
-        )?;
-        sh.push(Item {
-            path: shown,
-            outcome: Outcome::AlreadyRegistered,
-            blake3: Some(b3),
-            reason: None,
-        });
-        return Ok(());
+        return sh.already_registered(shown, b3);
     }
     let copied = match copy_and_hash(&path, sh.store) {
         Ok(c) => c,
         Err(reason) => {
-            sh.push(Item {
-                path: shown,
-                outcome: Outcome::Refused,
-                blake3: None,
-                reason: Some(reason),
-            });
+            sh.refuse(shown, reason);
             return Ok(());
         }
     };
@@ -465,34 +470,13 @@ fn ingest_one(
     let b3 = copied.digest.blake3_hex().unwrap_or_default();
     if sh.store.is_registered(&b3) {
         let _ = std::fs::remove_file(&copied.temp);
-        sh.log.append(
-            sh.key,
-            NewEntry {
-                station: &sh.opts.station,
-                actor: "custody ingest",
-                event: "fixity check",
-                object: Some(&b3),
-                details: serde_json::json!({"source": shown, "result": "already registered"}),
-            },
-        )?;
-        sh.push(Item {
-            path: shown,
-            outcome: Outcome::AlreadyRegistered,
-            blake3: Some(b3),
-            reason: None,
-        });
-        return Ok(());
+        return sh.already_registered(shown, b3);
     }
     if sh.opts.reverify
         && let Err(reason) = reverify(&copied)
     {
         let _ = std::fs::remove_file(&copied.temp);
-        sh.push(Item {
-            path: shown,
-            outcome: Outcome::Refused,
-            blake3: None,
-            reason: Some(reason),
-        });
+        sh.refuse(shown, reason);
         return Ok(());
     }
     let (media, mut recording) = describe(&copied.temp);
