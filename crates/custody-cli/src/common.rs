@@ -55,3 +55,11 @@ pub(crate) fn print_json(values: Vec<serde_json::Value>, several: bool) -> std::
     serde_json::to_writer(&mut out, &doc)?;
     writeln!(out)
 }
+
+/// Writes one serialisable value as a JSON document and a newline.
+pub(crate) fn print_value<T: serde::Serialize>(v: &T) -> std::io::Result<()> {
+    print_json(
+        vec![serde_json::to_value(v).map_err(std::io::Error::other)?],
+        false,
+    )
+}

@@ -1,6 +1,6 @@
 //! `custody key`, `custody ingest`, `custody verify`.
 
-use crate::common::print_json;
+use crate::common::{print_json, print_value};
 use custody_evidence::ingest::{IngestOptions, ingest_with_progress};
 use custody_evidence::keys::{StationKey, from_hex};
 use custody_evidence::store::DirStore;
@@ -181,12 +181,7 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
         Err(e) => return fail(a.json, &a.src, format!("ingest failed: {e}")),
     };
     if a.json {
-        if print_json(
-            vec![serde_json::to_value(&report).unwrap_or_default()],
-            false,
-        )
-        .is_err()
-        {
+        if print_value(&report).is_err() {
             return ExitCode::from(2);
         }
     } else {
@@ -260,12 +255,7 @@ pub(crate) fn run_verify(a: &VerifyArgs) -> ExitCode {
         Err(e) => return fail(a.json, &a.store, format!("verify failed: {e}")),
     };
     if a.json {
-        if print_json(
-            vec![serde_json::to_value(&report).unwrap_or_default()],
-            false,
-        )
-        .is_err()
-        {
+        if print_value(&report).is_err() {
             return ExitCode::from(2);
         }
     } else {
@@ -344,7 +334,7 @@ pub(crate) fn run_report(a: &ReportArgs) -> ExitCode {
         Err(e) => return fail(a.json, &a.store, format!("report failed: {e}")),
     };
     if a.json {
-        return if print_json(vec![serde_json::to_value(&r).unwrap_or_default()], false).is_ok() {
+        return if print_value(&r).is_ok() {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(2)
@@ -470,7 +460,7 @@ pub(crate) fn catalog(cmd: &CatalogCommand) -> ExitCode {
                 Err(e) => return fail(json, store_dir, format!("query failed: {e}")),
             };
             if json {
-                let _ = print_json(vec![serde_json::to_value(&rows).unwrap_or_default()], false);
+                let _ = print_value(&rows);
             } else {
                 for r in rows {
                     println!(

@@ -1,6 +1,6 @@
 //! `custody hash` and `custody locate`.
 
-use crate::common::{Failure, print_json};
+use crate::common::{Failure, print_json, print_value};
 use custody_hash::content::content_hashes;
 use custody_hash::tree::{ChunkTree, DEFAULT_LEAF_SIZE, valid_leaf_size};
 use custody_hash::{Algorithms, DigestOptions, FileDigest, hash_file, locate as locate_changes};
@@ -242,12 +242,7 @@ pub(crate) fn locate(args: &LocateArgs) -> ExitCode {
         Err(e) => return fail(failure(&args.file, e.to_string())),
     };
     if args.json {
-        if print_json(
-            vec![serde_json::to_value(&report).unwrap_or_default()],
-            false,
-        )
-        .is_err()
-        {
+        if print_value(&report).is_err() {
             return ExitCode::from(2);
         }
     } else if report.ok {
