@@ -22,6 +22,7 @@ enum Field {
     Codec,
     Packets,
     Duration,
+    Size,
 }
 
 /// (file, stream id (0 for the file), field, why).
@@ -290,6 +291,17 @@ fn check_file(
                 Field::Codec,
                 format!("track {id:#x} codec {:?}, ffprobe {ff_codec:?}", t.codec),
             );
+        }
+        if s["codec_type"] == "video" {
+            let ff = (s["width"].as_u64(), s["height"].as_u64());
+            let ours = (t.width.map(u64::from), t.height.map(u64::from));
+            if ff.0.is_some_and(|w| w > 0) && ours != ff {
+                differ(
+                    id,
+                    Field::Size,
+                    format!("track {id:#x}: picture {ours:?}, ffprobe {ff:?}"),
+                );
+            }
         }
         let packets = s["nb_read_packets"]
             .as_str()

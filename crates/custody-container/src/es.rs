@@ -308,22 +308,34 @@ impl Framer {
         let h = &self.hdr[..self.hdr_len];
         let Some(&first) = h.first() else { return };
         let at = self.hdr_start;
+        // The first sequence parameter set gives the picture size: collect up to
+        // 64 bytes of it, then parse.
+        let is_sps = match self.framing {
+            Framing::H264 => first & 0x1f == 7,
+            Framing::Hevc => (first >> 1) & 0x3f == 33,
+            _ => false,
+        };
+        if is_sps && !self.have_params {
+            if self.hdr_need < 64 {
+                self.hdr_need = 64;
+                self.collecting = true;
+                return;
+            }
+            let sps = &self.hdr[..self.hdr_len];
+            let size = if self.framing == Framing::H264 {
+                h264_sps_size(sps)
+            } else {
+                hevc_sps_size(sps)
+            };
+            if let Some((w, h)) = size {
+                self.have_params = true;
+                self.info.width = Some(w);
+                self.info.height = Some(h);
+            }
+        }
         match self.framing {
             Framing::H264 => {
                 let t = first & 0x1f;
-                if t == 7 && !self.have_params && self.hdr_need < 64 {
-                    self.hdr_need = 64;
-                    self.collecting = true;
-                    return;
-                }
-                if t == 7
-                    && !self.have_params
-                    && let Some((w, h)) = h264_sps_size(&self.hdr[..self.hdr_len])
-                {
-                    self.have_params = true;
-                    self.info.width = Some(w);
-                    self.info.height = Some(h);
-                }
                 let vcl = t == 1 || t == 5;
                 if vcl {
                     let first_mb_zero =
@@ -762,6 +774,62 @@ pub fn h264_sps_size(nal: &[u8]) -> Option<(u32, u32)> {
         ch = h.checked_sub(uy * (t.checked_add(bo)?))?;
     }
     Some((cw, ch))
+}
+
+/// Reads the cropped picture size from an H.265 SPS NAL unit (2-byte header included).
+pub fn hevc_sps_size(nal: &[u8]) -> Option<(u32, u32)> {
+    let r = rbsp(nal.get(2..)?);
+    let mut b = Bits { d: &r, bit: 0 };
+    b.u(4)?; // sps_video_parameter_set_id
+    let max_sub_layers_minus1 = b.u(3)?;
+    b.u(1)?;
+    // profile_tier_level(1, max_sub_layers_minus1)
+    b.u(2 + 1 + 5)?;
+    b.u(32)?;
+    b.u(4)?;
+    b.u(32)?;
+    b.u(11)?; // 43 reserved bits and one more flag: 32 + 11 + 1 = 44 with the next
+    b.u(1)?;
+    b.u(8)?; // general_level_idc
+    let mut present = Vec::new();
+    for _ in 0..max_sub_layers_minus1 {
+        present.push((b.u(1)?, b.u(1)?));
+    }
+    if max_sub_layers_minus1 > 0 {
+        for _ in max_sub_layers_minus1..8 {
+            b.u(2)?;
+        }
+    }
+    for (profile, level) in present {
+        if profile == 1 {
+            b.u(32)?;
+            b.u(32)?;
+            b.u(24)?;
+        }
+        if level == 1 {
+            b.u(8)?;
+        }
+    }
+    b.ue()?; // sps_seq_parameter_set_id
+    let chroma = b.ue()?;
+    if chroma == 3 {
+        b.u(1)?;
+    }
+    let w = b.ue()?;
+    let h = b.ue()?;
+    if b.u(1)? == 1 {
+        let (l, r, t, bo) = (b.ue()?, b.ue()?, b.ue()?, b.ue()?);
+        let (sx, sy) = match chroma {
+            1 => (2, 2),
+            2 => (2, 1),
+            _ => (1, 1),
+        };
+        return Some((
+            w.checked_sub(sx * l.checked_add(r)?)?,
+            h.checked_sub(sy * t.checked_add(bo)?)?,
+        ));
+    }
+    Some((w, h))
 }
 
 #[cfg(test)]
