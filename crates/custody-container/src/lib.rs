@@ -7,7 +7,7 @@
 //! sample bytes are returned as slices; nothing is copied from the media data
 //! of an MP4. Transport-stream payloads are split across packets, so a
 //! reassembled unit is the one place that owns bytes
-//! ([`ts::Ts::unit_bytes`]).
+//! ([`ts::Ts::unit_bytes`], [`ps::Ps::unit_bytes`]).
 //!
 //! Bad input never panics: every problem is a typed [`Error`] with its byte
 //! offset and box path, or a [`Warning`] in lenient mode (the default).

@@ -146,20 +146,10 @@ impl<'a> Ps<'a> {
                         diag.note(off, &format!("ps/stream {code:#x}"), "invalid PES header")?;
                         continue;
                     };
-                    let mut payload = pkt.get(hlen..).unwrap_or(&[]);
-                    let mut id = 0x100 | code as u16;
-                    if code == 0xbd {
-                        let Some(&sub) = payload.first() else {
-                            continue;
-                        };
-                        id = sub as u16;
-                        let skip = match sub {
-                            0x80..=0x8f => 4,
-                            0xa0..=0xaf => 7,
-                            _ => 1,
-                        };
-                        payload = payload.get(skip..).unwrap_or(&[]);
-                    }
+                    let Some((id, payload)) = stream_payload(code, pkt.get(hlen..).unwrap_or(&[]))
+                    else {
+                        continue;
+                    };
                     let si = match ps.streams.iter().position(|s| s.id == id) {
                         Some(i) => i,
                         None => {
@@ -231,6 +221,73 @@ impl<'a> Ps<'a> {
         }
         ps.warnings = diag.warnings;
         Ok(ps)
+    }
+}
+
+/// The stream id (as in [`PsStream::id`]) and elementary payload of a PES
+/// packet body, private stream 1's sub-stream header removed.
+fn stream_payload(code: u8, payload: &[u8]) -> Option<(u16, &[u8])> {
+    if code != 0xbd {
+        return Some((0x100 | code as u16, payload));
+    }
+    let &sub = payload.first()?;
+    let skip = match sub {
+        0x80..=0x8f => 4,
+        0xa0..=0xaf => 7,
+        _ => 1,
+    };
+    Some((sub as u16, payload.get(skip..).unwrap_or(&[])))
+}
+
+/// Length of the pack header or packet starting at `at` (which holds `00 00 01`).
+fn packet_len(d: &[u8], at: usize) -> Option<usize> {
+    match *d.get(at + 3)? {
+        0xba => {
+            let b4 = *d.get(at + 4)?;
+            if b4 >> 6 == 1 {
+                Some(14 + (*d.get(at + 13)? & 7) as usize)
+            } else {
+                Some(12)
+            }
+        }
+        0xb9 => Some(4),
+        0xbb..=0xff => Some(6 + u16::from_be_bytes([*d.get(at + 4)?, *d.get(at + 5)?]) as usize),
+        _ => None,
+    }
+}
+
+impl Ps<'_> {
+    /// Reassembles the bytes of access unit `unit` of stream `stream` (allocates),
+    /// walking the packets from the one that carries its first byte.
+    /// Returns `None` when the packets no longer hold the whole unit.
+    pub fn unit_bytes(&self, stream: usize, unit: &Frame) -> Option<Vec<u8>> {
+        let want = self.streams.get(stream)?.id;
+        let size = usize::try_from(unit.size).ok()?;
+        let d = self.data;
+        let mut out = Vec::with_capacity(size.min(d.len()));
+        let mut skip = usize::try_from(unit.in_pes).ok()?;
+        let mut at = usize::try_from(unit.offset).ok()?;
+        while out.len() < size && at + 4 <= d.len() {
+            if d[at..at + 3] != [0, 0, 1] {
+                return None;
+            }
+            let len = packet_len(d, at)?;
+            let code = d[at + 3];
+            if matches!(code, 0xbd | 0xbf | 0xc0..=0xef) {
+                let pkt = d.get(at..at + len)?;
+                if let Some((hlen, _, _)) = crate::ts::pes_header(pkt)
+                    && let Some((id, payload)) = stream_payload(code, &pkt[hlen..])
+                    && id == want
+                {
+                    let n = skip.min(payload.len());
+                    skip -= n;
+                    let take = (size - out.len()).min(payload.len() - n);
+                    out.extend_from_slice(&payload[n..n + take]);
+                }
+            }
+            at += len;
+        }
+        (out.len() == size).then_some(out)
     }
 }
 

@@ -309,7 +309,7 @@ fn form_for(codec: Option<&str>) -> Form {
     }
 }
 
-/// Content hashes of every track of an MP4/MOV/3GP or MPEG-TS file.
+/// Content hashes of every track of an MP4/MOV/3GP, MPEG-TS or MPEG-PS file.
 pub fn content_hashes(data: &[u8], limits: Limits) -> Result<Vec<TrackContent>, Error> {
     match detect(data) {
         Some(Format::IsoBmff) => {
@@ -362,6 +362,24 @@ pub fn content_hashes(data: &[u8], limits: Limits) -> Result<Vec<TrackContent>, 
                         }
                     }
                     canon.finish(s.pid as u32, s.codec)
+                })
+                .collect())
+        }
+        Some(Format::MpegPs) => {
+            let ps = custody_container::ps::Ps::parse(data, limits)?;
+            Ok(ps
+                .streams
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let mut canon = Canon::new(form_for(s.codec));
+                    for u in &s.units {
+                        match ps.unit_bytes(i, u) {
+                            Some(b) => canon.sample(&b),
+                            None => canon.missing += 1,
+                        }
+                    }
+                    canon.finish(s.id as u32, s.codec)
                 })
                 .collect())
         }

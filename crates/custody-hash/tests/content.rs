@@ -136,3 +136,54 @@ fn one_changed_byte_changes_the_content_hash() {
         }
     }
 }
+
+/// MPEG-2 video and MPEG audio moved between MPEG-TS and MPEG-PS (VOB) by the
+/// real ffmpeg keep their content hashes.
+#[test]
+fn ts_and_ps_remuxes_keep_their_content_hash() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    if !common::have("ffmpeg", "-version") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for f in [
+        "androidx/ts/sample_h262_mpeg_audio.ts",
+        "androidx/ts/bbb_2500ms.ts",
+    ] {
+        let src = corpus.join(f);
+        let ps = dir.path().join("remux.mpg");
+        let back = dir.path().join("back.ts");
+        ffmpeg(&[
+            "-i",
+            src.to_str().unwrap(),
+            "-c",
+            "copy",
+            "-f",
+            "vob",
+            ps.to_str().unwrap(),
+        ]);
+        ffmpeg(&[
+            "-i",
+            ps.to_str().unwrap(),
+            "-c",
+            "copy",
+            back.to_str().unwrap(),
+        ]);
+        let key = |v: Vec<TrackContent>| {
+            let mut v: Vec<_> = v
+                .into_iter()
+                .filter(|t| t.codec.is_some_and(|c| c != "dvd_nav_packet"))
+                .map(|t| (t.codec, t.samples, t.content_blake3, t.missing))
+                .collect();
+            v.sort();
+            v
+        };
+        let original = key(hashes(&src));
+        assert_eq!(original.len(), 2, "{f}");
+        assert!(original.iter().all(|t| t.3 == 0 && t.1 > 0));
+        assert_eq!(key(hashes(&ps)), original, "{f} as MPEG-PS");
+        assert_eq!(key(hashes(&back)), original, "{f} back to MPEG-TS");
+    }
+}
