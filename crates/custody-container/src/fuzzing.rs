@@ -77,9 +77,12 @@ pub fn ps(data: &[u8]) {
         },
     );
     if let Ok(ps) = Ps::parse(data, Limits::default()) {
-        for s in &ps.streams {
+        for (i, s) in ps.streams.iter().enumerate() {
             for u in &s.units {
                 assert!(u.offset <= data.len() as u64);
+                if let Some(b) = ps.unit_bytes(i, u) {
+                    assert_eq!(b.len() as u64, u.size);
+                }
             }
         }
     }

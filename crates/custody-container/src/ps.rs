@@ -256,6 +256,9 @@ fn packet_len(d: &[u8], at: usize) -> Option<usize> {
     }
 }
 
+/// How far past a unit's first packet reassembly looks for the rest of it.
+pub(crate) const REASSEMBLY_WINDOW: usize = 64 << 20;
+
 impl Ps<'_> {
     /// Reassembles the bytes of access unit `unit` of stream `stream` (allocates),
     /// walking the packets from the one that carries its first byte.
@@ -267,7 +270,8 @@ impl Ps<'_> {
         let mut out = Vec::with_capacity(size.min(d.len()));
         let mut skip = usize::try_from(unit.in_pes).ok()?;
         let mut at = usize::try_from(unit.offset).ok()?;
-        while out.len() < size && at + 4 <= d.len() {
+        let limit = at.saturating_add(REASSEMBLY_WINDOW.max(size.saturating_mul(2)));
+        while out.len() < size && at + 4 <= d.len() && at < limit {
             if d[at..at + 3] != [0, 0, 1] {
                 return None;
             }

@@ -578,7 +578,8 @@ impl<'a> Ts<'a> {
 
     /// Reassembles the bytes of access unit `unit` of stream `stream` (allocates).
     ///
-    /// Returns `None` when the packets no longer hold the whole unit.
+    /// Returns `None` when the packets no longer hold the whole unit (or not
+    /// within 64 MiB, or twice its size, of its first packet).
     pub fn unit_bytes(&self, stream: usize, unit: &Frame) -> Option<Vec<u8>> {
         let pid = self.streams.get(stream)?.pid;
         let lead = if self.packet_size == 192 { 4 } else { 0 };
@@ -587,7 +588,8 @@ impl<'a> Ts<'a> {
         let mut skip = usize::try_from(unit.in_pes).ok()?;
         let mut pos = usize::try_from(unit.offset).ok()?;
         let mut first = true;
-        while out.len() < size && pos + lead + 188 <= self.data.len() {
+        let limit = pos.saturating_add(crate::ps::REASSEMBLY_WINDOW.max(size.saturating_mul(2)));
+        while out.len() < size && pos + lead + 188 <= self.data.len() && pos < limit {
             let p = &self.data[pos + lead..pos + lead + 188];
             pos += self.packet_size;
             if p[0] != 0x47 || ((((p[1] & 0x1f) as u16) << 8) | p[2] as u16) != pid {
