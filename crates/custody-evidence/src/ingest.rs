@@ -235,18 +235,19 @@ fn copy_and_hash(path: &Path, store: &DirStore) -> Result<Copied, String> {
     result
 }
 
+/// Streams a file and returns its BLAKE3 digest (and size).
+fn blake3_of(path: &Path) -> std::io::Result<custody_hash::FileDigest> {
+    let mut f = std::fs::File::open(path)?;
+    let opts = DigestOptions {
+        algorithms: Algorithms::BLAKE3,
+        ..Default::default()
+    };
+    Ok(custody_hash::hash_reader(&mut f, opts, |_| {})?.0)
+}
+
 /// Re-reads the copy and checks its BLAKE3.
 fn reverify(c: &Copied) -> Result<(), String> {
-    let mut f = std::fs::File::open(&c.temp).map_err(|e| format!("cannot reopen copy: {e}"))?;
-    let (d, _) = custody_hash::hash_reader(
-        &mut f,
-        DigestOptions {
-            algorithms: Algorithms::BLAKE3,
-            ..Default::default()
-        },
-        |_| {},
-    )
-    .map_err(|e| format!("cannot re-read copy: {e}"))?;
+    let d = blake3_of(&c.temp).map_err(|e| format!("cannot re-read copy: {e}"))?;
     if d.blake3 == c.digest.blake3 && d.size == c.digest.size {
         Ok(())
     } else {
@@ -423,16 +424,7 @@ fn known_registration(
     if candidates.is_empty() {
         return None;
     }
-    let mut f = std::fs::File::open(path).ok()?;
-    let (d, _) = custody_hash::hash_reader(
-        &mut f,
-        DigestOptions {
-            algorithms: Algorithms::BLAKE3,
-            ..Default::default()
-        },
-        |_| {},
-    )
-    .ok()?;
+    let d = blake3_of(path).ok()?;
     let h = d.blake3_hex()?;
     (d.size == size && candidates.contains(&h)).then_some(h)
 }

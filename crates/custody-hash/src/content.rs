@@ -309,6 +309,23 @@ fn form_for(codec: Option<&str>) -> Form {
     }
 }
 
+/// The content hash of one TS/PS stream, its units reassembled by `bytes`.
+fn units_content(
+    id: u32,
+    codec: Option<&'static str>,
+    units: &[custody_container::es::Frame],
+    bytes: impl Fn(&custody_container::es::Frame) -> Option<Vec<u8>>,
+) -> TrackContent {
+    let mut canon = Canon::new(form_for(codec));
+    for u in units {
+        match bytes(u) {
+            Some(b) => canon.sample(&b),
+            None => canon.missing += 1,
+        }
+    }
+    canon.finish(id, codec)
+}
+
 /// Content hashes of every track of an MP4/MOV/3GP, MPEG-TS or MPEG-PS file.
 pub fn content_hashes(data: &[u8], limits: Limits) -> Result<Vec<TrackContent>, Error> {
     match detect(data) {
@@ -354,14 +371,7 @@ pub fn content_hashes(data: &[u8], limits: Limits) -> Result<Vec<TrackContent>, 
                 .iter()
                 .enumerate()
                 .map(|(i, s)| {
-                    let mut canon = Canon::new(form_for(s.codec));
-                    for u in &s.units {
-                        match ts.unit_bytes(i, u) {
-                            Some(b) => canon.sample(&b),
-                            None => canon.missing += 1,
-                        }
-                    }
-                    canon.finish(s.pid as u32, s.codec)
+                    units_content(s.pid as u32, s.codec, &s.units, |u| ts.unit_bytes(i, u))
                 })
                 .collect())
         }
@@ -372,14 +382,7 @@ pub fn content_hashes(data: &[u8], limits: Limits) -> Result<Vec<TrackContent>, 
                 .iter()
                 .enumerate()
                 .map(|(i, s)| {
-                    let mut canon = Canon::new(form_for(s.codec));
-                    for u in &s.units {
-                        match ps.unit_bytes(i, u) {
-                            Some(b) => canon.sample(&b),
-                            None => canon.missing += 1,
-                        }
-                    }
-                    canon.finish(s.id as u32, s.codec)
+                    units_content(s.id as u32, s.codec, &s.units, |u| ps.unit_bytes(i, u))
                 })
                 .collect())
         }
