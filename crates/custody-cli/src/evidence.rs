@@ -212,7 +212,12 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
             report.mb_per_s
         );
     }
-    ExitCode::SUCCESS
+    // A docking script must know when a recorder was not fully collected.
+    if report.refused > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 pub(crate) fn run_verify(a: &VerifyArgs) -> ExitCode {

@@ -33,6 +33,10 @@ enum Command {
     #[command(subcommand)]
     Key(evidence::KeyCommand),
     /// Collect a recorder's files into a store: copy, verify, register, sign, log.
+    ///
+    /// Exit 0 when every file was registered or already present, 1 when any
+    /// file was refused (the output names each one and why), 2 when ingest
+    /// could not run.
     Ingest(evidence::IngestArgs),
     /// Verify a store: objects, manifest signatures, the custody log.
     Verify(evidence::VerifyArgs),

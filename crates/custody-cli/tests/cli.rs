@@ -261,3 +261,88 @@ fn corpus_never_crashes_the_command() {
         assert_eq!(json(&o).as_array().map(Vec::len), Some(chunk.len()));
     }
 }
+
+/// The MPEG-PS file that once panicked the parser: probe reports it (exit 0),
+/// and ingest collects it with the rest of the recorder.
+#[test]
+fn the_ps_file_that_panicked_probe_is_probed_and_ingested() {
+    let crasher = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions/ps/pes-dts-beyond-header-length.mpg");
+    let o = custody(&["probe", "--json", crasher.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(json(&o)["container"], "mpegps");
+
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir(&rec).unwrap();
+    std::fs::copy(&crasher, rec.join("CLIP.MPG")).unwrap();
+    write(&rec, "A.MP4", &synthetic_recording(1, 10, 5));
+    let key = dir.path().join("station.key");
+    let store = dir.path().join("store");
+    assert!(
+        custody(&["key", "init", "--key", key.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let ingest = || {
+        custody(&[
+            "ingest",
+            rec.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--json",
+        ])
+    };
+    let o = ingest();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        (
+            json(&o)["registered"].as_u64(),
+            json(&o)["refused"].as_u64()
+        ),
+        (Some(2), Some(0))
+    );
+
+    // A file that cannot be collected (here a FIFO) makes the exit code 1,
+    // and the JSON names it with the reason.
+    assert!(
+        Command::new("mkfifo")
+            .arg(rec.join("PIPE.MP4"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = ingest();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v = json(&o);
+    assert_eq!(
+        (v["already_present"].as_u64(), v["refused"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let refused: Vec<_> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["outcome"] == "refused")
+        .collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["path"], "PIPE.MP4");
+    assert_eq!(refused[0]["reason"], "not a regular file");
+}

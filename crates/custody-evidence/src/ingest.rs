@@ -163,8 +163,20 @@ fn walk(src: &Path) -> (Vec<PathBuf>, Vec<Item>) {
     (files, notes)
 }
 
+/// A temporary copy in the store's `tmp/`, removed when dropped (also while
+/// unwinding from a panic), unless it was moved into place first.
+struct TempCopy(PathBuf);
+
+impl Drop for TempCopy {
+    fn drop(&mut self) {
+        // Gone already when it was renamed into `objects/`; the name is unique
+        // to this process, so nothing else can be removed by mistake.
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 struct Copied {
-    temp: PathBuf,
+    temp: TempCopy,
     digest: custody_hash::FileDigest,
     tree: custody_hash::ChunkTree,
     mtime: Option<String>,
@@ -183,13 +195,13 @@ fn mtime_of(meta: &std::fs::Metadata) -> Option<String> {
 fn copy_and_hash(path: &Path, store: &DirStore) -> Result<Copied, String> {
     let mut src = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
     let before = src.metadata().map_err(|e| format!("cannot stat: {e}"))?;
-    let temp = store.temp_path("copy");
+    let temp = TempCopy(store.temp_path("copy"));
     let result = (|| {
         let mut out = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&temp)
-            .map_err(|e| format!("cannot create {}: {e}", temp.display()))?;
+            .open(&temp.0)
+            .map_err(|e| format!("cannot create {}: {e}", temp.0.display()))?;
         let mut digester = Digester::new(DigestOptions {
             algorithms: Algorithms::BOTH,
             ..Default::default()
@@ -222,17 +234,15 @@ fn copy_and_hash(path: &Path, store: &DirStore) -> Result<Copied, String> {
                 after.len()
             ));
         }
-        Ok(Copied {
-            temp: temp.clone(),
-            digest,
-            tree: tree.ok_or("no BLAKE3 tree")?,
-            mtime: mtime_of(&before),
-        })
+        Ok((digest, tree.ok_or("no BLAKE3 tree")?))
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
+    let (digest, tree) = result?;
+    Ok(Copied {
+        temp,
+        digest,
+        tree,
+        mtime: mtime_of(&before),
+    })
 }
 
 /// Streams a file and returns its BLAKE3 digest (and size).
@@ -247,7 +257,7 @@ fn blake3_of(path: &Path) -> std::io::Result<custody_hash::FileDigest> {
 
 /// Re-reads the copy and checks its BLAKE3.
 fn reverify(c: &Copied) -> Result<(), String> {
-    let d = blake3_of(&c.temp).map_err(|e| format!("cannot re-read copy: {e}"))?;
+    let d = blake3_of(&c.temp.0).map_err(|e| format!("cannot re-read copy: {e}"))?;
     if d.blake3 == c.digest.blake3 && d.size == c.digest.size {
         Ok(())
     } else {
@@ -461,17 +471,17 @@ fn ingest_one(
     sh.report().bytes += copied.digest.size;
     let b3 = copied.digest.blake3_hex().unwrap_or_default();
     if sh.store.is_registered(&b3) {
-        let _ = std::fs::remove_file(&copied.temp);
         return sh.already_registered(shown, b3);
     }
     if sh.opts.reverify
         && let Err(reason) = reverify(&copied)
     {
-        let _ = std::fs::remove_file(&copied.temp);
         sh.refuse(shown, reason);
         return Ok(());
     }
-    let (media, mut recording) = describe(&copied.temp);
+    #[cfg(feature = "fault-injection")]
+    crate::fault::parse_panic(&shown);
+    let (media, mut recording) = describe(&copied.temp.0);
     let patterns: Vec<String> = if sh.opts.patterns.is_empty() {
         crate::names::DEFAULT_PATTERNS
             .iter()
@@ -584,7 +594,7 @@ fn ingest_one(
     // manifest that makes it registered. A crash before the manifest leaves an
     // unregistered object that the next run registers (logging it again), so
     // every manifest has an ingestion entry in the log.
-    sh.store.put_object(&b3, &copied.temp, &copied.tree)?;
+    sh.store.put_object(&b3, &copied.temp.0, &copied.tree)?;
     sh.log.append(
         sh.key,
         NewEntry {
@@ -611,6 +621,36 @@ fn ingest_one(
     });
 
     Ok(())
+}
+
+/// [`ingest_one`], with a panic confined to the file that caused it: the file
+/// is refused with the panic's message and the other files are collected.
+///
+/// Every parser is meant never to panic on any input (and is fuzzed for it);
+/// this is the defence should one still do so. The store stays consistent:
+/// a panic before the object is moved into place leaves nothing (the
+/// temporary copy is removed while unwinding); one after it leaves what a
+/// crash at that point would, which the next run completes.
+fn ingest_isolated(
+    sh: &Shared<'_>,
+    rel: &Path,
+    catalog: Option<&crate::catalog::Catalog>,
+) -> std::io::Result<()> {
+    let run = std::panic::AssertUnwindSafe(|| ingest_one(sh, rel.to_path_buf(), catalog));
+    std::panic::catch_unwind(run).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        sh.refuse(
+            rel.to_string_lossy().into_owned(),
+            format!(
+                "internal error while reading this file (nothing registered for it): {message}"
+            ),
+        );
+        Ok(())
+    })
 }
 
 /// Collects every file under `src` into `store`, `opts.jobs` files at a time.
@@ -680,7 +720,7 @@ pub fn ingest_with_progress(
                         let Some(rel) = files.get(i) else {
                             return Ok(());
                         };
-                        ingest_one(&shared, rel.clone(), catalog.as_ref())?;
+                        ingest_isolated(&shared, rel, catalog.as_ref())?;
                         progress(
                             done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
                             files.len(),

@@ -12,6 +12,8 @@
 
 pub mod canonical;
 pub mod catalog;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod ingest;
 pub mod keys;
 pub mod log;

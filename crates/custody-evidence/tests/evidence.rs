@@ -489,3 +489,55 @@ fn a_store_inside_the_source_is_refused() {
         "{e}"
     );
 }
+
+/// One file whose parsing panics (planted through the test-only hook) is
+/// refused with the panic's message; every other file is collected, nothing
+/// is left half-made, and the store verifies. The hostile MPEG-PS file that
+/// once panicked the parser is collected like any other.
+#[test]
+fn a_panic_on_one_file_refuses_that_file_and_collects_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dump(dir.path());
+    let planted = src.join(format!(
+        "DCIM/100REC/{}.MP4",
+        custody_evidence::fault::PANIC_MARKER
+    ));
+    std::fs::write(&planted, synthetic_recording(1, 10, 9)).unwrap();
+    let crasher = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions/ps/pes-dts-beyond-header-length.mpg");
+    std::fs::copy(&crasher, src.join("DCIM/100REC/CLIP.MPG")).unwrap();
+    let store = DirStore::open(&dir.path().join("store")).unwrap();
+    let key = StationKey::generate().unwrap();
+    for jobs in [1, 3] {
+        let r = ingest(&src, &store, &key, &IngestOptions { jobs, ..opts() }).unwrap();
+        let refused: Vec<_> = r
+            .items
+            .iter()
+            .filter(|i| i.outcome == Outcome::Refused)
+            .collect();
+        assert_eq!(refused.len(), 1, "{:?}", r.items);
+        assert!(
+            refused[0]
+                .path
+                .contains(custody_evidence::fault::PANIC_MARKER)
+        );
+        let reason = refused[0].reason.as_deref().unwrap();
+        assert!(
+            reason.contains("internal error") && reason.contains("fault injection"),
+            "{reason}"
+        );
+        assert_eq!(r.refused, 1);
+        // The first run registers the six others; the second finds them.
+        let expected = if jobs == 1 { (6, 0) } else { (0, 6) };
+        assert_eq!((r.registered, r.already_present), expected, "{:?}", r.items);
+        // Nothing half-made: no temporary copy, and six objects, six manifests.
+        assert_eq!(
+            std::fs::read_dir(store.root().join("tmp")).unwrap().count(),
+            0
+        );
+        assert_eq!(store.registered().unwrap().len(), 6);
+        let v = verify_store(&store, &key.public(), None).unwrap();
+        assert!(v.ok, "{v:?}");
+        assert_eq!(v.objects_checked, 6);
+    }
+}
