@@ -1,17 +1,44 @@
 //! Replays the fuzz corpora and regression inputs through the fuzz entry
 //! points, so `cargo test` catches any input that ever crashed a target.
+//!
+//! The targets are found from `fuzz/fuzz_targets/*.rs`: a new target that
+//! this file does not know fails the test until it is added to [`entry`].
 
 mod common;
 
-use custody::container::fuzzing;
 use std::path::Path;
 
 type Target = fn(&[u8]);
-const TARGETS: [(&str, Target); 3] = [
-    ("bmff", fuzzing::bmff),
-    ("ts", fuzzing::ts),
-    ("ps", fuzzing::ps),
-];
+
+/// The library function behind each cargo-fuzz target.
+fn entry(target: &str) -> Option<Target> {
+    use custody::container::fuzzing as c;
+    use custody::hash::fuzzing as h;
+    Some(match target {
+        "bmff" => c::bmff,
+        "ts" => c::ts,
+        "ps" => c::ps,
+        "tree" => h::tree,
+        "content" => h::content,
+        _ => return None,
+    })
+}
+
+/// Every target named by a file in `fuzz/fuzz_targets/`.
+fn targets(root: &Path) -> Vec<(String, Target)> {
+    let files = common::files(&root.join("fuzz_targets"));
+    assert!(!files.is_empty(), "no fuzz targets found");
+    files
+        .iter()
+        .map(|p| {
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            let f = entry(&name).unwrap_or_else(|| {
+                panic!("fuzz target {name} has no replay entry in tests/fuzz_replay.rs")
+            });
+            (name, f)
+        })
+        .collect()
+}
 
 fn replay_dir(dir: &Path, f: Target) -> usize {
     let files = common::files(dir);
@@ -24,11 +51,26 @@ fn replay_dir(dir: &Path, f: Target) -> usize {
 #[test]
 fn fuzz_corpora_and_regressions_replay() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let targets = targets(&root);
+    assert_eq!(
+        targets.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["bmff", "content", "ps", "tree", "ts"]
+    );
+    // No seed or regression folder belongs to a target that does not exist.
+    for folder in ["corpus", "regressions"] {
+        for d in std::fs::read_dir(root.join(folder)).unwrap().flatten() {
+            let name = d.file_name().to_string_lossy().into_owned();
+            assert!(
+                targets.iter().any(|(n, _)| *n == name),
+                "fuzz/{folder}/{name} has no fuzz target"
+            );
+        }
+    }
     let mut total = 0;
-    for (name, f) in TARGETS {
-        let n = replay_dir(&root.join("corpus").join(name), f);
+    for (name, f) in &targets {
+        let n = replay_dir(&root.join("corpus").join(name), *f);
         assert!(n > 0, "fuzz/corpus/{name} has no seeds");
-        total += n + replay_dir(&root.join("regressions").join(name), f);
+        total += n + replay_dir(&root.join("regressions").join(name), *f);
     }
     eprintln!("replayed {total} fuzz inputs");
 }
@@ -39,9 +81,11 @@ fn foreign_fuzz_crashers_replay() {
     let Some(dir) = common::corpus() else { return };
     let files = common::files(&dir.join("mp4ff/fuzz-FuzzDecodeBox"));
     assert!(!files.is_empty());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let targets = targets(&root);
     for p in files {
         let data = std::fs::read(&p).unwrap();
-        for (_, f) in TARGETS {
+        for (_, f) in &targets {
             f(&data);
         }
     }

@@ -166,10 +166,27 @@ proptest! {
         for (a, b) in nodes.iter().zip(&back) {
             prop_assert!(same(a, b), "{:?} != {:?}", a, b);
         }
-        // Any truncation is reported, never a panic.
+        // Any truncation keeps the whole boxes before the cut, then reports
+        // the cut box exactly once, at its own offset: as a truncated box or
+        // as an error. A cut on a box boundary reports nothing more.
+        let whole: Vec<(u64, u64)> = BoxIter::new(&file, 0)
+            .map(|b| b.map(|b| (b.offset, b.size)).unwrap())
+            .collect();
         for cut in [file.len() / 3, file.len() / 2, file.len().saturating_sub(1)] {
-            for b in BoxIter::new(&file[..cut], 0) {
-                let _ = b;
+            let got: Vec<_> = BoxIter::new(&file[..cut], 0).collect();
+            let kept = whole.iter().take_while(|(o, s)| o + s <= cut as u64).count();
+            let on_boundary = cut == 0 || whole.iter().any(|(o, s)| o + s == cut as u64);
+            prop_assert_eq!(got.len(), kept + usize::from(!on_boundary), "cut at {}", cut);
+            for (g, w) in got.iter().zip(&whole).take(kept) {
+                let g = g.as_ref().unwrap();
+                prop_assert_eq!((g.offset, g.size, g.truncated), (w.0, w.1, false));
+            }
+            if !on_boundary {
+                let at = whole[kept].0;
+                match &got[kept] {
+                    Ok(b) => prop_assert!(b.truncated && b.offset == at, "{:?}", b),
+                    Err(e) => prop_assert_eq!(e.offset, at),
+                }
             }
         }
     }
@@ -605,7 +622,8 @@ proptest! {
             }
             bx(b"moof", &[fullbox(b"mfhd", 0, 0, &be(&[1])), bx(b"traf", &traf)].concat())
         };
-        let moof_len = build_moof(0).len() as u64;
+        // Field widths are fixed: the length does not depend on where the data starts.
+        let moof_len = build_moof(moof_off).len() as u64;
         let data_start = moof_off + moof_len + 8;
         file.extend(build_moof(data_start));
         let total: u64 = runs.iter().flat_map(|r| r.samples.iter().map(move |s| if r.flags & 0x200 != 0 { s.1 } else { d_size } as u64)).sum();

@@ -5,8 +5,8 @@
 # `b3sum` (default mmap and --no-mmap), `openssl dgst -sha256`, and
 # `cat FILE > /dev/null` (the read limit). Prints MB/s and ratios. Best of
 # RUNS (5) runs: these machines are noisy.
-set -euo pipefail
 cd "$(dirname "$0")/../.."
+source benches/compare/common.sh
 scripts/setup.sh
 cargo build --release -q -p custody-cli
 data=${BENCH_DATA:-bench-data}
@@ -16,7 +16,7 @@ mkdir -p "$data"
 file=$data/random-${size_mb}M.bin
 if [ ! -f "$file" ] || [ "$(stat -c %s "$file")" != $((size_mb * 1048576)) ]; then
   echo "hash: writing $file" >&2
-  { openssl enc -aes-128-ctr -nosalt -pass pass:custody -in /dev/zero 2>/dev/null || true; } | head -c $((size_mb * 1048576)) > "$file"
+  random_file "$file" "$size_mb" custody
 fi
 cat "$file" > /dev/null   # into the page cache
 custody=target/release/custody
@@ -25,11 +25,8 @@ trees=$(mktemp -d)
 best_s() {
   local best=""
   for _ in $(seq "$runs"); do
-    local s e t
-    s=$(date +%s%N)
-    "$@" >/dev/null 2>&1
-    e=$(date +%s%N)
-    t=$(( (e - s) / 1000 ))
+    local t
+    t=$(run_us "$@")
     if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best=$t; fi
   done
   awk -v t="$best" 'BEGIN { printf "%.3f", t / 1e6 }'

@@ -5,8 +5,8 @@
 # custody does more: BLAKE3 + SHA-256 + chunk tree in the same read, fsync of
 # every copy, probe, content hashes, signed manifests, custody log, catalog;
 # the default mode also re-reads each copy from disk.
-set -euo pipefail
 cd "$(dirname "$0")/../.."
+source benches/compare/common.sh
 scripts/setup.sh
 cargo build --release -q -p custody-cli
 data=${BENCH_DATA:-bench-data}
@@ -17,8 +17,7 @@ if [ ! -d "$src" ]; then
   mkdir -p "$src/DCIM/100REC"
   per=$((size_mb / files))
   for i in $(seq -w 1 $files); do
-    { openssl enc -aes-128-ctr -nosalt -pass pass:"custody$i" -in /dev/zero 2>/dev/null || true; } | head -c $((per * 1048576)) \
-      > "$src/DCIM/100REC/SN42_1001_20261129${i}0000_$i.MP4"
+    random_file "$src/DCIM/100REC/SN42_1001_20261129${i}0000_$i.MP4" "$per" "custody$i"
   done
 fi
 cat "$src"/DCIM/100REC/* > /dev/null
@@ -26,7 +25,7 @@ export CUSTODY_KEY=$data/bench-station.key
 work=$(mktemp -d "$data/ingest-XXXX")
 trap 'rm -rf "$work"' EXIT
 
-secs() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N); awk -v d=$((e - s)) 'BEGIN { printf "%.2f", d / 1e9 }'; }
+secs() { local us; us=$(run_us "$@"); awk -v d="$us" 'BEGIN { printf "%.2f", d / 1e6 }'; }
 
 baseline() { cp -r "$src" "$work/copy" && openssl dgst -sha256 "$work"/copy/DCIM/100REC/* > /dev/null; }
 # Each step starts with nothing dirty in the page cache; the baseline runs

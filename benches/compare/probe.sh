@@ -5,8 +5,8 @@
 # probing a 4 GiB recording.
 #
 #   benches/compare/probe.sh            # RUNS=7 by default; BIG=0 skips the 4 GiB file
-set -euo pipefail
 cd "$(dirname "$0")/../.."
+source benches/compare/common.sh
 scripts/setup.sh
 cargo build --release -q -p custody-cli
 cargo build --release -q --example make_recording
@@ -20,11 +20,7 @@ custody=target/release/custody
 median_ms() {
   local t=()
   for _ in $(seq "$runs"); do
-    local s e
-    s=$(date +%s%N)
-    "$@" >/dev/null 2>&1 || true
-    e=$(date +%s%N)
-    t+=($(( (e - s) / 1000 )))
+    t+=("$(run_us "$@")")
   done
   printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]/1000}'
 }
@@ -48,7 +44,7 @@ printf '%-44s %10s %12s %12s %10s   %8s %8s %8s\n' file custody ffprobe-count ff
 compare "$data/1h.mp4"
 corpus=${CUSTODY_CORPUS:-../shared/corpus}
 for f in gopro/karma.mp4 androidx/mp4/sowt-with-video.mov androidx/ts/bbb_2500ms.ts; do
-  [ -f "$corpus/$f" ] && compare "$corpus/$f"
+  if [ -f "$corpus/$f" ]; then compare "$corpus/$f"; else echo "(no $corpus/$f: skipped)"; fi
 done
 
 if [ "${BIG:-1}" = 1 ]; then

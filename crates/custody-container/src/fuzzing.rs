@@ -26,7 +26,13 @@ pub fn bmff(data: &[u8]) {
     if let Ok(mp4) = Mp4::parse(data, Limits::default()) {
         for t in &mp4.tracks {
             let index = t.index();
-            for (a, b) in t.samples().zip(index.iter()) {
+            // The iterator and the compact index hold the same samples: the
+            // same values, and as many of them.
+            let mut compact = index.iter();
+            for a in t.samples() {
+                let b = compact
+                    .next()
+                    .expect("the compact index has fewer samples than the iterator");
                 assert_eq!(
                     (a.offset, a.size, a.dts, a.keyframe),
                     (b.offset, b.size, b.dts, b.keyframe)
@@ -36,6 +42,10 @@ pub fn bmff(data: &[u8]) {
                     "yielded sample outside the data"
                 );
             }
+            assert!(
+                compact.next().is_none(),
+                "the compact index has more samples than the iterator"
+            );
             let _ = crate::bmff::gops(index.keyframes(), index.len());
             let _ = t.duration_seconds(mp4.movie.map_or(0, |m| m.timescale));
         }

@@ -494,7 +494,7 @@ mod tests {
                 algorithms: Algorithms::ALL,
                 ..Default::default()
             });
-            for c in d.chunks(split.max(4096)) {
+            for c in d.chunks(split) {
                 g.update(c);
             }
             let (fd, tree) = g.finish();
