@@ -1,12 +1,16 @@
-//! Crash safety: `custody ingest` killed with SIGKILL at random moments, then
-//! run again, always ends with every source file registered exactly once
-//! with the right hashes, a store that verifies, no temporary files, and an
-//! untouched source.
+//! Crash safety: `custody ingest` killed with SIGKILL at random moments and
+//! at observable points of its work, then run again, always ends with every
+//! source file stored and described exactly once with the right hashes, the
+//! log's ingestion entries exactly as the crash left them plus one for each
+//! file the rerun registered, a store that verifies, no temporary files, and
+//! an untouched source.
 
 #![cfg(unix)]
 
+mod common;
+
+use common::{assert_counts, b3, exactly_once, store_counts};
 use custody_container::bmff::write::write_synthetic_recording;
-use custody_hash::{Algorithms, DigestOptions, hash_bytes};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -34,6 +38,54 @@ fn temp_files(root: &Path) -> Vec<String> {
     out
 }
 
+/// When a trial kills the first run.
+#[derive(Debug, Clone, Copy)]
+enum KillAt {
+    /// After a random delay within the duration of an uninterrupted run.
+    Delay(Duration),
+    /// Once the n-th copy (`tmp/*.part`) has appeared: a copy in progress.
+    Copy(usize),
+    /// Once the log has n entries: an object in place and logged, its
+    /// manifest most likely not yet written.
+    LogEntries(usize),
+    /// Once n manifests are written.
+    Manifests(usize),
+}
+
+/// Whether the run writing `store` has reached `at`; `copies` collects the
+/// names of the copies seen so far.
+fn reached(at: KillAt, store: &Path, copies: &mut BTreeSet<std::ffi::OsString>) -> bool {
+    let names = |d: &str| -> Vec<std::ffi::OsString> {
+        std::fs::read_dir(store.join(d))
+            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default()
+    };
+    match at {
+        KillAt::Delay(_) => unreachable!(),
+        KillAt::Copy(n) => {
+            copies.extend(
+                names("tmp")
+                    .into_iter()
+                    .filter(|f| f.to_string_lossy().ends_with(".part")),
+            );
+            copies.len() >= n
+        }
+        KillAt::LogEntries(n) => {
+            let log = std::fs::read(store.join("custody.log")).unwrap_or_default();
+            log.iter().filter(|&&b| b == b'\n').count() >= n
+        }
+        KillAt::Manifests(n) => {
+            names("manifests")
+                .iter()
+                .filter(|f| {
+                    f.to_string_lossy().ends_with(".json") && !f.to_string_lossy().starts_with('.')
+                })
+                .count()
+                >= n
+        }
+    }
+}
+
 #[test]
 fn sigkill_at_random_moments_never_loses_or_duplicates() {
     let dir = tempfile::tempdir().unwrap();
@@ -43,14 +95,7 @@ fn sigkill_at_random_moments_never_loses_or_duplicates() {
     for i in 0..6u32 {
         let mut v = Vec::new();
         write_synthetic_recording(&mut v, 20 + i, 30, 30, 4000 + i * 500).unwrap();
-        let (d, _) = hash_bytes(
-            &v,
-            DigestOptions {
-                algorithms: Algorithms::BLAKE3,
-                ..Default::default()
-            },
-        );
-        expected.insert(d.blake3_hex().unwrap());
+        expected.insert(b3(&v));
         std::fs::write(src.join(format!("SN9_77_2026112910{i:02}00_{i}.MP4")), &v).unwrap();
     }
     let before: Vec<(Vec<u8>, std::time::SystemTime)> = std::fs::read_dir(&src)
@@ -66,31 +111,48 @@ fn sigkill_at_random_moments_never_loses_or_duplicates() {
     let key = dir.path().join("station.key");
     let rec = dir.path().join("rec");
 
-    // How long an uninterrupted run takes sets the window for the kills.
-    let t = Instant::now();
-    let probe_store = dir.path().join("timing-store");
-    assert!(
-        custody(&key)
-            .args([
-                "ingest",
-                rec.to_str().unwrap(),
-                "--store",
-                probe_store.to_str().unwrap()
-            ])
-            .stdout(Stdio::null())
-            .status()
-            .unwrap()
-            .success()
-    );
-    let window = t.elapsed().as_micros().max(1000) as u64;
+    // The fastest of three uninterrupted runs sets the window for the timed
+    // kills: one slow first run (a cold cache, a busy machine) would put most
+    // kills after the end.
+    let window = (0..3)
+        .map(|i| {
+            let t = Instant::now();
+            let probe_store = dir.path().join(format!("timing-store{i}"));
+            assert!(
+                custody(&key)
+                    .args([
+                        "ingest",
+                        rec.to_str().unwrap(),
+                        "--store",
+                        probe_store.to_str().unwrap()
+                    ])
+                    .stdout(Stdio::null())
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+            t.elapsed().as_micros().max(1000) as u64
+        })
+        .min()
+        .unwrap();
 
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     let trials = 50;
     let mut killed_mid_run = 0;
+    // Files whose ingestion entry the killed run had logged without writing
+    // the manifest: the rerun registers and logs them again.
+    let mut relogged = 0;
     for trial in 0..trials {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
+        let n = 1 + (rng >> 32) as usize % expected.len();
+        let at = match trial % 4 {
+            0 => KillAt::Delay(Duration::from_micros(rng % (window + window / 4))),
+            1 => KillAt::Copy(n),
+            2 => KillAt::LogEntries(n),
+            _ => KillAt::Manifests(n),
+        };
         let store = dir.path().join(format!("store{trial}"));
         let mut child = custody(&key)
             .args([
@@ -103,11 +165,37 @@ fn sigkill_at_random_moments_never_loses_or_duplicates() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_micros(rng % (window + window / 4)));
+        if let KillAt::Delay(d) = at {
+            std::thread::sleep(d);
+        } else {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut copies = BTreeSet::new();
+            while child.try_wait().unwrap().is_none() && !reached(at, &store, &mut copies) {
+                assert!(
+                    Instant::now() < deadline,
+                    "trial {trial}: {at:?} not reached in 60 s"
+                );
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        }
         let _ = child.kill(); // SIGKILL
         let status = child.wait().unwrap();
         if !status.success() {
             killed_mid_run += 1;
+        }
+        // What the killed run left. Its order (object, log entry, manifest)
+        // means: at most one entry per object, and none without its manifest.
+        let left = store_counts(&store);
+        let context = format!("trial {trial} (killed at {at:?}, {status})");
+        for (h, &m) in &left.manifests {
+            assert_eq!(
+                (m, left.ingestions.get(h), left.objects.get(h)),
+                (1, Some(&1), Some(&1)),
+                "{context}: a manifest for {h} without exactly one object and one log entry"
+            );
+        }
+        for (h, &e) in &left.ingestions {
+            assert_eq!(e, 1, "{context}: {h} logged {e} times");
         }
         // Run again to completion.
         let out = custody(&key)
@@ -122,38 +210,43 @@ fn sigkill_at_random_moments_never_loses_or_duplicates() {
             .unwrap();
         assert!(
             out.status.success(),
-            "trial {trial}: {}",
+            "{context}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let again: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let v = custody(&key)
             .args(["verify", "--json", "--store", store.to_str().unwrap()])
             .output()
             .unwrap();
         let report: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
-        assert_eq!(report["ok"], true, "trial {trial}: {report}");
-        let registered: BTreeSet<String> = std::fs::read_dir(store.join("manifests"))
-            .unwrap()
-            .flatten()
-            .filter_map(|e| {
-                e.file_name()
-                    .to_str()
-                    .and_then(|n| n.strip_suffix(".json"))
-                    .map(str::to_string)
-            })
+        assert_eq!(report["ok"], true, "{context}: {report}");
+        // The rerun registers exactly the files without a manifest, each
+        // with one new ingestion entry, and finds the others.
+        let missing: Vec<&String> = expected
+            .iter()
+            .filter(|h| !left.manifests.contains_key(*h))
             .collect();
         assert_eq!(
-            registered, expected,
-            "trial {trial}: every file registered exactly once, by its hash"
+            (&again["registered"], &again["already_present"]),
+            (
+                &missing.len().into(),
+                &(expected.len() - missing.len()).into()
+            ),
+            "{context}: {again}"
         );
-        let log = std::fs::read_to_string(store.join("custody.log")).unwrap();
-        for h in &expected {
-            assert!(
-                log.contains(&format!("\"event\":\"ingestion\",\"object\":\"{h}\"")),
-                "trial {trial}: no ingestion entry for {h}"
-            );
+        let mut want = exactly_once(&expected);
+        want.ingestions = left.ingestions.clone();
+        for h in &missing {
+            *want.ingestions.entry((*h).clone()).or_insert(0) += 1;
         }
-        assert_eq!(temp_files(&store), Vec::<String>::new(), "trial {trial}");
+        relogged += want.ingestions.values().filter(|&&n| n == 2).count();
+        assert_counts(&store, &want, &context);
+        assert_eq!(temp_files(&store), Vec::<String>::new(), "{context}");
     }
+    eprintln!(
+        "{killed_mid_run} of {trials} runs killed mid-run; {relogged} files logged by the \
+         killed run without a manifest, so logged again by the rerun"
+    );
     assert!(
         killed_mid_run >= trials / 3,
         "only {killed_mid_run} of {trials} runs were killed before finishing"

@@ -590,6 +590,13 @@ fn ingest_one(
         ],
         derived: Vec::new(),
     };
+    // One registration per object: another ingest (thread or process) may
+    // have registered the same bytes since the check above.
+    let registering = sh.store.lock_registration()?;
+    if sh.store.is_registered(&b3) {
+        drop(registering);
+        return sh.already_registered(shown, b3);
+    }
     // Order matters for crash safety: the object, then its log entry, then the
     // manifest that makes it registered. A crash before the manifest leaves an
     // unregistered object that the next run registers (logging it again), so
@@ -607,6 +614,7 @@ fn ingest_one(
     )?;
     let signed = manifest.sign(sh.key);
     sh.store.put_manifest(&signed)?;
+    drop(registering);
     // The catalog is derived from the manifests (`custody catalog rebuild`):
     // a failure to index is a warning, never a lost registration.
     if let Err(e) = catalog.as_ref().map_or(Ok(()), |c| c.upsert(&signed)) {

@@ -26,6 +26,12 @@ pub trait Store {
     fn registered(&self) -> std::io::Result<Vec<String>>;
 }
 
+/// The store's registration lock (see [`DirStore::lock_registration`]).
+#[derive(Debug)]
+pub struct RegistrationLock {
+    _dir: std::fs::File,
+}
+
 /// A store in a local directory.
 #[derive(Debug, Clone)]
 pub struct DirStore {
@@ -102,6 +108,17 @@ impl DirStore {
             }
         }
         Ok(n)
+    }
+
+    /// Takes the store's registration lock, waiting for it: an exclusive
+    /// lock on the `manifests/` directory, held by one ingest (thread or
+    /// process) at a time from "is this object registered?" until its
+    /// manifest is written, so the same bytes are registered exactly once.
+    /// Released when the guard is dropped (or the process ends).
+    pub fn lock_registration(&self) -> std::io::Result<RegistrationLock> {
+        let dir = std::fs::File::open(self.root.join("manifests"))?;
+        dir.lock()?;
+        Ok(RegistrationLock { _dir: dir })
     }
 
     /// The store's root directory.

@@ -5,6 +5,7 @@ use custody_evidence::ingest::{IngestOptions, Outcome, ingest};
 use custody_evidence::keys::StationKey;
 use custody_evidence::store::{DirStore, Store};
 use custody_evidence::verify::verify_store;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 fn opts() -> IngestOptions {
@@ -61,6 +62,120 @@ fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
     }
     out.sort();
     out
+}
+
+/// The BLAKE3 (hex) of `bytes`, as the store names objects.
+fn b3(bytes: &[u8]) -> String {
+    let opts = custody_hash::DigestOptions {
+        algorithms: custody_hash::Algorithms::BLAKE3,
+        ..Default::default()
+    };
+    custody_hash::hash_bytes(bytes, opts)
+        .0
+        .blake3_hex()
+        .unwrap()
+}
+
+/// What a store holds, counted per object, each from a source that can hold
+/// duplicates: object files in any `objects/*/` shard, the objects that the
+/// manifests in `manifests/` describe (read from their contents, not their
+/// file names), and the `ingestion` entries of `custody.log` (each line
+/// parsed as JSON).
+#[derive(Debug)]
+struct StoreCounts {
+    objects: BTreeMap<String, usize>,
+    manifests: BTreeMap<String, usize>,
+    ingestions: BTreeMap<String, usize>,
+}
+
+fn store_counts(root: &Path) -> StoreCounts {
+    let mut objects = BTreeMap::new();
+    for shard in std::fs::read_dir(root.join("objects")).unwrap().flatten() {
+        if !shard.path().is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(shard.path()).unwrap().flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') && !name.ends_with(".b3tree") {
+                *objects.entry(name).or_insert(0) += 1;
+            }
+        }
+    }
+    let mut manifests = BTreeMap::new();
+    for f in std::fs::read_dir(root.join("manifests")).unwrap().flatten() {
+        if f.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(f.path()).unwrap()).unwrap();
+        let described = doc["manifest"]["object"]["blake3"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: no object in manifest", f.path().display()))
+            .to_string();
+        *manifests.entry(described).or_insert(0) += 1;
+    }
+    let mut ingestions = BTreeMap::new();
+    let log = std::fs::read_to_string(root.join("custody.log")).unwrap_or_default();
+    for (i, line) in log.lines().enumerate() {
+        let e: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|err| panic!("custody.log line {}: {err}: {line}", i + 1));
+        if e["event"] == "ingestion" {
+            let obj = e["object"].as_str().unwrap_or("(none)").to_string();
+            *ingestions.entry(obj).or_insert(0) += 1;
+        }
+    }
+    StoreCounts {
+        objects,
+        manifests,
+        ingestions,
+    }
+}
+
+/// Every count in `actual` that differs from `expected`, one line each.
+fn mismatches(actual: &StoreCounts, expected: &StoreCounts) -> Vec<String> {
+    let mut out = Vec::new();
+    for (what, a, e) in [
+        ("object files", &actual.objects, &expected.objects),
+        ("manifests", &actual.manifests, &expected.manifests),
+        (
+            "ingestion log entries",
+            &actual.ingestions,
+            &expected.ingestions,
+        ),
+    ] {
+        for h in a
+            .keys()
+            .chain(e.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            let (n, want) = (a.get(h).unwrap_or(&0), e.get(h).unwrap_or(&0));
+            if n != want {
+                out.push(format!("{what} for {h}: {n}, expected {want}"));
+            }
+        }
+    }
+    out
+}
+
+/// Asserts that the store at `root` holds exactly `expected`.
+#[track_caller]
+fn assert_counts(root: &Path, expected: &StoreCounts, context: &str) {
+    let wrong = mismatches(&store_counts(root), expected);
+    assert!(
+        wrong.is_empty(),
+        "{context}: the store does not hold each object exactly as expected:\n  {}",
+        wrong.join("\n  ")
+    );
+}
+
+/// The counts of a store where each of `hashes` was registered exactly once.
+fn exactly_once<'a>(hashes: impl IntoIterator<Item = &'a String>) -> StoreCounts {
+    let ones: BTreeMap<String, usize> = hashes.into_iter().map(|h| (h.clone(), 1)).collect();
+    StoreCounts {
+        objects: ones.clone(),
+        manifests: ones.clone(),
+        ingestions: ones,
+    }
 }
 
 #[test]
@@ -251,27 +366,74 @@ fn hostile_trees_are_refused_or_handled() {
     assert!(verify_store(&store, &key.public(), None).unwrap().ok);
 }
 
+/// The source file is cut short while ingest copies it: the copy must be
+/// refused, and nothing registered.
+///
+/// The cut is timed by an observable state, not a sleep: ingest takes the
+/// source's size and mtime, then creates its copy `tmp/PID-N-copy.part`, reads
+/// and hashes the source into it, fsyncs it, and only then compares the
+/// source's size and mtime again. A truncation anywhere between the `.part`
+/// file appearing and that last comparison must be caught. So the cutter
+/// waits for the `.part` file, checks that it is still shorter than the
+/// source (the copy loop is running, so the final comparison is still
+/// ahead), and truncates at once. A FIFO or a blocking source would make
+/// this exact but is refused before any copy starts, and an in-process test
+/// cannot pause the ingest thread; the remaining race is the cutter's
+/// reaction time (one 100 us poll, plus scheduling) against the rest of the
+/// copy: hashing 64 MiB and fsyncing it take tens of milliseconds even on
+/// tmpfs and far longer on a disk. Should the cutter ever arrive too late,
+/// the test fails saying so, not silently. `custody-cli/tests/concurrent.rs`
+/// has the fully deterministic version: it stops the ingest process with
+/// SIGSTOP before truncating.
 #[test]
 fn a_file_that_shrinks_while_copied_is_not_registered() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    const SIZE: u64 = 64 << 20;
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("rec");
     std::fs::create_dir_all(&src).unwrap();
     let big = src.join("BIG.MP4");
     let f = std::fs::File::create(&big).unwrap();
-    f.set_len(3 << 30).unwrap(); // sparse: reads fast, long enough to be cut mid-copy
+    f.set_len(SIZE).unwrap(); // sparse: reads fast, no disk space
     drop(f);
     let store = DirStore::open(&dir.path().join("store")).unwrap();
     let key = StationKey::generate().unwrap();
+    let ingest_done = std::sync::Arc::new(AtomicBool::new(false));
     let cutter = {
-        let big = big.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(150));
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&big)
-                .unwrap()
-                .set_len(1 << 20)
-                .unwrap();
+        let (big, tmp, done) = (big.clone(), store.root().join("tmp"), ingest_done.clone());
+        std::thread::spawn(move || -> Result<u64, String> {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let part = std::fs::read_dir(&tmp)
+                    .unwrap()
+                    .flatten()
+                    .find(|e| e.file_name().to_string_lossy().ends_with(".part"));
+                if let Some(part) = part {
+                    // Gone already (refused or registered): too late as well.
+                    let copied = part.metadata().map_or(SIZE, |m| m.len());
+                    if copied >= SIZE {
+                        return Err(format!(
+                            "the copy was complete ({copied} bytes) when its .part file was \
+                             first seen: the cut came too late"
+                        ));
+                    }
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&big)
+                        .unwrap()
+                        .set_len(1 << 20)
+                        .unwrap();
+                    return Ok(copied);
+                }
+                if done.load(Ordering::SeqCst) {
+                    return Err("ingest finished before its .part file was seen".into());
+                }
+                if Instant::now() > deadline {
+                    return Err("no .part file appeared in tmp/ within 60 s".into());
+                }
+                std::thread::sleep(Duration::from_micros(100));
+            }
         })
     };
     let r = ingest(
@@ -284,8 +446,14 @@ fn a_file_that_shrinks_while_copied_is_not_registered() {
         },
     )
     .unwrap();
-    cutter.join().unwrap();
-    assert_eq!(r.registered, 0, "{:?}", r.items);
+    ingest_done.store(true, Ordering::SeqCst);
+    let copied_when_cut = cutter.join().unwrap().unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("source cut after {copied_when_cut} of {SIZE} bytes were copied");
+    assert_eq!(
+        r.registered, 0,
+        "cut after {copied_when_cut} of {SIZE} bytes were copied: {:?}",
+        r.items
+    );
     assert_eq!(r.refused, 1);
     assert!(
         r.items[0]
@@ -301,36 +469,76 @@ fn a_file_that_shrinks_while_copied_is_not_registered() {
         0
     );
     assert!(store.registered().unwrap().is_empty());
+    assert_counts(store.root(), &exactly_once([]), "after a refused copy");
 }
 
+/// Four ingests at once, from four recorder trees that share one file: each
+/// distinct content ends up stored, described and logged as ingested exactly
+/// once; the shared file is registered by one ingest and found by the others.
 #[test]
 fn four_ingests_into_one_store_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = DirStore::open(&dir.path().join("store")).unwrap();
     let key = std::sync::Arc::new(StationKey::generate().unwrap());
+    let same = synthetic_recording(2, 5, 5);
+    let mut expected = std::collections::BTreeSet::from([b3(&same)]);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
     let handles: Vec<_> = (0..4)
         .map(|t| {
             let src = dir.path().join(format!("rec{t}"));
             std::fs::create_dir_all(&src).unwrap();
             for i in 0..3 {
-                std::fs::write(
-                    src.join(format!("C{t}_{i}.MP4")),
-                    synthetic_recording(1 + i, 10, 5 + t),
-                )
-                .unwrap();
+                let bytes = synthetic_recording(1 + i, 10, 5 + t);
+                expected.insert(b3(&bytes));
+                std::fs::write(src.join(format!("C{t}_{i}.MP4")), bytes).unwrap();
             }
             // One file shared by every recorder tree: registered once.
-            std::fs::write(src.join("SAME.MP4"), synthetic_recording(2, 5, 5)).unwrap();
-            let (store, key) = (store.clone(), key.clone());
-            std::thread::spawn(move || ingest(&src, &store, &key, &opts()).unwrap())
+            std::fs::write(src.join("SAME.MP4"), &same).unwrap();
+            let (store, key, barrier) = (store.clone(), key.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                ingest(&src, &store, &key, &opts()).unwrap()
+            })
         })
         .collect();
     let reports: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    let registered: u64 = reports.iter().map(|r| r.registered).sum();
-    assert!((13..=16).contains(&registered), "{registered}");
+    assert_eq!(expected.len(), 13, "the trees' contents must be distinct");
+    let registered: Vec<u64> = reports.iter().map(|r| r.registered).collect();
+    assert_counts(
+        store.root(),
+        &exactly_once(&expected),
+        &format!("registrations per ingest {registered:?}"),
+    );
+    assert_eq!(
+        registered.iter().sum::<u64>(),
+        13,
+        "registrations per ingest: {registered:?}"
+    );
+    let same_outcomes: Vec<Outcome> = reports
+        .iter()
+        .map(|r| {
+            assert_eq!((r.files, r.refused), (4, 0), "{:?}", r.items);
+            r.items
+                .iter()
+                .find(|i| i.path == "SAME.MP4")
+                .unwrap()
+                .outcome
+                .clone()
+        })
+        .collect();
+    assert_eq!(
+        same_outcomes
+            .iter()
+            .filter(|o| **o == Outcome::Registered)
+            .count(),
+        1,
+        "SAME.MP4: {same_outcomes:?}"
+    );
     assert_eq!(store.registered().unwrap().len(), 13);
     let v = verify_store(&store, &key.public(), None).unwrap();
     assert!(v.ok, "{v:?}");
+    assert_eq!(v.objects_checked, 13);
+    // 13 ingestions, and a fixity check for each of the three ingests that found SAME.MP4.
     assert_eq!(v.log.entries, 16);
 }
 
