@@ -288,7 +288,8 @@ impl Framer {
             self.pos += 1;
             i += 1;
             if b == 0 {
-                self.zeros += 1;
+                // A run of zeros as long as the stream: the count only needs to pass 2.
+                self.zeros = self.zeros.saturating_add(1);
             } else if b == 1 {
                 // Start code: 00 00 01 (a fourth leading zero belongs to it too).
                 self.hdr_start = self.pos - 3 - u64::from(self.zeros > 2);
@@ -726,7 +727,8 @@ pub fn h264_sps_size(nal: &[u8]) -> Option<(u32, u32)> {
                     let (mut last, mut next) = (8i32, 8i32);
                     for _ in 0..size {
                         if next != 0 {
-                            next = (last + b.se()? + 256) % 256;
+                            // delta_scale should lie in -128..=127; a file may hold any i32.
+                            next = ((last as i64 + b.se()? as i64 + 256) % 256) as i32;
                         }
                         if next != 0 {
                             last = next;
@@ -770,8 +772,8 @@ pub fn h264_sps_size(nal: &[u8]) -> Option<(u32, u32)> {
             2 => (2, 2 - frame_mbs_only),
             _ => (1, 2 - frame_mbs_only),
         };
-        cw = w.checked_sub(ux * (l.checked_add(r)?))?;
-        ch = h.checked_sub(uy * (t.checked_add(bo)?))?;
+        cw = w.checked_sub(l.checked_add(r)?.checked_mul(ux)?)?;
+        ch = h.checked_sub(t.checked_add(bo)?.checked_mul(uy)?)?;
     }
     Some((cw, ch))
 }
@@ -825,8 +827,8 @@ pub fn hevc_sps_size(nal: &[u8]) -> Option<(u32, u32)> {
             _ => (1, 1),
         };
         return Some((
-            w.checked_sub(sx * l.checked_add(r)?)?,
-            h.checked_sub(sy * t.checked_add(bo)?)?,
+            w.checked_sub(l.checked_add(r)?.checked_mul(sx)?)?,
+            h.checked_sub(t.checked_add(bo)?.checked_mul(sy)?)?,
         ));
     }
     Some((w, h))
@@ -878,5 +880,131 @@ mod tests {
         assert!(out[0].keyframe);
         assert!(!out[1].keyframe);
         assert_eq!(out[0].size + out[1].size, es.len() as u64);
+    }
+
+    /// Writes bits most significant first; `ue`/`se` as Exp-Golomb codes.
+    #[derive(Default)]
+    struct BitWriter {
+        bytes: Vec<u8>,
+        n: usize,
+    }
+
+    impl BitWriter {
+        fn u(&mut self, bits: u32, v: u64) -> &mut Self {
+            for i in (0..bits).rev() {
+                if self.n.is_multiple_of(8) {
+                    self.bytes.push(0);
+                }
+                if (v >> i) & 1 == 1 {
+                    *self.bytes.last_mut().unwrap() |= 0x80 >> (self.n % 8);
+                }
+                self.n += 1;
+            }
+            self
+        }
+        fn ue(&mut self, v: u64) -> &mut Self {
+            let len = 64 - (v + 1).leading_zeros();
+            self.u(len - 1, 0).u(len, v + 1)
+        }
+        fn se(&mut self, v: i64) -> &mut Self {
+            self.ue(if v > 0 {
+                2 * v as u64 - 1
+            } else {
+                v.unsigned_abs() * 2
+            })
+        }
+        /// The NAL unit: `header`, then the RBSP with its stop bit and emulation prevention.
+        fn nal(&mut self, header: &[u8]) -> Vec<u8> {
+            self.u(1, 1);
+            let mut out = header.to_vec();
+            let mut zeros = 0;
+            for &b in &self.bytes {
+                if zeros >= 2 && b <= 3 {
+                    out.push(3);
+                    zeros = 0;
+                }
+                zeros = if b == 0 { zeros + 1 } else { 0 };
+                out.push(b);
+            }
+            out
+        }
+    }
+
+    #[test]
+    fn h264_scaling_delta_outside_its_range_does_not_overflow() {
+        // High profile SPS with a scaling list whose first delta_scale is i32::MAX
+        // (the syntax allows -128..=127): nextScale = (8 + delta + 256) % 256 = 7,
+        // then -7 brings it to 0 and ends the list.
+        let mut w = BitWriter::default();
+        w.u(8, 100).u(16, 0x001f).ue(0); // profile_idc, constraints + level, sps id
+        w.ue(1).ue(0).ue(0).u(1, 0); // 4:2:0, bit depths, qpprime_y_zero_transform_bypass
+        w.u(1, 1).u(1, 1); // seq_scaling_matrix_present, list 0 present
+        w.se(i32::MAX as i64).se(-7);
+        w.u(7, 0); // lists 1-7 absent
+        w.ue(0).ue(0).ue(0).ue(1).u(1, 0); // frame_num, poc type 0, poc lsb, refs, gaps
+        w.ue(19).ue(14).u(1, 1).u(1, 0).u(1, 0); // 20x15 MBs, frames only, no cropping
+        assert_eq!(h264_sps_size(&w.nal(&[0x67])), Some((320, 240)));
+    }
+
+    #[test]
+    fn h264_cropping_beyond_u32_gives_no_size() {
+        let sps = |crop_top: u64| {
+            let mut w = BitWriter::default();
+            w.u(8, 66).u(16, 0x001e).ue(0); // Baseline: 4:2:0, no chroma fields
+            w.ue(0).ue(0).ue(0).ue(1).u(1, 0);
+            w.ue(119).ue(67).u(1, 1).u(1, 0); // 120x68 MBs = 1920x1088, frames only
+            w.u(1, 1).ue(0).ue(0).ue(crop_top).ue(4); // crop: 2-line units
+            w.nal(&[0x67])
+        };
+        assert_eq!(h264_sps_size(&sps(0)), Some((1920, 1080)));
+        // 2 * 2^31 overflows u32: the crop is larger than any picture.
+        assert_eq!(h264_sps_size(&sps(1 << 31)), None);
+    }
+
+    #[test]
+    fn hevc_cropping_beyond_u32_gives_no_size() {
+        let sps = |left: u64| {
+            let mut w = BitWriter::default();
+            w.u(4, 0).u(3, 0).u(1, 1); // vps id, max_sub_layers_minus1, temporal id nesting
+            w.u(8, 1).u(32, 0x6000_0000).u(48, 0).u(8, 120); // profile_tier_level: Main
+            w.ue(0).ue(1).ue(1920).ue(1088); // sps id, 4:2:0, luma size
+            w.u(1, 1).ue(left).ue(0).ue(0).ue(4); // conformance window (chroma units)
+            w.nal(&[0x42, 0x01])
+        };
+        assert_eq!(hevc_sps_size(&sps(0)), Some((1920, 1080)));
+        // 2 * 2^31 overflows u32.
+        assert_eq!(hevc_sps_size(&sps(1 << 31)), None);
+    }
+
+    #[test]
+    fn a_zero_run_longer_than_u32_does_not_overflow_the_counter() {
+        // 2^32 zero bytes cannot be fed to a test: start the counter where they would
+        // leave it. The start code after the run is found as after a short run.
+        let mut es = vec![0u8; 10];
+        es.extend_from_slice(&[1, 0x65, 0x88]);
+        let frames = |long_run: bool| {
+            let mut f = Framer::new(Framing::H264);
+            let mut out = Vec::new();
+            f.pes_start(0, None, None, false, &mut out);
+            f.push(&es[..8], &mut out);
+            if long_run {
+                f.zeros = u32::MAX - 1;
+            }
+            f.push(&es[8..], &mut out);
+            f.finish(&mut out);
+            out
+        };
+        let expected = vec![Frame {
+            offset: 0,
+            es_pos: 7,
+            in_pes: 7,
+            size: 6,
+            pts: None,
+            dts: None,
+            keyframe: true,
+            samples: 0,
+        }];
+        assert_eq!(frames(false), expected);
+        assert_eq!(frames(true), expected);
     }
 }

@@ -279,8 +279,11 @@ impl Ps<'_> {
             let code = d[at + 3];
             if matches!(code, 0xbd | 0xbf | 0xc0..=0xef) {
                 let pkt = d.get(at..at + len)?;
+                // An MPEG-1 header may declare timestamps the packet is too short to
+                // hold: its length then runs past the packet, as in `parse`.
                 if let Some((hlen, _, _)) = crate::ts::pes_header(pkt)
-                    && let Some((id, payload)) = stream_payload(code, &pkt[hlen..])
+                    && let Some((id, payload)) =
+                        stream_payload(code, pkt.get(hlen..).unwrap_or(&[]))
                     && id == want
                 {
                     let n = skip.min(payload.len());
@@ -378,6 +381,24 @@ mod tests {
         assert!(s.units[0].keyframe && !s.units[1].keyframe);
         assert_eq!((s.info.width, s.info.height), (Some(320), Some(240)));
         assert!(ps.warnings.is_empty(), "{:?}", ps.warnings);
+    }
+
+    #[test]
+    fn unit_spanning_a_truncated_mpeg1_header_is_reassembled() {
+        let mut d = vec![0, 0, 1, 0xba, 0x44, 0, 4, 0, 4, 1, 0x01, 0x89, 0xc3, 0xf8];
+        d.extend(pes(0xe0, Some(1), &[0, 0, 1, 0xb3, 0x14, 0x00, 0xf0, 0x13]));
+        // MPEG-1 header flagging a PTS (0x21) with only 3 of its 5 bytes in the
+        // packet: the header length (11) runs past the 9-byte packet.
+        d.extend([0, 0, 1, 0xe0, 0, 3, 0x21, 0, 1]);
+        d.extend(pes(0xe0, None, &[0xaa, 0xbb]));
+        let ps = Ps::parse(&d, Limits::default()).unwrap();
+        let s = &ps.streams[0];
+        assert_eq!(s.units.len(), 1);
+        assert_eq!(s.units[0].size, 10);
+        assert_eq!(
+            ps.unit_bytes(0, &s.units[0]),
+            Some(vec![0, 0, 1, 0xb3, 0x14, 0x00, 0xf0, 0x13, 0xaa, 0xbb])
+        );
     }
 
     #[test]

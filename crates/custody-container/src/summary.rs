@@ -220,11 +220,16 @@ fn from_mp4(mp4: &Mp4<'_>, opts: ProbeOptions) -> Probe {
     p.duration_s = mp4.duration_seconds();
     p.created = crate::time::from_1904(mp4.metadata.created);
     p.metadata = mp4.metadata.items.clone();
-    if let Some(xmp) = mp4.metadata.xmp {
+    // For a media segment the XMP may come from the init segment, which is not
+    // in `mp4.data`: it has no offset there.
+    if let Some(xmp) = mp4.metadata.xmp
+        && let Some(offset) = (xmp.as_ptr() as usize).checked_sub(mp4.data.as_ptr() as usize)
+        && offset + xmp.len() <= mp4.data.len()
+    {
         p.metadata.insert(
             "xmp".into(),
             MetaValue::Raw {
-                offset: xmp.as_ptr() as u64 - mp4.data.as_ptr() as u64,
+                offset: offset as u64,
                 bytes: xmp.len() as u64,
             },
         );
@@ -405,4 +410,47 @@ fn from_streams<'s>(
         p.duration_s = Some((end - start) as f64 / 90_000.0);
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bmff::write::{TrackSpec, avc1_entry, write_mp4};
+    use crate::bmff::{meta::XMP_UUID, write_box};
+    use crate::fourcc::FourCC;
+
+    #[test]
+    fn xmp_outside_the_probed_bytes_gets_no_offset() {
+        let mut init = write_mp4(
+            &[TrackSpec {
+                handler: *b"vide",
+                timescale: 90_000,
+                sample_entry: avc1_entry(16, 16, &[]),
+                samples: Vec::new(),
+            }],
+            1.0,
+        );
+        let uuid_at = init.len() as u64;
+        write_box(
+            &mut init,
+            FourCC(*b"uuid"),
+            &[&XMP_UUID[..], b"<x:xmpmeta/>"].concat(),
+            false,
+        );
+        let p = probe(&init, ProbeOptions::default()).unwrap();
+        assert_eq!(
+            p.metadata.get("xmp"),
+            Some(&MetaValue::Raw {
+                offset: uuid_at + 24,
+                bytes: 12
+            })
+        );
+        // The init segment's XMP is not in the media segment: no offset in it to give
+        // (the init segment lies before the segment in memory here).
+        let mut both = init.clone();
+        write_box(&mut both, FourCC(*b"styp"), b"msdh\0\0\0\0msdh", false);
+        let (init, segment) = both.split_at(init.len());
+        let p = probe_segment(init, segment, ProbeOptions::default()).unwrap();
+        assert_eq!(p.metadata.get("xmp"), None);
+    }
 }

@@ -24,7 +24,7 @@ pub(crate) fn apply<'a>(
         .map(|t| {
             let mut end = 0i64;
             for s in t.samples() {
-                end = s.dts + s.duration as i64;
+                end = s.dts.saturating_add(s.duration as i64);
             }
             end
         })
@@ -179,13 +179,13 @@ fn run_totals(r: &Run<'_>) -> (u64, i64) {
     let mut ticks = if has_dur {
         0
     } else {
-        r.default_duration as i64 * r.count as i64
+        (r.default_duration as i64).saturating_mul(r.count as i64)
     };
     if has_dur || has_size {
         for e in r.entries.chunks_exact(stride) {
             let mut at = 0;
             if has_dur {
-                ticks += be32(e, 0).unwrap_or(0) as i64;
+                ticks = ticks.saturating_add(be32(e, 0).unwrap_or(0) as i64);
                 at = 4;
             }
             if has_size {
@@ -194,4 +194,104 @@ fn run_totals(r: &Run<'_>) -> (u64, i64) {
         }
     }
     (bytes, ticks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Limits;
+    use crate::bmff::write::{TrackSpec, avc1_entry, write_mp4};
+    use crate::bmff::write_box;
+    use crate::fourcc::FourCC;
+
+    fn boxed(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        write_box(&mut v, FourCC(*kind), payload, false);
+        v
+    }
+
+    /// A `moof` for track 1 (`count` samples of 10 ticks and 1 byte, decode time
+    /// `tfdt`, composition offset `cts` when given) and its `mdat`.
+    fn fragment(tfdt: u64, count: u32, cts: Option<i32>) -> Vec<u8> {
+        let moof = |data_offset: u32| {
+            let mut tfhd = 0x0002_0018u32.to_be_bytes().to_vec();
+            [1u32, 10, 1]
+                .iter()
+                .for_each(|v| tfhd.extend(v.to_be_bytes()));
+            let mut tfdt_p = 0x0100_0000u32.to_be_bytes().to_vec();
+            tfdt_p.extend(tfdt.to_be_bytes());
+            let flags = if cts.is_some() { 0x801u32 } else { 0x001 };
+            let mut trun = flags.to_be_bytes().to_vec();
+            trun.extend(count.to_be_bytes());
+            trun.extend(data_offset.to_be_bytes());
+            for _ in 0..count {
+                if let Some(c) = cts {
+                    trun.extend(c.to_be_bytes());
+                }
+            }
+            let traf = [
+                boxed(b"tfhd", &tfhd),
+                boxed(b"tfdt", &tfdt_p),
+                boxed(b"trun", &trun),
+            ]
+            .concat();
+            boxed(b"moof", &boxed(b"traf", &traf))
+        };
+        let len = moof(0).len() as u32;
+        [moof(len + 8), boxed(b"mdat", &vec![7; count as usize])].concat()
+    }
+
+    #[test]
+    fn decode_times_at_the_ends_of_i64_saturate() {
+        // tfdt is a u64: 2^63 reads as i64::MIN (with a composition offset of -1),
+        // 2^63 - 1 as i64::MAX (with durations after it).
+        let init = write_mp4(
+            &[TrackSpec {
+                handler: *b"vide",
+                timescale: 90_000,
+                sample_entry: avc1_entry(16, 16, &[]),
+                samples: Vec::new(),
+            }],
+            1.0,
+        );
+        let first = fragment(1 << 63, 1, Some(-1));
+        let segment = [first.clone(), fragment(i64::MAX as u64, 2, None)].concat();
+        let mp4 = Mp4::parse_segment(&init, &segment, Limits::default()).unwrap();
+        let t = &mp4.tracks[0];
+        let got: Vec<(u64, i64, i64)> = t.samples().map(|s| (s.offset, s.dts, s.pts)).collect();
+        // moof 8 + traf 8 + tfhd 24 + tfdt 20 + trun 20, then the mdat header.
+        let second = first.len() as u64 + 88;
+        assert_eq!(
+            got,
+            [
+                (first.len() as u64 - 1, i64::MIN, i64::MIN),
+                (second, i64::MAX, i64::MAX),
+                (second + 1, i64::MAX, i64::MAX),
+            ]
+        );
+        let index = t.index();
+        let durations: Vec<u32> = index.iter().map(|s| s.duration).collect();
+        assert_eq!(durations, [u32::MAX, 0, 10]);
+        assert_eq!(index.get(0).map(|s| s.pts), Some(i64::MIN));
+        assert_eq!(t.media_duration(), i64::MAX as u64);
+    }
+
+    #[test]
+    fn run_totals_saturate() {
+        // Without per-sample fields, a run's count is bounded only by the data it
+        // covers: a segment of over 2 GiB can hold enough one-byte samples.
+        let r = Run {
+            entries: &[],
+            count: u32::MAX,
+            flags: 0,
+            first_flags: None,
+            default_duration: u32::MAX,
+            default_size: 1,
+            default_flags: 0,
+            data_offset: 0,
+            base_dts: 0,
+            entry: 0,
+        };
+        assert_eq!(run_totals(&r), (u32::MAX as u64, i64::MAX));
+    }
 }

@@ -171,12 +171,12 @@ impl<'a> Rle<'a> {
         let mut sum = 0i64;
         while n > 0 {
             if self.left == 0 && !self.load() {
-                sum += self.value as i64 * n as i64;
+                sum = sum.saturating_add((self.value as i64).saturating_mul(n as i64));
                 break;
             }
             let step = n.min(self.left);
             self.left -= step;
-            sum += self.value as i64 * step as i64;
+            sum = sum.saturating_add((self.value as i64).saturating_mul(step as i64));
             n -= step;
         }
         sum
@@ -309,7 +309,7 @@ impl<'a> SampleIter<'a> {
                 offset: self.pos,
                 size,
                 dts: self.dts,
-                pts: self.dts + cts,
+                pts: self.dts.saturating_add(cts),
                 duration,
                 keyframe,
                 entry: self.entry,
@@ -317,7 +317,7 @@ impl<'a> SampleIter<'a> {
             self.i = n;
             self.chunk_left -= 1;
             self.pos = self.pos.saturating_add(size as u64);
-            self.dts += duration as i64;
+            self.dts = self.dts.saturating_add(duration as i64);
             if s.offset.saturating_add(s.size as u64) <= self.data_len {
                 return Some(s);
             }
@@ -353,7 +353,7 @@ impl<'a> SampleIter<'a> {
         self.missing += n as u64;
         self.chunk_left -= n;
         self.i += n;
-        self.dts += self.stts.skip(n);
+        self.dts = self.dts.saturating_add(self.stts.skip(n));
         if self.has_ctts {
             self.ctts.skip(n);
         }
@@ -394,15 +394,16 @@ impl<'a> SampleIter<'a> {
             let s = Sample {
                 offset: self.run_pos,
                 size,
+                // tfdt is any u64 (read as i64): decode times saturate at the ends.
                 dts: self.run_dts,
-                pts: self.run_dts + cts,
+                pts: self.run_dts.saturating_add(cts),
                 duration,
                 keyframe: flags & 0x0001_0000 == 0,
                 entry: r.entry,
             };
             self.run_i += 1;
             self.run_pos = self.run_pos.saturating_add(size as u64);
-            self.run_dts += duration as i64;
+            self.run_dts = self.run_dts.saturating_add(duration as i64);
             if s.offset.saturating_add(s.size as u64) <= self.data_len {
                 return Some(s);
             }
@@ -492,7 +493,7 @@ impl SampleIndex {
     pub fn get(&self, i: usize) -> Option<Sample> {
         let p = self.entries.get(i)?;
         let duration = match self.entries.get(i + 1) {
-            Some(n) => (n.dts - p.dts).clamp(0, u32::MAX as i64) as u32,
+            Some(n) => n.dts.saturating_sub(p.dts).clamp(0, u32::MAX as i64) as u32,
             None => self.last_duration,
         };
         Some(Sample {
@@ -551,6 +552,45 @@ mod tests {
     #[test]
     fn packed_is_24_bytes() {
         assert_eq!(std::mem::size_of::<Packed>(), 24);
+    }
+
+    #[test]
+    fn skipped_samples_saturate_the_decode_time() {
+        // Fixed-size samples of a chunk past the end of the data are skipped in one
+        // step: u32::MAX - 2 of them at u32::MAX ticks each (a file of some GiB can
+        // declare that many one-byte samples) overflow i64. The one sample present,
+        // in the second chunk, keeps the saturated time.
+        let stts = [0xff; 8];
+        let stsc = [
+            0, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe, 0, 0, 0, 1, // chunk 1: u32::MAX - 1 samples
+            0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 1, // chunk 2: one sample
+        ];
+        let chunks = [0, 0, 0, 100, 0, 0, 0, 0];
+        let t = Tables {
+            sample_count: u32::MAX,
+            sizes: Sizes::Fixed(1),
+            chunks: &chunks,
+            chunk_width: 4,
+            stsc: &stsc,
+            stts: &stts,
+            ctts: &[],
+            stss: None,
+        };
+        let mut it = SampleIter::new(t, &[], 10);
+        let samples: Vec<Sample> = it.by_ref().collect();
+        assert_eq!(
+            samples,
+            [Sample {
+                offset: 0,
+                size: 1,
+                dts: i64::MAX,
+                pts: i64::MAX,
+                duration: u32::MAX,
+                keyframe: true,
+                entry: 0,
+            }]
+        );
+        assert_eq!(it.missing(), u32::MAX as u64 - 1);
     }
 
     #[test]

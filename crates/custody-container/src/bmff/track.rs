@@ -141,16 +141,16 @@ impl<'a> Track<'a> {
             let mut end = 0i64;
             for s in self.samples() {
                 first.get_or_insert(s.dts);
-                end = end.max(s.dts + s.duration as i64);
+                end = end.max(s.dts.saturating_add(s.duration as i64));
             }
-            return first.map_or(declared, |f| (end - f).max(0) as u64);
+            return first.map_or(declared, |f| end.saturating_sub(f).max(0) as u64);
         }
         let table: u64 = self
             .tables
             .stts
             .chunks_exact(8)
             .map(|e| be32(e, 0).unwrap_or(0) as u64 * be32(e, 4).unwrap_or(0) as u64)
-            .sum();
+            .fold(0, u64::saturating_add);
         match (declared, table) {
             (0, t) => t,
             (d, 0) => d,
@@ -639,4 +639,40 @@ fn parse_stbl<'a>(t: &mut Track<'a>, stbl: &BoxRef<'a>, path: &str, diag: &mut D
     }
     t.tables = tables;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Limits;
+    use crate::bmff::Mp4;
+    use crate::bmff::write::{SampleSpec, TrackSpec, avc1_entry, write_mp4};
+
+    #[test]
+    fn table_duration_saturates() {
+        let spec = |duration| SampleSpec {
+            size: 1,
+            duration,
+            cts: 0,
+            keyframe: true,
+        };
+        let mut file = write_mp4(
+            &[TrackSpec {
+                handler: *b"vide",
+                timescale: 90_000,
+                sample_entry: avc1_entry(16, 16, &[]),
+                samples: vec![spec(10), spec(20)],
+            }],
+            1.0,
+        );
+        let find = |f: &[u8], k: &[u8]| f.windows(4).position(|w| w == k).unwrap();
+        // Two stts entries of u32::MAX samples of u32::MAX ticks: their products
+        // (each just under 2^64) overflow u64 when summed.
+        let stts = find(&file, b"stts");
+        file[stts + 12..stts + 28].fill(0xff);
+        // An mdhd duration of u32::MAX means "unknown": the table's sum is used.
+        let mdhd = find(&file, b"mdhd");
+        file[mdhd + 20..mdhd + 24].fill(0xff);
+        let mp4 = Mp4::parse(&file, Limits::default()).unwrap();
+        assert_eq!(mp4.tracks[0].media_duration(), u64::MAX);
+    }
 }
