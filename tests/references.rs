@@ -12,10 +12,13 @@ use custody::hash::content::content_hashes;
 use serde_json::Value;
 use std::path::Path;
 
+/// A video frame as (size, duration, pts - dts, keyframe).
+type VideoFrame = (u64, i64, i64, bool);
+
 /// What `synthetic_recording(seconds, fps, gop)` is documented to write, from
 /// its specification rather than its code: per video frame (size, duration,
 /// pts - dts, keyframe) at 90 kHz, and per AAC frame its size at 48 kHz.
-fn synthetic_spec(seconds: u32, fps: u32, gop: u32) -> (Vec<(u64, i64, i64, bool)>, Vec<u64>) {
+fn synthetic_spec(seconds: u32, fps: u32, gop: u32) -> (Vec<VideoFrame>, Vec<u64>) {
     let tick = (90_000 / fps) as i64;
     let video = (0..seconds * fps)
         .map(|i| {
