@@ -1,21 +1,62 @@
-//! `custody key`, `custody ingest`, `custody verify`.
+//! `custody key`, `custody log`, `custody ingest`, `custody verify`, `custody report`, `custody catalog`.
 
 use crate::common::{print_json, print_value};
 use custody_evidence::ingest::{IngestOptions, ingest_with_progress};
-use custody_evidence::keys::{StationKey, from_hex};
+use custody_evidence::keyring;
+use custody_evidence::keys::{KeyError, StationKey, public_from_hex};
 use custody_evidence::store::DirStore;
-use custody_evidence::verify::verify_store;
+use custody_evidence::verify::{VerifyOptions, verify_with};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// `custody key ...`
 #[derive(clap::Subcommand)]
 pub(crate) enum KeyCommand {
-    /// Create the station key pair (if absent) and print its public key and fingerprint.
+    /// Create the station key pair (never replaces one) and print its public key and fingerprint.
     Init {
         /// Key file (default: $CUSTODY_KEY, else ~/.config/custody/station.key).
         #[arg(long)]
         key: Option<PathBuf>,
+    },
+    /// Print the station key's public half and, with --store, the store's keys.
+    Show {
+        /// Key file (default: $CUSTODY_KEY, else ~/.config/custody/station.key).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Also list this store's keys (from, until, introduced by).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the station key: the new key is introduced to the store by the
+    /// old one (signed and logged); the old secret is kept as KEY.retired-FINGERPRINT.
+    Rotate {
+        /// Key file (default: $CUSTODY_KEY, else ~/.config/custody/station.key).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// The store the new key is introduced to.
+        #[arg(long)]
+        store: PathBuf,
+        /// Station identifier for the log entry.
+        #[arg(long, default_value = "station")]
+        station: String,
+        /// Operator for the log entry.
+        #[arg(long)]
+        operator: Option<String>,
+    },
+}
+
+/// `custody log ...`
+#[derive(clap::Subcommand)]
+pub(crate) enum LogCommand {
+    /// Print the log's signed head (canonical JSON) to keep elsewhere; `verify
+    /// --anchor FILE` later proves the log still holds that entry unchanged.
+    Anchor {
+        /// The evidence store directory.
+        #[arg(long)]
+        store: PathBuf,
     },
 }
 
@@ -55,6 +96,7 @@ pub(crate) struct IngestArgs {
     json: bool,
 }
 
+/// `custody verify`
 #[derive(clap::Args)]
 pub(crate) struct VerifyArgs {
     /// The evidence store directory.
@@ -63,12 +105,22 @@ pub(crate) struct VerifyArgs {
     /// Verify only this object (BLAKE3 hex).
     #[arg(long)]
     object: Option<String>,
-    /// The trusted station public key (hex); default: the key file's.
+    /// A trusted station public key (64 hex digits); may be repeated.
     #[arg(long)]
-    public_key: Option<String>,
-    /// Key file whose public key is trusted (default: $CUSTODY_KEY, else ~/.config/custody/station.key).
+    public_key: Vec<String>,
+    /// A file of trusted public keys, one per line (64 hex digits; # comments).
+    #[arg(long, value_name = "FILE")]
+    trust: Option<PathBuf>,
+    /// Key file whose public key is trusted (default: $CUSTODY_KEY, else
+    /// ~/.config/custody/station.key, when it exists).
     #[arg(long)]
     key: Option<PathBuf>,
+    /// A log head kept elsewhere (`custody log anchor`): the log must still hold that entry.
+    #[arg(long, value_name = "FILE")]
+    anchor: Option<PathBuf>,
+    /// Skip SHA-256 (BLAKE3 alone still decides whether bytes changed).
+    #[arg(long)]
+    fast: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -101,27 +153,146 @@ fn fail(json: bool, path: &Path, message: String) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Opens a store, or reports why not (exit 2).
+/// Opens (or creates) a store for writing, or reports why not (exit 2).
 fn open_store(path: &Path, json: bool) -> Result<DirStore, ExitCode> {
     DirStore::open(path).map_err(|e| fail(json, path, format!("cannot open store: {e}")))
+}
+
+/// Opens an existing store for reading only, or reports why not (exit 2).
+fn open_existing(path: &Path, json: bool) -> Result<DirStore, ExitCode> {
+    DirStore::open_existing(path).map_err(|e| fail(json, path, format!("cannot open store: {e}")))
 }
 
 pub(crate) fn key(cmd: &KeyCommand) -> ExitCode {
     match cmd {
         KeyCommand::Init { key } => {
             let path = key_path(key);
-            match StationKey::load_or_init(&path) {
-                Ok((k, created)) => {
-                    println!(
-                        "{} {}",
-                        if created { "created" } else { "exists" },
-                        path.display()
+            let (k, created) = match StationKey::init(&path) {
+                Ok(k) => (k, true),
+                Err(KeyError::Exists(_)) => match StationKey::load(&path) {
+                    Ok(k) => (k, false),
+                    Err(e) => return fail(false, &path, e.to_string()),
+                },
+                Err(e) => return fail(false, &path, e.to_string()),
+            };
+            println!(
+                "{} {}",
+                if created { "created" } else { "exists" },
+                path.display()
+            );
+            println!("public key  {}", k.public_hex());
+            println!("fingerprint {}", k.fingerprint());
+            ExitCode::SUCCESS
+        }
+        KeyCommand::Show { key, store, json } => {
+            let path = key_path(key);
+            let station = StationKey::load(&path).ok().map(|k| {
+                serde_json::json!({"path": path.display().to_string(), "public_key": k.public_hex(), "fingerprint": k.fingerprint()})
+            });
+            let keys = match store {
+                Some(dir) => {
+                    let s = match open_existing(dir, *json) {
+                        Ok(s) => s,
+                        Err(code) => return code,
+                    };
+                    match keyring::list(&s) {
+                        Ok(k) => Some(k),
+                        Err(e) => return fail(*json, dir, format!("cannot read keys: {e}")),
+                    }
+                }
+                None => None,
+            };
+            if *json {
+                let v = serde_json::json!({"station_key": station, "store_keys": keys});
+                return if print_value(&v).is_ok() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(2)
+                };
+            }
+            match &station {
+                Some(v) => println!(
+                    "station key {} {} ({})",
+                    v["fingerprint"].as_str().unwrap_or_default(),
+                    v["public_key"].as_str().unwrap_or_default(),
+                    path.display()
+                ),
+                None => println!("no station key at {}", path.display()),
+            }
+            for k in keys.iter().flatten() {
+                println!(
+                    "store key   {} {}  from {} until {}  (introduced by {})",
+                    k.fingerprint,
+                    k.public_key,
+                    k.from,
+                    k.until.as_deref().unwrap_or("-"),
+                    k.introduced_by
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        KeyCommand::Rotate {
+            key,
+            store,
+            station,
+            operator,
+        } => {
+            let path = key_path(key);
+            let s = match open_store(store, false) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            // Checked before the key file changes: only a key of this store may rotate.
+            match StationKey::load(&path) {
+                Ok(k) if s.has_key(&k.fingerprint()) => {}
+                Ok(k) => {
+                    return fail(
+                        false,
+                        &path,
+                        format!(
+                            "key {} is not a key of the store {}",
+                            k.fingerprint(),
+                            store.display()
+                        ),
                     );
-                    println!("public key  {}", k.public_hex());
-                    println!("fingerprint {}", k.fingerprint());
+                }
+                Err(e) => return fail(false, &path, e.to_string()),
+            }
+            let (old, new) = match StationKey::rotate_file(&path) {
+                Ok(pair) => pair,
+                Err(e) => return fail(false, &path, e.to_string()),
+            };
+            if let Err(e) = keyring::rotate(&s, &old, &new, station, operator.as_deref()) {
+                return fail(
+                    false,
+                    store,
+                    format!(
+                        "rotation not recorded: {e} (the new key is in {}; the old one beside it)",
+                        path.display()
+                    ),
+                );
+            }
+            println!("rotated {} -> {}", old.fingerprint(), new.fingerprint());
+            println!("public key  {}", new.public_hex());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+pub(crate) fn log(cmd: &LogCommand) -> ExitCode {
+    match cmd {
+        LogCommand::Anchor { store } => {
+            let s = match open_existing(store, false) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            match s.log().anchor() {
+                Ok(Some(head)) => {
+                    println!("{}", String::from_utf8_lossy(&head));
                     ExitCode::SUCCESS
                 }
-                Err(e) => fail(false, &path, e.to_string()),
+                Ok(None) => fail(false, store, "the log is empty: nothing to anchor".into()),
+                Err(e) => fail(false, store, format!("cannot read the log head: {e}")),
             }
         }
     }
@@ -129,8 +300,8 @@ pub(crate) fn key(cmd: &KeyCommand) -> ExitCode {
 
 pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
     let kp = key_path(&a.key);
-    let key = match StationKey::load_or_init(&kp) {
-        Ok((k, _)) => k,
+    let key = match StationKey::load(&kp) {
+        Ok(k) => k,
         Err(e) => return fail(a.json, &kp, e.to_string()),
     };
     let store = match open_store(&a.store, a.json) {
@@ -220,42 +391,64 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
     }
 }
 
-pub(crate) fn run_verify(a: &VerifyArgs) -> ExitCode {
-    let trusted = match &a.public_key {
-        Some(h) => match from_hex(h).filter(|b| b.len() == 32) {
-            Some(b) => {
-                let mut k = [0u8; 32];
-                k.copy_from_slice(&b);
-                k
-            }
-            None => {
-                return fail(
-                    a.json,
-                    &a.store,
-                    "--public-key must be 64 hex digits".into(),
-                );
-            }
-        },
-        None => {
-            let kp = key_path(&a.key);
-            if !kp.is_file() {
-                return fail(
-                    a.json,
-                    &kp,
-                    "no station key: give --public-key or --key".into(),
-                );
-            }
-            match StationKey::load_or_init(&kp) {
-                Ok((k, _)) => k.public(),
-                Err(e) => return fail(a.json, &kp, e.to_string()),
-            }
+/// The trust anchors a verifier gave: --public-key, --trust, and the
+/// station key file when it exists.
+fn anchors(a: &VerifyArgs) -> Result<Vec<[u8; 32]>, (PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut add = |hex: &str, from: &Path| match public_from_hex(hex.trim()) {
+        Some(k) => {
+            out.push(k);
+            Ok(())
         }
+        None => Err((
+            from.to_path_buf(),
+            format!("{hex:?} is not a public key (64 hex digits)"),
+        )),
     };
-    let store = match open_store(&a.store, a.json) {
+    for h in &a.public_key {
+        add(h, Path::new("--public-key"))?;
+    }
+    if let Some(f) = &a.trust {
+        let text = std::fs::read_to_string(f).map_err(|e| (f.clone(), e.to_string()))?;
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            add(line, f)?;
+        }
+    }
+    let kp = key_path(&a.key);
+    if a.key.is_some() || kp.is_file() {
+        let k = StationKey::load(&kp).map_err(|e| (kp.clone(), e.to_string()))?;
+        out.push(k.public());
+    }
+    Ok(out)
+}
+
+pub(crate) fn run_verify(a: &VerifyArgs) -> ExitCode {
+    let anchors = match anchors(a) {
+        Ok(k) => k,
+        Err((path, m)) => return fail(a.json, &path, m),
+    };
+    let anchor = match &a.anchor {
+        Some(p) => match std::fs::read(p) {
+            Ok(b) => Some(b),
+            Err(e) => return fail(a.json, p, format!("cannot read the anchor: {e}")),
+        },
+        None => None,
+    };
+    let store = match open_existing(&a.store, a.json) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let report = match verify_store(&store, &trusted, a.object.as_deref()) {
+    let opts = VerifyOptions {
+        anchors,
+        object: a.object.clone(),
+        anchor,
+        fast: a.fast,
+    };
+    let report = match verify_with(&store, &opts) {
         Ok(r) => r,
         Err(e) => return fail(a.json, &a.store, format!("verify failed: {e}")),
     };
@@ -264,29 +457,52 @@ pub(crate) fn run_verify(a: &VerifyArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     } else {
-        println!("{} objects checked", report.objects_checked);
-        for o in &report.objects_failed {
-            let ranges: Vec<String> = o
-                .changed
-                .iter()
-                .map(|r| format!("{}..{}", r.start, r.end))
-                .collect();
+        println!(
+            "{} objects checked ({}); trusted keys: {} ({})",
+            report.objects_checked,
+            if report.sha256_checked {
+                "BLAKE3 and SHA-256"
+            } else {
+                "BLAKE3 only: --fast"
+            },
+            report
+                .trust
+                .keys
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            if report.trust.source == "anchor" {
+                "chained to the keys given"
+            } else {
+                "the store's own key"
+            },
+        );
+        for (label, list) in [("FAILED", &report.failures), ("warning", &report.warnings)] {
+            for f in list {
+                let ranges: Vec<String> = f
+                    .changed
+                    .iter()
+                    .map(|r| format!("{}..{}", r.start, r.end))
+                    .collect();
+                println!(
+                    "{label} {}{}{}: {} {}",
+                    f.name,
+                    f.object
+                        .as_deref()
+                        .map(|o| format!(" {o}"))
+                        .unwrap_or_default(),
+                    f.seq.map(|s| format!(" entry {s}")).unwrap_or_default(),
+                    f.message,
+                    ranges.join(" ")
+                );
+            }
+        }
+        if report.log.ok {
             println!(
-                "OBJECT FAILED {}: {} {}",
-                o.hash,
-                o.message,
-                ranges.join(" ")
+                "custody log: {} entries, signed and chained",
+                report.log.entries
             );
-        }
-        for m in &report.manifests_failed {
-            println!("MANIFEST FAILED {}: {}", m.hash, m.message);
-        }
-        match &report.log.message {
-            None => println!("custody log: {} entries, chain intact", report.log.entries),
-            Some(m) => println!(
-                "CUSTODY LOG FAILED at entry {}: {m}",
-                report.log.first_bad_seq.unwrap_or(0)
-            ),
         }
         println!("{}", if report.ok { "OK" } else { "FAILED" });
     }
@@ -322,9 +538,27 @@ pub(crate) struct ReportArgs {
     json: bool,
 }
 
+/// Whom `report` and `catalog` trust: the station key when there is one,
+/// else the store's own first key (said on stderr).
+fn read_trust(store: &DirStore, dir: &Path, json: bool) -> Result<keyring::Trust, ExitCode> {
+    let anchors: Vec<[u8; 32]> = StationKey::load(&key_path(&None))
+        .map(|k| vec![k.public()])
+        .unwrap_or_default();
+    let (trust, _, warnings) = keyring::trust_store(store, &anchors)
+        .map_err(|e| fail(json, dir, format!("cannot read the store's keys: {e}")))?;
+    for w in warnings {
+        eprintln!("custody: warning: {}", w.message);
+    }
+    Ok(trust)
+}
+
 pub(crate) fn run_report(a: &ReportArgs) -> ExitCode {
-    let store = match open_store(&a.store, a.json) {
+    let store = match open_existing(&a.store, a.json) {
         Ok(s) => s,
+        Err(code) => return code,
+    };
+    let trust = match read_trust(&store, &a.store, a.json) {
+        Ok(t) => t,
         Err(code) => return code,
     };
     let opts = custody_evidence::report::ReportOptions {
@@ -334,7 +568,7 @@ pub(crate) fn run_report(a: &ReportArgs) -> ExitCode {
         to: a.to.clone(),
         tolerance_s: a.tolerance,
     };
-    let r = match custody_evidence::report::report(&store, &opts) {
+    let r = match custody_evidence::report::report(&store, &opts, &trust) {
         Ok(r) => r,
         Err(e) => return fail(a.json, &a.store, format!("report failed: {e}")),
     };
@@ -382,6 +616,9 @@ pub(crate) fn run_report(a: &ReportArgs) -> ExitCode {
         if !d.undated.is_empty() {
             println!("  undated   {}", d.undated.join(", "));
         }
+    }
+    for u in &r.unverified {
+        println!("UNVERIFIED {} left out: {}", u.object, u.reason);
     }
     if !r.officers.is_empty() {
         println!(
@@ -433,8 +670,16 @@ pub(crate) fn catalog(cmd: &CatalogCommand) -> ExitCode {
         CatalogCommand::Rebuild { store } => (store, false),
         CatalogCommand::List { store, json, .. } => (store, *json),
     };
-    let store = match open_store(store_dir, json) {
+    let opened = match cmd {
+        CatalogCommand::Rebuild { .. } => open_store(store_dir, json),
+        CatalogCommand::List { .. } => open_existing(store_dir, json),
+    };
+    let store = match opened {
         Ok(s) => s,
+        Err(code) => return code,
+    };
+    let trust = match read_trust(&store, store_dir, json) {
+        Ok(t) => t,
         Err(code) => return code,
     };
     let mut cat = match Catalog::open(&store) {
@@ -442,10 +687,17 @@ pub(crate) fn catalog(cmd: &CatalogCommand) -> ExitCode {
         Err(e) => return fail(json, store_dir, format!("cannot open catalog: {e}")),
     };
     match cmd {
-        CatalogCommand::Rebuild { .. } => match cat.rebuild(&store) {
-            Ok(n) => {
+        CatalogCommand::Rebuild { .. } => match cat.rebuild(&store, &trust) {
+            Ok((n, left_out)) => {
                 println!("catalog rebuilt: {n} registrations");
-                ExitCode::SUCCESS
+                for (h, why) in &left_out {
+                    println!("UNVERIFIED {h} left out: {why}");
+                }
+                if left_out.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
             }
             Err(e) => fail(false, store_dir, format!("rebuild failed: {e}")),
         },
@@ -460,7 +712,7 @@ pub(crate) fn catalog(cmd: &CatalogCommand) -> ExitCode {
                 officer: officer.clone(),
                 day: day.clone(),
             };
-            let rows = match cat.list(&q) {
+            let rows = match cat.list(&store, &q, &trust) {
                 Ok(r) => r,
                 Err(e) => return fail(json, store_dir, format!("query failed: {e}")),
             };
@@ -469,14 +721,15 @@ pub(crate) fn catalog(cmd: &CatalogCommand) -> ExitCode {
             } else {
                 for r in rows {
                     println!(
-                        "{:<20} {:<8} {:<8} {:>8} {:<8} {}  {}",
+                        "{:<20} {:<8} {:<8} {:>8} {:<8} {}  {}{}",
                         r.start.as_deref().unwrap_or("-"),
                         r.device.as_deref().unwrap_or("-"),
                         r.officer.as_deref().unwrap_or("-"),
                         r.duration_s.map_or("-".into(), |d| format!("{d:.1}s")),
                         r.kind.as_deref().unwrap_or("-"),
-                        &r.blake3[..16],
-                        r.path
+                        r.blake3.get(..16).unwrap_or(&r.blake3),
+                        r.path,
+                        if r.verified { "" } else { "  UNVERIFIED" }
                     );
                 }
             }

@@ -38,7 +38,13 @@ enum Command {
     /// file was refused (the output names each one and why), 2 when ingest
     /// could not run.
     Ingest(evidence::IngestArgs),
-    /// Verify a store: objects, manifest signatures, the custody log.
+    /// The custody log: print its signed head to keep elsewhere.
+    #[command(subcommand)]
+    Log(evidence::LogCommand),
+    /// Verify a store (read-only): keys, the signed log, manifests, objects, and their cross-references.
+    ///
+    /// Exit 0 when everything holds, 1 when anything fails (each failure is
+    /// named), 2 when verification could not run (not a store, bad arguments).
     Verify(evidence::VerifyArgs),
     /// Supervision: recordings, gaps, overlaps, truncated files, clock anomalies, officers' days.
     Report(evidence::ReportArgs),
@@ -80,6 +86,7 @@ fn main() -> ExitCode {
         Command::Locate(args) => hash::locate(args),
         Command::Key(cmd) => evidence::key(cmd),
         Command::Ingest(args) => evidence::run_ingest(args),
+        Command::Log(cmd) => evidence::log(cmd),
         Command::Verify(args) => evidence::run_verify(args),
         Command::Report(args) => evidence::run_report(args),
         Command::Catalog(cmd) => evidence::catalog(cmd),

@@ -110,6 +110,14 @@ fn sigkill_at_random_moments_never_loses_or_duplicates() {
         .collect();
     let key = dir.path().join("station.key");
     let rec = dir.path().join("rec");
+    assert!(
+        custody(&key)
+            .args(["key", "init"])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    );
 
     // The fastest of three uninterrupted runs sets the window for the timed
     // kills: one slow first run (a cold cache, a busy machine) would put most

@@ -1,8 +1,12 @@
 //! The embedded catalog: an SQLite index of registrations (by device,
 //! officer, start time, duration, kind and hash) so a station can list
 //! "officer 012345, 2026-11-29" at once. It is derived data: `rebuild`
-//! recreates it from the signed manifests at any time.
+//! recreates it from the manifests that verify, at any time; `list` says of
+//! each row whether its manifest verifies now; verification
+//! ([`check`]) compares it with the manifests, reading only.
 
+use crate::finding::Finding;
+use crate::keyring::Trust;
 use crate::manifest::SignedManifest;
 use crate::store::{DirStore, Store};
 use rusqlite::{Connection, params};
@@ -26,6 +30,8 @@ pub struct Row {
     pub size: u64,
     /// Original path.
     pub path: String,
+    /// Whether the object's manifest verifies now with the trusted keys.
+    pub verified: bool,
 }
 
 /// Filters for [`Catalog::list`].
@@ -82,7 +88,9 @@ impl Catalog {
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(to_io)?;
         conn.execute_batch(
-            "PRAGMA journal_mode=WAL;
+            // A rollback journal, not WAL: readers (verification) then
+            // open the file read-only and write nothing beside it.
+            "PRAGMA journal_mode=DELETE;
              PRAGMA synchronous=FULL;
              CREATE TABLE IF NOT EXISTS registrations (
                  blake3 TEXT PRIMARY KEY,
@@ -103,23 +111,46 @@ impl Catalog {
         insert(&self.conn, s)
     }
 
-    /// Recreates the catalog from the store's manifests; returns the entries written.
-    pub fn rebuild(&mut self, store: &DirStore) -> std::io::Result<usize> {
+    /// Recreates the catalog from the store's manifests that verify with
+    /// `trust`; returns the entries written and the manifests left out, with
+    /// the reason.
+    pub fn rebuild(
+        &mut self,
+        store: &DirStore,
+        trust: &Trust,
+    ) -> std::io::Result<(usize, Vec<(String, String)>)> {
         let tx = self.conn.transaction().map_err(to_io)?;
         tx.execute("DELETE FROM registrations", []).map_err(to_io)?;
         let mut n = 0;
+        let mut left_out = Vec::new();
         for h in store.registered()? {
-            let Ok(bytes) = store.manifest_bytes(&h) else {
-                continue;
-            };
-            let Ok(s) = serde_json::from_slice::<SignedManifest>(&bytes) else {
-                continue;
-            };
-            insert(&tx, &s)?;
-            n += 1;
+            match store
+                .manifest_bytes(&h)
+                .map_err(|e| e.to_string())
+                .and_then(|b| SignedManifest::verify_json(&b, trust).map_err(|e| e.to_string()))
+            {
+                Ok(s) if s.manifest.object.blake3 == h => {
+                    insert(&tx, &s)?;
+                    n += 1;
+                }
+                Ok(_) => left_out.push((h, "filed under another object".to_string())),
+                Err(e) => left_out.push((h, e)),
+            }
         }
         tx.commit().map_err(to_io)?;
-        Ok(n)
+        Ok((n, left_out))
+    }
+
+    /// Whether the catalog has a row for this object.
+    pub fn contains(&self, blake3: &str) -> std::io::Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM registrations WHERE blake3 = ?1",
+                params![blake3],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(to_io)
     }
 
     /// Objects registered from this source path with this size.
@@ -134,8 +165,9 @@ impl Catalog {
         rows.collect::<Result<Vec<_>, _>>().map_err(to_io)
     }
 
-    /// Lists registrations matching `q`, ordered by start time.
-    pub fn list(&self, q: &Query) -> std::io::Result<Vec<Row>> {
+    /// Lists registrations matching `q`, ordered by start time; each row
+    /// says whether its manifest verifies with `trust` now.
+    pub fn list(&self, store: &DirStore, q: &Query, trust: &Trust) -> std::io::Result<Vec<Row>> {
         let mut stmt = self
             .conn
             .prepare(
@@ -156,9 +188,69 @@ impl Catalog {
                     kind: r.get(5)?,
                     size: r.get::<_, i64>(6)? as u64,
                     path: r.get(7)?,
+                    verified: false,
                 })
             })
             .map_err(to_io)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(to_io)
+        let mut rows = rows.collect::<Result<Vec<_>, _>>().map_err(to_io)?;
+        for row in &mut rows {
+            row.verified = store
+                .manifest_bytes(&row.blake3)
+                .ok()
+                .and_then(|b| SignedManifest::verify_json(&b, trust).ok())
+                .is_some_and(|m| m.manifest.object.blake3 == row.blake3);
+        }
+        Ok(rows)
     }
+}
+
+/// Compares the catalog with the store's manifests, reading only: every
+/// manifest must have its row and every row its manifest. A missing catalog
+/// is a warning (it is derived data: `custody catalog rebuild`).
+pub fn check(
+    store: &DirStore,
+    manifests: &std::collections::BTreeSet<String>,
+) -> (Vec<Finding>, Vec<Finding>) {
+    let path = store.root().join("catalog.sqlite");
+    if !path.exists() {
+        return (
+            Vec::new(),
+            vec![Finding::new(
+                "catalog_missing",
+                "no catalog: run `custody catalog rebuild`",
+            )],
+        );
+    }
+    let rows = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| {
+            let mut stmt = c.prepare("SELECT blake3 FROM registrations")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect::<Result<std::collections::BTreeSet<_>, _>>()
+        });
+    let rows = match rows {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                vec![Finding::new(
+                    "catalog_mismatch",
+                    format!("the catalog cannot be read: {e}"),
+                )],
+                Vec::new(),
+            );
+        }
+    };
+    let missing = manifests.difference(&rows).count();
+    let extra = rows.difference(manifests).count();
+    let failures = if missing + extra > 0 {
+        vec![Finding::new(
+            "catalog_mismatch",
+            format!(
+                "the catalog lacks {missing} registered objects and lists {extra} that have no manifest: \
+                 run `custody catalog rebuild`"
+            ),
+        )]
+    } else {
+        Vec::new()
+    };
+    (failures, Vec::new())
 }

@@ -392,6 +392,7 @@ impl Shared<'_> {
             NewEntry {
                 station: &self.opts.station,
                 actor: "custody ingest",
+                operator: self.opts.operator.as_deref(),
                 event: "fixity check",
                 object: Some(&b3),
                 details: serde_json::json!({"source": shown, "result": "already registered"}),
@@ -439,6 +440,30 @@ fn known_registration(
     (d.size == size && candidates.contains(&h)).then_some(h)
 }
 
+/// Indexes a registered object the catalog lacks (a run stopped between
+/// the manifest and the catalog): the catalog heals on the next sighting.
+fn index_if_missing(
+    sh: &Shared<'_>,
+    catalog: Option<&crate::catalog::Catalog>,
+    shown: &str,
+    b3: &str,
+) {
+    let Some(c) = catalog else { return };
+    let result = c.contains(b3).and_then(|known| {
+        if known {
+            return Ok(());
+        }
+        let bytes = sh.store.manifest_bytes(b3)?;
+        let signed: crate::manifest::SignedManifest = serde_json::from_slice(&bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        c.upsert(&signed)
+    });
+    if let Err(e) = result {
+        sh.report().warnings += 1;
+        sh.report().catalog_errors.push(format!("{shown}: {e}"));
+    }
+}
+
 /// Collects one file: copy while hashing, verify, probe, register, log.
 fn ingest_one(
     sh: &Shared<'_>,
@@ -471,6 +496,7 @@ fn ingest_one(
     sh.report().bytes += copied.digest.size;
     let b3 = copied.digest.blake3_hex().unwrap_or_default();
     if sh.store.is_registered(&b3) {
+        index_if_missing(sh, catalog, &shown, &b3);
         return sh.already_registered(shown, b3);
     }
     if sh.opts.reverify
@@ -590,11 +616,21 @@ fn ingest_one(
         ],
         derived: Vec::new(),
     };
+    // Signed before anything is registered: a manifest that cannot be signed
+    // (no canonical form) refuses the file and leaves nothing behind.
+    let signed = match manifest.sign(sh.key) {
+        Ok(s) => s,
+        Err(e) => {
+            sh.refuse(shown, format!("its manifest cannot be signed: {e}"));
+            return Ok(());
+        }
+    };
     // One registration per object: another ingest (thread or process) may
     // have registered the same bytes since the check above.
     let registering = sh.store.lock_registration()?;
     if sh.store.is_registered(&b3) {
         drop(registering);
+        index_if_missing(sh, catalog, &shown, &b3);
         return sh.already_registered(shown, b3);
     }
     // Order matters for crash safety: the object, then its log entry, then the
@@ -607,12 +643,12 @@ fn ingest_one(
         NewEntry {
             station: &sh.opts.station,
             actor: "custody ingest",
+            operator: sh.opts.operator.as_deref(),
             event: "ingestion",
             object: Some(&b3),
             details: serde_json::json!({"source": shown, "size": copied.digest.size}),
         },
     )?;
-    let signed = manifest.sign(sh.key);
     sh.store.put_manifest(&signed)?;
     drop(registering);
     // The catalog is derived from the manifests (`custody catalog rebuild`):
@@ -661,6 +697,31 @@ fn ingest_isolated(
     })
 }
 
+/// Checks that `key` may sign in `store`: a new store publishes it as its
+/// first key; otherwise it must be one of the store's keys (a new key joins
+/// only through `custody key rotate`, introduced by the key it replaces).
+fn adopt_key(store: &DirStore, key: &StationKey) -> std::io::Result<()> {
+    if store.has_key(&key.fingerprint()) {
+        return Ok(());
+    }
+    // Two ingests may start on a new store at once: one publishes.
+    let _registering = store.lock_registration()?;
+    if store.has_key(&key.fingerprint()) {
+        return Ok(());
+    }
+    if store.key_records()?.is_empty() {
+        return store.publish_key(&crate::keyring::KeyRecord::introduce(key, key)?);
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::PermissionDenied,
+        format!(
+            "station key {} is not a key of the store {}: use its own key, or introduce this one with `custody key rotate`",
+            key.fingerprint(),
+            store.root().display()
+        ),
+    ))
+}
+
 /// Collects every file under `src` into `store`, `opts.jobs` files at a time.
 pub fn ingest(
     src: &Path,
@@ -692,6 +753,7 @@ pub fn ingest_with_progress(
             ),
         ));
     }
+    adopt_key(store, key)?;
     let (files, notes) = walk(&src);
     let report = IngestReport {
         files: files.len() as u64,

@@ -14,6 +14,10 @@ pub enum KeyError {
     Format(String),
     /// The operating system's random source failed.
     Random(String),
+    /// No key file at this path (create one with `custody key init`).
+    Missing(std::path::PathBuf),
+    /// A key file already exists at this path and is never replaced.
+    Exists(std::path::PathBuf),
 }
 
 impl std::fmt::Display for KeyError {
@@ -22,6 +26,12 @@ impl std::fmt::Display for KeyError {
             KeyError::Io(e) => write!(f, "key file: {e}"),
             KeyError::Format(m) => write!(f, "key file: {m}"),
             KeyError::Random(m) => write!(f, "random source: {m}"),
+            KeyError::Missing(p) => write!(
+                f,
+                "no station key at {}: create one with `custody key init` (nothing else creates a key)",
+                p.display()
+            ),
+            KeyError::Exists(p) => write!(f, "a key already exists at {}", p.display()),
         }
     }
 }
@@ -56,25 +66,64 @@ impl StationKey {
         })
     }
 
-    /// Loads the key at `path`, or creates it there (mode 0600, written atomically) when absent.
-    pub fn load_or_init(path: &Path) -> Result<(StationKey, bool), KeyError> {
+    /// Loads the key at `path`. A missing key file is an error
+    /// ([`KeyError::Missing`]): only [`StationKey::init`] creates a key, so a
+    /// mistyped path never starts a second key silently.
+    pub fn load(path: &Path) -> Result<StationKey, KeyError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Ok((StationKey::parse(&text)?, false)),
+            Ok(text) => StationKey::parse(&text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = StationKey::generate()?;
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(KeyError::Io)?;
-                }
-                let text = format!(
-                    "{KEY_HEADER}\n{}\n",
-                    custody_hash::tree::hex(&key.signing.to_bytes())
-                );
-                custody_io::write_atomic_mode(path, text.as_bytes(), 0o600)
-                    .map_err(KeyError::Io)?;
-                Ok((key, true))
+                Err(KeyError::Missing(path.to_path_buf()))
             }
             Err(e) => Err(KeyError::Io(e)),
         }
+    }
+
+    /// Creates a new key at `path` (folder 0700, file 0600, written
+    /// atomically); an existing key file is never replaced
+    /// ([`KeyError::Exists`]).
+    pub fn init(path: &Path) -> Result<StationKey, KeyError> {
+        if path.exists() {
+            return Err(KeyError::Exists(path.to_path_buf()));
+        }
+        let key = StationKey::generate()?;
+        if let Some(dir) = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        {
+            std::fs::create_dir_all(dir).map_err(KeyError::Io)?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                    .map_err(KeyError::Io)?;
+            }
+        }
+        custody_io::write_atomic_mode(path, key.secret_text().as_bytes(), 0o600)
+            .map_err(KeyError::Io)?;
+        Ok(key)
+    }
+
+    /// Replaces the key at `path` with a new one and returns (old, new).
+    /// The old secret is kept beside it as `PATH.retired-<fingerprint>`
+    /// (0600), written before the key file is replaced, so no key is lost.
+    pub fn rotate_file(path: &Path) -> Result<(StationKey, StationKey), KeyError> {
+        let old = StationKey::load(path)?;
+        let new = StationKey::generate()?;
+        let mut retired = path.as_os_str().to_owned();
+        retired.push(format!(".retired-{}", old.fingerprint()));
+        custody_io::write_atomic_mode(Path::new(&retired), old.secret_text().as_bytes(), 0o600)
+            .map_err(KeyError::Io)?;
+        custody_io::write_atomic_mode(path, new.secret_text().as_bytes(), 0o600)
+            .map_err(KeyError::Io)?;
+        Ok((old, new))
+    }
+
+    fn secret_text(&self) -> String {
+        format!(
+            "{KEY_HEADER}\n{}\n",
+            custody_hash::tree::hex(&self.signing.to_bytes())
+        )
     }
 
     fn parse(text: &str) -> Result<StationKey, KeyError> {
@@ -120,15 +169,34 @@ pub fn verify(public: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
         .is_ok_and(|k| k.verify(message, &Signature::from_bytes(signature)).is_ok())
 }
 
-/// Decodes lowercase or uppercase hex.
+/// Decodes lowercase or uppercase hex (digits only: no signs, no spaces).
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+/// True for a BLAKE3 or SHA-256 digest as the store writes it: exactly 64
+/// lowercase hex digits. Every hash taken from a user or a file is checked
+/// with this before it names a path.
+pub fn is_digest_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A 32-byte public key from 64 hex digits.
+pub fn public_from_hex(s: &str) -> Option<[u8; 32]> {
+    from_hex(s).and_then(|b| b.try_into().ok())
+}
+
+/// Verifies a hex-encoded ed25519 signature; false for malformed hex.
+pub fn verify_hex(public: &[u8; 32], message: &[u8], signature_hex: &str) -> bool {
+    from_hex(signature_hex)
+        .and_then(|b| <[u8; 64]>::try_from(b).ok())
+        .is_some_and(|s| verify(public, message, &s))
 }
 
 #[cfg(test)]
@@ -139,10 +207,11 @@ mod tests {
     fn init_then_load_gives_the_same_key_and_signatures_verify() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("keys/station.key");
-        let (a, created) = StationKey::load_or_init(&p).unwrap();
-        assert!(created);
-        let (b, created) = StationKey::load_or_init(&p).unwrap();
-        assert!(!created);
+        assert!(matches!(StationKey::load(&p), Err(KeyError::Missing(_))));
+        assert!(!p.exists(), "loading created a key");
+        let a = StationKey::init(&p).unwrap();
+        assert!(matches!(StationKey::init(&p), Err(KeyError::Exists(_))));
+        let b = StationKey::load(&p).unwrap();
         assert_eq!(a.public(), b.public());
         let sig = a.sign(b"evidence");
         assert!(verify(&b.public(), b"evidence", &sig));
@@ -152,12 +221,11 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&p), 0o600);
+            assert_eq!(mode(p.parent().unwrap()), 0o700);
         }
         std::fs::write(&p, "garbage").unwrap();
-        assert!(StationKey::load_or_init(&p).is_err());
+        assert!(StationKey::load(&p).is_err());
     }
 }

@@ -1,9 +1,11 @@
 //! The evidence layer: what a collection station keeps about every file.
 //!
-//! - [`keys`]: the station's ed25519 key pair, created on first use.
+//! - [`keys`]: the station's ed25519 key pair, created only by `custody key init`.
 //! - [`canonical`]: RFC 8785 (JCS) canonical JSON, the bytes that are signed.
 //! - [`manifest`]: one signed JSON document per registered file.
-//! - [`log`]: the append-only, hash-chained custody log.
+//! - [`log`]: the append-only, hash-chained, signed custody log.
+//! - [`keyring`]: the store's published public keys and whom to trust.
+//! - [`store`]: the store format (docs/FORMAT.md); [`verify`]: checking it.
 //!
 //! No system libraries are needed.
 
@@ -14,7 +16,10 @@ pub mod canonical;
 pub mod catalog;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
+pub mod finding;
+pub mod format;
 pub mod ingest;
+pub mod keyring;
 pub mod keys;
 pub mod log;
 pub mod manifest;

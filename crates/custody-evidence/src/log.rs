@@ -1,21 +1,30 @@
-//! The custody log: JSON Lines, append-only, each entry carrying the BLAKE3
-//! of the previous entry's line. Appends take an exclusive file lock and are
-//! fsynced, so several processes can append to one log safely. A signed
-//! `head` file beside the log records the last entry, so removing or editing
-//! the newest entries is detected too.
+//! The custody log: JSON Lines, append-only. Each entry is signed by the
+//! station key and carries the BLAKE3 of the previous entry's line, so no
+//! line can be forged, edited, removed or re-chained without the key. Appends
+//! take an exclusive file lock and are fsynced, so several processes can
+//! append to one log safely. A signed head beside the log records the last
+//! entry; [`CustodyLog::anchor`] hands it out to be kept elsewhere, which
+//! also catches a rollback of the log's tail together with its head.
 
-use crate::canonical::to_canonical;
-use crate::keys::{StationKey, from_hex, verify};
+use crate::canonical::{canonical_value, canonical_without, to_canonical};
+use crate::finding::Finding;
+use crate::format::{HEAD_FORMAT, TOOL};
+use crate::keyring::Trust;
+use crate::keys::{StationKey, is_digest_hex, verify_hex};
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// The `prev` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// One log entry (one line, in canonical JSON).
+/// Longest log line accepted when verifying (a longer one is a failure).
+pub const MAX_LINE: usize = 1 << 20;
+
+/// One log entry (one line, in canonical JSON). Every member is always present.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogEntry {
     /// Sequence number, from 1.
     pub seq: u64,
@@ -23,8 +32,12 @@ pub struct LogEntry {
     pub time: String,
     /// Station identifier.
     pub station: String,
-    /// Who or what acted (operator, `custody ingest`).
+    /// What acted (`custody ingest`, `custody key rotate`).
     pub actor: String,
+    /// The person operating the station, when known.
+    pub operator: Option<String>,
+    /// Tool and version, e.g. `custody 0.1.0`.
+    pub tool: String,
     /// PREMIS event type (`ingestion`, `fixity check`, ...).
     pub event: String,
     /// BLAKE3 of the object concerned, when there is one.
@@ -33,15 +46,21 @@ pub struct LogEntry {
     pub details: serde_json::Value,
     /// BLAKE3 of the previous entry's line (hex), or [`GENESIS`].
     pub prev: String,
+    /// Fingerprint of the key that signed this entry.
+    pub key: String,
+    /// ed25519 signature over the canonical entry without this member, hex.
+    pub signature: String,
 }
 
-/// What to append (the log fills in `seq`, `time` and `prev`).
+/// What to append (the log fills in `seq`, `time`, `tool`, `prev`, `key` and `signature`).
 #[derive(Debug, Clone)]
 pub struct NewEntry<'a> {
     /// Station identifier.
     pub station: &'a str,
     /// Actor.
     pub actor: &'a str,
+    /// Operator.
+    pub operator: Option<&'a str>,
     /// PREMIS event type.
     pub event: &'a str,
     /// Object BLAKE3.
@@ -50,25 +69,71 @@ pub struct NewEntry<'a> {
     pub details: serde_json::Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Head {
-    seq: u64,
-    hash: String,
-    public_key: String,
-    signature: String,
+/// The signed head: the last entry's sequence number and line hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Head {
+    /// Always [`HEAD_FORMAT`].
+    pub format: String,
+    /// Sequence number of the last entry.
+    pub seq: u64,
+    /// BLAKE3 of that entry's line, hex.
+    pub hash: String,
+    /// Fingerprint of the signing key.
+    pub key: String,
+    /// ed25519 signature over the canonical head without this member, hex.
+    pub signature: String,
+}
+
+impl Head {
+    /// Parses a stored head (or an anchor) and checks its signature with `trust`.
+    pub fn parse_trusted(bytes: &[u8], trust: &Trust) -> Result<Head, Finding> {
+        let value: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| Finding::new("head_format", format!("not JSON: {e}")))?;
+        let head: Head = serde_json::from_value(value.clone())
+            .map_err(|e| Finding::new("head_format", format!("not a log head: {e}")))?;
+        if head.format != HEAD_FORMAT || !is_digest_hex(&head.hash) {
+            return Err(Finding::new(
+                "head_format",
+                "unknown head format or bad hash",
+            ));
+        }
+        let signed = canonical_without(&value, "signature")
+            .map_err(|e| Finding::new("head_format", e.to_string()))?;
+        match trust.key(&head.key) {
+            Some(k) if verify_hex(&k, &signed, &head.signature) => Ok(head),
+            Some(_) => Err(Finding::new(
+                "head_signature",
+                "the head's signature does not verify",
+            )),
+            None => Err(Finding::new(
+                "head_signature",
+                format!(
+                    "the head is signed by key {}, which is not trusted",
+                    head.key
+                ),
+            )),
+        }
+    }
 }
 
 /// The result of checking a log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LogReport {
-    /// True when every entry is intact, in order, and the head matches.
+    /// True when every entry is intact, signed by a trusted key, in order,
+    /// and the head matches.
     pub ok: bool,
     /// Entries read.
     pub entries: u64,
-    /// Sequence number of the first entry found edited, removed, inserted or out of order.
+    /// Sequence number of the first entry found forged, edited, removed,
+    /// inserted or out of order.
     pub first_bad_seq: Option<u64>,
-    /// What is wrong.
+    /// What is wrong (the first failure).
     pub message: Option<String>,
+    /// Every failure, named.
+    pub failures: Vec<Finding>,
+    /// Warnings (an append interrupted before its head was written).
+    pub warnings: Vec<Finding>,
 }
 
 /// A custody log at `DIR/custody.log` with its head at `DIR/custody.log.head`.
@@ -81,7 +146,6 @@ pub struct CustodyLog {
 fn line_hash(line: &[u8]) -> String {
     blake3::hash(line).to_hex().to_string()
 }
-
 /// Reads the last line of a file (without its newline), reading only its tail.
 fn last_line(f: &mut File) -> std::io::Result<Option<Vec<u8>>> {
     let len = f.seek(SeekFrom::End(0))?;
@@ -141,7 +205,18 @@ impl CustodyLog {
         &self.path
     }
 
-    /// Appends an entry under an exclusive lock, fsyncs it, and updates the signed head.
+    /// The signed head as stored, to keep elsewhere as an anchor; `None`
+    /// before the first entry.
+    pub fn anchor(&self) -> std::io::Result<Option<Vec<u8>>> {
+        match std::fs::read(&self.head) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Appends an entry signed by `key` under an exclusive lock, fsyncs it,
+    /// and updates the signed head.
     pub fn append(&self, key: &StationKey, e: NewEntry<'_>) -> std::io::Result<LogEntry> {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -175,156 +250,282 @@ impl CustodyLog {
                 serde_json::json!(format!("removed {torn} bytes of an unfinished entry")),
             );
         }
-        let entry = LogEntry {
+        let mut entry = LogEntry {
             seq,
             time: crate::now_utc(),
             station: e.station.to_string(),
             actor: e.actor.to_string(),
+            operator: e.operator.map(str::to_string),
+            tool: TOOL.to_string(),
             event: e.event.to_string(),
             object: e.object.map(str::to_string),
             details,
             prev,
+            key: key.fingerprint(),
+            signature: String::new(),
         };
-        let line = to_canonical(&entry).map_err(std::io::Error::other)?;
+        let unsigned = serde_json::to_value(&entry).map_err(std::io::Error::other)?;
+        entry.signature =
+            custody_hash::tree::hex(&key.sign(&canonical_without(&unsigned, "signature")?));
+        let line = to_canonical(&entry)?;
         let mut out = line.clone();
         out.push(b'\n');
         f.write_all(&out)?;
         f.sync_all()?;
-        let hash = line_hash(&line);
-        let head = Head {
+        let mut head = Head {
+            format: HEAD_FORMAT.into(),
             seq,
-            signature: custody_hash::tree::hex(&key.sign(format!("{seq}:{hash}").as_bytes())),
-            hash,
-            public_key: key.public_hex(),
+            hash: line_hash(&line),
+            key: key.fingerprint(),
+            signature: String::new(),
         };
-        custody_io::write_atomic(
-            &self.head,
-            &serde_json::to_vec(&head).map_err(std::io::Error::other)?,
-        )?;
+        let unsigned = serde_json::to_value(&head).map_err(std::io::Error::other)?;
+        head.signature =
+            custody_hash::tree::hex(&key.sign(&canonical_without(&unsigned, "signature")?));
+        custody_io::write_atomic(&self.head, &to_canonical(&head)?)?;
         f.unlock()?;
         Ok(entry)
     }
 
-    /// Checks the chain; with `trusted`, also the head's signature.
-    pub fn verify(&self, trusted: Option<&[u8; 32]>) -> std::io::Result<LogReport> {
-        let data = match std::fs::read(&self.path) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+    /// Checks every entry (canonical form, signature by a key in `trust`,
+    /// sequence, chain), then the head against the last entry, and, with
+    /// `anchor` (a head kept elsewhere), that the log still holds that entry
+    /// unchanged. Calls `each` for every entry that verifies, in order.
+    /// Reads only; streams the log line by line.
+    pub fn verify(
+        &self,
+        trust: &Trust,
+        anchor: Option<&Head>,
+        mut each: impl FnMut(&LogEntry),
+    ) -> std::io::Result<LogReport> {
+        let mut report = LogReport::default();
+        let fail = |report: &mut LogReport, f: Finding| {
+            if report.failures.is_empty() {
+                report.first_bad_seq = f.seq;
+                report.message = Some(f.message.clone());
+            }
+            report.failures.push(f);
+        };
+        let file = match File::open(&self.path) {
+            Ok(f) => Some(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
-        let bad = |entries: u64, seq: u64, msg: String| LogReport {
-            ok: false,
-            entries,
-            first_bad_seq: Some(seq),
-            message: Some(msg),
-        };
         let mut prev_hash = GENESIS.to_string();
-        let mut expected = 1u64;
-        let body = data.strip_suffix(b"\n").unwrap_or(&data);
-        let lines: Vec<&[u8]> = if body.is_empty() {
-            Vec::new()
-        } else {
-            body.split(|&b| b == b'\n').collect()
-        };
-        for line in &lines {
-            let entry: LogEntry = match serde_json::from_slice(line) {
-                Ok(e) => e,
-                Err(e) => {
-                    return Ok(bad(
-                        expected - 1,
-                        expected,
-                        format!("entry {expected} is not valid JSON: {e}"),
-                    ));
+        let mut anchor_seen = false;
+        if let Some(file) = file {
+            let mut reader = std::io::BufReader::new(file);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                let n = (&mut reader)
+                    .take(MAX_LINE as u64 + 1)
+                    .read_until(b'\n', &mut line)?;
+                if n == 0 {
+                    break;
                 }
-            };
-            if entry.seq != expected {
-                let msg = if entry.seq > expected {
-                    format!("entry {expected} is missing (found {} next)", entry.seq)
-                } else {
-                    format!(
-                        "entry {} appears again or out of order after entry {}",
-                        entry.seq,
-                        expected - 1
-                    )
+                let seq = report.entries + 1;
+                let Some(body) = line.strip_suffix(b"\n") else {
+                    let f = if n > MAX_LINE {
+                        Finding::new(
+                            "log_format",
+                            format!("entry {seq} is longer than {MAX_LINE} bytes"),
+                        )
+                    } else {
+                        Finding::new(
+                            "log_format",
+                            format!("entry {seq} is unfinished (no newline)"),
+                        )
+                    };
+                    fail(&mut report, f.seq(seq));
+                    break;
                 };
-                return Ok(bad(expected - 1, expected, msg));
-            }
-            if entry.prev != prev_hash {
-                // The previous line no longer hashes to what this entry recorded.
-                let seq = expected.saturating_sub(1).max(1);
-                return Ok(bad(
-                    expected - 1,
-                    seq,
-                    format!("entry {seq} was changed: entry {expected} no longer follows it"),
-                ));
-            }
-            if to_canonical(&entry).ok().as_deref() != Some(*line) {
-                return Ok(bad(
-                    expected - 1,
-                    expected,
-                    format!("entry {expected} is not in canonical form (edited)"),
-                ));
-            }
-            prev_hash = line_hash(line);
-            expected += 1;
-        }
-        let count = expected - 1;
-        let head: Option<Head> = std::fs::read(&self.head)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
-        match head {
-            None if count > 0 => {
-                return Ok(bad(
-                    count,
-                    count,
-                    "the log's signed head is missing or damaged".into(),
-                ));
-            }
-            None => {}
-            Some(h) => {
-                if h.seq > count {
-                    return Ok(bad(
-                        count,
-                        count + 1,
-                        format!(
-                            "entries {}..={} were removed from the end",
-                            count + 1,
-                            h.seq
-                        ),
-                    ));
+                if let Err(f) = check_entry(body, seq, &prev_hash, trust, &mut each) {
+                    fail(&mut report, f.seq(seq));
+                    break;
                 }
-                if h.seq == count && h.hash != prev_hash {
-                    return Ok(bad(count, count, format!("entry {count} was changed")));
-                }
-                if let Some(t) = trusted {
-                    let sig = from_hex(&h.signature).filter(|s| s.len() == 64);
-                    let ok = sig.is_some_and(|s| {
-                        let mut a = [0u8; 64];
-                        a.copy_from_slice(&s);
-                        verify(t, format!("{}:{}", h.seq, h.hash).as_bytes(), &a)
-                    });
-                    if !ok {
-                        return Ok(bad(
-                            count,
-                            h.seq,
-                            "the log head is not signed by the trusted station key".into(),
-                        ));
+                prev_hash = line_hash(body);
+                report.entries = seq;
+                if let Some(a) = anchor.filter(|a| a.seq == seq) {
+                    anchor_seen = true;
+                    if a.hash != prev_hash {
+                        fail(
+                            &mut report,
+                            Finding::new(
+                                "anchor_mismatch",
+                                format!("entry {seq} differs from the anchor kept for it"),
+                            )
+                            .seq(seq),
+                        );
                     }
                 }
             }
         }
-        Ok(LogReport {
-            ok: true,
-            entries: count,
-            first_bad_seq: None,
-            message: None,
-        })
+        let count = report.entries;
+        if report.failures.is_empty() {
+            if let Some(a) = anchor.filter(|_| !anchor_seen) {
+                fail(
+                    &mut report,
+                    Finding::new(
+                        "anchor_mismatch",
+                        format!(
+                            "the anchor names entry {} but the log ends at entry {count}: entries were removed",
+                            a.seq
+                        ),
+                    )
+                    .seq(a.seq),
+                );
+            }
+            self.check_head(trust, count, &prev_hash, &mut report, fail)?;
+        }
+        report.ok = report.failures.is_empty();
+        Ok(report)
     }
+
+    /// The head against a log of `count` intact entries whose last line hashes to `last`.
+    fn check_head(
+        &self,
+        trust: &Trust,
+        count: u64,
+        last: &str,
+        report: &mut LogReport,
+        fail: impl Fn(&mut LogReport, Finding),
+    ) -> std::io::Result<()> {
+        let Some(bytes) = self.anchor()? else {
+            if count > 0 {
+                fail(
+                    report,
+                    Finding::new("head_missing", "the log's signed head is missing").seq(count),
+                );
+            }
+            return Ok(());
+        };
+        let head = match Head::parse_trusted(&bytes, trust) {
+            Ok(h) => h,
+            Err(f) => {
+                fail(report, f);
+                return Ok(());
+            }
+        };
+        if head.seq == count && head.hash == last {
+            return Ok(());
+        }
+        if head.seq + 1 == count {
+            // The append wrote and signed its entry, then stopped before the
+            // head: the next append rewrites the head.
+            report.warnings.push(
+                Finding::new(
+                    "head_behind",
+                    format!("the head names entry {} of {count}: an append was interrupted before its head was written", head.seq),
+                )
+                .seq(count),
+            );
+            return Ok(());
+        }
+        let f = if head.seq > count {
+            Finding::new(
+                "log_truncated",
+                format!(
+                    "entries {}..={} were removed from the end",
+                    count + 1,
+                    head.seq
+                ),
+            )
+            .seq(count + 1)
+        } else {
+            Finding::new(
+                "head_mismatch",
+                format!(
+                    "the head names entry {} but the log holds {count} entries",
+                    head.seq
+                ),
+            )
+            .seq(head.seq.min(count).max(1))
+        };
+        fail(report, f);
+        Ok(())
+    }
+}
+
+/// Checks one line as entry `seq` following a line that hashes to `prev`.
+fn check_entry(
+    body: &[u8],
+    seq: u64,
+    prev: &str,
+    trust: &Trust,
+    each: &mut impl FnMut(&LogEntry),
+) -> Result<(), Finding> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| Finding::new("log_format", format!("entry {seq} is not JSON: {e}")))?;
+    if canonical_value(&value).ok().as_deref() != Some(body) {
+        return Err(Finding::new(
+            "log_format",
+            format!("entry {seq} is not in canonical form"),
+        ));
+    }
+    let entry: LogEntry = serde_json::from_value(value.clone())
+        .map_err(|e| Finding::new("log_format", format!("entry {seq} is not a log entry: {e}")))?;
+    let Some(key) = trust.key(&entry.key) else {
+        return Err(Finding::new(
+            "log_untrusted_key",
+            format!(
+                "entry {seq} is signed by key {}, which is not trusted",
+                entry.key
+            ),
+        ));
+    };
+    let signed = canonical_without(&value, "signature")
+        .map_err(|e| Finding::new("log_format", e.to_string()))?;
+    if !verify_hex(&key, &signed, &entry.signature) {
+        return Err(Finding::new(
+            "log_signature",
+            format!("entry {seq} was forged or changed: its signature does not verify"),
+        ));
+    }
+    if entry.seq != seq {
+        return Err(Finding::new(
+            "log_sequence",
+            if entry.seq > seq {
+                format!("entry {seq} is missing (found {} next)", entry.seq)
+            } else {
+                format!(
+                    "entry {} appears again or out of order after entry {}",
+                    entry.seq,
+                    seq - 1
+                )
+            },
+        ));
+    }
+    if entry.prev != prev {
+        return Err(Finding::new(
+            "log_chain",
+            format!(
+                "entry {seq} does not follow entry {}: an entry was removed, inserted or changed",
+                seq - 1
+            ),
+        ));
+    }
+    if entry.object.as_deref().is_some_and(|o| !is_digest_hex(o)) {
+        return Err(Finding::new(
+            "log_format",
+            format!("entry {seq} names an object that is not a BLAKE3 digest"),
+        ));
+    }
+    each(&entry);
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn trusting(pk: &[u8; 32]) -> Trust {
+        crate::keyring::trust(&[], &[*pk]).0
+    }
+
+    fn check(log: &CustodyLog, pk: &[u8; 32]) -> LogReport {
+        log.verify(&trusting(pk), None, |_| {}).unwrap()
+    }
 
     fn setup(n: u64) -> (tempfile::TempDir, CustodyLog, StationKey) {
         let dir = tempfile::tempdir().unwrap();
@@ -337,6 +538,7 @@ mod tests {
                 NewEntry {
                     station: "st1",
                     actor: "test",
+                    operator: None,
                     event: "ingestion",
                     object: Some(&obj),
                     details: serde_json::json!({"i": i}),
@@ -366,7 +568,7 @@ mod tests {
     #[test]
     fn intact_log_verifies() {
         let (_d, log, key) = setup(5);
-        let r = log.verify(Some(&key.public())).unwrap();
+        let r = check(&log, &key.public());
         assert!(r.ok, "{r:?}");
         assert_eq!(r.entries, 5);
     }
@@ -380,36 +582,36 @@ mod tests {
         let mut l = orig.clone();
         l[2] = l[2].replace("\"i\":2", "\"i\":9");
         write(&log, &l);
-        assert_eq!(log.verify(Some(&pk)).unwrap().first_bad_seq, Some(3));
+        assert_eq!(check(&log, &pk).first_bad_seq, Some(3));
         // Remove entry 4.
         let mut l = orig.clone();
         l.remove(3);
         write(&log, &l);
-        assert_eq!(log.verify(Some(&pk)).unwrap().first_bad_seq, Some(4));
+        assert_eq!(check(&log, &pk).first_bad_seq, Some(4));
         // Swap entries 2 and 3.
         let mut l = orig.clone();
         l.swap(1, 2);
         write(&log, &l);
-        assert_eq!(log.verify(Some(&pk)).unwrap().first_bad_seq, Some(2));
+        assert_eq!(check(&log, &pk).first_bad_seq, Some(2));
         // Insert a copy of entry 5 after it.
         let mut l = orig.clone();
         l.insert(5, orig[4].clone());
         write(&log, &l);
-        assert_eq!(log.verify(Some(&pk)).unwrap().first_bad_seq, Some(6));
+        assert_eq!(check(&log, &pk).first_bad_seq, Some(6));
         // Edit the last entry, or remove it: the signed head notices.
         let mut l = orig.clone();
         l[5] = l[5].replace("\"i\":5", "\"i\":7");
         write(&log, &l);
-        assert_eq!(log.verify(Some(&pk)).unwrap().first_bad_seq, Some(6));
+        assert_eq!(check(&log, &pk).first_bad_seq, Some(6));
         let mut l = orig.clone();
         l.pop();
         write(&log, &l);
-        assert_eq!(log.verify(Some(&pk)).unwrap().first_bad_seq, Some(6));
+        assert_eq!(check(&log, &pk).first_bad_seq, Some(6));
         // A different trusted key refuses the head.
         write(&log, &orig);
         let other = StationKey::generate().unwrap();
-        assert!(!log.verify(Some(&other.public())).unwrap().ok);
-        assert!(log.verify(Some(&pk)).unwrap().ok);
+        assert!(!check(&log, &other.public()).ok);
+        assert!(check(&log, &pk).ok);
     }
 
     #[test]
@@ -424,6 +626,7 @@ mod tests {
                 NewEntry {
                     station: "s",
                     actor: "a",
+                    operator: None,
                     event: "ingestion",
                     object: None,
                     details: serde_json::json!({}),
@@ -437,7 +640,7 @@ mod tests {
                 .unwrap()
                 .contains("removed 13 bytes")
         );
-        assert!(log.verify(Some(&key.public())).unwrap().ok);
+        assert!(check(&log, &key.public()).ok);
     }
 
     #[test]
@@ -454,6 +657,7 @@ mod tests {
                             NewEntry {
                                 station: "st",
                                 actor: "t",
+                                operator: None,
                                 event: "ingestion",
                                 object: None,
                                 details: serde_json::json!({"t": t, "i": i}),
@@ -465,8 +669,101 @@ mod tests {
             })
             .collect();
         handles.into_iter().for_each(|h| h.join().unwrap());
-        let r = log.verify(Some(&key.public())).unwrap();
+        let r = check(&log, &key.public());
         assert!(r.ok, "{r:?}");
         assert_eq!(r.entries, 100);
+    }
+
+    #[test]
+    fn forged_and_rechained_lines_fail_their_signatures() {
+        let (_d, log, key) = setup(4);
+        let pk = key.public();
+        let orig = lines(&log);
+        // A line appended with a correct link but no key: its signature fails.
+        let mut forged: serde_json::Value = serde_json::from_str(&orig[3]).unwrap();
+        forged["seq"] = 5.into();
+        forged["prev"] = line_hash(orig[3].as_bytes()).into();
+        let mut l = orig.clone();
+        l.push(String::from_utf8(canonical_value(&forged).unwrap()).unwrap());
+        write(&log, &l);
+        let r = check(&log, &pk);
+        assert_eq!(
+            (r.first_bad_seq, r.failures[0].name),
+            (Some(5), "log_signature")
+        );
+        // Entry 1 rewritten and every line re-chained, by a stranger's key.
+        let stranger = StationKey::generate().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let relog = CustodyLog::in_dir(other.path());
+        for (i, line) in orig.iter().enumerate() {
+            let e: LogEntry = serde_json::from_str(line).unwrap();
+            relog
+                .append(
+                    &stranger,
+                    NewEntry {
+                        station: &e.station,
+                        actor: &e.actor,
+                        operator: None,
+                        event: &e.event,
+                        object: e.object.as_deref(),
+                        details: if i == 0 {
+                            serde_json::json!({"i": 99})
+                        } else {
+                            e.details
+                        },
+                    },
+                )
+                .unwrap();
+        }
+        std::fs::copy(relog.path(), log.path()).unwrap();
+        let r = check(&log, &pk);
+        assert_eq!(
+            (r.first_bad_seq, r.failures[0].name),
+            (Some(1), "log_untrusted_key")
+        );
+    }
+
+    #[test]
+    fn a_head_one_behind_warns_and_a_rolled_back_tail_needs_the_anchor() {
+        let (_d, log, key) = setup(3);
+        let pk = key.public();
+        let trust = trusting(&pk);
+        let old_head = log.anchor().unwrap().unwrap();
+        let anchor_3 = Head::parse_trusted(&old_head, &trust).unwrap();
+        let before = std::fs::read(log.path()).unwrap();
+        setup_append(&log, &key);
+        // The head of entry 3 with a log of 4 entries: an interrupted append.
+        std::fs::write(&log.head, &old_head).unwrap();
+        let r = check(&log, &pk);
+        assert!(r.ok, "{r:?}");
+        assert_eq!(r.warnings[0].name, "head_behind");
+        // The next append rewrites the head.
+        setup_append(&log, &key);
+        let r = check(&log, &pk);
+        assert!(r.ok && r.warnings.is_empty(), "{r:?}");
+        let anchor_5 = Head::parse_trusted(&log.anchor().unwrap().unwrap(), &trust).unwrap();
+        // Roll the tail back together with its head: the log alone looks fine,
+        // the anchor kept elsewhere does not.
+        std::fs::write(log.path(), &before).unwrap();
+        std::fs::write(&log.head, &old_head).unwrap();
+        assert!(check(&log, &pk).ok);
+        let r = log.verify(&trust, Some(&anchor_5), |_| {}).unwrap();
+        assert_eq!((r.ok, r.failures[0].name), (false, "anchor_mismatch"));
+        assert!(log.verify(&trust, Some(&anchor_3), |_| {}).unwrap().ok);
+    }
+
+    fn setup_append(log: &CustodyLog, key: &StationKey) {
+        log.append(
+            key,
+            NewEntry {
+                station: "st1",
+                actor: "test",
+                operator: Some("op"),
+                event: "fixity check",
+                object: None,
+                details: serde_json::json!({}),
+            },
+        )
+        .unwrap();
     }
 }

@@ -1,13 +1,16 @@
-//! The manifest: one JSON document per registered file, signed with the
-//! station's key over its RFC 8785 canonical form.
+//! The manifest: one JSON document per registered file, stored in RFC 8785
+//! canonical form and signed with the station's key over the canonical form
+//! of its `manifest` member: what is signed is exactly what is stored.
 //!
 //! The schema is versioned (`schema: "custody.manifest/1"`) and shipped as
 //! `schema/manifest.schema.json`. Event names follow the PREMIS event type
 //! vocabulary (capture, ingestion, message digest calculation, fixity check,
 //! migration, digital signature generation, digital signature validation).
 
-use crate::canonical::to_canonical;
-use crate::keys::{StationKey, fingerprint_of, from_hex, verify};
+use crate::canonical::{canonical_value, to_canonical};
+use crate::format::ALGORITHM;
+use crate::keyring::Trust;
+use crate::keys::{StationKey, verify_hex};
 use serde::{Deserialize, Serialize};
 
 /// Schema identifier of this manifest version.
@@ -15,6 +18,7 @@ pub const SCHEMA: &str = "custody.manifest/1";
 
 /// The registered object: the file's bytes as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Object {
     /// Size in bytes.
     pub size: u64,
@@ -33,6 +37,7 @@ pub struct Object {
 
 /// Where the file came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Original {
     /// File name on the recorder.
     pub name: String,
@@ -45,6 +50,7 @@ pub struct Original {
 
 /// One track as probed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrackSummary {
     /// Track id, PID or stream id.
     pub id: u32,
@@ -68,6 +74,7 @@ pub struct TrackSummary {
 
 /// What the file holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Media {
     /// Container name.
     pub container: String,
@@ -87,6 +94,7 @@ pub struct Media {
 
 /// When and by whom the recording was made.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Recording {
     /// Start, RFC 3339 UTC.
     pub start: Option<String>,
@@ -118,6 +126,7 @@ pub struct Recording {
 
 /// How the file was collected.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Collection {
     /// Station identifier.
     pub station: String,
@@ -133,6 +142,7 @@ pub struct Collection {
 
 /// A PREMIS-style event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Event {
     /// PREMIS event type.
     #[serde(rename = "type")]
@@ -148,6 +158,7 @@ pub struct Event {
 
 /// An artifact derived from this file (archive, access copy, redaction).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Derived {
     /// `archive`, `access`, `redaction`, ...
     pub kind: String,
@@ -161,6 +172,7 @@ pub struct Derived {
 
 /// A manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Always [`SCHEMA`].
     pub schema: String,
@@ -182,19 +194,20 @@ pub struct Manifest {
 
 /// A signature over a manifest's canonical form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ManifestSignature {
     /// Always `ed25519`.
     pub algorithm: String,
-    /// Public key, hex.
-    pub public_key: String,
-    /// Fingerprint of the public key.
-    pub key_fingerprint: String,
-    /// Signature over the RFC 8785 canonical JSON of `manifest`, hex.
+    /// Fingerprint of the signing key (its record is `keys/<fingerprint>.json`).
+    pub key: String,
+    /// Signature over the RFC 8785 canonical JSON of the stored `manifest`, hex.
     pub value: String,
 }
 
-/// A manifest with its signature: the document written to `manifests/`.
+/// A manifest with its signature: the document written to `manifests/`, in
+/// canonical JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SignedManifest {
     /// The manifest.
     pub manifest: Manifest,
@@ -202,30 +215,51 @@ pub struct SignedManifest {
     pub signature: ManifestSignature,
 }
 
-/// Why a manifest does not verify.
+/// Why a manifest does not verify. [`ManifestError::name`] gives the rule
+/// name used in verification reports.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ManifestError {
-    /// Not valid JSON or not a manifest.
+    /// Not valid JSON, not canonical, unknown or missing members, or an unknown schema.
     Format(String),
-    /// The signature does not match the manifest.
+    /// The signature does not match the manifest as stored.
     BadSignature,
-    /// Signed by a key other than the trusted one.
+    /// Signed by a key that is not trusted.
     UntrustedKey {
         /// Fingerprint of the key that signed.
         found: String,
     },
+    /// The manifest cannot be put in canonical form (so it cannot be signed).
+    Canonical(crate::canonical::CanonicalError),
+    /// A number is NaN or infinite (JSON has no such number).
+    NonFinite(&'static str),
+}
+
+impl ManifestError {
+    /// The verification rule this error breaks.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ManifestError::Format(_)
+            | ManifestError::Canonical(_)
+            | ManifestError::NonFinite(_) => "manifest_format",
+            ManifestError::BadSignature => "manifest_signature",
+            ManifestError::UntrustedKey { .. } => "manifest_untrusted_key",
+        }
+    }
 }
 
 impl std::fmt::Display for ManifestError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ManifestError::Format(m) => write!(f, "not a valid manifest: {m}"),
-            ManifestError::BadSignature => write!(f, "the signature does not match the manifest"),
-            ManifestError::UntrustedKey { found } => write!(
-                f,
-                "signed by key {found}, which is not the trusted station key"
-            ),
+            ManifestError::BadSignature => {
+                write!(f, "the signature does not match the manifest as stored")
+            }
+            ManifestError::UntrustedKey { found } => {
+                write!(f, "signed by key {found}, which is not trusted")
+            }
+            ManifestError::Canonical(e) => write!(f, "{e}"),
+            ManifestError::NonFinite(field) => write!(f, "{field} is not a finite number"),
         }
     }
 }
@@ -233,59 +267,89 @@ impl std::fmt::Display for ManifestError {
 impl std::error::Error for ManifestError {}
 
 impl Manifest {
-    /// Signs the manifest with `key`.
-    pub fn sign(self, key: &StationKey) -> SignedManifest {
-        let bytes = to_canonical(&self).unwrap_or_default();
-        SignedManifest {
+    /// The first number that is NaN or infinite (serde_json would write it
+    /// as `null`, silently): every float the manifest holds.
+    fn non_finite(&self) -> Option<&'static str> {
+        let media = self.media.as_ref();
+        let loc = self.recording.location.as_ref();
+        [
+            ("media.duration_s", media.and_then(|m| m.duration_s)),
+            ("recording.location.lat", loc.map(|l| l.lat)),
+            ("recording.location.lon", loc.map(|l| l.lon)),
+            ("recording.location.alt", loc.and_then(|l| l.alt)),
+        ]
+        .into_iter()
+        .chain(
+            media
+                .into_iter()
+                .flat_map(|m| &m.tracks)
+                .map(|t| ("media.tracks[].duration_s", t.duration_s)),
+        )
+        .find(|(_, v)| v.is_some_and(|v| !v.is_finite()))
+        .map(|(name, _)| name)
+    }
+
+    /// Signs the manifest with `key`. A manifest without a canonical form (a
+    /// non-finite number, an integer beyond 2^53 - 1) is an error: nothing
+    /// is signed that could never verify.
+    pub fn sign(self, key: &StationKey) -> Result<SignedManifest, ManifestError> {
+        if let Some(field) = self.non_finite() {
+            return Err(ManifestError::NonFinite(field));
+        }
+        let bytes = to_canonical(&self).map_err(ManifestError::Canonical)?;
+        Ok(SignedManifest {
             signature: ManifestSignature {
-                algorithm: "ed25519".into(),
-                public_key: key.public_hex(),
-                key_fingerprint: key.fingerprint(),
+                algorithm: ALGORITHM.into(),
+                key: key.fingerprint(),
                 value: custody_hash::tree::hex(&key.sign(&bytes)),
             },
             manifest: self,
-        }
+        })
     }
 }
 
 impl SignedManifest {
-    /// Parses and verifies a signed manifest against the trusted public key.
-    pub fn verify_json(json: &[u8], trusted: &[u8; 32]) -> Result<SignedManifest, ManifestError> {
-        let signed: SignedManifest =
-            serde_json::from_slice(json).map_err(|e| ManifestError::Format(e.to_string()))?;
-        signed.verify(trusted)?;
-        Ok(signed)
+    /// The bytes stored for this manifest: its canonical JSON.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ManifestError> {
+        to_canonical(self).map_err(ManifestError::Canonical)
     }
 
-    /// Verifies the signature with the trusted public key.
-    pub fn verify(&self, trusted: &[u8; 32]) -> Result<(), ManifestError> {
-        if self.manifest.schema != SCHEMA {
+    /// Parses a stored manifest and verifies it: canonical JSON, the
+    /// signature over the canonical form of the stored `manifest` value by a
+    /// trusted key, then every member known (none missing, none added) and
+    /// the schema version.
+    pub fn verify_json(json: &[u8], trust: &Trust) -> Result<SignedManifest, ManifestError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(json).map_err(|e| ManifestError::Format(e.to_string()))?;
+        if canonical_value(&value).ok().as_deref() != Some(json) {
+            return Err(ManifestError::Format("not in canonical form".into()));
+        }
+        let (Some(body), Some(sig)) = (value.get("manifest"), value.get("signature")) else {
+            return Err(ManifestError::Format("no manifest or no signature".into()));
+        };
+        let sig: ManifestSignature = serde_json::from_value(sig.clone())
+            .map_err(|e| ManifestError::Format(format!("signature: {e}")))?;
+        if sig.algorithm != ALGORITHM {
             return Err(ManifestError::Format(format!(
-                "unknown schema {}",
-                self.manifest.schema
+                "unknown algorithm {}",
+                sig.algorithm
             )));
         }
-        let public = from_hex(&self.signature.public_key)
-            .filter(|b| b.len() == 32)
-            .ok_or_else(|| ManifestError::Format("bad public key".into()))?;
-        if public != trusted {
-            let mut p = [0u8; 32];
-            p.copy_from_slice(&public);
-            return Err(ManifestError::UntrustedKey {
-                found: fingerprint_of(&p),
-            });
+        let Some(public) = trust.key(&sig.key) else {
+            return Err(ManifestError::UntrustedKey { found: sig.key });
+        };
+        let signed = canonical_value(body).map_err(ManifestError::Canonical)?;
+        if !verify_hex(&public, &signed, &sig.value) {
+            return Err(ManifestError::BadSignature);
         }
-        let sig = from_hex(&self.signature.value)
-            .filter(|b| b.len() == 64)
-            .ok_or_else(|| ManifestError::Format("bad signature encoding".into()))?;
-        let mut s = [0u8; 64];
-        s.copy_from_slice(&sig);
-        let bytes =
-            to_canonical(&self.manifest).map_err(|e| ManifestError::Format(e.to_string()))?;
-        if verify(trusted, &bytes, &s) {
-            Ok(())
-        } else {
-            Err(ManifestError::BadSignature)
+        let signed: SignedManifest =
+            serde_json::from_value(value).map_err(|e| ManifestError::Format(e.to_string()))?;
+        if signed.manifest.schema != SCHEMA {
+            return Err(ManifestError::Format(format!(
+                "unknown schema {}",
+                signed.manifest.schema
+            )));
         }
+        Ok(signed)
     }
 }

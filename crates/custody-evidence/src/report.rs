@@ -3,6 +3,7 @@
 //! a tolerance); gaps, overlaps, truncated or damaged files and clock
 //! anomalies are listed; each officer's day is summarised.
 
+use crate::keyring::Trust;
 use crate::manifest::SignedManifest;
 use crate::store::{DirStore, Store};
 use std::collections::BTreeMap;
@@ -105,6 +106,18 @@ pub struct Report {
     pub devices: Vec<DeviceReport>,
     /// Per officer per day.
     pub officers: Vec<OfficerDay>,
+    /// Manifests left out because they do not verify with the trusted keys
+    /// (object, reason): the report rests only on verified manifests.
+    pub unverified: Vec<Unverified>,
+}
+
+/// A manifest the report left out.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Unverified {
+    /// The object it is filed under.
+    pub object: String,
+    /// Why it does not verify.
+    pub reason: String,
 }
 
 struct Seg {
@@ -174,17 +187,30 @@ fn fmt_time(t: i64, utc: bool) -> String {
     }
 }
 
-/// Builds the report from the store's manifests.
-pub fn report(store: &DirStore, opts: &ReportOptions) -> std::io::Result<Report> {
+/// Builds the report from the store's manifests that verify with `trust`;
+/// the others are listed in [`Report::unverified`].
+pub fn report(store: &DirStore, opts: &ReportOptions, trust: &Trust) -> std::io::Result<Report> {
     let mut by_device: BTreeMap<String, Vec<Seg>> = BTreeMap::new();
+    let mut unverified = Vec::new();
     for h in store.registered()? {
-        let Ok(bytes) = store.manifest_bytes(&h) else {
-            continue;
+        let verified = store
+            .manifest_bytes(&h)
+            .map_err(|e| e.to_string())
+            .and_then(|b| SignedManifest::verify_json(&b, trust).map_err(|e| e.to_string()))
+            .and_then(|s| {
+                if s.manifest.object.blake3 == h {
+                    Ok(s)
+                } else {
+                    Err("filed under another object".to_string())
+                }
+            });
+        let m = match verified {
+            Ok(s) => s.manifest,
+            Err(reason) => {
+                unverified.push(Unverified { object: h, reason });
+                continue;
+            }
         };
-        let Ok(signed) = serde_json::from_slice::<SignedManifest>(&bytes) else {
-            continue;
-        };
-        let m = signed.manifest;
         let device = m
             .recording
             .device_serial
@@ -370,5 +396,9 @@ pub fn report(store: &DirStore, opts: &ReportOptions) -> std::io::Result<Report>
             last: t.last,
         })
         .collect();
-    Ok(Report { devices, officers })
+    Ok(Report {
+        devices,
+        officers,
+        unverified,
+    })
 }

@@ -1,10 +1,17 @@
-//! The store: content-addressed objects (`objects/ab/<blake3>`) with their
-//! chunk trees beside them, signed manifests (`manifests/<blake3>.json`),
-//! the custody log, and a `tmp/` directory for files being written.
+//! The store (format v1, docs/FORMAT.md): a marker file naming the format,
+//! content-addressed objects (`objects/ab/<blake3>`) with their chunk trees
+//! beside them, signed manifests (`manifests/<blake3>.json`), the station
+//! keys' public records (`keys/`), the custody log with its signed head, and
+//! a `tmp/` directory for files being written.
+//!
+//! [`DirStore::open`] is for writers (it creates a new store and tidies
+//! temporary files); [`DirStore::open_existing`] is for readers such as
+//! verification, and never writes.
 //!
 //! [`Store`] is the seam where an object store or a server database can
 //! replace the directory later; [`DirStore`] is the embedded default.
 
+use crate::format::{STORE_FORMAT, STORE_MARKER};
 use crate::manifest::SignedManifest;
 use custody_hash::ChunkTree;
 use std::path::{Path, PathBuf};
@@ -47,23 +54,139 @@ fn process_alive(pid: u32) -> bool {
 }
 
 fn valid_hash(h: &str) -> bool {
-    h.len() == 64
-        && h.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    crate::keys::is_digest_hex(h)
 }
 
 impl DirStore {
-    /// Opens (creating if needed) a store at `root` and removes temporary
-    /// files left by an interrupted run.
+    /// Opens a store for writing at `root`, creating it when `root` is
+    /// absent or an empty directory, and removes temporary files left by an
+    /// interrupted run. A directory that holds something other than a
+    /// Custody store, or a store of an unknown format version, is refused.
     pub fn open(root: &Path) -> std::io::Result<DirStore> {
-        for d in ["objects", "manifests", "tmp"] {
+        let marker = root.join(STORE_MARKER);
+        if !marker.exists() {
+            // Another process may be creating the same store: its temporary
+            // marker does not make the directory "not empty".
+            let in_progress = format!(".{STORE_MARKER}.tmp-");
+            let empty = match std::fs::read_dir(root) {
+                Ok(rd) => rd
+                    .flatten()
+                    .all(|e| e.file_name().to_string_lossy().starts_with(&in_progress)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+                Err(e) => return Err(e),
+            };
+            if !empty {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "{} is not empty and holds no {STORE_MARKER}: not a Custody store",
+                        root.display()
+                    ),
+                ));
+            }
+            // The marker first: from then on the directory is a store, and a
+            // concurrent opener only adds the folders below, as this one does.
+            std::fs::create_dir_all(root)?;
+            let body =
+                crate::canonical::to_canonical(&serde_json::json!({"format": STORE_FORMAT}))?;
+            custody_io::write_atomic(&marker, &body)?;
+        }
+        let s = DirStore::open_existing(root)?;
+        for d in ["objects", "manifests", "keys", "tmp"] {
             std::fs::create_dir_all(root.join(d))?;
         }
-        let s = DirStore {
-            root: root.to_path_buf(),
-        };
         s.clean_temp()?;
         Ok(s)
+    }
+
+    /// Opens an existing store for reading: checks its marker and format
+    /// version and writes nothing. A missing path, a directory that is not
+    /// a store, or an unknown format version is an error.
+    pub fn open_existing(root: &Path) -> std::io::Result<DirStore> {
+        let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
+        let marker = root.join(STORE_MARKER);
+        let bytes = std::fs::read(&marker).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "{}: not a Custody store ({STORE_MARKER}: {e})",
+                    root.display()
+                ),
+            )
+        })?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| invalid(format!("{STORE_MARKER} is not JSON: {e}")))?;
+        match v.get("format").and_then(|f| f.as_str()) {
+            Some(STORE_FORMAT) => Ok(DirStore {
+                root: root.to_path_buf(),
+            }),
+            other => Err(invalid(format!(
+                "unknown store format {}; this version reads {STORE_FORMAT}",
+                other.unwrap_or("(none)")
+            ))),
+        }
+    }
+
+    /// Publishes a public key record in `keys/` (atomically; an existing
+    /// record is kept).
+    pub fn publish_key(&self, record: &crate::keyring::KeyRecord) -> std::io::Result<()> {
+        let path = self
+            .root
+            .join("keys")
+            .join(format!("{}.json", record.fingerprint));
+        if path.exists() {
+            return Ok(());
+        }
+        custody_io::write_atomic(&path, &record.to_bytes()?)
+    }
+
+    /// Whether `keys/` holds a record for this fingerprint.
+    pub fn has_key(&self, fingerprint: &str) -> bool {
+        self.root
+            .join("keys")
+            .join(format!("{fingerprint}.json"))
+            .is_file()
+    }
+
+    /// Every record in `keys/` as (file name, bytes), sorted by name; a
+    /// record being written (a `.NAME.tmp-` file) is not one yet.
+    pub fn key_records(&self) -> std::io::Result<Vec<crate::keyring::RawRecord>> {
+        let mut out = Vec::new();
+        let rd = match std::fs::read_dir(self.root.join("keys")) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e),
+        };
+        for e in rd {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.contains(".tmp-") {
+                continue;
+            }
+            out.push((name, std::fs::read(e.path())?));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Every file under `objects/` as a path relative to the store, sorted:
+    /// objects (`objects/ab/<blake3>`), trees (`.b3tree`) and anything else.
+    pub fn object_files(&self) -> std::io::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for d in std::fs::read_dir(self.root.join("objects"))? {
+            let d = d?;
+            let dn = d.file_name().to_string_lossy().into_owned();
+            if !d.file_type()?.is_dir() {
+                out.push(format!("objects/{dn}"));
+                continue;
+            }
+            for f in std::fs::read_dir(d.path())? {
+                let f = f?;
+                out.push(format!("objects/{dn}/{}", f.file_name().to_string_lossy()));
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     /// Removes temporary files left by processes that are no longer running
@@ -192,11 +315,19 @@ impl Store for DirStore {
     }
 
     fn put_manifest(&self, signed: &SignedManifest) -> std::io::Result<()> {
-        let bytes = serde_json::to_vec_pretty(signed).map_err(std::io::Error::other)?;
+        let bytes = signed
+            .to_bytes()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
         custody_io::write_atomic(&self.manifest_path(&signed.manifest.object.blake3), &bytes)
     }
 
     fn manifest_bytes(&self, blake3: &str) -> std::io::Result<Vec<u8>> {
+        if !valid_hash(blake3) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a BLAKE3 hex digest",
+            ));
+        }
         std::fs::read(self.manifest_path(blake3))
     }
 

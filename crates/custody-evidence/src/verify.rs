@@ -1,126 +1,343 @@
-//! Verification of a store, years later: objects re-hashed (a changed object
-//! is located with its chunk tree), manifests' signatures checked with the
-//! trusted public key, the custody log's chain checked.
+//! Verification of a store, years later, following the rules of
+//! docs/FORMAT.md: whom to trust (keys chained to a trust anchor), every
+//! log entry signed and chained and the head matching, every manifest
+//! signed over what is stored, every object re-hashed (BLAKE3 and SHA-256;
+//! a changed object is located with its chunk tree), and the three records
+//! of a registration (object, manifest, log entry) cross-checked, so that
+//! nothing can be added, changed or removed without a named failure.
+//!
+//! Verification only reads: it opens nothing for writing and creates or
+//! removes nothing, not even temporary files it finds.
 
-use crate::log::LogReport;
+use crate::finding::Finding;
+use crate::format::STORE_FORMAT;
+use crate::keyring::Trust;
+use crate::log::{Head, LogReport};
 use crate::manifest::SignedManifest;
 use crate::store::{DirStore, Store};
-use custody_hash::{ByteRange, ChunkTree};
+use custody_hash::{Algorithms, ChunkTree, DigestOptions};
+use std::collections::{BTreeMap, BTreeSet};
 
-/// An object that no longer matches its manifest.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ObjectFailure {
-    /// The object's registered BLAKE3.
-    pub hash: String,
-    /// Byte ranges that changed (from the chunk tree).
-    pub changed: Vec<ByteRange>,
-    /// What is wrong.
-    pub message: String,
+/// What to verify, and whom to trust.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Public keys the verifier holds (trust anchors). Empty: trust the
+    /// store's own first key, with a `trust_store_key` warning.
+    pub anchors: Vec<[u8; 32]>,
+    /// Verify only this object (BLAKE3, 64 lowercase hex digits).
+    pub object: Option<String>,
+    /// A log head kept elsewhere (`custody log anchor`): the log must still
+    /// hold that entry unchanged.
+    pub anchor: Option<Vec<u8>>,
+    /// Skip SHA-256 (BLAKE3 alone still decides whether bytes changed).
+    pub fast: bool,
 }
 
-/// A manifest that does not verify.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ManifestFailure {
-    /// The object the manifest describes.
-    pub hash: String,
-    /// What is wrong.
-    pub message: String,
+/// Why verification could not run at all (as opposed to finding failures).
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum VerifyError {
+    /// The object argument is not a BLAKE3 digest.
+    BadObject(String),
+    /// Reading the store failed.
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VerifyError::BadObject(h) => {
+                write!(f, "{h:?} is not a BLAKE3 digest (64 lowercase hex digits)")
+            }
+            VerifyError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+impl From<std::io::Error> for VerifyError {
+    fn from(e: std::io::Error) -> Self {
+        VerifyError::Io(e)
+    }
 }
 
 /// The verification report.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct VerifyReport {
-    /// True when everything holds.
+    /// True when nothing failed.
     pub ok: bool,
+    /// The store format verified.
+    pub format: &'static str,
+    /// Whom verification trusted.
+    pub trust: Trust,
     /// Objects re-hashed.
     pub objects_checked: u64,
-    /// Objects that changed or vanished.
-    pub objects_failed: Vec<ObjectFailure>,
-    /// Manifests that do not verify.
-    pub manifests_failed: Vec<ManifestFailure>,
+    /// Whether SHA-256 was checked too (false with `fast`).
+    pub sha256_checked: bool,
+    /// Every failure, named (docs/FORMAT.md, "Verification rules").
+    pub failures: Vec<Finding>,
+    /// Warnings: nothing was lost or changed, but something needs attention.
+    pub warnings: Vec<Finding>,
     /// The custody log.
     pub log: LogReport,
 }
 
-/// Verifies every registered object of `store` (or only `object`) against `trusted`.
+/// Verifies every registered object of `store` (or only `object`),
+/// trusting `trusted` and the keys it introduced.
 pub fn verify_store(
     store: &DirStore,
     trusted: &[u8; 32],
     object: Option<&str>,
-) -> std::io::Result<VerifyReport> {
-    let hashes = match object {
-        Some(h) => vec![h.to_string()],
-        None => store.registered()?,
-    };
-    let mut objects_failed = Vec::new();
-    let mut manifests_failed = Vec::new();
-    for h in &hashes {
-        match store.manifest_bytes(h) {
-            Ok(bytes) => match SignedManifest::verify_json(&bytes, trusted) {
-                Ok(m) if m.manifest.object.blake3 != *h => manifests_failed.push(ManifestFailure {
-                    hash: h.clone(),
-                    message: format!(
-                        "manifest describes {} but is filed under {h}",
-                        m.manifest.object.blake3
-                    ),
-                }),
-                Ok(_) => {}
-                Err(e) => manifests_failed.push(ManifestFailure {
-                    hash: h.clone(),
-                    message: e.to_string(),
-                }),
-            },
-            Err(e) => manifests_failed.push(ManifestFailure {
-                hash: h.clone(),
-                message: format!("no manifest: {e}"),
-            }),
+) -> Result<VerifyReport, VerifyError> {
+    verify_with(
+        store,
+        &VerifyOptions {
+            anchors: vec![*trusted],
+            object: object.map(str::to_string),
+            ..Default::default()
+        },
+    )
+}
+
+/// Verifies `store` as `opts` says.
+pub fn verify_with(store: &DirStore, opts: &VerifyOptions) -> Result<VerifyReport, VerifyError> {
+    if let Some(h) = &opts.object
+        && !crate::keys::is_digest_hex(h)
+    {
+        return Err(VerifyError::BadObject(h.clone()));
+    }
+    let (trust, mut failures, mut warnings) =
+        crate::keyring::trust(&store.key_records()?, &opts.anchors);
+
+    let anchor = match opts
+        .anchor
+        .as_deref()
+        .map(|b| Head::parse_trusted(b, &trust))
+    {
+        Some(Err(mut f)) => {
+            f.name = "anchor_invalid";
+            failures.push(f);
+            None
         }
-        let path = store.object_path(h);
-        let tree = std::fs::read(store.root().join(DirStore::tree_rel(h)))
-            .ok()
-            .and_then(|b| ChunkTree::decode(&b).ok());
-        let mut file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) => {
-                objects_failed.push(ObjectFailure {
-                    hash: h.clone(),
-                    changed: Vec::new(),
-                    message: format!("object missing: {e}"),
-                });
-                continue;
-            }
-        };
-        match tree {
-            Some(t) if t.root_hex() == *h && t.is_consistent() => {
-                let r = custody_hash::locate(&mut file, &t)
-                    .map_err(|e| std::io::Error::other(e.to_string()))?;
-                if !r.ok {
-                    objects_failed.push(ObjectFailure {
-                        hash: h.clone(),
-                        changed: r.changed,
-                        message: "object bytes changed".into(),
-                    });
+        Some(Ok(h)) => Some(h),
+        None => None,
+    };
+    // First ingestion entry of every object the log registers.
+    let mut registrations: BTreeMap<String, u64> = BTreeMap::new();
+    let log = store.log().verify(&trust, anchor.as_ref(), |e| {
+        if e.event == "ingestion"
+            && let Some(o) = &e.object
+        {
+            registrations.entry(o.clone()).or_insert(e.seq);
+        }
+    })?;
+    failures.extend(log.failures.iter().cloned());
+    warnings.extend(log.warnings.iter().cloned());
+    if !log.ok {
+        warnings.push(Finding::new(
+            "registrations_unchecked",
+            "the log did not verify to its end: manifests were not checked against its registrations",
+        ));
+    }
+
+    let (objects, trees) = store_objects(store, &mut failures)?;
+    let manifests: BTreeSet<String> = store.registered()?.into_iter().collect();
+    let selected: Vec<&String> = match &opts.object {
+        Some(h) => vec![h],
+        None => manifests.iter().collect(),
+    };
+    let mut checked = 0;
+    for h in selected {
+        match store.manifest_bytes(h) {
+            Ok(bytes) => match SignedManifest::verify_json(&bytes, &trust) {
+                Ok(m) if m.manifest.object.blake3 != *h => failures.push(
+                    Finding::new(
+                        "manifest_misfiled",
+                        format!(
+                            "manifest describes {} but is filed under {h}",
+                            m.manifest.object.blake3
+                        ),
+                    )
+                    .object(h),
+                ),
+                Ok(m) => {
+                    if objects.contains(h) {
+                        checked += 1;
+                        check_object(
+                            store,
+                            &m,
+                            trees.contains(h),
+                            opts.fast,
+                            &mut failures,
+                            &mut warnings,
+                        )?;
+                    }
                 }
-            }
-            _ => {
-                // Without a trustworthy tree, a plain re-hash still decides.
-                let (d, _) = custody_hash::hash_reader(&mut file, Default::default(), |_| {})?;
-                if d.blake3_hex().as_deref() != Some(h.as_str()) {
-                    objects_failed.push(ObjectFailure {
-                        hash: h.clone(),
-                        changed: Vec::new(),
-                        message: "object bytes changed (chunk tree missing or damaged)".into(),
-                    });
+                Err(e) => failures.push(Finding::new(e.name(), e.to_string()).object(h)),
+            },
+            Err(e) => failures
+                .push(Finding::new("manifest_missing", format!("no manifest: {e}")).object(h)),
+        }
+        if !objects.contains(h) {
+            failures
+                .push(Finding::new("object_missing", "the registered object is missing").object(h));
+        }
+        if log.ok && !registrations.contains_key(h) {
+            failures.push(
+                Finding::new(
+                    "manifest_without_registration",
+                    "no ingestion entry in the custody log registers this manifest's object",
+                )
+                .object(h),
+            );
+        }
+    }
+    if opts.object.is_none() {
+        for h in objects.difference(&manifests) {
+            failures.push(match registrations.get(h) {
+                Some(seq) => Finding::new(
+                    "manifest_missing",
+                    "an object registered in the log has no manifest (deleted, or its collection was \
+                     interrupted before the manifest was written: ingesting the file again completes it)",
+                )
+                .object(h)
+                .seq(*seq),
+                None => Finding::new("object_without_manifest", "an object no manifest or log entry registers").object(h),
+            });
+        }
+        if log.ok {
+            for (h, seq) in &registrations {
+                if !objects.contains(h) && !manifests.contains(h) {
+                    failures.push(
+                        Finding::new(
+                            "registration_missing",
+                            "the custody log registers this object, but its object and manifest are gone",
+                        )
+                        .object(h)
+                        .seq(*seq),
+                    );
                 }
             }
         }
     }
-    let log = store.log().verify(Some(trusted))?;
+    if opts.object.is_none() {
+        let (f, w) = crate::catalog::check(store, &manifests);
+        failures.extend(f);
+        warnings.extend(w);
+    }
     Ok(VerifyReport {
-        ok: objects_failed.is_empty() && manifests_failed.is_empty() && log.ok,
-        objects_checked: hashes.len() as u64,
-        objects_failed,
-        manifests_failed,
+        ok: failures.is_empty(),
+        format: STORE_FORMAT,
+        trust,
+        objects_checked: checked,
+        sha256_checked: !opts.fast,
+        failures,
+        warnings,
         log,
     })
+}
+
+/// The objects and chunk trees under `objects/`; anything else there is a failure.
+fn store_objects(
+    store: &DirStore,
+    failures: &mut Vec<Finding>,
+) -> std::io::Result<(BTreeSet<String>, BTreeSet<String>)> {
+    let mut objects = BTreeSet::new();
+    let mut trees = BTreeSet::new();
+    for rel in store.object_files()? {
+        let parts: Vec<&str> = rel.split('/').collect();
+        let (dir, name) = match parts.as_slice() {
+            ["objects", dir, name] => (*dir, *name),
+            _ => {
+                failures.push(Finding::new(
+                    "store_unknown_file",
+                    format!("{rel}: not an object or a chunk tree"),
+                ));
+                continue;
+            }
+        };
+        if name.starts_with('.') && name.contains(".tmp-") {
+            // An atomic write in progress, or left by a crash: not evidence.
+            continue;
+        }
+        let (hash, set) = match name.strip_suffix(".b3tree") {
+            Some(h) => (h, &mut trees),
+            None => (name, &mut objects),
+        };
+        if !crate::keys::is_digest_hex(hash) || !hash.starts_with(dir) {
+            failures.push(Finding::new(
+                "store_unknown_file",
+                format!("{rel}: not an object or a chunk tree"),
+            ));
+            continue;
+        }
+        set.insert(hash.to_string());
+    }
+    Ok((objects, trees))
+}
+
+/// Re-hashes one object against its verified manifest: size, BLAKE3 (its
+/// name) and SHA-256 in one read; a change is located with the chunk tree.
+fn check_object(
+    store: &DirStore,
+    m: &SignedManifest,
+    has_tree: bool,
+    fast: bool,
+    failures: &mut Vec<Finding>,
+    warnings: &mut Vec<Finding>,
+) -> std::io::Result<()> {
+    let o = &m.manifest.object;
+    let h = &o.blake3;
+    let path = store.object_path(h);
+    let algorithms = if fast {
+        Algorithms::BLAKE3
+    } else {
+        Algorithms::BOTH
+    };
+    let opts = DigestOptions {
+        algorithms,
+        ..Default::default()
+    };
+    let (d, _) = custody_hash::hash_file(&path, opts, custody_io::ReadMode::Auto, |_| {})?;
+    let tree = has_tree
+        .then(|| std::fs::read(store.root().join(DirStore::tree_rel(h))).ok())
+        .flatten()
+        .and_then(|b| ChunkTree::decode(&b).ok())
+        .filter(|t| t.root_hex() == *h && t.is_consistent());
+    if tree.is_none() {
+        warnings.push(
+            Finding::new(
+                "tree_missing",
+                "chunk tree missing or damaged: a change could not be located",
+            )
+            .object(h),
+        );
+    }
+    if d.blake3_hex().as_deref() != Some(h.as_str()) || d.size != o.size {
+        let mut f = Finding::new(
+            "object_changed",
+            format!(
+                "object bytes changed ({} bytes registered, {} now)",
+                o.size, d.size
+            ),
+        )
+        .object(h);
+        if let Some(t) = &tree {
+            let mut file = std::fs::File::open(&path)?;
+            if let Ok(r) = custody_hash::locate(&mut file, t) {
+                f.changed = r.changed;
+            }
+        }
+        failures.push(f);
+    } else if !fast && d.sha256_hex().as_deref() != Some(o.sha256.as_str()) {
+        failures.push(
+            Finding::new(
+                "object_sha256",
+                "the object's SHA-256 differs from its manifest's",
+            )
+            .object(h),
+        );
+    }
+    Ok(())
 }

@@ -239,91 +239,6 @@ fn ingest_registers_verifies_and_never_touches_the_source() {
     );
 }
 
-#[test]
-fn tampering_is_found_and_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dump(dir.path());
-    let store = DirStore::open(&dir.path().join("store")).unwrap();
-    let key = StationKey::generate().unwrap();
-    let r = ingest(&src, &store, &key, &opts()).unwrap();
-    let obj = r
-        .items
-        .iter()
-        .find(|i| i.path.ends_with("0003.MP4"))
-        .unwrap()
-        .blake3
-        .clone()
-        .unwrap();
-
-    // One flipped byte in a stored object: located to its 64 KiB leaf.
-    let p = store.object_path(&obj);
-    let mut perms = std::fs::metadata(&p).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    std::fs::set_permissions(&p, perms).unwrap();
-    let mut bytes = std::fs::read(&p).unwrap();
-    bytes[70_000] ^= 1;
-    std::fs::write(&p, &bytes).unwrap();
-    let v = verify_store(&store, &key.public(), None).unwrap();
-    assert!(!v.ok);
-    assert_eq!(v.objects_failed.len(), 1);
-    assert_eq!(v.objects_failed[0].hash, obj);
-    assert!(bytes.len() > 131_072);
-    assert_eq!(
-        (
-            v.objects_failed[0].changed[0].start,
-            v.objects_failed[0].changed[0].end
-        ),
-        (65_536, 131_072)
-    );
-    bytes[70_000] ^= 1;
-    std::fs::write(&p, &bytes).unwrap();
-    assert!(verify_store(&store, &key.public(), None).unwrap().ok);
-
-    // An edited manifest: its signature fails.
-    let mp = store.root().join("manifests").join(format!("{obj}.json"));
-    let orig = std::fs::read_to_string(&mp).unwrap();
-    std::fs::write(
-        &mp,
-        orig.replace("\"station\": \"st-1\"", "\"station\": \"st-2\""),
-    )
-    .unwrap();
-    let v = verify_store(&store, &key.public(), None).unwrap();
-    assert_eq!(v.manifests_failed.len(), 1);
-    assert!(
-        v.manifests_failed[0].message.contains("signature"),
-        "{:?}",
-        v.manifests_failed
-    );
-    std::fs::write(&mp, &orig).unwrap();
-
-    // A log line deleted: its sequence number is named.
-    let lp = store.root().join("custody.log");
-    let log = std::fs::read_to_string(&lp).unwrap();
-    let mut lines: Vec<&str> = log.lines().collect();
-    lines.remove(2);
-    std::fs::write(&lp, lines.join("\n") + "\n").unwrap();
-    assert_eq!(
-        verify_store(&store, &key.public(), None)
-            .unwrap()
-            .log
-            .first_bad_seq,
-        Some(3)
-    );
-    std::fs::write(&lp, &log).unwrap();
-
-    // Another key is not trusted: every manifest is refused.
-    let other = StationKey::generate().unwrap();
-    let v = verify_store(&store, &other.public(), None).unwrap();
-    assert_eq!(v.manifests_failed.len(), 5);
-    assert!(
-        v.manifests_failed[0]
-            .message
-            .contains("not the trusted station key")
-    );
-    assert!(verify_store(&store, &key.public(), None).unwrap().ok);
-}
-
 #[cfg(unix)]
 #[test]
 fn hostile_trees_are_refused_or_handled() {
@@ -596,7 +511,9 @@ fn report_finds_exactly_the_planted_gap_overlap_and_truncated_file() {
     let r = ingest(&dir.path().join("rec"), &store, &key, &opts()).unwrap();
     assert_eq!(r.registered, 7 + with_real as u64, "{:?}", r.items);
 
-    let rep = custody_evidence::report::report(&store, &Default::default()).unwrap();
+    let rep =
+        custody_evidence::report::report(&store, &Default::default(), &trusting(&key)).unwrap();
+    assert!(rep.unverified.is_empty(), "{:?}", rep.unverified);
     let sn5 = rep
         .devices
         .iter()
@@ -639,8 +556,13 @@ fn catalog_lists_by_officer_and_day_and_rebuilds_from_manifests() {
         day: Some("2026-11-29".into()),
         ..Default::default()
     };
-    let rows = Catalog::open(&store).unwrap().list(&q).unwrap();
+    let trust = trusting(&key);
+    let rows = Catalog::open(&store)
+        .unwrap()
+        .list(&store, &q, &trust)
+        .unwrap();
     assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.verified));
     assert!(rows.windows(2).all(|w| w[0].start <= w[1].start));
     assert_eq!(rows[0].device.as_deref(), Some("SN77"));
     for f in std::fs::read_dir(store.root()).unwrap().flatten() {
@@ -652,9 +574,29 @@ fn catalog_lists_by_officer_and_day_and_rebuilds_from_manifests() {
         }
     }
     let mut cat = Catalog::open(&store).unwrap();
-    assert!(cat.list(&q).unwrap().is_empty());
-    assert_eq!(cat.rebuild(&store).unwrap(), 5);
-    assert_eq!(cat.list(&q).unwrap(), rows);
+    assert!(cat.list(&store, &q, &trust).unwrap().is_empty());
+    assert_eq!(cat.rebuild(&store, &trust).unwrap(), (5, Vec::new()));
+    assert_eq!(cat.list(&store, &q, &trust).unwrap(), rows);
+    // A manifest edited without re-signing is listed as unverified, and a
+    // rebuild leaves it out, saying why.
+    let h = &rows[0].blake3;
+    let mp = store.root().join("manifests").join(format!("{h}.json"));
+    let edited = std::fs::read_to_string(&mp)
+        .unwrap()
+        .replace("\"officer\":\"4242\"", "\"officer\":\"4243\"");
+    std::fs::write(&mp, edited).unwrap();
+    let listed = cat.list(&store, &q, &trust).unwrap();
+    assert_eq!(
+        listed.iter().map(|r| r.verified).collect::<Vec<_>>(),
+        [false, true, true]
+    );
+    let (n, left_out) = cat.rebuild(&store, &trust).unwrap();
+    assert_eq!((n, left_out.len(), &left_out[0].0), (4, 1, h));
+    assert!(left_out[0].1.contains("signature"), "{left_out:?}");
+}
+
+fn trusting(key: &StationKey) -> custody_evidence::keyring::Trust {
+    custody_evidence::keyring::trust(&[], &[key.public()]).0
 }
 
 /// Every manifest written validates against the shipped JSON Schema; a
@@ -683,6 +625,29 @@ fn manifests_match_the_json_schema() {
         bad["manifest"]["object"]["blake3"] = "not a hash".into();
         assert!(!validator.is_valid(&bad));
     }
+    // The log's lines, its head and the key records match theirs.
+    let schema = |text: &str| {
+        jsonschema::validator_for(&serde_json::from_str::<serde_json::Value>(text).unwrap())
+            .unwrap()
+    };
+    let valid = |v: &jsonschema::Validator, bytes: &[u8], what: &str| {
+        let doc: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        let errors: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{what}: {errors:?}");
+    };
+    let entry = schema(include_str!("../schema/log-entry.schema.json"));
+    let log = std::fs::read(store.root().join("custody.log")).unwrap();
+    let lines: Vec<&[u8]> = log.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 5);
+    for l in &lines {
+        valid(&entry, l, "log entry");
+    }
+    let head = schema(include_str!("../schema/head.schema.json"));
+    valid(&head, &store.log().anchor().unwrap().unwrap(), "head");
+    let keys = schema(include_str!("../schema/key.schema.json"));
+    let records = store.key_records().unwrap();
+    assert_eq!(records.len(), 1);
+    valid(&keys, &records[0].1, "key record");
 }
 
 #[test]

@@ -31,6 +31,7 @@ pub enum MetaValue {
 
 /// A geographic position (ISO 6709).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Location {
     /// Latitude in degrees, north positive.
     pub lat: f64,
@@ -295,7 +296,11 @@ pub fn parse_iso6709(s: &str) -> Option<Location> {
     if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
         return None;
     }
-    let alt = parts.get(2).and_then(|a| a.parse().ok());
+    // A long enough digit string parses as infinity: no altitude then.
+    let alt = parts
+        .get(2)
+        .and_then(|a| a.parse::<f64>().ok())
+        .filter(|a| a.is_finite());
     Some(Location { lat, lon, alt })
 }
 
@@ -323,5 +328,8 @@ mod tests {
         );
         assert_eq!(parse_iso6709("garbage"), None);
         assert_eq!(parse_iso6709("+99.0+000.0/"), None);
+        // An altitude of 400 digits parses as infinity: it is dropped.
+        let huge = format!("+1.0+2.0+{}/", "9".repeat(400));
+        assert_eq!(parse_iso6709(&huge).map(|l| l.alt), Some(None));
     }
 }
