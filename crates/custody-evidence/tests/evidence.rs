@@ -637,7 +637,10 @@ fn manifests_match_the_json_schema() {
     };
     let entry = schema(include_str!("../schema/log-entry.schema.json"));
     let log = std::fs::read(store.root().join("custody.log")).unwrap();
-    let lines: Vec<&[u8]> = log.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&[u8]> = log
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     assert_eq!(lines.len(), 5);
     for l in &lines {
         valid(&entry, l, "log entry");
