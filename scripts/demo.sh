@@ -67,8 +67,13 @@ echo >&2
 echo "demo: officer 012345 on 2026-11-29, from the catalog" >&2
 target/release/custody catalog list --store "$store" --officer 012345 --day 2026-11-29
 echo >&2
-echo "demo: verify the store" >&2
+echo "demo: verify the store (read-only: keys, signed log, manifests, objects, cross-checks)" >&2
 target/release/custody verify --store "$store"
+echo >&2
+echo "demo: the log's signed head, kept elsewhere as an anchor; verify against it" >&2
+target/release/custody log anchor --store "$store" > demo-out/anchor.json
+cat demo-out/anchor.json
+target/release/custody verify --store "$store" --anchor demo-out/anchor.json | tail -1
 echo >&2
 echo "demo: one byte of one stored object flipped: verify names the object and its 64 KiB range" >&2
 obj=$(find "$store/objects" -type f ! -name '*.b3tree' -size +300k | head -1)

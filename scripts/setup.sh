@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Custody's tests, demo and benchmarks need on Debian 12, when missing:
 # ffmpeg/ffprobe (the referee in conformance tests), mediainfo (benchmarks),
-# openssl and coreutils (SHA-256 references), b3sum (the BLAKE3 reference).
+# openssl and coreutils (SHA-256 references), b3sum (the BLAKE3 reference),
+# and a Python virtual environment for the third-party store verifier.
 # Rust (1.95, stable) is expected from rustup. Idempotent; prints what it does.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 need=()
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
@@ -11,6 +13,7 @@ command -v mediainfo >/dev/null 2>&1 || need+=(mediainfo)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
@@ -24,4 +27,14 @@ fi
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found; install Rust 1.95 with rustup" >&2; exit 1; }
 # b3sum, the reference BLAKE3 tool that hash tests compare against (from crates.io).
 command -v b3sum >/dev/null 2>&1 || { echo "setup: installing b3sum" >&2; cargo install b3sum --locked --version 1.8.7 -q; }
+# The third-party verifier (tests/third_party/verify_store.py) runs in its own
+# virtual environment with the PyPI packages it names.
+pyenv=target/pyenv
+req=tests/third_party/requirements.txt
+if [ -f "$req" ] && ! cmp -s "$req" "$pyenv/requirements.txt" 2>/dev/null; then
+  echo "setup: making $pyenv for the third-party verifier" >&2
+  python3 -m venv "$pyenv"
+  "$pyenv/bin/pip" install -q -r "$req"
+  cp "$req" "$pyenv/requirements.txt"
+fi
 echo "setup: $(b3sum --version), ffprobe $(ffprobe -version | head -1 | cut -d' ' -f3), mediainfo $(mediainfo --Version | tail -1), $(cargo --version)" >&2
