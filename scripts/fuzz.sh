@@ -12,11 +12,13 @@ corpus=${CUSTODY_CORPUS:-../shared/corpus}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --version 0.13.2
 
 root=$(pwd)
-for target in bmff ts ps tree content; do
+targets=$(cd fuzz/fuzz_targets && ls *.rs | sed 's/\.rs$//')
+for target in $targets; do
   work=$root/fuzz/work/$target
   mkdir -p "$work"
   seeds=("$work" "$root/fuzz/corpus/$target")
-  [ -d "$corpus" ] && [ "$target" != tree ] && seeds+=("$(cd "$corpus" && pwd)")
+  # The media corpus seeds the media parsers only.
+  case $target in bmff|ts|ps|content) [ -d "$corpus" ] && seeds+=("$(cd "$corpus" && pwd)") ;; esac
   echo "fuzz: $target for ${seconds}s" >&2
   log=$root/fuzz/work/$target.log
   if ! (cd fuzz && RUSTC_BOOTSTRAP=1 timeout $((seconds + 900)) cargo fuzz run "$target" "${seeds[@]}" -- \

@@ -20,6 +20,7 @@ fn entry(target: &str) -> Option<Target> {
         "ps" => c::ps,
         "tree" => h::tree,
         "content" => h::content,
+        "store_json" => custody_evidence::fuzzing::store_json,
         _ => return None,
     })
 }
@@ -54,7 +55,7 @@ fn fuzz_corpora_and_regressions_replay() {
     let targets = targets(&root);
     assert_eq!(
         targets.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-        ["bmff", "content", "ps", "tree", "ts"]
+        ["bmff", "content", "ps", "store_json", "tree", "ts"]
     );
     // No seed or regression folder belongs to a target that does not exist.
     for folder in ["corpus", "regressions"] {

@@ -66,6 +66,14 @@ impl StationKey {
         })
     }
 
+    /// A key from a 32-byte secret seed (tests and fuzzing use fixed seeds;
+    /// stations use [`StationKey::generate`]).
+    pub fn from_seed(seed: [u8; 32]) -> StationKey {
+        StationKey {
+            signing: SigningKey::from_bytes(&seed),
+        }
+    }
+
     /// Loads the key at `path`. A missing key file is an error
     /// ([`KeyError::Missing`]): only [`StationKey::init`] creates a key, so a
     /// mistyped path never starts a second key silently.

@@ -447,6 +447,17 @@ impl CustodyLog {
     }
 }
 
+/// Checks one line (without its newline) as entry `seq` following a line
+/// that hashes to `prev`: canonical form, members, signature by a trusted
+/// key, sequence and chain.
+pub fn check_line(body: &[u8], seq: u64, prev: &str, trust: &Trust) -> Result<LogEntry, Finding> {
+    let mut out = None;
+    check_entry(body, seq, prev, trust, &mut |e: &LogEntry| {
+        out = Some(e.clone())
+    })?;
+    out.ok_or_else(|| Finding::new("log_format", "no entry"))
+}
+
 /// Checks one line as entry `seq` following a line that hashes to `prev`.
 fn check_entry(
     body: &[u8],

@@ -344,6 +344,13 @@ impl SignedManifest {
         }
         let signed: SignedManifest =
             serde_json::from_value(value).map_err(|e| ManifestError::Format(e.to_string()))?;
+        // Exactly the members this version writes: none missing (a default
+        // filled in), none `null` where the schema has none.
+        if signed.to_bytes().ok().as_deref() != Some(json) {
+            return Err(ManifestError::Format(
+                "members are missing, or null where the schema has none".into(),
+            ));
+        }
         if signed.manifest.schema != SCHEMA {
             return Err(ManifestError::Format(format!(
                 "unknown schema {}",
