@@ -240,6 +240,7 @@ impl CustodyLog {
                 (last.seq + 1, line_hash(&line))
             }
         };
+        self.check_tail(seq - 1, &prev)?;
         let mut details = e.details;
         if torn > 0
             && let Some(obj) = details.as_object_mut()
@@ -285,6 +286,38 @@ impl CustodyLog {
         custody_io::write_atomic(&self.head, &to_canonical(&head)?)?;
         f.unlock()?;
         Ok(entry)
+    }
+
+    /// Before an append: the head must name the last entry (`last`, whose
+    /// line hashes to `hash`), or the one before it (an append interrupted
+    /// before its head). Anything else means entries were removed, added or
+    /// changed since the head was signed, and appending would hide it.
+    fn check_tail(&self, last: u64, hash: &str) -> std::io::Result<()> {
+        let refuse = |m: String| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{m}: the custody log does not match its signed head; nothing was appended (run `custody verify`)"
+                ),
+            ))
+        };
+        let head: Option<Head> = match self.anchor()? {
+            Some(b) => match serde_json::from_slice(&b) {
+                Ok(h) => Some(h),
+                Err(e) => return refuse(format!("the head is damaged ({e})")),
+            },
+            None => None,
+        };
+        match head {
+            None if last == 0 => Ok(()),
+            None => refuse(format!("the log has {last} entries but no head")),
+            Some(h) if h.seq == last && h.hash == hash => Ok(()),
+            Some(h) if h.seq + 1 == last => Ok(()),
+            Some(h) => refuse(format!(
+                "the head names entry {} but the log ends at entry {last}",
+                h.seq
+            )),
+        }
     }
 
     /// Checks every entry (canonical form, signature by a key in `trust`,
@@ -761,6 +794,36 @@ mod tests {
         let r = log.verify(&trust, Some(&anchor_5), |_| {}).unwrap();
         assert_eq!((r.ok, r.failures[0].name), (false, "anchor_mismatch"));
         assert!(log.verify(&trust, Some(&anchor_3), |_| {}).unwrap().ok);
+    }
+
+    #[test]
+    fn an_append_refuses_a_log_that_lost_entries_since_its_head() {
+        let (_d, log, key) = setup(4);
+        let orig = lines(&log);
+        // The last entry removed: appending would make the loss look normal.
+        write(&log, &orig[..3]);
+        let e = log
+            .append(
+                &key,
+                NewEntry {
+                    station: "s",
+                    actor: "a",
+                    operator: None,
+                    event: "fixity check",
+                    object: None,
+                    details: serde_json::json!({}),
+                },
+            )
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("does not match its signed head"),
+            "{e}"
+        );
+        assert_eq!(lines(&log), orig[..3].to_vec(), "something was appended");
+        // Restored, appends go on.
+        write(&log, &orig);
+        setup_append(&log, &key);
+        assert!(check(&log, &key.public()).ok);
     }
 
     fn setup_append(log: &CustodyLog, key: &StationKey) {
