@@ -92,7 +92,7 @@ fn tamper(root: &Path, kind: u8, pick: u16) -> bool {
         .collect();
     let at = |n: usize| pick as usize % n.max(1);
     match kind {
-        0 | 1 | 2 => {
+        0..=2 => {
             let Some(p) = choose(of("objects", "")) else {
                 return false;
             };
