@@ -28,7 +28,8 @@ fn bench(c: &mut Criterion) {
             let mut h = Digester::new(DigestOptions {
                 algorithms: Algorithms::BLAKE3,
                 ..Default::default()
-            });
+            })
+            .unwrap();
             h.update(black_box(d));
             h.finish().0
         })
@@ -42,11 +43,16 @@ fn bench(c: &mut Criterion) {
                     ..Default::default()
                 },
             )
+            .unwrap()
             .0
         })
     });
     g.bench_with_input(BenchmarkId::new("both", "one_pass"), &data, |b, d| {
-        b.iter(|| hash_bytes(black_box(d), DigestOptions::default()).0)
+        b.iter(|| {
+            hash_bytes(black_box(d), DigestOptions::default())
+                .unwrap()
+                .0
+        })
     });
     g.finish();
 }

@@ -205,7 +205,8 @@ fn copy_and_hash(path: &Path, store: &DirStore) -> Result<Copied, String> {
         let mut digester = Digester::new(DigestOptions {
             algorithms: Algorithms::BOTH,
             ..Default::default()
-        });
+        })
+        .map_err(|e| e.to_string())?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = match src.read(&mut buf) {

@@ -70,6 +70,17 @@ pub struct DigestOptions {
     pub leaf_size: u32,
 }
 
+impl DigestOptions {
+    /// Checks the leaf size (a power of two from 1 KiB to 16 MiB).
+    pub fn check(&self) -> Result<(), crate::TreeError> {
+        if crate::tree::valid_leaf_size(self.leaf_size) {
+            Ok(())
+        } else {
+            Err(crate::TreeError::LeafSize(self.leaf_size))
+        }
+    }
+}
+
 impl Default for DigestOptions {
     fn default() -> Self {
         DigestOptions {
@@ -206,11 +217,8 @@ fn recycle(block: Arc<Block>, pool: &Sender<Vec<u8>>) {
 
 impl Digester {
     /// Starts the hash workers.
-    pub fn new(opts: DigestOptions) -> Digester {
-        assert!(
-            crate::tree::valid_leaf_size(opts.leaf_size),
-            "leaf size must be a power of two from 1 KiB to 16 MiB"
-        );
+    pub fn new(opts: DigestOptions) -> Result<Digester, crate::TreeError> {
+        opts.check()?;
         let (pool_tx, pool_rx) = bounded::<Vec<u8>>(POOL_BLOCKS);
         let mut workers = Vec::new();
         let a = opts.algorithms;
@@ -275,14 +283,14 @@ impl Digester {
             });
             workers.push((tx, h));
         }
-        Digester {
+        Ok(Digester {
             current: None,
             size: 0,
             pool_tx,
             pool_rx,
             allocated: 0,
             workers,
-        }
+        })
     }
 
     fn take_block(&mut self) -> Block {
@@ -402,7 +410,8 @@ pub fn hash_reader(
     opts: DigestOptions,
     progress: impl FnMut(u64),
 ) -> std::io::Result<(FileDigest, Option<ChunkTree>)> {
-    let mut d = Digester::new(opts);
+    let mut d = Digester::new(opts)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     d.read_from(r, progress)?;
     Ok(d.finish())
 }
@@ -427,14 +436,19 @@ pub fn hash_file(
     };
     if map && len > 0 {
         let ev = custody_io::Evidence::open(path, custody_io::ReadMode::Map)?;
-        return Ok(hash_bytes(ev.bytes(), opts));
+        return hash_bytes(ev.bytes(), opts)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()));
     }
     hash_reader(&mut f, opts, progress)
 }
 
 /// Digests bytes already in memory (or memory-mapped): BLAKE3 leaves in
 /// parallel while SHA-256 and MD5 run on their own threads.
-pub fn hash_bytes(data: &[u8], opts: DigestOptions) -> (FileDigest, Option<ChunkTree>) {
+pub fn hash_bytes(
+    data: &[u8],
+    opts: DigestOptions,
+) -> Result<(FileDigest, Option<ChunkTree>), crate::TreeError> {
+    opts.check()?;
     let a = opts.algorithms;
     std::thread::scope(|s| {
         let sha = a
@@ -463,7 +477,7 @@ pub fn hash_bytes(data: &[u8], opts: DigestOptions) -> (FileDigest, Option<Chunk
             sha256: sha.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
             md5: md5.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
         };
-        (d, tree)
+        Ok((d, tree))
     })
 }
 
@@ -493,7 +507,8 @@ mod tests {
             let mut g = Digester::new(DigestOptions {
                 algorithms: Algorithms::ALL,
                 ..Default::default()
-            });
+            })
+            .unwrap();
             for c in d.chunks(split) {
                 g.update(c);
             }
@@ -511,8 +526,27 @@ mod tests {
                 algorithms: Algorithms::ALL,
                 ..Default::default()
             },
-        );
+        )
+        .unwrap();
         assert_eq!((fd.blake3, fd.sha256), (Some(expect_b3), Some(expect_sha)));
+    }
+
+    #[test]
+    fn a_bad_leaf_size_is_an_error_not_a_panic() {
+        let opts = DigestOptions {
+            leaf_size: 1000,
+            ..Default::default()
+        };
+        assert!(matches!(
+            Digester::new(opts),
+            Err(crate::TreeError::LeafSize(1000))
+        ));
+        assert!(matches!(
+            hash_bytes(b"x", opts),
+            Err(crate::TreeError::LeafSize(1000))
+        ));
+        let e = hash_reader(&mut &b"x"[..], opts, |_| {}).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
     }
 
     #[test]

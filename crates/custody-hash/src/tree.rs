@@ -48,6 +48,8 @@ pub enum TreeError {
     },
     /// Reading the file failed.
     Io(std::io::Error),
+    /// A leaf size that is not a power of two from 1 KiB to 16 MiB.
+    LeafSize(u32),
 }
 
 impl fmt::Display for TreeError {
@@ -55,6 +57,12 @@ impl fmt::Display for TreeError {
         match self {
             TreeError::Format { offset, message } => {
                 write!(f, "chunk tree @ {offset:#x}: {message}")
+            }
+            TreeError::LeafSize(n) => {
+                write!(
+                    f,
+                    "leaf size {n} is not a power of two from 1 KiB to 16 MiB"
+                )
             }
             TreeError::RootMismatch => {
                 write!(f, "the chunk tree's leaves do not produce its root hash")

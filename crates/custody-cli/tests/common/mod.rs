@@ -11,6 +11,7 @@ pub fn b3(bytes: &[u8]) -> String {
         ..Default::default()
     };
     custody_hash::hash_bytes(bytes, opts)
+        .unwrap()
         .0
         .blake3_hex()
         .unwrap()
