@@ -79,6 +79,9 @@ pub(crate) struct IngestArgs {
     /// Operator name.
     #[arg(long)]
     operator: Option<String>,
+    /// The recorder's UTC offset (+HH:MM), for start times known only in local time (file names).
+    #[arg(long, value_name = "+HH:MM", allow_hyphen_values = true)]
+    utc_offset: Option<String>,
     /// Skip re-reading each copy before registering it.
     #[arg(long)]
     no_reverify: bool,
@@ -327,6 +330,7 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
         device: a.device.clone(),
         reverify: !a.no_reverify,
         patterns,
+        utc_offset: a.utc_offset.clone(),
         jobs: a.jobs,
     };
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
@@ -581,10 +585,14 @@ pub(crate) fn run_report(a: &ReportArgs) -> ExitCode {
     }
     for d in &r.devices {
         println!(
-            "device {}: {} dated segments, {} recordings",
+            "device {}: {} dated segments, {} recordings{}",
             d.device,
             d.segments,
-            d.recordings.len()
+            d.recordings.len(),
+            d.utc_offset
+                .as_deref()
+                .map(|o| format!(", UTC offset {o}"))
+                .unwrap_or_default()
         );
         for rec in &d.recordings {
             println!(
@@ -600,6 +608,7 @@ pub(crate) fn run_report(a: &ReportArgs) -> ExitCode {
             ("overlap", &d.overlaps),
             ("truncated", &d.truncated),
             ("clock", &d.clock_anomalies),
+            ("no offset", &d.offset_unknown),
         ] {
             for f in list {
                 println!(

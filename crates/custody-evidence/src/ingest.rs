@@ -34,6 +34,9 @@ pub struct IngestOptions {
     pub reverify: bool,
     /// File-name patterns (see [`crate::names`]); empty means the defaults.
     pub patterns: Vec<String>,
+    /// The recorders' UTC offset (`+HH:MM`), for starts known only in local
+    /// time (file names); validated by [`crate::parse_offset`].
+    pub utc_offset: Option<String>,
     /// Files collected at once; 1 reads strictly one file after another
     /// (one USB recorder, spinning disks). 0 counts as 1.
     pub jobs: usize,
@@ -465,6 +468,38 @@ fn index_if_missing(
     }
 }
 
+/// Settles the recording's UTC offset and, with it, a UTC start for a
+/// recording known only in local time. The caller's offset wins; otherwise a
+/// file holding both a UTC start (metadata) and a local one (its name) gives
+/// its own offset, rounded to a quarter hour and kept only within 14 hours.
+/// Local and UTC times are never mixed up: without an offset a local start
+/// stays local.
+fn place_in_utc(rec: &mut Recording, caller: Option<&str>) {
+    let derived = || {
+        let utc = crate::parse_utc(rec.start.as_deref()?)?;
+        let local = crate::parse_utc(&format!("{}Z", rec.start_local.as_deref()?))?;
+        let off = ((local - utc) as f64 / 900.0).round() as i64 * 900;
+        (off.abs() <= 14 * 3600).then_some(off)
+    };
+    let (offset, source) = match (caller.and_then(crate::parse_offset), derived()) {
+        (Some(o), _) => (o, "caller"),
+        (None, Some(o)) => (o, "derived: metadata (UTC) and file name (local)"),
+        (None, None) => return,
+    };
+    rec.utc_offset = Some(crate::format_offset(offset));
+    rec.sources.insert("utc_offset".into(), source.into());
+    if rec.start.is_none()
+        && let Some(local) = rec
+            .start_local
+            .as_deref()
+            .and_then(|l| crate::parse_utc(&format!("{l}Z")))
+    {
+        rec.start = Some(custody_container::time::rfc3339_utc(local - offset));
+        rec.sources
+            .insert("start".into(), "file name (local) and UTC offset".into());
+    }
+}
+
 /// Collects one file: copy while hashing, verify, probe, register, log.
 fn ingest_one(
     sh: &Shared<'_>,
@@ -541,6 +576,7 @@ fn ingest_one(
                 .insert(field.into(), format!("file name ({})", f.pattern));
         }
     }
+    place_in_utc(&mut recording, sh.opts.utc_offset.as_deref());
     if let (Some(start), Some(d)) = (&recording.start, media.as_ref().and_then(|m| m.duration_s)) {
         recording.end = crate::end_time(start, d);
     }
@@ -742,6 +778,14 @@ pub fn ingest_with_progress(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> std::io::Result<IngestReport> {
     let started = std::time::Instant::now();
+    if let Some(o) = opts.utc_offset.as_deref()
+        && crate::parse_offset(o).is_none()
+    {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("UTC offset {o:?} is not +HH:MM or -HH:MM (at most 14 hours)"),
+        ));
+    }
     let src = std::fs::canonicalize(src)?;
     let root = std::fs::canonicalize(store.root())?;
     if root.starts_with(&src) || src.starts_with(&root) {

@@ -62,6 +62,39 @@ pub fn parse_utc(s: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + mi * 60 + sec)
 }
 
+/// Parses a UTC offset `+HH:MM` / `-HH:MM` (up to 14 hours) into seconds.
+///
+/// ```
+/// assert_eq!(custody_evidence::parse_offset("+08:00"), Some(28_800));
+/// assert_eq!(custody_evidence::parse_offset("-03:30"), Some(-12_600));
+/// assert_eq!(custody_evidence::parse_offset("8"), None);
+/// ```
+pub fn parse_offset(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 6 || b[3] != b':' {
+        return None;
+    }
+    let sign = match b[0] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let h: i64 = s.get(1..3)?.parse().ok()?;
+    let m: i64 = s.get(4..6)?.parse().ok()?;
+    (s.get(1..3)?.bytes().all(|c| c.is_ascii_digit())
+        && s.get(4..6)?.bytes().all(|c| c.is_ascii_digit())
+        && m < 60
+        && h * 60 + m <= 14 * 60)
+        .then_some(sign * (h * 3600 + m * 60))
+}
+
+/// Formats an offset in seconds as `+HH:MM`.
+pub fn format_offset(seconds: i64) -> String {
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let m = seconds.unsigned_abs() / 60;
+    format!("{sign}{:02}:{:02}", m / 60, m % 60)
+}
+
 /// `start` plus `seconds`, as RFC 3339 UTC.
 pub fn end_time(start: &str, seconds: f64) -> Option<String> {
     let s = parse_utc(start)?;

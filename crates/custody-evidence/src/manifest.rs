@@ -100,9 +100,13 @@ pub struct Recording {
     pub start: Option<String>,
     /// End, RFC 3339 UTC.
     pub end: Option<String>,
-    /// Start in the recorder's local time (from a file name; offset unknown).
+    /// Start in the recorder's local time (from a file name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_local: Option<String>,
+    /// The recorder's UTC offset (`+HH:MM`), when known: given by the caller,
+    /// or derived from a file that holds both a UTC and a local time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utc_offset: Option<String>,
     /// Device serial number.
     pub device_serial: Option<String>,
     /// Device make, from the file's metadata.

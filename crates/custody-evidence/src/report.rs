@@ -78,6 +78,13 @@ pub struct DeviceReport {
     pub truncated: Vec<Finding>,
     /// Start times in the future or before the previous segment.
     pub clock_anomalies: Vec<Finding>,
+    /// The device's UTC offset, when one is known (local starts are then
+    /// placed in UTC with it).
+    pub utc_offset: Option<String>,
+    /// Segments known only in recorder-local time, with no known UTC offset,
+    /// while others of the device are in UTC: they are compared only with
+    /// one another, never with UTC times (no false gaps).
+    pub offset_unknown: Vec<Finding>,
     /// Files without a start time (photos, damaged files).
     pub undated: Vec<String>,
 }
@@ -123,7 +130,11 @@ pub struct Unverified {
 struct Seg {
     path: String,
     officer: Option<String>,
+    /// Seconds and text; in UTC when `utc`, else in the recorder's local time.
     start: Option<(i64, String)>,
+    utc: bool,
+    /// The recorder's UTC offset in seconds, when the manifest knows it.
+    offset: Option<i64>,
     duration: f64,
     truncated: Option<String>,
 }
@@ -272,6 +283,12 @@ pub fn report(store: &DirStore, opts: &ReportOptions, trust: &Trust) -> std::io:
             } else {
                 None
             },
+            utc,
+            offset: m
+                .recording
+                .utc_offset
+                .as_deref()
+                .and_then(crate::parse_offset),
             duration: media.and_then(|x| x.duration_s).unwrap_or(0.0),
             truncated,
         });
@@ -291,8 +308,22 @@ pub fn report(store: &DirStore, opts: &ReportOptions, trust: &Trust) -> std::io:
             overlaps: Vec::new(),
             truncated: Vec::new(),
             clock_anomalies: Vec::new(),
+            utc_offset: None,
+            offset_unknown: Vec::new(),
             undated: Vec::new(),
         };
+        // One known offset for the device places its local starts in UTC.
+        let offsets: std::collections::BTreeSet<i64> =
+            segs.iter().filter_map(|s| s.offset).collect();
+        if let [offset] = offsets.iter().copied().collect::<Vec<_>>()[..] {
+            d.utc_offset = Some(crate::format_offset(offset));
+            for s in segs.iter_mut().filter(|s| !s.utc) {
+                if let Some((t, _)) = s.start.take() {
+                    s.start = Some((t - offset, fmt_time(t - offset, true)));
+                    s.utc = true;
+                }
+            }
+        }
         for s in &segs {
             if let Some(t) = &s.truncated {
                 d.truncated.push(Finding {
@@ -308,7 +339,7 @@ pub fn report(store: &DirStore, opts: &ReportOptions, trust: &Trust) -> std::io:
         }
         // Clock anomalies in recording order (by path, which recorders number in sequence).
         segs.sort_by(|a, b| a.path.cmp(&b.path));
-        let mut prev_start: Option<(i64, &str)> = None;
+        let mut prev_start: Option<(i64, &str, bool)> = None;
         for s in &segs {
             let Some((t, _)) = &s.start else { continue };
             if *t > now + 86_400 {
@@ -319,7 +350,8 @@ pub fn report(store: &DirStore, opts: &ReportOptions, trust: &Trust) -> std::io:
                     message: "starts in the future".into(),
                 });
             }
-            if let Some((p, pp)) = prev_start
+            if let Some((p, pp, utc)) = prev_start
+                && utc == s.utc
                 && *t < p
             {
                 d.clock_anomalies.push(Finding {
@@ -329,60 +361,32 @@ pub fn report(store: &DirStore, opts: &ReportOptions, trust: &Trust) -> std::io:
                     message: "starts before the segment recorded before it".into(),
                 });
             }
-            prev_start = Some((*t, &s.path));
+            prev_start = Some((*t, &s.path, s.utc));
         }
-        let mut dated: Vec<&Seg> = segs.iter().filter(|s| s.start.is_some()).collect();
-        dated.sort_by_key(|s| s.start.as_ref().map(|x| x.0));
-        d.segments = dated.len();
-        let mut run: Option<Run> = None;
-        let mut prev: Option<(&Seg, f64)> = None;
-        for s in dated {
-            let (t, text) = s.start.clone().unwrap_or_default();
-            let end = t as f64 + s.duration;
-            let continues = match prev {
-                Some((p, pend)) => {
-                    let delta = t as f64 - pend;
-                    if delta > opts.tolerance_s {
-                        d.gaps.push(Finding {
-                            path: s.path.clone(),
-                            after: Some(p.path.clone()),
-                            seconds: Some(delta),
-                            message: format!("{delta:.1} s gap"),
-                        });
-                        false
-                    } else if delta < -opts.tolerance_s {
-                        d.overlaps.push(Finding {
-                            path: s.path.clone(),
-                            after: Some(p.path.clone()),
-                            seconds: Some(-delta),
-                            message: format!(
-                                "starts {:.1} s before the previous segment ends",
-                                -delta
-                            ),
-                        });
-                        true
-                    } else {
-                        true
-                    }
-                }
-                None => false,
-            };
-            if continues && let Some(r) = run.as_mut() {
-                r.end = r.end.max(end);
-                r.paths.push(s.path.clone());
-            } else {
-                close_run(run.take(), &mut d, &mut days);
-                run = Some(Run {
-                    start: t,
-                    end,
-                    paths: vec![s.path.clone()],
-                    text,
-                    officer: s.officer.clone(),
+        let dated = |utc: bool| -> Vec<&Seg> {
+            let mut v: Vec<&Seg> = segs
+                .iter()
+                .filter(|s| s.start.is_some() && s.utc == utc)
+                .collect();
+            v.sort_by_key(|s| s.start.as_ref().map(|x| x.0));
+            v
+        };
+        let (utc, local) = (dated(true), dated(false));
+        d.segments = utc.len() + local.len();
+        if !utc.is_empty() {
+            for s in &local {
+                d.offset_unknown.push(Finding {
+                    path: s.path.clone(),
+                    after: None,
+                    seconds: None,
+                    message: "recorder-local start and no known UTC offset: not compared with the \
+                              device's UTC segments (give --utc-offset at ingest)"
+                        .into(),
                 });
             }
-            prev = Some((s, prev.map_or(end, |(_, pe)| pe.max(end))));
         }
-        close_run(run.take(), &mut d, &mut days);
+        join(utc, &mut d, &mut days, opts.tolerance_s);
+        join(local, &mut d, &mut days, opts.tolerance_s);
         devices.push(d);
     }
     let officers = days
@@ -401,4 +405,55 @@ pub fn report(store: &DirStore, opts: &ReportOptions, trust: &Trust) -> std::io:
         officers,
         unverified,
     })
+}
+
+/// Joins segments of one time domain, sorted by start, into recordings,
+/// noting gaps and overlaps beyond `tolerance` seconds.
+fn join(dated: Vec<&Seg>, d: &mut DeviceReport, days: &mut Days, tolerance: f64) {
+    let mut run: Option<Run> = None;
+    let mut prev: Option<(&Seg, f64)> = None;
+    for s in dated {
+        let (t, text) = s.start.clone().unwrap_or_default();
+        let end = t as f64 + s.duration;
+        let continues = match prev {
+            Some((p, pend)) => {
+                let delta = t as f64 - pend;
+                if delta > tolerance {
+                    d.gaps.push(Finding {
+                        path: s.path.clone(),
+                        after: Some(p.path.clone()),
+                        seconds: Some(delta),
+                        message: format!("{delta:.1} s gap"),
+                    });
+                    false
+                } else if delta < -tolerance {
+                    d.overlaps.push(Finding {
+                        path: s.path.clone(),
+                        after: Some(p.path.clone()),
+                        seconds: Some(-delta),
+                        message: format!("starts {:.1} s before the previous segment ends", -delta),
+                    });
+                    true
+                } else {
+                    true
+                }
+            }
+            None => false,
+        };
+        if continues && let Some(r) = run.as_mut() {
+            r.end = r.end.max(end);
+            r.paths.push(s.path.clone());
+        } else {
+            close_run(run.take(), d, days);
+            run = Some(Run {
+                start: t,
+                end,
+                paths: vec![s.path.clone()],
+                text,
+                officer: s.officer.clone(),
+            });
+        }
+        prev = Some((s, prev.map_or(end, |(_, pe)| pe.max(end))));
+    }
+    close_run(run.take(), d, days);
 }

@@ -718,3 +718,91 @@ fn a_panic_on_one_file_refuses_that_file_and_collects_the_rest() {
         assert_eq!(v.objects_checked, 6);
     }
 }
+
+/// A synthetic recording whose `mvhd` says it was created at `utc` (Unix seconds).
+fn recording_created_at(secs: u32, gop: u32, utc: Option<i64>) -> Vec<u8> {
+    let mut v = synthetic_recording(secs, 10, gop);
+    if let Some(t) = utc {
+        let at = v.windows(4).position(|w| w == b"mvhd").unwrap() + 8;
+        v[at..at + 4].copy_from_slice(&((t + 2_082_844_800) as u32).to_be_bytes());
+    }
+    v
+}
+
+/// Local times from file names are never compared with UTC times from
+/// metadata: with an offset (derived or given) they are placed in UTC; without
+/// one they are kept apart and said to be so. Two back-to-back 4 s segments
+/// then form one recording, not a one-hour "gap".
+#[test]
+fn local_and_utc_times_are_never_mixed() {
+    let utc_0730 = custody_evidence::parse_utc("2026-11-29T07:30:00Z").unwrap();
+    let run = |name: &str, files: &[(&str, Option<i64>)], offset: Option<&str>| {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join(name);
+        std::fs::create_dir_all(&src).unwrap();
+        for (i, (file, utc)) in files.iter().enumerate() {
+            std::fs::write(src.join(file), recording_created_at(4, 20 + i as u32, *utc)).unwrap();
+        }
+        let store = DirStore::open(&dir.path().join("store")).unwrap();
+        let key = StationKey::generate().unwrap();
+        let o = IngestOptions {
+            utc_offset: offset.map(str::to_string),
+            device: Some("SN5".into()),
+            ..opts()
+        };
+        ingest(&src, &store, &key, &o).unwrap();
+        let rep =
+            custody_evidence::report::report(&store, &Default::default(), &trusting(&key)).unwrap();
+        assert_eq!(rep.devices.len(), 1, "{rep:?}");
+        (dir, rep.devices[0].clone())
+    };
+    // The first file holds UTC (metadata) and local (name) times: its offset
+    // (+01:00) places the second, named only, in UTC right after it.
+    let (_d, dev) = run(
+        "derived",
+        &[
+            ("SN5_100_20261129083000_0001.MP4", Some(utc_0730)),
+            ("SN5_100_20261129083004_0002.MP4", None),
+        ],
+        None,
+    );
+    assert_eq!(dev.utc_offset.as_deref(), Some("+01:00"));
+    assert!(
+        dev.gaps.is_empty() && dev.offset_unknown.is_empty(),
+        "{dev:?}"
+    );
+    assert_eq!(dev.recordings.len(), 1, "{dev:?}");
+    assert_eq!(
+        (
+            dev.recordings[0].start.as_str(),
+            dev.recordings[0].end.as_str()
+        ),
+        ("2026-11-29T07:30:00Z", "2026-11-29T07:30:08Z")
+    );
+    // Named only, with the offset given by the caller: UTC too.
+    let (_d, dev) = run(
+        "given",
+        &[
+            ("SN5_100_20261129083000_0001.MP4", None),
+            ("SN5_100_20261129083004_0002.MP4", None),
+        ],
+        Some("+01:00"),
+    );
+    assert_eq!(dev.recordings[0].start, "2026-11-29T07:30:00Z");
+    assert_eq!((dev.recordings.len(), dev.gaps.len()), (1, 0));
+    // UTC from metadata for one file and only a local time for the other, no
+    // offset anywhere: no gap is made up; the local one is set apart.
+    let (_d, dev) = run(
+        "unknown",
+        &[
+            ("SN5_100_0001.MP4", Some(utc_0730)),
+            ("SN5_100_20261129083004_0002.MP4", None),
+        ],
+        None,
+    );
+    assert_eq!(dev.utc_offset, None);
+    assert!(dev.gaps.is_empty() && dev.overlaps.is_empty(), "{dev:?}");
+    assert_eq!(dev.offset_unknown.len(), 1, "{dev:?}");
+    assert!(dev.offset_unknown[0].path.ends_with("0002.MP4"));
+    assert_eq!(dev.recordings.len(), 2);
+}
