@@ -22,6 +22,7 @@ if [ ! -d "$src" ]; then
 fi
 cat "$src"/DCIM/100REC/* > /dev/null
 export CUSTODY_KEY=$data/bench-station.key
+[ -f "$CUSTODY_KEY" ] || target/release/custody key init >/dev/null
 work=$(mktemp -d "$data/ingest-XXXX")
 trap 'rm -rf "$work"' EXIT
 
