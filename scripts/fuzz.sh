@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for a bounded time (FUZZ_SECONDS, default 60) with
+# Runs every fuzz target (or FUZZ_TARGETS) for a bounded time (FUZZ_SECONDS, default 60) with
 # AddressSanitizer on stable Rust. Seeds: fuzz/corpus/TARGET plus the shared
 # media corpus when present. Generated inputs go to fuzz/work (ignored by git).
 # A crash exits 1 and leaves fuzz/artifacts/TARGET/crash-*: add it to
@@ -12,7 +12,8 @@ corpus=${CUSTODY_CORPUS:-../shared/corpus}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --version 0.13.2
 
 root=$(pwd)
-targets=$(cd fuzz/fuzz_targets && ls *.rs | sed 's/\.rs$//')
+# FUZZ_TARGETS="ps tree" runs only those.
+targets=${FUZZ_TARGETS:-$(cd fuzz/fuzz_targets && ls *.rs | sed 's/\.rs$//')}
 for target in $targets; do
   work=$root/fuzz/work/$target
   mkdir -p "$work"
