@@ -162,6 +162,9 @@ def main():
     objs = [o[:-5] for o in objs]
     by_size = sorted(objs, key=lambda h: os.path.getsize(obj_path(base, h)))
     small, big = by_size[0], by_size[-1]
+    by_seq = {}
+    for i, line in enumerate(log_lines(base), 1):
+        by_seq[i] = json.loads(line)["object"]
     other = by_size[1]
 
     # an unrelated key, for forgeries
@@ -172,9 +175,9 @@ def main():
 
     cases = []
 
-    def case(name, keys=(pub,), anchor=None, fast=False):
+    def case(name, keys=(pub,), anchor=None, fast=False, src=None):
         def deco(fn):
-            cases.append((name, fn, list(keys), anchor, fast))
+            cases.append((name, fn, list(keys), anchor, fast, src or base))
             return fn
         return deco
 
@@ -558,6 +561,342 @@ def main():
         os.remove(os.path.join(s, "manifests", by_size[0] + ".json"))
         os.remove(os.path.join(s, "manifests", big + ".json"))
 
+
+    # ---- forgeries signed by a second key that the verifier is told to trust:
+    # they separate format/sequence/chain rules from signature rules ----
+    both = (pub, rogue_pub.hex())
+    rfp = fp_of(rogue_pub)
+
+    def resign_manifest(s, h, edit, name=None):
+        p = os.path.join(s, "manifests", h + ".json")
+        d = json.loads(open(p, "rb").read())
+        edit(d["manifest"])
+        d["signature"]["key"] = rfp
+        d["signature"]["value"] = rogue.sign(canon(d["manifest"])).hex()
+        open(os.path.join(s, "manifests", (name or h) + ".json"), "wb").write(canon(d))
+
+    @case("trusted 2nd key: clean", keys=both)
+    def _(s): pass
+
+    @case("trusted 2nd key: manifest re-signed unchanged", keys=both)
+    def _(s): resign_manifest(s, big, lambda m: None)
+
+    @case("trusted 2nd key: unknown member in manifest.object", keys=both)
+    def _(s): resign_manifest(s, big, lambda m: m["object"].__setitem__("extra", 1))
+
+    @case("trusted 2nd key: unknown member at manifest top level", keys=both)
+    def _(s): resign_manifest(s, big, lambda m: m.__setitem__("extra", 1))
+
+    @case("trusted 2nd key: unknown member in an event", keys=both)
+    def _(s): resign_manifest(s, big, lambda m: m["events"][0].__setitem__("extra", 1))
+
+    @case("trusted 2nd key: missing member (original.path)", keys=both)
+    def _(s): resign_manifest(s, big, lambda m: m["original"].pop("path"))
+
+    @case("trusted 2nd key: null where schema has none (original.name)", keys=both)
+    def _(s): resign_manifest(s, big, lambda m: m["original"].__setitem__("name", None))
+
+    @case("trusted 2nd key: unknown schema custody.manifest/2", keys=both)
+    def _(s): resign_manifest(s, big, lambda m: m.__setitem__("schema", "custody.manifest/2"))
+
+    @case("trusted 2nd key: bad pattern (collection.time)", keys=both)
+    def _(s): resign_manifest(s, big, lambda m: m["collection"].__setitem__("time", "yesterday"))
+
+    @case("trusted 2nd key: events empty", keys=both)
+    def _(s): resign_manifest(s, big, lambda m: m.__setitem__("events", []))
+
+    @case("trusted 2nd key: manifest size edited", keys=both)
+    def _(s): resign_manifest(s, big, lambda m: m["object"].__setitem__("size", m["object"]["size"] + 1))
+
+    @case("trusted 2nd key: manifest sha256 edited", keys=both)
+    def _(s): resign_manifest(s, big, lambda m: m["object"].__setitem__("sha256", "0" * 64))
+
+    @case("trusted 2nd key: manifest sha256 edited --fast", keys=both, fast=True)
+    def _(s): resign_manifest(s, big, lambda m: m["object"].__setitem__("sha256", "0" * 64))
+
+    @case("trusted 2nd key: manifest blake3 edited (misfiled)", keys=both)
+    def _(s): resign_manifest(s, big, lambda m: m["object"].__setitem__("blake3", "0" * 64))
+
+    @case("trusted 2nd key: manifest tree path edited", keys=both)
+    def _(s): resign_manifest(s, big, lambda m: m["object"].__setitem__("tree", "objects/x"))
+
+    @case("trusted 2nd key: manifest tree_leaf_size edited", keys=both)
+    def _(s): resign_manifest(s, big, lambda m: m["object"].__setitem__("tree_leaf_size", 1024))
+
+    @case("trusted 2nd key: manifest float in size", keys=both)
+    def _(s): resign_manifest(s, big, lambda m: m["object"].__setitem__("size", 300000.5))
+
+    def forge_line(s, edit, idx=None):
+        """Append (idx None) or replace line idx with an entry signed by rogue."""
+        L = log_lines(s)
+        if idx is None:
+            d = json.loads(L[-1]); d["seq"] += 1; d["prev"] = blake3.blake3(L[-1]).hexdigest()
+            d["event"] = "fixity check"; d["object"] = None; d["details"] = {}
+        else:
+            d = json.loads(L[idx])
+        d["key"] = rfp
+        edit(d)
+        line = canon(sign_detached(rogue, d))
+        if idx is None:
+            L.append(line)
+        else:
+            L[idx] = line
+        write_log(s, L)
+        return L
+
+    def set_head(s, seq, h):
+        d = {"format": "custody.head/1", "seq": seq, "hash": h, "key": rfp}
+        open(os.path.join(s, "custody.log.head"), "wb").write(canon(sign_detached(rogue, d)))
+
+    @case("trusted 2nd key: appended genuine line, head not moved", keys=both)
+    def _(s): forge_line(s, lambda d: None)
+
+    @case("trusted 2nd key: appended line + head", keys=both)
+    def _(s):
+        L = forge_line(s, lambda d: None); set_head(s, len(L), blake3.blake3(L[-1]).hexdigest())
+
+    @case("trusted 2nd key: head S=N-1 with wrong hash", keys=both)
+    def _(s): set_head(s, 4, "ab" * 32)
+
+    @case("trusted 2nd key: head S=N with wrong hash", keys=both)
+    def _(s): set_head(s, 5, "ab" * 32)
+
+    @case("trusted 2nd key: head S=N+3", keys=both)
+    def _(s): set_head(s, 8, "ab" * 32)
+
+    @case("trusted 2nd key: log line with extra member", keys=both)
+    def _(s): forge_line(s, lambda d: d.__setitem__("extra", 1), idx=2)
+
+    @case("trusted 2nd key: log line missing member", keys=both)
+    def _(s): forge_line(s, lambda d: d.pop("operator"), idx=2)
+
+    @case("trusted 2nd key: log line bad time pattern", keys=both)
+    def _(s): forge_line(s, lambda d: d.__setitem__("time", "2026-01-01 00:00:00"), idx=2)
+
+    @case("trusted 2nd key: log line wrong seq", keys=both)
+    def _(s): forge_line(s, lambda d: d.__setitem__("seq", 7), idx=2)
+
+    @case("trusted 2nd key: log line wrong prev", keys=both)
+    def _(s): forge_line(s, lambda d: d.__setitem__("prev", "0" * 64), idx=2)
+
+    @case("trusted 2nd key: first line prev not zeros", keys=both)
+    def _(s): forge_line(s, lambda d: d.__setitem__("prev", "1" * 64), idx=0)
+
+    @case("trusted 2nd key: registration line turned into non-ingestion", keys=both)
+    def _(s):
+        L = log_lines(s)
+        # re-sign every line from 3 on so the chain holds, with line 3 no longer an ingestion
+        out = L[:2]
+        for i in range(2, len(L)):
+            d = json.loads(L[i]); d["key"] = rfp
+            d["prev"] = blake3.blake3(out[-1]).hexdigest()
+            if i == 2:
+                d["event"] = "fixity check"
+            out.append(canon(sign_detached(rogue, d)))
+        write_log(s, out); set_head(s, len(out), blake3.blake3(out[-1]).hexdigest())
+
+    @case("trusted 2nd key: log line over 1 MiB", keys=both)
+    def _(s):
+        L = forge_line(s, lambda d: d.__setitem__("details", {"pad": "x" * (1 << 20)}))
+        set_head(s, len(L), blake3.blake3(L[-1]).hexdigest())
+
+    @case("trusted 2nd key: log integer beyond 2^53", keys=both)
+    def _(s):
+        L = log_lines(s)
+        d = json.loads(L[-1]); d["seq"] += 1; d["prev"] = blake3.blake3(L[-1]).hexdigest()
+        d["event"] = "fixity check"; d["object"] = None; d["details"] = {"n": 1234567}; d["key"] = rfp
+        msg = canon(d).replace(b"1234567", b"9007199254740993")
+        d["signature"] = rogue.sign(msg).hex()
+        line = canon(d).replace(b"1234567", b"9007199254740993")
+        L.append(line); write_log(s, L); set_head(s, len(L), blake3.blake3(line).hexdigest())
+
+    @case("log failed before a registration whose manifest is deleted")
+    def _(s):
+        L = log_lines(s); del L[3]; write_log(s, L)   # line 4 gone: fails at line 4 (old seq 5)
+        os.remove(os.path.join(s, "manifests", by_seq[5] + ".json"))
+
+    @case("log failed before a registration whose object+manifest are deleted")
+    def _(s):
+        L = log_lines(s); del L[3]; write_log(s, L)
+        os.remove(os.path.join(s, "manifests", by_seq[5] + ".json"))
+        os.remove(obj_path(s, by_seq[5]))
+
+
+    @case("trusted 2nd key: log line missing 'object'", keys=both)
+    def _(s): forge_line(s, lambda d: d.pop("object"), idx=2)
+
+    @case("trusted 2nd key: log line missing 'details'", keys=both)
+    def _(s): forge_line(s, lambda d: d.pop("details"), idx=2)
+
+    @case("trusted 2nd key: log line operator is a number", keys=both)
+    def _(s): forge_line(s, lambda d: d.__setitem__("operator", 7), idx=2)
+
+    @case("trusted 2nd key: last log line missing 'operator' (+head)", keys=both)
+    def _(s):
+        L = forge_line(s, lambda d: d.pop("operator"))
+        set_head(s, len(L), blake3.blake3(L[-1]).hexdigest())
+
+    @case("trusted 2nd key: head with extra member", keys=both)
+    def _(s):
+        L = log_lines(s)
+        d = {"format": "custody.head/1", "seq": len(L), "hash": blake3.blake3(L[-1]).hexdigest(),
+             "key": rfp, "extra": 1}
+        open(os.path.join(s, "custody.log.head"), "wb").write(canon(sign_detached(rogue, d)))
+
+    @case("key record with extra member (self-signed)")
+    def _(s):
+        kd = os.path.join(s, "keys"); p = os.path.join(kd, os.listdir(kd)[0])
+        d = json.loads(open(p, "rb").read()); d["extra"] = 1
+        open(p, "wb").write(canon(d))
+
+    @case("key record renamed to wrong fingerprint")
+    def _(s):
+        kd = os.path.join(s, "keys"); p = os.path.join(kd, os.listdir(kd)[0])
+        os.rename(p, os.path.join(kd, "0" * 32 + ".json"))
+
+
+    def padded_line(s, total):
+        """Append a trusted-2nd-key line whose bytes (without '\n') are exactly `total` long."""
+        L = log_lines(s)
+        d = json.loads(L[-1]); d["seq"] += 1; d["prev"] = blake3.blake3(L[-1]).hexdigest()
+        d["event"] = "fixity check"; d["object"] = None; d["key"] = rfp
+        d["details"] = {"pad": ""}
+        base_len = len(canon(sign_detached(rogue, dict(d))))
+        d["details"] = {"pad": "x" * (total - base_len)}
+        line = canon(sign_detached(rogue, d))
+        assert len(line) == total, (len(line), total)
+        L.append(line); write_log(s, L); set_head(s, len(L), blake3.blake3(line).hexdigest())
+
+    @case("trusted 2nd key: log line of exactly 1 MiB (without its newline)", keys=both)
+    def _(s): padded_line(s, 1 << 20)
+
+    @case("trusted 2nd key: log line of 1 MiB - 1 (1 MiB with its newline)", keys=both)
+    def _(s): padded_line(s, (1 << 20) - 1)
+
+    @case("trusted 2nd key: log line of 1 MiB + 1", keys=both)
+    def _(s): padded_line(s, (1 << 20) + 1)
+
+    @case("trusted 2nd key: duplicate registration of an existing object", keys=both)
+    def _(s):
+        L = forge_line(s, lambda d: (d.__setitem__("event", "ingestion"), d.__setitem__("object", big)))
+        set_head(s, len(L), blake3.blake3(L[-1]).hexdigest())
+
+    @case("trusted 2nd key: registration of an object that is nowhere", keys=both)
+    def _(s):
+        L = forge_line(s, lambda d: (d.__setitem__("event", "ingestion"), d.__setitem__("object", "ee" * 32)))
+        set_head(s, len(L), blake3.blake3(L[-1]).hexdigest())
+
+    @case("object replaced by a symlink to an identical copy")
+    def _(s):
+        p = obj_path(s, big)
+        cp = os.path.join(os.path.dirname(s), os.path.basename(s) + "-outside")
+        shutil.copy(p, cp); os.remove(p); os.symlink(cp, p)
+
+    @case("manifest replaced by a symlink to an identical copy")
+    def _(s):
+        p = os.path.join(s, "manifests", big + ".json")
+        cp = os.path.join(os.path.dirname(s), os.path.basename(s) + "-outside.json")
+        shutil.copy(p, cp); os.remove(p); os.symlink(cp, p)
+
+    @case("catalog with a hot journal")
+    def _(s):
+        code = ("import sqlite3, os\n"
+                f"c = sqlite3.connect({os.path.join(s, 'catalog.sqlite')!r}, isolation_level=None)\n"
+                "c.execute('PRAGMA cache_size=1'); c.execute('BEGIN')\n"
+                "c.execute('DELETE FROM registrations')\n"
+                "for i in range(3000):\n"
+                "    c.execute('INSERT INTO registrations(blake3,size,path) VALUES (?,?,?)', ('%064x' % i, 1, 'x'*200))\n"
+                "os._exit(0)\n")
+        subprocess.run([sys.executable, "-c", code], check=True)
+        assert os.path.exists(os.path.join(s, "catalog.sqlite-journal"))
+
+
+    @case("unknown file at the store's top level")
+    def _(s): open(os.path.join(s, "NOTES.txt"), "w").write("x")
+
+    @case("unknown file under manifests/")
+    def _(s): open(os.path.join(s, "manifests", "notes.txt"), "w").write("x")
+
+    @case("manifest named with upper-case hex")
+    def _(s):
+        p = os.path.join(s, "manifests", big + ".json")
+        shutil.copy(p, os.path.join(s, "manifests", big.upper() + ".json"))
+
+    @case("unknown file under keys/")
+    def _(s): open(os.path.join(s, "keys", "notes.txt"), "w").write("x")
+
+    @case("atomic-write leftovers under manifests/ and keys/")
+    def _(s):
+        open(os.path.join(s, "manifests", ".m.tmp-1"), "w").write("x")
+        open(os.path.join(s, "keys", ".k.tmp-1"), "w").write("x")
+
+    @case("writable object (mode 0644)")
+    def _(s): os.chmod(obj_path(s, big), 0o644)
+
+    emptyb = W("emptybase")
+    shutil.copytree(base, emptyb, symlinks=True)
+    os.makedirs(W("rec5"))
+    open(W("rec5", "Z.MP4"), "wb").close()
+    sh([e.custody, "ingest", W("rec5"), "--store", emptyb, "--json"], env=env, check=False)
+
+    @case("store with an empty object ingested", src=emptyb)
+    def _(s): pass
+
+    # ---- key rotation ----
+    rot = W("rotbase")
+    shutil.copytree(base, rot, symlinks=True)
+    rkey = W("rot.key")
+    shutil.copy(key, rkey)
+    renv = e.tool_env(rkey)
+    sh([e.custody, "key", "rotate", "--store", rot], env=renv)
+    newpub = [l.split()[3] for l in sh([e.custody, "key", "show"], env=renv).stdout.splitlines()
+              if l.startswith("station key")][0]
+    newfp = fp_of(bytes.fromhex(newpub))
+    os.makedirs(W("rec4"))
+    with open(W("rec4", "F.MP4"), "wb") as f:
+        f.write(os.urandom(9_000))
+    sh([e.custody, "ingest", W("rec4"), "--store", rot, "--json"], env=renv)
+    rot_anchor = W("anchor-rot.json")
+    open(rot_anchor, "w").write(sh([e.custody, "log", "anchor", "--store", rot], env=renv).stdout)
+
+    @case("rotation: old key as anchor", src=rot)
+    def _(s): pass
+
+    @case("rotation: new key as anchor", keys=(newpub,), src=rot)
+    def _(s): pass
+
+    @case("rotation: both keys", keys=(pub, newpub), src=rot)
+    def _(s): pass
+
+    @case("rotation: no key", keys=(), src=rot)
+    def _(s): pass
+
+    @case("rotation: old key, anchor after rotation", anchor=rot_anchor, src=rot)
+    def _(s): pass
+
+    @case("rotation: new key record deleted, old key anchor", src=rot)
+    def _(s): os.remove(os.path.join(s, "keys", newfp + ".json"))
+
+    @case("rotation: old key record deleted, new key anchor", keys=(newpub,), src=rot)
+    def _(s): os.remove(os.path.join(s, "keys", fp_of(bytes.fromhex(pub)) + ".json"))
+
+    @case("rotation: new key record deleted, no key", keys=(), src=rot)
+    def _(s): os.remove(os.path.join(s, "keys", newfp + ".json"))
+
+    @case("rotation: new key record signature broken, old key anchor", src=rot)
+    def _(s):
+        p = os.path.join(s, "keys", newfp + ".json")
+        d = json.loads(open(p, "rb").read())
+        d["signature"] = ("1" if d["signature"][0] != "1" else "2") + d["signature"][1:]
+        open(p, "wb").write(canon(d))
+
+    @case("rotation: new key record signature broken, new key anchor", keys=(newpub,), src=rot)
+    def _(s):
+        p = os.path.join(s, "keys", newfp + ".json")
+        d = json.loads(open(p, "rb").read())
+        d["signature"] = ("1" if d["signature"][0] != "1" else "2") + d["signature"][1:]
+        open(p, "wb").write(canon(d))
+
     # ---- run ----
     bad_anchor = W("bad-anchor.json")
     d = json.loads(open(anchors[5]).read())
@@ -565,9 +904,9 @@ def main():
     open(bad_anchor, "w").write(json.dumps(d) + "\n")
 
     results = []
-    for i, (name, fn, keys, anchor, fast) in enumerate(cases):
+    for i, (name, fn, keys, anchor, fast, src) in enumerate(cases):
         s = W(f"case{i:02d}")
-        shutil.copytree(base, s, symlinks=True)
+        shutil.copytree(src, s, symlinks=True)
         fn(s)
         if anchor == "BADANCHOR":
             anchor = bad_anchor
@@ -579,6 +918,12 @@ def main():
         tag = "MATCH" if match else "DIFF "
         print(f"{tag} [{i:02d}] {name}\n      tool rc={trc} fail={tf} warn={tw}\n      mine rc={mrc} fail={mf} warn={mw}"
               + ("" if wmatch else "   (warnings differ)"))
+        key = lambda i: (i["name"], i.get("object"), i.get("seq"))
+        tdet = sorted({key(i) for i in (tout.get("failures") or []) + ((tout.get("log") or {}).get("failures") or [])
+                       + (tout.get("warnings") or []) + ((tout.get("log") or {}).get("warnings") or [])}, key=str)
+        mdet = sorted({key(i) for i in mout.get("failures", []) + mout.get("warnings", [])}, key=str)
+        if tdet != mdet:
+            print(f"      detail differs:\n        tool {tdet}\n        mine {mdet}")
         if a.verbose or not match:
             print("      tool:", json.dumps(tout)[:3000])
             print("      mine:", json.dumps(mout)[:3000])

@@ -496,12 +496,20 @@ class Verifier:
         self.trusted: set[str] = set()
         # per-line BLAKE3 of the log lines that checked out
         self.line_hashes: list[str] = []
-        self.log_ok = False
-        self.registered: set[str] = set()  # R (complete only when log_ok)
+        self.entries_ok = False  # every line passed §5.2
+        self.log_failed = False  # any §5.2 / §5.3 / anchor_mismatch failure
+        self.registered: set[str] = set()  # R (complete only when the log holds)
+        self.registered_at: dict[str, int] = {}  # h -> seq of its first registration
 
     # -- reporting ---------------------------------------------------------
+    LOG_FAILURES = {"log_format", "log_untrusted_key", "log_signature", "log_sequence",
+                    "log_chain", "head_missing", "head_format", "head_signature",
+                    "log_truncated", "head_mismatch", "anchor_mismatch"}
+
     def fail(self, name: str, message: str, obj: str | None = None,
              seq: int | None = None) -> None:
+        if name in self.LOG_FAILURES:
+            self.log_failed = True
         self.failures.append({"name": name, "object": obj, "seq": seq, "message": message})
 
     def warn(self, name: str, message: str, obj: str | None = None,
@@ -592,9 +600,10 @@ class Verifier:
                 if rec["introduced_by"] == fp:
                     self.trusted.add(fp)
                     store_trusted.add(fp)
-                    self.warn("trust_store_key",
-                              f"no trust anchor given: trusting the store's own key {fp}; "
-                              "this proves the store is intact, not who made it")
+            self.warn("trust_store_key",
+                      "no trust anchor given: trusting the store's own self-introduced keys "
+                      f"({', '.join(sorted(store_trusted)) or 'none found'}); this proves the "
+                      "store is intact, not who made it")
 
         # Chain: a record introduced by a trusted key whose signature verifies.
         chained: set[str] = set()
@@ -670,7 +679,7 @@ class Verifier:
                     if not self.check_log_line(n, raw, prev_hash):
                         return
                     prev_hash = self.line_hashes[-1]
-        self.log_ok = True
+        self.entries_ok = True
         self.check_head(n)
 
     def check_log_line(self, n: int, raw: bytes, prev_hash: str) -> bool:
@@ -710,6 +719,7 @@ class Verifier:
         self.line_hashes.append(blake3_hex(line))
         if entry["event"] == "ingestion" and entry["object"] is not None:
             self.registered.add(entry["object"])
+            self.registered_at.setdefault(entry["object"], n)
         return True
 
     def check_head(self, n: int) -> None:
@@ -718,7 +728,8 @@ class Verifier:
             data = read_file(path)
         except FileNotFoundError:
             if n > 0:
-                self.fail("head_missing", f"the log has {n} entries but no custody.log.head")
+                self.fail("head_missing", f"the log has {n} entries but no custody.log.head",
+                          seq=n)
             return
         except OSError as e:
             self.fail("head_format", f"custody.log.head cannot be read: {e}")
@@ -744,8 +755,8 @@ class Verifier:
             return
         if s > n:
             self.fail("log_truncated",
-                      f"the head names entry {s} but the log has {n}: entries were removed "
-                      "from the end", seq=s)
+                      f"the head names entry {s} but the log has {n}: entries {n + 1}..{s} "
+                      "were removed from the end", seq=n + 1)
             return
         # SPEC GAP: `S = N - 1` with a hash that is not line N-1's is read as
         # head_mismatch (the document lists only the seq condition).
@@ -780,7 +791,7 @@ class Verifier:
             if self.line_hashes[s - 1] != h:
                 self.fail("anchor_mismatch",
                           f"log line {s} does not hash to the anchor's {h}", seq=s)
-        elif self.log_ok:
+        elif self.entries_ok:
             self.fail("anchor_mismatch",
                       f"the anchor names entry {s} but the log has only "
                       f"{len(self.line_hashes)}: the log was rolled back", seq=s)
@@ -849,21 +860,29 @@ class Verifier:
             except Exception as e:  # cannot happen for a canonical document
                 self.fail("manifest_format", f"manifests/{name}: {e}", obj=h)
                 continue
+            authentic = True
             problem = self.signed_by_trusted(s["key"], s["value"], message)
             if problem == "untrusted":
                 self.fail("manifest_untrusted_key",
                           f"manifests/{name} is signed by key {s['key']}, which is not trusted",
                           obj=h)
+                authentic = False
             elif problem == "signature":
                 self.fail("manifest_signature",
                           f"manifests/{name}: signature by {s['key']} does not verify", obj=h)
+                authentic = False
             if m["object"]["blake3"] != h:
                 self.fail("manifest_misfiled",
                           f"manifests/{name} describes object {m['object']['blake3']}", obj=h)
                 # SPEC GAP: a misfiled manifest does not describe object h, so
                 # the object is not compared with it.
                 continue
-            good[h] = m
+            # SPEC GAP: §8 does not say whether an object is compared with a
+            # manifest whose signature fails or whose key is untrusted. Its
+            # claims are not authentic, so the bytes are not judged by them
+            # (that would blame the object for an edit of the manifest).
+            if authentic:
+                good[h] = m
         return names, good
 
     # -- object bytes ---------------------------------------------------------
@@ -992,7 +1011,7 @@ class Verifier:
         catalog = {r[0] for r in rows}
         for h in sorted(manifests - catalog):
             self.fail("catalog_mismatch", "manifest has no row in the catalog", obj=h)
-        for h in sorted(x for x in catalog - manifests):
+        for h in sorted(catalog - manifests, key=repr):
             self.fail("catalog_mismatch",
                       f"catalog row {h!r} has no manifest",
                       obj=h if isinstance(h, str) and HEX64.fullmatch(h) else None)
@@ -1016,21 +1035,28 @@ class Verifier:
             # warning; this verifier uses `sha256_skipped`.
             self.warn("sha256_skipped", "--fast: SHA-256 was not checked (BLAKE3 still was)")
 
-        for h in sorted(objects):
-            problem = self.tree_problem(h, good.get(h))
+        # Trees are checked for the objects that are checked against an
+        # authentic manifest (the tree serves to locate changes in those).
+        for h in sorted(objects & good.keys()):
+            problem = self.tree_problem(h, good[h])
             if problem is not None:
                 self.warn("tree_missing", f"{problem}; the whole object is re-hashed instead",
                           obj=h)
 
         registered = self.registered
-        if self.log_ok:
+        # SPEC GAP: R is "known only when the log checks out to its end" (§8).
+        # A head or anchor failure (§5.3: entries removed from the end, a head
+        # that does not match, a rolled-back tail) means the end of the log is
+        # not established either, so R is taken as unknown then too.
+        # anchor_invalid says nothing about the log and does not count.
+        if not self.log_failed:
             for h in sorted(manifests - registered):
                 self.fail("manifest_without_registration",
                           "no ingestion entry of the log registers this object", obj=h)
             for h in sorted(registered - manifests - objects):
                 self.fail("registration_missing",
                           "the log registers this object but neither its manifest nor its "
-                          "bytes are in the store", obj=h)
+                          "bytes are in the store", obj=h, seq=self.registered_at[h])
         else:
             self.warn("registrations_unchecked",
                       "the log failed, so manifest_without_registration and "
@@ -1042,7 +1068,8 @@ class Verifier:
             if h in registered:
                 self.fail("manifest_missing",
                           "the object is registered in the log but has no manifest "
-                          "(ingesting the file again completes it)", obj=h)
+                          "(ingesting the file again completes it)", obj=h,
+                          seq=self.registered_at[h])
             else:
                 self.fail("object_without_manifest",
                           "the object has neither a manifest nor a log registration", obj=h)
