@@ -6,6 +6,9 @@ and the JSON Schemas in crates/custody-evidence/schema/*.json -- without
 reading any of Custody's Rust source code. Its purpose is to show that the
 document is enough for a third party to check a store. Where the document is
 silent or ambiguous, the reading chosen here is marked "SPEC GAP" in a comment.
+The gaps it reported were then settled in FORMAT.md, and the few places
+that had read them differently were brought in line with the settled text
+(each cites its section).
 
 Usage:
     python3 verify_store.py STORE [--public-key HEX]... [--anchor FILE] [--fast]
@@ -537,13 +540,12 @@ class Verifier:
         if not isinstance(value, dict) or value.get("format") != STORE_FORMAT:
             fmt = value.get("format") if isinstance(value, dict) else None
             raise CannotRun(f"unknown store format {fmt!r} (this verifier reads {STORE_FORMAT})")
-        # SPEC GAP: §1 says every JSON file, the marker included, must be
-        # canonical or it is a `*_format` failure, but §8 names no failure for
-        # the marker. This verifier reports `store_format`.
+        # §2: the marker must be exactly the canonical JSON of {"format": ...};
+        # anything else is not a store this version reads.
         try:
             parse_canonical(data)
         except FormatError as e:
-            self.fail("store_format", f"custody-store.json {e}")
+            raise CannotRun(f"custody-store.json {e}") from None
 
     # -- §3 keys and trust ---------------------------------------------------
     def check_keys(self) -> None:
@@ -556,9 +558,11 @@ class Verifier:
         keys_dir = self.p("keys")
         names = sorted(os.listdir(keys_dir)) if os.path.isdir(keys_dir) else []
         for name in names:
-            if is_tmp_name(name) or not name.endswith(".json"):
-                # SPEC GAP: the document does not say what other files under
-                # keys/ mean; only `*.json` files are taken as key records.
+            if is_tmp_name(name):
+                continue
+            if not name.endswith(".json"):
+                # §3: every file in keys/ is a key record.
+                self.fail("key_record_format", f"keys/{name} is not a key record")
                 continue
             path = os.path.join(keys_dir, name)
             label = f"keys/{name}"
@@ -628,9 +632,8 @@ class Verifier:
             intro = rec["introduced_by"]
             intro_key = self.public_keys.get(intro)
             if intro_key is None:
-                # SPEC GAP: the introducer's public key is neither an anchor nor a
-                # record of the store, so the record cannot be checked.
-                self.fail("key_record_signature",
+                # §3: an introducer the store does not hold is a warning.
+                self.warn("key_introducer_unknown",
                           f"keys/{fp}.json: introducer {intro} is unknown, so its "
                           "signature cannot be checked", )
             elif not ed25519_verify(intro_key, rec["signature"], detached_message(rec)):
@@ -837,15 +840,17 @@ class Verifier:
             if is_tmp_name(name):
                 continue
             if not (name.endswith(".json") and HEX64.fullmatch(name[:-5])):
-                # SPEC GAP: §8 defines M over `manifests/<h>.json` and names no
-                # failure for other files under manifests/; they are ignored.
+                # §2: any other file under manifests/ is store_unknown_file.
+                self.fail("store_unknown_file", f"manifests/{name}: not a manifest")
                 continue
             h = name[:-5]
-            names.add(h)
             path = os.path.join(mdir, name)
             if not stat.S_ISREG(os.lstat(path).st_mode):
+                # §2: a symbolic link (or anything not a regular file) is not a
+                # manifest: manifest_format, and it does not count in M.
                 self.fail("manifest_format", f"manifests/{name} is not a regular file", obj=h)
                 continue
+            names.add(h)
             try:
                 doc = parse_canonical(read_file(path), MANIFEST_SCHEMA)
             except FormatError as e:

@@ -116,12 +116,29 @@ pub struct KeyInfo {
 /// The store's keys, oldest first, with the time each was replaced.
 /// Records that do not parse are left out (verification names them).
 pub fn list(store: &crate::store::DirStore) -> std::io::Result<Vec<KeyInfo>> {
-    let mut records: Vec<KeyRecord> = store
+    let records: Vec<KeyRecord> = store
         .key_records()?
         .iter()
         .filter_map(|(name, bytes)| parse_record(name, bytes).ok().map(|(r, _)| r))
         .collect();
-    records.sort_by(|a, b| a.created.cmp(&b.created));
+    // Oldest first: by introduction depth (a first key is 0, the key it
+    // introduced 1, ...), then by creation time.
+    let depth = |r: &KeyRecord| {
+        let mut d = 0;
+        let mut at = r;
+        while at.introduced_by != at.fingerprint && d < records.len() {
+            match records.iter().find(|p| p.fingerprint == at.introduced_by) {
+                Some(p) => at = p,
+                None => break,
+            }
+            d += 1;
+        }
+        d
+    };
+    let mut keyed: Vec<(usize, KeyRecord)> =
+        records.iter().map(|r| (depth(r), r.clone())).collect();
+    keyed.sort_by(|a, b| (a.0, &a.1.created).cmp(&(b.0, &b.1.created)));
+    let records: Vec<KeyRecord> = keyed.into_iter().map(|(_, r)| r).collect();
     Ok(records
         .iter()
         .map(|r| KeyInfo {
@@ -165,6 +182,7 @@ fn parse_record(name: &str, bytes: &[u8]) -> Result<(KeyRecord, serde_json::Valu
     if crate::canonical::canonical_value(&value).ok().as_deref() != Some(bytes) {
         return Err("not in canonical form".into());
     }
+    crate::schema::check(crate::schema::Doc::KeyRecord, &value)?;
     let r: KeyRecord =
         serde_json::from_value(value.clone()).map_err(|e| format!("not a key record: {e}"))?;
     if r.format != KEY_FORMAT || r.algorithm != ALGORITHM {
@@ -237,19 +255,35 @@ pub fn trust(records: &[RawRecord], anchors: &[[u8; 32]]) -> (Trust, Vec<Finding
             }
         }
     }
-    // A trusted first key must still carry a valid self-signature.
+    // A trusted key's record must verify under its introducer: trusted, or
+    // known from its own (well-formed) record.
+    let public_of = |fp: &str| {
+        trust.key(fp).or_else(|| {
+            parsed
+                .iter()
+                .find(|(p, _)| p.fingerprint == fp)
+                .and_then(|(p, _)| public_from_hex(&p.public_key))
+        })
+    };
     for (r, value) in &parsed {
-        if let Some(k) = trust.key(&r.fingerprint) {
-            let signer = trust.key(&r.introduced_by).unwrap_or(k);
+        if trust.key(&r.fingerprint).is_some() {
             let signed = canonical_without(value, "signature").unwrap_or_default();
-            if !verify_hex(&signer, &signed, &r.signature) {
-                failures.push(Finding::new(
+            match public_of(&r.introduced_by) {
+                Some(k) if verify_hex(&k, &signed, &r.signature) => {}
+                Some(_) => failures.push(Finding::new(
                     "key_record_signature",
                     format!(
-                        "keys/{}.json: the introduction signature does not verify",
-                        r.fingerprint
+                        "keys/{}.json: the introduction signature by {} does not verify",
+                        r.fingerprint, r.introduced_by
                     ),
-                ));
+                )),
+                None => warnings.push(Finding::new(
+                    "key_introducer_unknown",
+                    format!(
+                        "keys/{}.json: introduced by {}, whose key the store does not hold",
+                        r.fingerprint, r.introduced_by
+                    ),
+                )),
             }
         } else {
             warnings.push(Finding::new(

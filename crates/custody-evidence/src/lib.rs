@@ -26,6 +26,7 @@ pub mod log;
 pub mod manifest;
 pub mod names;
 pub mod report;
+pub mod schema;
 pub mod store;
 pub mod verify;
 

@@ -90,6 +90,8 @@ impl Head {
     pub fn parse_trusted(bytes: &[u8], trust: &Trust) -> Result<Head, Finding> {
         let value: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|e| Finding::new("head_format", format!("not JSON: {e}")))?;
+        crate::schema::check(crate::schema::Doc::Head, &value)
+            .map_err(|e| Finding::new("head_format", e))?;
         let head: Head = serde_json::from_value(value.clone())
             .map_err(|e| Finding::new("head_format", format!("not a log head: {e}")))?;
         if head.format != HEAD_FORMAT || !is_digest_hex(&head.hash) {
@@ -309,7 +311,8 @@ impl CustodyLog {
             None => None,
         };
         match head {
-            None if last == 0 => Ok(()),
+            // No head yet: the first append stopped before writing it.
+            None if last <= 1 => Ok(()),
             None => refuse(format!("the log has {last} entries but no head")),
             Some(h) if h.seq == last && h.hash == hash => Ok(()),
             Some(h) if h.seq + 1 == last => Ok(()),
@@ -345,6 +348,7 @@ impl CustodyLog {
             Err(e) => return Err(e),
         };
         let mut prev_hash = GENESIS.to_string();
+        let mut before_last = GENESIS.to_string();
         let mut anchor_seen = false;
         if let Some(file) = file {
             let mut reader = std::io::BufReader::new(file);
@@ -377,7 +381,7 @@ impl CustodyLog {
                     fail(&mut report, f.seq(seq));
                     break;
                 }
-                prev_hash = line_hash(body);
+                before_last = std::mem::replace(&mut prev_hash, line_hash(body));
                 report.entries = seq;
                 if let Some(a) = anchor.filter(|a| a.seq == seq) {
                     anchor_seen = true;
@@ -409,23 +413,33 @@ impl CustodyLog {
                     .seq(a.seq),
                 );
             }
-            self.check_head(trust, count, &prev_hash, &mut report, fail)?;
+            self.check_head(trust, count, [&before_last, &prev_hash], &mut report, fail)?;
         }
         report.ok = report.failures.is_empty();
         Ok(report)
     }
 
-    /// The head against a log of `count` intact entries whose last line hashes to `last`.
+    /// The head against a log of `count` intact entries whose last two
+    /// lines hash to `last`.
     fn check_head(
         &self,
         trust: &Trust,
         count: u64,
-        last: &str,
+        last: [&str; 2],
         report: &mut LogReport,
         fail: impl Fn(&mut LogReport, Finding),
     ) -> std::io::Result<()> {
         let Some(bytes) = self.anchor()? else {
-            if count > 0 {
+            if count == 1 {
+                // The first append stopped between its entry and its head.
+                report.warnings.push(
+                    Finding::new(
+                        "head_behind",
+                        "no head yet for entry 1: an append was interrupted before its head was written",
+                    )
+                    .seq(1),
+                );
+            } else if count > 1 {
                 fail(
                     report,
                     Finding::new("head_missing", "the log's signed head is missing").seq(count),
@@ -440,10 +454,10 @@ impl CustodyLog {
                 return Ok(());
             }
         };
-        if head.seq == count && head.hash == last {
+        if head.seq == count && head.hash == last[1] {
             return Ok(());
         }
-        if head.seq + 1 == count {
+        if head.seq + 1 == count && head.hash == last[0] {
             // The append wrote and signed its entry, then stopped before the
             // head: the next append rewrites the head.
             report.warnings.push(
@@ -507,6 +521,8 @@ fn check_entry(
             format!("entry {seq} is not in canonical form"),
         ));
     }
+    crate::schema::check(crate::schema::Doc::LogEntry, &value)
+        .map_err(|e| Finding::new("log_format", format!("entry {seq}: {e}")))?;
     let entry: LogEntry = serde_json::from_value(value.clone())
         .map_err(|e| Finding::new("log_format", format!("entry {seq} is not a log entry: {e}")))?;
     let Some(key) = trust.key(&entry.key) else {

@@ -318,16 +318,19 @@ impl SignedManifest {
         to_canonical(self).map_err(ManifestError::Canonical)
     }
 
-    /// Parses a stored manifest and verifies it: canonical JSON, the
-    /// signature over the canonical form of the stored `manifest` value by a
-    /// trusted key, then every member known (none missing, none added) and
-    /// the schema version.
+    /// Parses a stored manifest and verifies it, in this order: canonical
+    /// JSON and the JSON Schema (`manifest_format`), a trusted key
+    /// (`manifest_untrusted_key`), the signature over the canonical form of
+    /// the stored `manifest` value (`manifest_signature`), then exactly the
+    /// members this version writes.
     pub fn verify_json(json: &[u8], trust: &Trust) -> Result<SignedManifest, ManifestError> {
         let value: serde_json::Value =
             serde_json::from_slice(json).map_err(|e| ManifestError::Format(e.to_string()))?;
         if canonical_value(&value).ok().as_deref() != Some(json) {
             return Err(ManifestError::Format("not in canonical form".into()));
         }
+        crate::schema::check(crate::schema::Doc::Manifest, &value)
+            .map_err(ManifestError::Format)?;
         let (Some(body), Some(sig)) = (value.get("manifest"), value.get("signature")) else {
             return Err(ManifestError::Format("no manifest or no signature".into()));
         };

@@ -75,7 +75,8 @@ impl DirStore {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
                 Err(e) => return Err(e),
             };
-            if !empty {
+            // A concurrent opener may have made the store meanwhile.
+            if !empty && !marker.exists() {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
                     format!(
@@ -87,6 +88,8 @@ impl DirStore {
             // The marker first: from then on the directory is a store, and a
             // concurrent opener only adds the folders below, as this one does.
             std::fs::create_dir_all(root)?;
+        }
+        if !marker.exists() {
             let body =
                 crate::canonical::to_canonical(&serde_json::json!({"format": STORE_FORMAT}))?;
             custody_io::write_atomic(&marker, &body)?;
@@ -117,9 +120,14 @@ impl DirStore {
         let v: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| invalid(format!("{STORE_MARKER} is not JSON: {e}")))?;
         match v.get("format").and_then(|f| f.as_str()) {
-            Some(STORE_FORMAT) => Ok(DirStore {
-                root: root.to_path_buf(),
-            }),
+            Some(STORE_FORMAT) if crate::canonical::canonical_value(&v).ok() == Some(bytes) => {
+                Ok(DirStore {
+                    root: root.to_path_buf(),
+                })
+            }
+            Some(STORE_FORMAT) => Err(invalid(format!(
+                "{STORE_MARKER} is not exactly {{\"format\":\"{STORE_FORMAT}\"}} in canonical form"
+            ))),
             other => Err(invalid(format!(
                 "unknown store format {}; this version reads {STORE_FORMAT}",
                 other.unwrap_or("(none)")

@@ -142,7 +142,13 @@ pub fn verify_with(store: &DirStore, opts: &VerifyOptions) -> Result<VerifyRepor
     }
 
     let (objects, trees) = store_objects(store, &mut failures)?;
-    let manifests: BTreeSet<String> = store.registered()?.into_iter().collect();
+    let manifests = store_manifests(store, &mut failures)?;
+    if opts.fast {
+        warnings.push(Finding::new(
+            "sha256_skipped",
+            "--fast: SHA-256 was not checked (BLAKE3 decides whether bytes changed)",
+        ));
+    }
     let selected: Vec<&String> = match &opts.object {
         Some(h) => vec![h],
         None => manifests.iter().collect(),
@@ -238,7 +244,44 @@ pub fn verify_with(store: &DirStore, opts: &VerifyOptions) -> Result<VerifyRepor
     })
 }
 
-/// The objects and chunk trees under `objects/`; anything else there is a failure.
+/// Whether `path` is a symbolic link (the store holds none; one is never followed).
+fn is_link(path: &std::path::Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// The manifests in `manifests/` (`<blake3>.json`, regular files); anything
+/// else there is a failure, a symbolic link included.
+fn store_manifests(
+    store: &DirStore,
+    failures: &mut Vec<Finding>,
+) -> std::io::Result<BTreeSet<String>> {
+    let mut out = BTreeSet::new();
+    for e in std::fs::read_dir(store.root().join("manifests"))? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.contains(".tmp-") {
+            continue;
+        }
+        match name
+            .strip_suffix(".json")
+            .filter(|h| crate::keys::is_digest_hex(h))
+        {
+            Some(h) if !is_link(&e.path()) => {
+                out.insert(h.to_string());
+            }
+            Some(h) => failures
+                .push(Finding::new("manifest_format", "the manifest is a symbolic link").object(h)),
+            None => failures.push(Finding::new(
+                "store_unknown_file",
+                format!("manifests/{name}: not a manifest"),
+            )),
+        }
+    }
+    Ok(out)
+}
+
+/// The objects and chunk trees under `objects/`; anything else there is a
+/// failure, a symbolic link included.
 fn store_objects(
     store: &DirStore,
     failures: &mut Vec<Finding>,
@@ -265,7 +308,10 @@ fn store_objects(
             Some(h) => (h, &mut trees),
             None => (name, &mut objects),
         };
-        if !crate::keys::is_digest_hex(hash) || !hash.starts_with(dir) {
+        if !crate::keys::is_digest_hex(hash)
+            || !hash.starts_with(dir)
+            || is_link(&store.root().join(&rel))
+        {
             failures.push(Finding::new(
                 "store_unknown_file",
                 format!("{rel}: not an object or a chunk tree"),
@@ -304,7 +350,7 @@ fn check_object(
         .then(|| std::fs::read(store.root().join(DirStore::tree_rel(h))).ok())
         .flatten()
         .and_then(|b| ChunkTree::decode(&b).ok())
-        .filter(|t| t.root_hex() == *h && t.is_consistent());
+        .filter(|t| t.root_hex() == *h && t.size == o.size && t.is_consistent());
     if tree.is_none() {
         warnings.push(
             Finding::new(
