@@ -500,12 +500,22 @@ fn place_in_utc(rec: &mut Recording, caller: Option<&str>) {
     }
 }
 
-/// Collects one file: copy while hashing, verify, probe, register, log.
-fn ingest_one(
+/// A file copied into the store's `tmp/`, waiting for its re-read and its
+/// registration.
+struct Pending {
+    rel: PathBuf,
+    shown: String,
+    copied: Copied,
+    b3: String,
+}
+
+/// The first half of collecting one file: copy while hashing. `None` when
+/// the file is done already (refused, or its bytes already registered).
+fn copy_one(
     sh: &Shared<'_>,
     rel: PathBuf,
     catalog: Option<&crate::catalog::Catalog>,
-) -> std::io::Result<()> {
+) -> std::io::Result<Option<Pending>> {
     let shown = rel.to_string_lossy().into_owned();
     let path = sh.src.join(&rel);
     // The walk never follows links, but a path can still be swapped under us.
@@ -513,31 +523,51 @@ fn ingest_one(
         Ok(real) if real.starts_with(sh.src) => {}
         _ => {
             sh.refuse(shown, "resolves outside the source".into());
-            return Ok(());
+            return Ok(None);
         }
     }
     // Seen before at this path with this size? Then hash the source alone
     // (nothing is written) and, if its bytes are registered, we are done.
     if let Some(b3) = known_registration(sh, catalog, &shown, &path) {
         sh.report().bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
-        return sh.already_registered(shown, b3);
+        return sh.already_registered(shown, b3).map(|_| None);
     }
     let copied = match copy_and_hash(&path, sh.store) {
         Ok(c) => c,
         Err(reason) => {
             sh.refuse(shown, reason);
-            return Ok(());
+            return Ok(None);
         }
     };
     sh.report().bytes += copied.digest.size;
     let b3 = copied.digest.blake3_hex().unwrap_or_default();
     if sh.store.is_registered(&b3) {
         index_if_missing(sh, catalog, &shown, &b3);
-        return sh.already_registered(shown, b3);
+        return sh.already_registered(shown, b3).map(|_| None);
     }
-    if sh.opts.reverify
-        && let Err(reason) = reverify(&copied)
-    {
+    Ok(Some(Pending {
+        rel,
+        shown,
+        copied,
+        b3,
+    }))
+}
+
+/// The second half: given the outcome of the copy's re-read (`Ok` when it
+/// was not asked for), probe, sign, register, log.
+fn register_one(
+    sh: &Shared<'_>,
+    p: Pending,
+    reread: Result<(), String>,
+    catalog: Option<&crate::catalog::Catalog>,
+) -> std::io::Result<()> {
+    let Pending {
+        rel,
+        shown,
+        copied,
+        b3,
+    } = p;
+    if let Err(reason) = reread {
         sh.refuse(shown, reason);
         return Ok(());
     }
@@ -704,33 +734,90 @@ fn ingest_one(
     Ok(())
 }
 
-/// [`ingest_one`], with a panic confined to the file that caused it: the file
-/// is refused with the panic's message and the other files are collected.
+/// Runs one step for the file `shown` with a panic confined to it: the file
+/// is refused with the panic's message (`Ok(None)`) and the other files are
+/// collected.
 ///
 /// Every parser is meant never to panic on any input (and is fuzzed for it);
 /// this is the defence should one still do so. The store stays consistent:
 /// a panic before the object is moved into place leaves nothing (the
 /// temporary copy is removed while unwinding); one after it leaves what a
 /// crash at that point would, which the next run completes.
-fn ingest_isolated(
+fn isolated<T>(
     sh: &Shared<'_>,
-    rel: &Path,
+    shown: &str,
+    step: impl FnOnce() -> std::io::Result<T>,
+) -> std::io::Result<Option<T>> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
+        Ok(r) => r.map(Some),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            sh.refuse(
+                shown.to_string(),
+                format!(
+                    "internal error while reading this file (nothing registered for it): {message}"
+                ),
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// One worker: takes files one after another and copies each, while the
+/// previous file's copy is re-read from disk on a second thread; then
+/// registers that previous file. The source is read strictly sequentially;
+/// the re-read (the store's disk) overlaps the next copy (the source's).
+fn worker(
+    sh: &Shared<'_>,
+    next: &dyn Fn() -> Option<PathBuf>,
+    finished: &dyn Fn(),
     catalog: Option<&crate::catalog::Catalog>,
 ) -> std::io::Result<()> {
-    let run = std::panic::AssertUnwindSafe(|| ingest_one(sh, rel.to_path_buf(), catalog));
-    std::panic::catch_unwind(run).unwrap_or_else(|payload| {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".into());
-        sh.refuse(
-            rel.to_string_lossy().into_owned(),
-            format!(
-                "internal error while reading this file (nothing registered for it): {message}"
-            ),
-        );
-        Ok(())
+    std::thread::scope(|s| {
+        type Reread<'s> = std::thread::ScopedJoinHandle<'s, (Pending, Result<(), String>)>;
+        let mut pending: Option<(String, Reread<'_>)> = None;
+        loop {
+            let rel = next();
+            let copied = match &rel {
+                Some(r) => {
+                    let shown = r.to_string_lossy().into_owned();
+                    isolated(sh, &shown, || copy_one(sh, r.clone(), catalog))?.flatten()
+                }
+                None => None,
+            };
+            if let Some((shown, reread)) = pending.take() {
+                match reread.join() {
+                    Ok((p, r)) => {
+                        isolated(sh, &shown, || register_one(sh, p, r, catalog))?;
+                    }
+                    Err(_) => sh.refuse(shown, "internal error while re-reading the copy".into()),
+                }
+                finished();
+            }
+            let Some(_) = rel else { return Ok(()) };
+            match copied {
+                Some(p) if sh.opts.reverify => {
+                    let shown = p.shown.clone();
+                    pending = Some((
+                        shown,
+                        s.spawn(move || {
+                            let r = reverify(&p.copied);
+                            (p, r)
+                        }),
+                    ));
+                }
+                Some(p) => {
+                    let shown = p.shown.clone();
+                    isolated(sh, &shown, || register_one(sh, p, Ok(()), catalog))?;
+                    finished();
+                }
+                None => finished(),
+            }
+        }
     })
 }
 
@@ -830,17 +917,17 @@ pub fn ingest_with_progress(
                             None
                         }
                     };
-                    loop {
+                    let take = || {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(rel) = files.get(i) else {
-                            return Ok(());
-                        };
-                        ingest_isolated(&shared, rel, catalog.as_ref())?;
+                        files.get(i).cloned()
+                    };
+                    let finished = || {
                         progress(
                             done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
                             files.len(),
-                        );
-                    }
+                        )
+                    };
+                    worker(&shared, &take, &finished, catalog.as_ref())
                 })
             })
             .collect();
