@@ -73,6 +73,17 @@ fn write(p: &Path, bytes: &[u8]) {
     std::fs::write(p, bytes).unwrap();
 }
 
+fn write_lines(log: &Path, lines: &[String]) {
+    write(
+        log,
+        lines
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+            .as_bytes(),
+    );
+}
+
 /// Tampers with the store; returns false when there was nothing to tamper with.
 fn tamper(root: &Path, kind: u8, pick: u16) -> bool {
     let all = files(root);
@@ -125,38 +136,17 @@ fn tamper(root: &Path, kind: u8, pick: u16) -> bool {
         5 if !lines.is_empty() => {
             let i = at(lines.len());
             lines.remove(i);
-            write(
-                &log,
-                lines
-                    .iter()
-                    .map(|l| format!("{l}\n"))
-                    .collect::<String>()
-                    .as_bytes(),
-            );
+            write_lines(&log, &lines);
         }
         6 if lines.len() > 1 => {
             let i = at(lines.len() - 1);
             lines.swap(i, i + 1);
-            write(
-                &log,
-                lines
-                    .iter()
-                    .map(|l| format!("{l}\n"))
-                    .collect::<String>()
-                    .as_bytes(),
-            );
+            write_lines(&log, &lines);
         }
         7 if !lines.is_empty() => {
             let i = at(lines.len());
             lines[i] = lines[i].replacen("\"station\":\"st\"", "\"station\":\"xx\"", 1);
-            write(
-                &log,
-                lines
-                    .iter()
-                    .map(|l| format!("{l}\n"))
-                    .collect::<String>()
-                    .as_bytes(),
-            );
+            write_lines(&log, &lines);
         }
         8 => {
             // A whole registration removed: object, tree and manifest.
@@ -196,14 +186,7 @@ fn tamper(root: &Path, kind: u8, pick: u16) -> bool {
             let mut head =
                 serde_json::json!({"format": "custody.head/1", "seq": lines.len(), "hash": prev});
             let head = sign(&mut head);
-            write(
-                &log,
-                lines
-                    .iter()
-                    .map(|l| format!("{l}\n"))
-                    .collect::<String>()
-                    .as_bytes(),
-            );
+            write_lines(&log, &lines);
             write(&root.join("custody.log.head"), head.as_bytes());
         }
         _ => return false,
