@@ -155,7 +155,17 @@ pub fn verify_with(store: &DirStore, opts: &VerifyOptions) -> Result<VerifyRepor
     };
     let mut checked = 0;
     for h in selected {
-        match store.manifest_bytes(h) {
+        // Only a regular file named after the object is its manifest (a
+        // symbolic link, already reported, is not read).
+        let bytes = if manifests.contains(h) {
+            store.manifest_bytes(h)
+        } else {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no manifest file",
+            ))
+        };
+        match bytes {
             Ok(bytes) => match SignedManifest::verify_json(&bytes, &trust) {
                 Ok(m) if m.manifest.object.blake3 != *h => failures.push(
                     Finding::new(
@@ -226,8 +236,6 @@ pub fn verify_with(store: &DirStore, opts: &VerifyOptions) -> Result<VerifyRepor
                 }
             }
         }
-    }
-    if opts.object.is_none() {
         let (f, w) = crate::catalog::check(store, &manifests);
         failures.extend(f);
         warnings.extend(w);
