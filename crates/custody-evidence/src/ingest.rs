@@ -3,8 +3,9 @@
 //! Each file is opened read-only and read once: the bytes are written to a
 //! temporary file in the store while the streaming digester hashes them
 //! (BLAKE3 with its chunk tree, SHA-256). The copy is fsynced, re-read and
-//! re-hashed (unless `reverify` is off), parsed, and only then moved into
-//! place, logged, and described by a signed manifest. A crash at any moment
+//! re-hashed with BLAKE3 on a second thread while the next file is copied
+//! (unless `reverify` is off), parsed, its manifest signed, and only then
+//! moved into place, logged, and described by its manifest. A crash at any moment
 //! leaves a temporary file (removed at the next start) or a complete
 //! registration; running ingest again completes the work. The source is
 //! never written to, and symlinks or paths that leave the source are refused.
