@@ -82,6 +82,9 @@ pub(crate) struct IngestArgs {
     /// The recorder's UTC offset (+HH:MM), for start times known only in local time (file names).
     #[arg(long, value_name = "+HH:MM", allow_hyphen_values = true)]
     utc_offset: Option<String>,
+    /// Per-device UTC offsets: a file of `SERIAL +HH:MM` lines (# comments).
+    #[arg(long, value_name = "FILE")]
+    device_offsets: Option<PathBuf>,
     /// Skip re-reading each copy before registering it.
     #[arg(long)]
     no_reverify: bool,
@@ -323,6 +326,16 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
         },
         None => Vec::new(),
     };
+    let device_offsets = match &a.device_offsets {
+        Some(p) => match std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| custody_evidence::ingest::parse_device_offsets(&t))
+        {
+            Ok(m) => m,
+            Err(e) => return fail(a.json, p, format!("device offsets: {e}")),
+        },
+        None => Default::default(),
+    };
     let opts = IngestOptions {
         station: a.station.clone(),
         operator: a.operator.clone(),
@@ -331,6 +344,7 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
         reverify: !a.no_reverify,
         patterns,
         utc_offset: a.utc_offset.clone(),
+        device_offsets,
         jobs: a.jobs,
     };
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {

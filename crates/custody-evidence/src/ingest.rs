@@ -38,6 +38,9 @@ pub struct IngestOptions {
     /// The recorders' UTC offset (`+HH:MM`), for starts known only in local
     /// time (file names); validated by [`crate::parse_offset`].
     pub utc_offset: Option<String>,
+    /// UTC offsets per device serial, from the station's configuration
+    /// (see [`parse_device_offsets`]); `utc_offset` wins over these.
+    pub device_offsets: std::collections::BTreeMap<String, String>,
     /// Files collected at once; 1 reads strictly one file after another
     /// (one USB recorder, spinning disks). 0 counts as 1.
     pub jobs: usize,
@@ -469,21 +472,55 @@ fn index_if_missing(
     }
 }
 
+/// Parses a station configuration's device offsets: one `SERIAL +HH:MM` per
+/// line; blank lines and `#` comments are skipped.
+///
+/// ```
+/// let m = custody_evidence::ingest::parse_device_offsets("# docks\nSN1234 +01:00\n").unwrap();
+/// assert_eq!(m["SN1234"], "+01:00");
+/// assert!(custody_evidence::ingest::parse_device_offsets("SN1 one hour").is_err());
+/// ```
+pub fn parse_device_offsets(
+    text: &str,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_whitespace().collect::<Vec<_>>()[..] {
+            [serial, offset] if crate::parse_offset(offset).is_some() => {
+                out.insert(serial.to_string(), offset.to_string());
+            }
+            _ => {
+                return Err(format!(
+                    "line {}: expected `SERIAL +HH:MM`, found {line:?}",
+                    n + 1
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Settles the recording's UTC offset and, with it, a UTC start for a
-/// recording known only in local time. The caller's offset wins; otherwise a
+/// recording known only in local time. A given offset (the caller's, or the
+/// station configuration's for this device) wins; otherwise a
 /// file holding both a UTC start (metadata) and a local one (its name) gives
 /// its own offset, rounded to a quarter hour and kept only within 14 hours.
 /// Local and UTC times are never mixed up: without an offset a local start
 /// stays local.
-fn place_in_utc(rec: &mut Recording, caller: Option<&str>) {
+fn place_in_utc(rec: &mut Recording, given: Option<(&str, &'static str)>) {
     let derived = || {
         let utc = crate::parse_utc(rec.start.as_deref()?)?;
         let local = crate::parse_utc(&format!("{}Z", rec.start_local.as_deref()?))?;
         let off = ((local - utc) as f64 / 900.0).round() as i64 * 900;
         (off.abs() <= 14 * 3600).then_some(off)
     };
-    let (offset, source) = match (caller.and_then(crate::parse_offset), derived()) {
-        (Some(o), _) => (o, "caller"),
+    let given = given.and_then(|(o, source)| Some((crate::parse_offset(o)?, source)));
+    let (offset, source) = match (given, derived()) {
+        (Some((o, source)), _) => (o, source),
         (None, Some(o)) => (o, "derived: metadata (UTC) and file name (local)"),
         (None, None) => return,
     };
@@ -607,7 +644,18 @@ fn register_one(
                 .insert(field.into(), format!("file name ({})", f.pattern));
         }
     }
-    place_in_utc(&mut recording, sh.opts.utc_offset.as_deref());
+    let device_offset = recording
+        .device_serial
+        .as_ref()
+        .and_then(|d| sh.opts.device_offsets.get(d));
+    place_in_utc(
+        &mut recording,
+        sh.opts
+            .utc_offset
+            .as_deref()
+            .map(|o| (o, "caller"))
+            .or(device_offset.map(|o| (o.as_str(), "station configuration (device)"))),
+    );
     if let (Some(start), Some(d)) = (&recording.start, media.as_ref().and_then(|m| m.duration_s)) {
         recording.end = crate::end_time(start, d);
     }

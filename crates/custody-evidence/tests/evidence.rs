@@ -736,7 +736,7 @@ fn recording_created_at(secs: u32, gop: u32, utc: Option<i64>) -> Vec<u8> {
 #[test]
 fn local_and_utc_times_are_never_mixed() {
     let utc_0730 = custody_evidence::parse_utc("2026-11-29T07:30:00Z").unwrap();
-    let run = |name: &str, files: &[(&str, Option<i64>)], offset: Option<&str>| {
+    let run = |name: &str, files: &[(&str, Option<i64>)], offset: Option<&str>, config: &str| {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join(name);
         std::fs::create_dir_all(&src).unwrap();
@@ -747,6 +747,7 @@ fn local_and_utc_times_are_never_mixed() {
         let key = StationKey::generate().unwrap();
         let o = IngestOptions {
             utc_offset: offset.map(str::to_string),
+            device_offsets: custody_evidence::ingest::parse_device_offsets(config).unwrap(),
             device: Some("SN5".into()),
             ..opts()
         };
@@ -765,6 +766,7 @@ fn local_and_utc_times_are_never_mixed() {
             ("SN5_100_20261129083004_0002.MP4", None),
         ],
         None,
+        "",
     );
     assert_eq!(dev.utc_offset.as_deref(), Some("+01:00"));
     assert!(
@@ -787,9 +789,22 @@ fn local_and_utc_times_are_never_mixed() {
             ("SN5_100_20261129083004_0002.MP4", None),
         ],
         Some("+01:00"),
+        "",
     );
     assert_eq!(dev.recordings[0].start, "2026-11-29T07:30:00Z");
     assert_eq!((dev.recordings.len(), dev.gaps.len()), (1, 0));
+    // Named only, with the device's offset from the station configuration.
+    let (_d, dev) = run(
+        "configured",
+        &[
+            ("SN5_100_20261129083000_0001.MP4", None),
+            ("SN5_100_20261129083004_0002.MP4", None),
+        ],
+        None,
+        "# station dock-07\nSN4 +09:00\nSN5 -02:30\n",
+    );
+    assert_eq!(dev.utc_offset.as_deref(), Some("-02:30"));
+    assert_eq!(dev.recordings[0].start, "2026-11-29T11:00:00Z");
     // UTC from metadata for one file and only a local time for the other, no
     // offset anywhere: no gap is made up; the local one is set apart.
     let (_d, dev) = run(
@@ -799,6 +814,7 @@ fn local_and_utc_times_are_never_mixed() {
             ("SN5_100_20261129083004_0002.MP4", None),
         ],
         None,
+        "",
     );
     assert_eq!(dev.utc_offset, None);
     assert!(dev.gaps.is_empty() && dev.overlaps.is_empty(), "{dev:?}");
