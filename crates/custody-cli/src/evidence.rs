@@ -315,7 +315,7 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
         Err(code) => return code,
     };
     let patterns = match &a.patterns {
-        Some(p) => match std::fs::read_to_string(p) {
+        Some(p) => match custody_io::read_regular_text(p) {
             Ok(t) => t
                 .lines()
                 .map(str::trim)
@@ -327,7 +327,7 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
         None => Vec::new(),
     };
     let device_offsets = match &a.device_offsets {
-        Some(p) => match std::fs::read_to_string(p)
+        Some(p) => match custody_io::read_regular_text(p)
             .map_err(|e| e.to_string())
             .and_then(|t| custody_evidence::ingest::parse_device_offsets(&t))
         {
@@ -427,7 +427,7 @@ fn anchors(a: &VerifyArgs) -> Result<Vec<[u8; 32]>, (PathBuf, String)> {
         add(h, Path::new("--public-key"))?;
     }
     if let Some(f) = &a.trust {
-        let text = std::fs::read_to_string(f).map_err(|e| (f.clone(), e.to_string()))?;
+        let text = custody_io::read_regular_text(f).map_err(|e| (f.clone(), e.to_string()))?;
         for line in text
             .lines()
             .map(str::trim)
@@ -450,7 +450,7 @@ pub(crate) fn run_verify(a: &VerifyArgs) -> ExitCode {
         Err((path, m)) => return fail(a.json, &path, m),
     };
     let anchor = match &a.anchor {
-        Some(p) => match std::fs::read(p) {
+        Some(p) => match custody_io::read_regular(p) {
             Ok(b) => Some(b),
             Err(e) => return fail(a.json, p, format!("cannot read the anchor: {e}")),
         },

@@ -220,7 +220,7 @@ pub(crate) fn locate(args: &LocateArgs) -> ExitCode {
         }
         ExitCode::from(2)
     };
-    let tree = match std::fs::read(&args.tree) {
+    let tree = match custody_io::read_regular(&args.tree) {
         Ok(b) => match ChunkTree::decode(&b) {
             Ok(t) => t,
             Err(e) => return fail(failure(&args.tree, e.to_string())),
@@ -233,7 +233,7 @@ pub(crate) fn locate(args: &LocateArgs) -> ExitCode {
             "the chunk tree's leaves do not produce its root hash".into(),
         ));
     }
-    let mut f = match std::fs::File::open(&args.file) {
+    let mut f = match custody_io::open_regular(&args.file) {
         Ok(f) => f,
         Err(e) => return fail(failure(&args.file, format!("cannot read: {e}"))),
     };

@@ -164,3 +164,68 @@ fn content_hash_json() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Runs the binary with a deadline: a command that blocks fails the test
+/// instead of stalling the suite.
+fn custody_within(args: &[&std::ffi::OsStr], seconds: u64) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_custody"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("custody {args:?} still running after {seconds} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A FIFO, a device or a directory is refused at once (exit 2, a clear
+/// reason), never waited on or read forever.
+#[cfg(unix)]
+#[test]
+fn special_files_are_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.mp4");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let file = dir.path().join("clip.bin");
+    std::fs::write(&file, pattern(100_000)).unwrap();
+    let trees = dir.path().join("trees");
+    let o = custody(&[
+        "hash",
+        "--tree-out",
+        trees.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let tree = trees.join("clip.bin.b3tree");
+    let s = |p: &Path| p.as_os_str().to_owned();
+    let zero = std::ffi::OsString::from("/dev/zero");
+    for args in [
+        vec!["probe".into(), s(&fifo)],
+        vec!["probe".into(), "--no-mmap".into(), s(&fifo)],
+        vec!["hash".into(), s(&fifo)],
+        vec!["hash".into(), zero.clone()],
+        vec!["hash".into(), s(dir.path())],
+        vec!["locate".into(), s(&file), zero.clone()],
+        vec!["locate".into(), s(&fifo), s(&tree)],
+        vec!["locate".into(), zero, s(&tree)],
+    ] {
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        let o = custody_within(&refs, 20);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("not a regular file"), "{args:?}: {err}");
+    }
+}

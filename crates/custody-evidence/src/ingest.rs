@@ -200,7 +200,8 @@ fn mtime_of(meta: &std::fs::Metadata) -> Option<String> {
 
 /// Copies `path` into the store's tmp/ while hashing it; checks the source did not change.
 fn copy_and_hash(path: &Path, store: &DirStore) -> Result<Copied, String> {
-    let mut src = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    // Never blocks: a path swapped for a FIFO after the walk is refused.
+    let mut src = custody_io::open_regular(path).map_err(|e| format!("cannot open: {e}"))?;
     let before = src.metadata().map_err(|e| format!("cannot stat: {e}"))?;
     let temp = TempCopy(store.temp_path("copy"));
     let result = (|| {

@@ -78,7 +78,7 @@ impl StationKey {
     /// ([`KeyError::Missing`]): only [`StationKey::init`] creates a key, so a
     /// mistyped path never starts a second key silently.
     pub fn load(path: &Path) -> Result<StationKey, KeyError> {
-        match std::fs::read_to_string(path) {
+        match custody_io::read_regular_text(path) {
             Ok(text) => StationKey::parse(&text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(KeyError::Missing(path.to_path_buf()))

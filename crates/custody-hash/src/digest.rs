@@ -427,7 +427,7 @@ pub fn hash_file(
     mode: custody_io::ReadMode,
     progress: impl FnMut(u64),
 ) -> std::io::Result<(FileDigest, Option<ChunkTree>)> {
-    let mut f = std::fs::File::open(path)?;
+    let mut f = custody_io::open_regular(path)?;
     let len = f.metadata()?.len();
     let map = match mode {
         custody_io::ReadMode::Map => true,

@@ -88,6 +88,68 @@ enum Bytes {
     Owned(Vec<u8>),
 }
 
+/// Opens `path` read-only without ever blocking, and only when it is a
+/// regular file: a FIFO, a device (`/dev/zero`), a socket or a directory is
+/// refused with `InvalidInput` instead of hanging in `open()` or reading
+/// forever. Symbolic links are followed (callers that must not follow them
+/// check first).
+pub fn open_regular(path: &Path) -> std::io::Result<File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // A FIFO with no writer would block a plain open(); O_NONBLOCK makes
+        // it return at once, and regular files ignore the flag.
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = opts.open(path)?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("not a regular file ({})", describe_kind(&kind)),
+        ));
+    }
+    Ok(file)
+}
+
+/// The whole of a small regular file (a chunk tree, an anchor, a key), read
+/// with [`open_regular`].
+pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    open_regular(path)?.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// A small regular text file (a configuration, a key), read with
+/// [`open_regular`]; invalid UTF-8 is an `InvalidData` error.
+pub fn read_regular_text(path: &Path) -> std::io::Result<String> {
+    String::from_utf8(read_regular(path)?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+fn describe_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
+    }
+}
+
 /// The bytes of one evidence file, opened read-only.
 pub struct Evidence {
     bytes: Bytes,
@@ -96,15 +158,8 @@ pub struct Evidence {
 impl Evidence {
     /// Opens `path` read-only and exposes its bytes according to `mode`.
     pub fn open(path: &Path, mode: ReadMode) -> std::io::Result<Evidence> {
-        let mut file = File::open(path)?;
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not a regular file",
-            ));
-        }
-        let len = meta.len();
+        let mut file = open_regular(path)?;
+        let len = file.metadata()?.len();
         let map = match mode {
             ReadMode::Map => len > 0,
             ReadMode::Read => false,
