@@ -369,6 +369,9 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(a.json, &a.src, format!("ingest failed: {e}")),
     };
+    for n in &report.notes {
+        eprintln!("custody: note: {n}");
+    }
     if a.json {
         if print_value(&report).is_err() {
             return ExitCode::from(2);

@@ -98,6 +98,29 @@ pub struct IngestReport {
     pub items: Vec<Item>,
     /// Registrations that could not be indexed in the catalog (rebuild it).
     pub catalog_errors: Vec<String>,
+    /// Files collected at once (after capping).
+    pub jobs: usize,
+    /// Notes on how the run was set up (a capped `jobs`).
+    pub notes: Vec<String>,
+}
+
+/// The most files collected at once: four per core, and no more than the
+/// open-file limit allows (each file in flight holds about eight
+/// descriptors: source, copy, re-read, catalog).
+fn max_jobs() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let files = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("Max open files"))?
+                .split_whitespace()
+                .nth(3)?
+                .parse::<usize>()
+                .ok()
+        })
+        .unwrap_or(1024);
+    (cores * 4).min(files / 8).max(1)
 }
 
 /// System files that recorders and operating systems leave on a volume.
@@ -951,7 +974,15 @@ pub fn ingest_with_progress(
     };
     let next = std::sync::atomic::AtomicUsize::new(0);
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let jobs = opts.jobs.max(1).min(files.len().max(1));
+    let cap = max_jobs();
+    let jobs = opts.jobs.clamp(1, cap).min(files.len().max(1));
+    if opts.jobs > cap {
+        shared.report().notes.push(format!(
+            "jobs {} capped at {cap} (four per core, within the open-file limit)",
+            opts.jobs
+        ));
+    }
+    shared.report().jobs = jobs;
     let results: Vec<std::io::Result<()>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..jobs)
             .map(|_| {

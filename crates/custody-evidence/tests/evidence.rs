@@ -822,3 +822,27 @@ fn local_and_utc_times_are_never_mixed() {
     assert!(dev.offset_unknown[0].path.ends_with("0002.MP4"));
     assert_eq!(dev.recordings.len(), 2);
 }
+
+/// An absurd `jobs` is capped (four per core), said so, and the run completes.
+#[test]
+fn jobs_are_capped_and_the_cap_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dump(dir.path());
+    let store = DirStore::open(&dir.path().join("store")).unwrap();
+    let key = StationKey::generate().unwrap();
+    let r = ingest(
+        &src,
+        &store,
+        &key,
+        &IngestOptions {
+            jobs: 100_000,
+            ..opts()
+        },
+    )
+    .unwrap();
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert!(r.jobs >= 1 && r.jobs <= cores * 4 && r.jobs <= 5, "{}", r.jobs);
+    assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
+    assert!(r.notes[0].contains("jobs 100000 capped"), "{:?}", r.notes);
+    assert_eq!((r.registered, r.refused), (5, 0));
+}
