@@ -79,6 +79,7 @@ pub(crate) struct ProbeArgs {
 }
 
 fn main() -> ExitCode {
+    custody_io::default_sigpipe();
     let cli = Cli::parse();
     match &cli.command {
         Command::Probe(args) => probe::run(args),

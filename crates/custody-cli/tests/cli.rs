@@ -346,3 +346,27 @@ fn the_ps_file_that_panicked_probe_is_probed_and_ingested() {
     assert_eq!(refused[0]["path"], "PIPE.MP4");
     assert_eq!(refused[0]["reason"], "not a regular file");
 }
+
+/// `custody probe ... | head`: when the reader goes away the command ends
+/// quietly (SIGPIPE, as other Unix tools), never with a panic.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "long.mp4", &synthetic_recording(600, 30, 30));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_custody"))
+        .args(["probe", "--json", "--samples", f.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // stdout is dropped here: the pipe's reader is gone.
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.signal(), Some(13), "{:?} {err}", out.status);
+}

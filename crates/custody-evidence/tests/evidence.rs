@@ -841,7 +841,11 @@ fn jobs_are_capped_and_the_cap_is_reported() {
     )
     .unwrap();
     let cores = std::thread::available_parallelism().unwrap().get();
-    assert!(r.jobs >= 1 && r.jobs <= cores * 4 && r.jobs <= 5, "{}", r.jobs);
+    assert!(
+        r.jobs >= 1 && r.jobs <= cores * 4 && r.jobs <= 5,
+        "{}",
+        r.jobs
+    );
     assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
     assert!(r.notes[0].contains("jobs 100000 capped"), "{:?}", r.notes);
     assert_eq!((r.registered, r.refused), (5, 0));

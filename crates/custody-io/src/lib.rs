@@ -2,8 +2,9 @@
 //!
 //! Custody's parsers work on `&[u8]`. This crate turns a path into such a
 //! slice without ever opening the file for writing, and writes files
-//! atomically. It is the one place in Custody with `unsafe` (the memory map
-//! and `posix_fadvise`, each with its SAFETY note); every other crate forbids it.
+//! atomically. It is the one place in Custody with `unsafe` (the memory map,
+//! `posix_fadvise` and the SIGPIPE disposition, each with its SAFETY note);
+//! every other crate forbids it.
 //!
 //! # Memory maps and removable media
 //!
@@ -147,6 +148,18 @@ fn describe_kind(kind: &std::fs::FileType) -> &'static str {
         "a directory"
     } else {
         "not a file"
+    }
+}
+
+/// Lets a command-line tool end quietly when its reader goes away
+/// (`custody probe ... | head`): SIGPIPE gets its default action back, as in
+/// other Unix tools, instead of every later write failing. A no-op elsewhere.
+pub fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_DFL installs no handler
+    // and touches no memory; it is called once, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
