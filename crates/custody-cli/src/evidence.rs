@@ -372,6 +372,11 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
     for n in &report.notes {
         eprintln!("custody: note: {n}");
     }
+    for c in &report.catalog_errors {
+        eprintln!(
+            "custody: warning: catalog: {c} (the registration holds; `custody catalog rebuild` restores the index)"
+        );
+    }
     if a.json {
         if print_value(&report).is_err() {
             return ExitCode::from(2);

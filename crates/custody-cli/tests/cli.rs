@@ -370,3 +370,50 @@ fn a_closed_pipe_ends_the_command_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.signal(), Some(13), "{:?} {err}", out.status);
 }
+
+/// Arguments that cannot be honoured are errors (exit 2, a reason), never
+/// silently ignored: a file given as the recorder, a `--from` that is not a
+/// time, a station key others can read.
+#[cfg(unix)]
+#[test]
+fn unusable_arguments_are_errors() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k/station.key");
+    let store = dir.path().join("store");
+    let rec = dir.path().join("rec");
+    std::fs::create_dir(&rec).unwrap();
+    let clip = write(&rec, "A.MP4", &synthetic_recording(1, 10, 5));
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_custody"))
+            .env("CUSTODY_KEY", &key)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["key", "init"]).status.success());
+    let s = store.to_str().unwrap();
+    // A file, not the recorder's folder.
+    let o = run(&["ingest", clip.to_str().unwrap(), "--store", s]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a directory"));
+    assert!(
+        run(&["ingest", rec.to_str().unwrap(), "--store", s])
+            .status
+            .success()
+    );
+    // A bound that is not a time.
+    let o = run(&["report", "--store", s, "--from", "yesterday"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not YYYY-MM-DD"));
+    assert!(
+        run(&["report", "--store", s, "--from", "2026-11-29"])
+            .status
+            .success()
+    );
+    // A key file others can read is refused, like ssh does.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = run(&["ingest", rec.to_str().unwrap(), "--store", s]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("chmod 600"));
+}

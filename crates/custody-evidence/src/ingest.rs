@@ -947,6 +947,15 @@ pub fn ingest_with_progress(
         ));
     }
     let src = std::fs::canonicalize(src)?;
+    if !src.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{} is not a directory: give the recorder's mounted folder",
+                src.display()
+            ),
+        ));
+    }
     let root = std::fs::canonicalize(store.root())?;
     if root.starts_with(&src) || src.starts_with(&root) {
         return Err(std::io::Error::new(

@@ -18,6 +18,13 @@ pub enum KeyError {
     Missing(std::path::PathBuf),
     /// A key file already exists at this path and is never replaced.
     Exists(std::path::PathBuf),
+    /// The key file can be read or written by others than its owner.
+    Permissions {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
 }
 
 impl std::fmt::Display for KeyError {
@@ -32,6 +39,11 @@ impl std::fmt::Display for KeyError {
                 p.display()
             ),
             KeyError::Exists(p) => write!(f, "a key already exists at {}", p.display()),
+            KeyError::Permissions { path, mode } => write!(
+                f,
+                "{} is accessible to others (mode {mode:03o}): a station key must be private (chmod 600)",
+                path.display()
+            ),
         }
     }
 }
@@ -78,6 +90,17 @@ impl StationKey {
     /// ([`KeyError::Missing`]): only [`StationKey::init`] creates a key, so a
     /// mistyped path never starts a second key silently.
     pub fn load(path: &Path) -> Result<StationKey, KeyError> {
+        #[cfg(unix)]
+        if let Ok(meta) = std::fs::metadata(path) {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(KeyError::Permissions {
+                    path: path.to_path_buf(),
+                    mode,
+                });
+            }
+        }
         match custody_io::read_regular_text(path) {
             Ok(text) => StationKey::parse(&text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -232,6 +255,16 @@ mod tests {
             let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode(&p), 0o600);
             assert_eq!(mode(p.parent().unwrap()), 0o700);
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+            assert!(matches!(
+                StationKey::load(&p),
+                Err(KeyError::Permissions { mode: 0o640, .. })
+            ));
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
         std::fs::write(&p, "garbage").unwrap();
         assert!(StationKey::load(&p).is_err());

@@ -189,6 +189,18 @@ fn close_run(run: Option<Run>, d: &mut DeviceReport, days: &mut Days) {
     });
 }
 
+/// A `--from`/`--to` bound: a day (its midnight) or a time, in seconds.
+fn parse_bound(b: &str) -> Option<i64> {
+    let b = b.trim_end_matches('Z');
+    if b.len() == 10 {
+        crate::parse_utc(&format!("{b}T00:00:00Z"))
+    } else if b.len() == 19 {
+        crate::parse_utc(&format!("{b}Z"))
+    } else {
+        None
+    }
+}
+
 fn fmt_time(t: i64, utc: bool) -> String {
     let s = custody_container::time::rfc3339_utc(t);
     if utc {
@@ -201,6 +213,16 @@ fn fmt_time(t: i64, utc: bool) -> String {
 /// Builds the report from the store's manifests that verify with `trust`;
 /// the others are listed in [`Report::unverified`].
 pub fn report(store: &DirStore, opts: &ReportOptions, trust: &Trust) -> std::io::Result<Report> {
+    for (name, bound) in [("from", &opts.from), ("to", &opts.to)] {
+        if let Some(b) = bound
+            && parse_bound(b).is_none()
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{name} {b:?} is not YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[Z]"),
+            ));
+        }
+    }
     let mut by_device: BTreeMap<String, Vec<Seg>> = BTreeMap::new();
     let mut unverified = Vec::new();
     for h in store.registered()? {
@@ -245,14 +267,11 @@ pub fn report(store: &DirStore, opts: &ReportOptions, trust: &Trust) -> std::io:
             .and_then(crate::parse_utc)
             .map(|t| (t, fmt_time(t, utc)));
         let in_range = |bound: &Option<String>, after: bool| {
-            bound
-                .as_deref()
-                .and_then(|b| crate::parse_utc(&format!("{}Z", b.trim_end_matches('Z'))))
-                .is_none_or(|b| {
-                    start
-                        .as_ref()
-                        .is_none_or(|(t, _)| if after { *t >= b } else { *t < b })
-                })
+            bound.as_deref().and_then(parse_bound).is_none_or(|b| {
+                start
+                    .as_ref()
+                    .is_none_or(|(t, _)| if after { *t >= b } else { *t < b })
+            })
         };
         if !in_range(&opts.from, true) || !in_range(&opts.to, false) {
             continue;
