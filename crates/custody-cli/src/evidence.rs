@@ -248,36 +248,11 @@ pub(crate) fn key(cmd: &KeyCommand) -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            // Checked before the key file changes: only a key of this store may rotate.
-            match StationKey::load(&path) {
-                Ok(k) if s.has_key(&k.fingerprint()) => {}
-                Ok(k) => {
-                    return fail(
-                        false,
-                        &path,
-                        format!(
-                            "key {} is not a key of the store {}",
-                            k.fingerprint(),
-                            store.display()
-                        ),
-                    );
-                }
-                Err(e) => return fail(false, &path, e.to_string()),
-            }
-            let (old, new) = match StationKey::rotate_file(&path) {
+            let (old, new) = match keyring::rotate_key_file(&s, &path, station, operator.as_deref())
+            {
                 Ok(pair) => pair,
-                Err(e) => return fail(false, &path, e.to_string()),
+                Err(m) => return fail(false, &path, m),
             };
-            if let Err(e) = keyring::rotate(&s, &old, &new, station, operator.as_deref()) {
-                return fail(
-                    false,
-                    store,
-                    format!(
-                        "rotation not recorded: {e} (the new key is in {}; the old one beside it)",
-                        path.display()
-                    ),
-                );
-            }
             println!("rotated {} -> {}", old.fingerprint(), new.fingerprint());
             println!("public key  {}", new.public_hex());
             ExitCode::SUCCESS

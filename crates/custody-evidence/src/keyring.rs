@@ -98,6 +98,34 @@ pub fn trust_store(
     Ok(trust(&store.key_records()?, anchors))
 }
 
+/// Rotates the station key file at `key_file` for `store`: checks that its
+/// key is one of the store's (before anything changes), replaces the file
+/// (the old secret kept beside it, see [`StationKey::rotate_file`]), and
+/// introduces the new key to the store ([`rotate`]). Returns (old, new).
+pub fn rotate_key_file(
+    store: &crate::store::DirStore,
+    key_file: &std::path::Path,
+    station: &str,
+    operator: Option<&str>,
+) -> Result<(StationKey, StationKey), String> {
+    let current = StationKey::load(key_file).map_err(|e| e.to_string())?;
+    if !store.has_key(&current.fingerprint()) {
+        return Err(format!(
+            "key {} is not a key of the store {}",
+            current.fingerprint(),
+            store.root().display()
+        ));
+    }
+    let (old, new) = StationKey::rotate_file(key_file).map_err(|e| e.to_string())?;
+    rotate(store, &old, &new, station, operator).map_err(|e| {
+        format!(
+            "rotation not recorded: {e} (the new key is in {}; the old one beside it)",
+            key_file.display()
+        )
+    })?;
+    Ok((old, new))
+}
+
 /// A key of the store as `custody key show` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyInfo {
