@@ -199,8 +199,8 @@ impl DirStore {
 
     /// Removes temporary files left by processes that are no longer running
     /// (an interrupted copy or atomic write leaves nothing registered): copies
-    /// in `tmp/`, and `.NAME.tmp-PID-N` files beside manifests, trees and the
-    /// log head. Files of live processes, this one included, belong to
+    /// in `tmp/`, and `.NAME.tmp-PID-N` files beside manifests, trees, key
+    /// records, the marker and the log head. Files of live processes, this one included, belong to
     /// concurrent ingests and are kept.
     pub fn clean_temp(&self) -> std::io::Result<usize> {
         let mut n = 0;
@@ -214,7 +214,11 @@ impl DirStore {
                 n += 1;
             }
         }
-        let mut dirs = vec![self.root.clone(), self.root.join("manifests")];
+        let mut dirs = vec![
+            self.root.clone(),
+            self.root.join("manifests"),
+            self.root.join("keys"),
+        ];
         dirs.extend(
             std::fs::read_dir(self.root.join("objects"))?
                 .flatten()
