@@ -29,6 +29,12 @@ pub(crate) fn apply<'a>(
             end
         })
         .collect();
+    // Runs without per-sample fields claim `count` samples of the default
+    // size; a run's data offset can point anywhere, so many runs could claim
+    // the same bytes again and again (work and memory growing with the square
+    // of the file). All such runs together may claim no more bytes than the
+    // file holds.
+    let mut unclaimed = src.len() as u64;
     for (mi, moof) in moofs.iter().enumerate() {
         let mut prev_traf_end: Option<u64> = None;
         for (ti, traf) in moof
@@ -129,18 +135,22 @@ pub(crate) fn apply<'a>(
                 let n = if stride > 0 {
                     checked_entries(count as usize, stride, body.len(), &trun, &rpath, diag)? as u32
                 } else {
-                    // No per-sample fields: the count is bounded only by the data it can cover.
-                    let fit = (src.len() as u64)
-                        .checked_div(default_size as u64)
-                        .unwrap_or(0);
+                    // No per-sample fields: the count is bounded by the bytes
+                    // the file has left for such runs.
+                    let fit = unclaimed.checked_div(default_size as u64).unwrap_or(0);
                     if count as u64 > fit {
                         diag.note(
                             trun.offset,
                             &rpath,
-                            format!("{count} samples of {default_size} bytes cannot fit in the file; {fit} kept"),
+                            format!(
+                                "{count} samples of {default_size} bytes do not fit in the {unclaimed} bytes \
+                                 the file has left for its runs; {fit} kept"
+                            ),
                         )?;
                     }
-                    count.min(fit.min(u32::MAX as u64) as u32)
+                    let n = count.min(fit.min(u32::MAX as u64) as u32);
+                    unclaimed -= n as u64 * default_size as u64;
+                    n
                 };
                 let run = Run {
                     entries: &body[..(n as usize * stride).min(body.len())],
@@ -239,6 +249,62 @@ mod tests {
         };
         let len = moof(0).len() as u32;
         [moof(len + 8), boxed(b"mdat", &vec![7; count as usize])].concat()
+    }
+
+    /// A fragment with `runs` runs that each reset their data offset to the
+    /// start of the mdat and claim u32::MAX one-byte samples, and `data` bytes
+    /// of media.
+    fn overlapping_runs(runs: usize, data: usize) -> Vec<u8> {
+        let moof = |data_offset: u32| {
+            let mut tfhd = 0x0002_0018u32.to_be_bytes().to_vec();
+            [1u32, 10, 1]
+                .iter()
+                .for_each(|v| tfhd.extend(v.to_be_bytes()));
+            let mut trun = 0x001u32.to_be_bytes().to_vec();
+            trun.extend(u32::MAX.to_be_bytes());
+            trun.extend(data_offset.to_be_bytes());
+            let mut traf = boxed(b"tfhd", &tfhd);
+            for _ in 0..runs {
+                traf.extend(boxed(b"trun", &trun));
+            }
+            boxed(b"moof", &boxed(b"traf", &traf))
+        };
+        let len = moof(0).len() as u32;
+        [moof(len + 8), boxed(b"mdat", &vec![7; data])].concat()
+    }
+
+    /// Cost is counted, not timed: however many runs claim the same bytes,
+    /// the samples they yield together never exceed the bytes of the file,
+    /// so work and memory grow linearly with its size.
+    #[test]
+    fn runs_that_claim_the_same_bytes_cost_no_more_than_the_file() {
+        let init = write_mp4(
+            &[TrackSpec {
+                handler: *b"vide",
+                timescale: 90_000,
+                sample_entry: avc1_entry(16, 16, &[]),
+                samples: Vec::new(),
+            }],
+            1.0,
+        );
+        for (runs, data) in [(100, 16_384), (400, 65_536), (1_600, 262_144)] {
+            let segment = overlapping_runs(runs, data);
+            let mp4 = Mp4::parse_segment(&init, &segment, Limits::default()).unwrap();
+            let t = &mp4.tracks[0];
+            let samples = t.samples().count();
+            assert!(samples <= segment.len(), "{runs} runs: {samples} samples");
+            assert_eq!(t.index().len(), samples);
+            // The first run still gets every byte it can honestly claim.
+            assert!(
+                samples >= data,
+                "{runs} runs: {samples} samples for {data} bytes"
+            );
+            assert!(
+                mp4.warnings
+                    .iter()
+                    .any(|w| w.message.contains("do not fit"))
+            );
+        }
     }
 
     #[test]
