@@ -24,12 +24,22 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Describe recordings: container, tracks, codecs, sample counts, metadata.
+    ///
+    /// Exit 0 when every file was described, 2 when any could not be read,
+    /// recognised or parsed (each named on stderr, and in the JSON).
     Probe(ProbeArgs),
     /// Hash files: BLAKE3 + SHA-256 in one pass, chunk trees, content hashes.
+    ///
+    /// Exit 0 when every file was hashed, 2 when any could not be.
     Hash(hash::HashArgs),
     /// Find the byte ranges of a file that changed since its chunk tree was made.
+    ///
+    /// Exit 0 when the file matches its tree, 1 when it changed, 2 on error.
     Locate(hash::LocateArgs),
     /// Manage the station's signing key.
+    ///
+    /// Exit 0 on success, 2 on error (no key, a key others can read, a key
+    /// that is not one of the store's).
     #[command(subcommand)]
     Key(evidence::KeyCommand),
     /// Collect a recorder's files into a store: copy, verify, register, sign, log.
@@ -39,6 +49,8 @@ enum Command {
     /// could not run.
     Ingest(evidence::IngestArgs),
     /// The custody log: print its signed head to keep elsewhere.
+    ///
+    /// Exit 0 on success, 2 on error (not a store, an empty log).
     #[command(subcommand)]
     Log(evidence::LogCommand),
     /// Verify a store (read-only): keys, the signed log, manifests, objects, and their cross-references.
@@ -47,8 +59,14 @@ enum Command {
     /// named), 2 when verification could not run (not a store, bad arguments).
     Verify(evidence::VerifyArgs),
     /// Supervision: recordings, gaps, overlaps, truncated files, clock anomalies, officers' days.
+    ///
+    /// Exit 0 on success (manifests that do not verify are listed as
+    /// unverified and left out), 2 on error.
     Report(evidence::ReportArgs),
     /// The store's catalog: list registrations, or rebuild it from the manifests.
+    ///
+    /// Exit 0 on success, 1 when a rebuild left out manifests that do not
+    /// verify, 2 on error.
     #[command(subcommand)]
     Catalog(evidence::CatalogCommand),
 }
