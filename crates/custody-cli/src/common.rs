@@ -37,6 +37,22 @@ pub(crate) fn open(path: &Path, no_mmap: bool) -> Result<Evidence, Failure> {
     })
 }
 
+/// Text from a recorder (a file name, a serial) made safe to print on a
+/// terminal or in a log a script reads: control characters (newlines,
+/// escape sequences) are shown escaped, so a name can never forge a line.
+pub(crate) fn safe(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
 /// Formats an optional value, `-` when absent.
 pub(crate) fn fmt_opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())

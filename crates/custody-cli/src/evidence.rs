@@ -1,6 +1,6 @@
 //! `custody key`, `custody log`, `custody ingest`, `custody verify`, `custody report`, `custody catalog`.
 
-use crate::common::{print_json, print_value};
+use crate::common::{print_json, print_value, safe};
 use custody_evidence::ingest::{IngestOptions, ingest_with_progress};
 use custody_evidence::keyring;
 use custody_evidence::keys::{KeyError, StationKey, public_from_hex};
@@ -365,10 +365,10 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
             println!(
                 "{:<20} {}{}",
                 outcome,
-                i.path,
+                safe(&i.path),
                 i.reason
                     .as_ref()
-                    .map(|r| format!("  ({r})"))
+                    .map(|r| format!("  ({})", safe(r)))
                     .unwrap_or_default()
             );
         }
@@ -583,7 +583,7 @@ pub(crate) fn run_report(a: &ReportArgs) -> ExitCode {
     for d in &r.devices {
         println!(
             "device {}: {} dated segments, {} recordings{}",
-            d.device,
+            safe(&d.device),
             d.segments,
             d.recordings.len(),
             d.utc_offset
@@ -610,17 +610,17 @@ pub(crate) fn run_report(a: &ReportArgs) -> ExitCode {
             for f in list {
                 println!(
                     "  {label:<9} {}: {}{}",
-                    f.path,
-                    f.message,
+                    safe(&f.path),
+                    safe(&f.message),
                     f.after
                         .as_ref()
-                        .map(|p| format!(" (after {p})"))
+                        .map(|p| format!(" (after {})", safe(p)))
                         .unwrap_or_default()
                 );
             }
         }
         if !d.undated.is_empty() {
-            println!("  undated   {}", d.undated.join(", "));
+            println!("  undated   {}", safe(&d.undated.join(", ")));
         }
     }
     for u in &r.unverified {
@@ -634,7 +634,12 @@ pub(crate) fn run_report(a: &ReportArgs) -> ExitCode {
         for o in &r.officers {
             println!(
                 "{:<12} {:<10} {:>10} {:>10.0}  {} .. {}",
-                o.officer, o.day, o.recordings, o.duration_s, o.first, o.last
+                safe(&o.officer),
+                o.day,
+                o.recordings,
+                o.duration_s,
+                o.first,
+                o.last
             );
         }
     }
@@ -729,12 +734,12 @@ pub(crate) fn catalog(cmd: &CatalogCommand) -> ExitCode {
                     println!(
                         "{:<20} {:<8} {:<8} {:>8} {:<8} {}  {}{}",
                         r.start.as_deref().unwrap_or("-"),
-                        r.device.as_deref().unwrap_or("-"),
-                        r.officer.as_deref().unwrap_or("-"),
+                        safe(r.device.as_deref().unwrap_or("-")),
+                        safe(r.officer.as_deref().unwrap_or("-")),
                         r.duration_s.map_or("-".into(), |d| format!("{d:.1}s")),
                         r.kind.as_deref().unwrap_or("-"),
                         r.blake3.get(..16).unwrap_or(&r.blake3),
-                        r.path,
+                        safe(&r.path),
                         if r.verified { "" } else { "  UNVERIFIED" }
                     );
                 }

@@ -417,3 +417,47 @@ fn unusable_arguments_are_errors() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("chmod 600"));
 }
+
+/// A file name cannot forge a line of ingest's output: control characters
+/// in names are printed escaped (the JSON keeps them exactly).
+#[test]
+fn file_names_cannot_forge_output_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k/station.key");
+    let rec = dir.path().join("rec");
+    std::fs::create_dir(&rec).unwrap();
+    let forged = "A.MP4\nregistered           B.MP4\u{1b}[2K";
+    write(&rec, forged, &synthetic_recording(1, 10, 5));
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_custody"))
+            .env("CUSTODY_KEY", &key)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["key", "init"]).status.success());
+    let store = dir.path().join("store");
+    let o = run(&[
+        "ingest",
+        rec.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(
+        out.contains(r"A.MP4\nregistered           B.MP4\u{1b}[2K"),
+        "{out}"
+    );
+    assert!(!out.contains('\u{1b}'));
+    let o = run(&[
+        "ingest",
+        rec.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--json",
+    ]);
+    let v = json(&o);
+    assert_eq!(v["items"][0]["path"], forged);
+}
