@@ -12,6 +12,15 @@ fn custody(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs the binary with `key` as the station key.
+fn custody_with_key(key: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_custody"))
+        .env("CUSTODY_KEY", key)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
@@ -384,13 +393,7 @@ fn unusable_arguments_are_errors() {
     let rec = dir.path().join("rec");
     std::fs::create_dir(&rec).unwrap();
     let clip = write(&rec, "A.MP4", &synthetic_recording(1, 10, 5));
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_custody"))
-            .env("CUSTODY_KEY", &key)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| custody_with_key(&key, args);
     assert!(run(&["key", "init"]).status.success());
     let s = store.to_str().unwrap();
     // A file, not the recorder's folder.
@@ -428,13 +431,7 @@ fn file_names_cannot_forge_output_lines() {
     std::fs::create_dir(&rec).unwrap();
     let forged = "A.MP4\nregistered           B.MP4\u{1b}[2K";
     write(&rec, forged, &synthetic_recording(1, 10, 5));
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_custody"))
-            .env("CUSTODY_KEY", &key)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| custody_with_key(&key, args);
     assert!(run(&["key", "init"]).status.success());
     let store = dir.path().join("store");
     let o = run(&[

@@ -48,8 +48,7 @@ impl KeyRecord {
             introduced_by: by.fingerprint(),
             signature: String::new(),
         };
-        let value = serde_json::to_value(&r).map_err(std::io::Error::other)?;
-        r.signature = custody_hash::tree::hex(&by.sign(&canonical_without(&value, "signature")?));
+        r.signature = by.sign_detached(&r)?;
         Ok(r)
     }
 

@@ -192,6 +192,15 @@ impl StationKey {
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.signing.sign(message).to_bytes()
     }
+
+    /// The detached signature (hex) of a document whose signature goes in
+    /// its own `signature` member: over the canonical JSON of `doc` without
+    /// that member (docs/FORMAT.md, section 1).
+    pub fn sign_detached<T: serde::Serialize>(&self, doc: &T) -> std::io::Result<String> {
+        let value = serde_json::to_value(doc).map_err(std::io::Error::other)?;
+        let message = crate::canonical::canonical_without(&value, "signature")?;
+        Ok(custody_hash::tree::hex(&self.sign(&message)))
+    }
 }
 
 /// Verifies an ed25519 signature with a public key.

@@ -267,9 +267,7 @@ impl CustodyLog {
             key: key.fingerprint(),
             signature: String::new(),
         };
-        let unsigned = serde_json::to_value(&entry).map_err(std::io::Error::other)?;
-        entry.signature =
-            custody_hash::tree::hex(&key.sign(&canonical_without(&unsigned, "signature")?));
+        entry.signature = key.sign_detached(&entry)?;
         let line = to_canonical(&entry)?;
         let mut out = line.clone();
         out.push(b'\n');
@@ -282,9 +280,7 @@ impl CustodyLog {
             key: key.fingerprint(),
             signature: String::new(),
         };
-        let unsigned = serde_json::to_value(&head).map_err(std::io::Error::other)?;
-        head.signature =
-            custody_hash::tree::hex(&key.sign(&canonical_without(&unsigned, "signature")?));
+        head.signature = key.sign_detached(&head)?;
         custody_io::write_atomic(&self.head, &to_canonical(&head)?)?;
         f.unlock()?;
         Ok(entry)
