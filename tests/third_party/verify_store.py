@@ -201,6 +201,8 @@ MANIFEST_SCHEMA = {
                     "properties": {
                         "name": {"type": "string"},
                         "path": {"type": "string"},
+                        "path_bytes": {"type": "string",
+                                       "pattern": "^([0-9a-f]{2})+$"},
                         "mtime": {"$ref": "#/$defs/time"},
                     },
                 },

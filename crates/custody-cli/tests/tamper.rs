@@ -685,3 +685,98 @@ fn the_third_party_verifier_agrees_on_every_case_of_the_wider_matrix() {
     );
     assert!(out.contains(" 0 differed"), "{out}");
 }
+
+#[test]
+fn names_that_are_not_utf8_are_kept_byte_for_byte_and_both_verifiers_accept_them() {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let fx = Fixture::new();
+    let s = fx.copy("names");
+    let rec = fx.dir.path().join("latin1");
+    std::fs::create_dir_all(&rec).unwrap();
+    // Three names that a lossy conversion makes one (`cam\u{fffd}.mp4`), and an
+    // identical copy of one of them under a fourth, also not UTF-8.
+    let names: [&[u8]; 4] = [
+        b"cam\xe9.mp4",
+        b"cam\xff.mp4",
+        b"cam\xc3.mp4",
+        b"dup\xe9.mp4",
+    ];
+    for (i, n) in names[..3].iter().enumerate() {
+        let mut v = Vec::new();
+        write_synthetic_recording(&mut v, 1, 30, 30, 4000 + i as u32).unwrap();
+        std::fs::write(rec.join(std::ffi::OsStr::from_bytes(n)), v).unwrap();
+    }
+    // The fourth file has the first's bytes.
+    std::fs::copy(
+        rec.join(std::ffi::OsStr::from_bytes(names[0])),
+        rec.join(std::ffi::OsStr::from_bytes(names[3])),
+    )
+    .unwrap();
+    let o = custody(&fx.key)
+        .args(["ingest", "--json"])
+        .arg(&rec)
+        .arg("--store")
+        .arg(&s)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Every manifest written by this run names its source exactly.
+    let mut rebuilt = BTreeSet::new();
+    for m in std::fs::read_dir(s.join("manifests")).unwrap().flatten() {
+        let doc: Value = serde_json::from_slice(&std::fs::read(m.path()).unwrap()).unwrap();
+        let original = &doc["manifest"]["original"];
+        let Some(hex) = original["path_bytes"].as_str() else {
+            assert!(
+                original["path"].as_str().unwrap().starts_with("DCIM/"),
+                "{original}"
+            );
+            continue;
+        };
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let path = std::ffi::OsString::from_vec(bytes);
+        assert!(
+            rec.join(&path).is_file(),
+            "{original} does not rebuild a source path"
+        );
+        assert_eq!(
+            original["path"].as_str().unwrap(),
+            custody_evidence::osname::display(&path)
+        );
+        rebuilt.insert(path.into_vec());
+    }
+    let expected: BTreeSet<Vec<u8>> = names[..3].iter().map(|n| n.to_vec()).collect();
+    assert_eq!(
+        rebuilt, expected,
+        "one manifest per distinct content, each exact"
+    );
+    // The fourth name is a later sighting, logged with its exact bytes.
+    let log = log_lines(&s);
+    let sighting: Value = log
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["details"]["source"] == "dup\\xe9.mp4")
+        .expect("the identical copy is logged");
+    assert_eq!(sighting["details"]["source_bytes"], "647570e92e6d7034");
+    let (code, v) = fx.verify(&s, &[]);
+    assert_eq!(code, Some(0), "{v}");
+    if let Some(py) = python() {
+        let third_party =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/third_party/verify_store.py");
+        let o = Command::new(py)
+            .arg(&third_party)
+            .arg(&s)
+            .args(["--public-key", &fx.public])
+            .output()
+            .unwrap();
+        let theirs: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(o.status.code(), Some(0), "{theirs}");
+    }
+}

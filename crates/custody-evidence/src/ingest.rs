@@ -145,7 +145,7 @@ fn walk(src: &Path) -> (Vec<PathBuf>, Vec<Item>) {
     while let Some(rel) = stack.pop() {
         let Ok(rd) = std::fs::read_dir(src.join(&rel)) else {
             notes.push(Item {
-                path: rel.to_string_lossy().into(),
+                path: crate::osname::display(rel.as_os_str()),
                 outcome: Outcome::Refused,
                 blake3: None,
                 reason: Some("directory cannot be read".into()),
@@ -157,7 +157,7 @@ fn walk(src: &Path) -> (Vec<PathBuf>, Vec<Item>) {
         for e in entries {
             let name = e.file_name();
             let child = rel.join(&name);
-            let shown = child.to_string_lossy().into_owned();
+            let shown = crate::osname::display(child.as_os_str());
             let Ok(meta) = std::fs::symlink_metadata(src.join(&child)) else {
                 continue;
             };
@@ -418,7 +418,9 @@ impl Shared<'_> {
     }
 
     /// Records that `shown`'s bytes are registered already: a log entry, no copy.
-    fn already_registered(&self, shown: String, b3: String) -> std::io::Result<()> {
+    fn already_registered(&self, rel: &Path, shown: String, b3: String) -> std::io::Result<()> {
+        let mut details = serde_json::json!({"source": shown, "result": "already registered"});
+        source_bytes(&mut details, rel);
         self.log.append(
             self.key,
             NewEntry {
@@ -427,7 +429,7 @@ impl Shared<'_> {
                 operator: self.opts.operator.as_deref(),
                 event: "fixity check",
                 object: Some(&b3),
-                details: serde_json::json!({"source": shown, "result": "already registered"}),
+                details,
             },
         )?;
         self.push(Item {
@@ -562,6 +564,17 @@ fn place_in_utc(rec: &mut Recording, given: Option<(&str, &'static str)>) {
     }
 }
 
+/// Adds `source_bytes` (the exact bytes of a source path that is not UTF-8,
+/// [`crate::osname::bytes_hex`]) to a log entry's details.
+fn source_bytes(details: &mut serde_json::Value, rel: &Path) {
+    if let (Some(hex), Some(map)) = (
+        crate::osname::bytes_hex(rel.as_os_str()),
+        details.as_object_mut(),
+    ) {
+        map.insert("source_bytes".into(), hex.into());
+    }
+}
+
 /// A file copied into the store's `tmp/`, waiting for its re-read and its
 /// registration.
 struct Pending {
@@ -578,7 +591,7 @@ fn copy_one(
     rel: PathBuf,
     catalog: Option<&crate::catalog::Catalog>,
 ) -> std::io::Result<Option<Pending>> {
-    let shown = rel.to_string_lossy().into_owned();
+    let shown = crate::osname::display(rel.as_os_str());
     let path = sh.src.join(&rel);
     // The walk never follows links, but a path can still be swapped under us.
     match std::fs::canonicalize(&path) {
@@ -592,7 +605,7 @@ fn copy_one(
     // (nothing is written) and, if its bytes are registered, we are done.
     if let Some(b3) = known_registration(sh, catalog, &shown, &path) {
         sh.report().bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
-        return sh.already_registered(shown, b3).map(|_| None);
+        return sh.already_registered(&rel, shown, b3).map(|_| None);
     }
     let copied = match copy_and_hash(&path, sh.store) {
         Ok(c) => c,
@@ -605,7 +618,7 @@ fn copy_one(
     let b3 = copied.digest.blake3_hex().unwrap_or_default();
     if sh.store.is_registered(&b3) {
         index_if_missing(sh, catalog, &shown, &b3);
-        return sh.already_registered(shown, b3).map(|_| None);
+        return sh.already_registered(&rel, shown, b3).map(|_| None);
     }
     Ok(Some(Pending {
         rel,
@@ -710,9 +723,10 @@ fn register_one(
         original: Original {
             name: rel
                 .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
+                .map(crate::osname::display)
                 .unwrap_or_default(),
             path: shown.clone(),
+            path_bytes: crate::osname::bytes_hex(rel.as_os_str()),
             mtime: copied.mtime.clone(),
         },
         media,
@@ -771,7 +785,7 @@ fn register_one(
     if sh.store.is_registered(&b3) {
         drop(registering);
         index_if_missing(sh, catalog, &shown, &b3);
-        return sh.already_registered(shown, b3);
+        return sh.already_registered(&rel, shown, b3);
     }
     // Order matters for crash safety: the object, then its log entry, then the
     // manifest that makes it registered. A crash before the manifest leaves an
@@ -786,7 +800,11 @@ fn register_one(
             operator: sh.opts.operator.as_deref(),
             event: "ingestion",
             object: Some(&b3),
-            details: serde_json::json!({"source": shown, "size": copied.digest.size}),
+            details: {
+                let mut d = serde_json::json!({"source": shown, "size": copied.digest.size});
+                source_bytes(&mut d, &rel);
+                d
+            },
         },
     )?;
     sh.store.put_manifest(&signed)?;
@@ -857,7 +875,7 @@ fn worker(
             let rel = next();
             let copied = match &rel {
                 Some(r) => {
-                    let shown = r.to_string_lossy().into_owned();
+                    let shown = crate::osname::display(r.as_os_str());
                     isolated(sh, &shown, || copy_one(sh, r.clone(), catalog))?.flatten()
                 }
                 None => None,

@@ -25,6 +25,7 @@ pub mod keys;
 pub mod log;
 pub mod manifest;
 pub mod names;
+pub mod osname;
 pub mod report;
 pub mod schema;
 pub mod store;

@@ -41,8 +41,13 @@ pub struct Object {
 pub struct Original {
     /// File name on the recorder.
     pub name: String,
-    /// Path on the recorder, relative to the collection root.
+    /// Path on the recorder, relative to the collection root, in display
+    /// form ([`crate::osname::display`]).
     pub path: String,
+    /// The path's exact bytes in lowercase hex ([`crate::osname::bytes_hex`]),
+    /// present only when the path is not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_bytes: Option<String>,
     /// Modification time on the recorder (RFC 3339 UTC), when readable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtime: Option<String>,
