@@ -55,7 +55,8 @@ pub fn bytes_hex(name: &OsStr) -> Option<String> {
 #[cfg(unix)]
 pub fn from_hex(hex: &str) -> Option<OsString> {
     use std::os::unix::ffi::OsStringExt;
-    if hex.len() % 2 != 0 || hex.bytes().any(|c| !matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
+    if !hex.len().is_multiple_of(2) || hex.bytes().any(|c| !matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+    {
         return None;
     }
     let bytes = (0..hex.len())
