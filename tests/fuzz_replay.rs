@@ -18,6 +18,7 @@ fn entry(target: &str) -> Option<Target> {
         "bmff" => c::bmff,
         "ts" => c::ts,
         "ps" => c::ps,
+        "window" => c::window,
         "tree" => h::tree,
         "content" => h::content,
         "store_json" => custody_evidence::fuzzing::store_json,
@@ -55,7 +56,15 @@ fn fuzz_corpora_and_regressions_replay() {
     let targets = targets(&root);
     assert_eq!(
         targets.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-        ["bmff", "content", "ps", "store_json", "tree", "ts"]
+        [
+            "bmff",
+            "content",
+            "ps",
+            "store_json",
+            "tree",
+            "ts",
+            "window"
+        ]
     );
     // No seed or regression folder belongs to a target that does not exist.
     for folder in ["corpus", "regressions"] {

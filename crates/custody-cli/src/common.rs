@@ -24,12 +24,32 @@ impl Failure {
 }
 
 pub(crate) fn open(path: &Path, no_mmap: bool) -> Result<Evidence, Failure> {
-    let mode = if no_mmap {
+    opened(path, Evidence::open(path, mode(no_mmap)))
+}
+
+/// Opens `path` for `custody probe`: a file that is not mapped is read only
+/// where the probe looks (its index), never whole.
+pub(crate) fn open_for_probe(
+    path: &Path,
+    no_mmap: bool,
+    opts: custody_container::summary::ProbeOptions,
+) -> Result<Evidence, Failure> {
+    let ev = Evidence::open_planned(path, mode(no_mmap), |len, read| {
+        custody_container::probe_ranges(len, opts, read)
+    });
+    opened(path, ev)
+}
+
+fn mode(no_mmap: bool) -> ReadMode {
+    if no_mmap {
         ReadMode::Read
     } else {
         ReadMode::Auto
-    };
-    Evidence::open(path, mode).map_err(|e| Failure {
+    }
+}
+
+fn opened(path: &Path, ev: std::io::Result<Evidence>) -> Result<Evidence, Failure> {
+    ev.map_err(|e| Failure {
         path: path.display().to_string(),
         offset: None,
         box_path: None,

@@ -1,7 +1,7 @@
 //! `custody probe`.
 
 use crate::ProbeArgs;
-use crate::common::{Failure, fmt_opt, open};
+use crate::common::{Failure, fmt_opt, open, open_for_probe};
 use custody_container::summary::{Probe, ProbeOptions};
 use custody_container::{Limits, probe, probe_segment};
 use custody_io::Evidence;
@@ -15,7 +15,10 @@ fn probe_one(
     opts: ProbeOptions,
     no_mmap: bool,
 ) -> Result<Probe, Failure> {
-    let ev = open(path, no_mmap)?;
+    let ev = match init {
+        Some(_) => open(path, no_mmap)?,
+        None => open_for_probe(path, no_mmap, opts)?,
+    };
     let result = match init {
         Some(init) => probe_segment(init.bytes(), ev.bytes(), opts),
         None => probe(ev.bytes(), opts),

@@ -229,3 +229,31 @@ fn special_files_are_refused_without_blocking() {
         assert!(err.contains("not a regular file"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn probe_without_a_map_reads_the_index_of_a_5_tb_recording_not_5_tb() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.mp4");
+    let mut head = custody_container::bmff::write::synthetic_recording(2, 30, 30);
+    let len = 5u64 << 40;
+    // A `free` box (64-bit size) runs from the end of the recording to 5 TB.
+    let free = len - head.len() as u64;
+    head.extend_from_slice(&1u32.to_be_bytes());
+    head.extend_from_slice(b"free");
+    head.extend_from_slice(&free.to_be_bytes());
+    let f = std::fs::File::create(&path).unwrap();
+    f.write_all_at(&head, 0).unwrap();
+    f.set_len(len).unwrap();
+    drop(f);
+    let o = custody(&["probe", "--no-mmap", "--json", path.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v = json(&o);
+    assert_eq!(v["size"], len);
+    assert_eq!(v["tracks"][0]["samples"], 60, "{v}");
+}

@@ -97,3 +97,37 @@ pub fn ps(data: &[u8]) {
         }
     }
 }
+
+/// Probing from the planned ranges ([`crate::probe_ranges`]): an image
+/// holding only them (zeros elsewhere) probes exactly as the whole input,
+/// with and without the box tree.
+pub fn window(data: &[u8]) {
+    let len = data.len() as u64;
+    for boxes in [false, true] {
+        let opts = ProbeOptions {
+            boxes,
+            ..Default::default()
+        };
+        let plan = crate::summary::probe_ranges(len, opts, &mut |at, buf| {
+            let at = usize::try_from(at).expect("within the input");
+            buf.copy_from_slice(&data[at..at + buf.len()]);
+            Ok(())
+        })
+        .expect("a read within the input cannot fail");
+        let Some(ranges) = plan else { continue };
+        let mut image = vec![0u8; data.len()];
+        for r in ranges {
+            assert!(
+                r.start <= r.end && r.end <= len,
+                "{r:?} outside {len} bytes"
+            );
+            let (s, e) = (r.start as usize, r.end as usize);
+            image[s..e].copy_from_slice(&data[s..e]);
+        }
+        assert_eq!(
+            format!("{:?}", probe(data, opts)),
+            format!("{:?}", probe(&image, opts)),
+            "boxes {boxes}"
+        );
+    }
+}

@@ -41,4 +41,4 @@ pub mod ts;
 pub use detect::{Format, detect};
 pub use error::{Error, ErrorKind, Limits, Result, Warning};
 pub use fourcc::FourCC;
-pub use summary::{Probe, TrackSummary, probe, probe_segment};
+pub use summary::{Probe, TrackSummary, probe, probe_ranges, probe_segment};

@@ -201,6 +201,33 @@ fn probe_format(data: &[u8], format: Format, opts: ProbeOptions) -> Result<Probe
     }
 }
 
+/// The byte ranges of a `len`-byte file that [`probe`] with `opts` reads,
+/// found through `read_at` with a few small reads; `None` when it reads the
+/// whole file (transport and program streams are scanned packet by packet).
+///
+/// Give the ranges to `custody_io::Evidence::open_planned` to probe a file
+/// that is not mapped (removable media) at the cost of its index: a probe of
+/// the image equals a probe of the file.
+pub fn probe_ranges(
+    len: u64,
+    opts: ProbeOptions,
+    read_at: &mut crate::bmff::plan::ReadAt<'_>,
+) -> std::io::Result<Option<Vec<std::ops::Range<u64>>>> {
+    // Recognition looks at the first 64 KiB at most (`detect`).
+    let n = len.min(1 << 16) as usize;
+    let mut head = vec![0u8; n];
+    read_at(0, &mut head)?;
+    Ok(match detect(&head) {
+        Some(Format::IsoBmff) => {
+            let mut r = crate::bmff::probe_ranges(len, opts.boxes, read_at)?;
+            r.push(0..n.min(8) as u64);
+            Some(r)
+        }
+        Some(Format::MpegTs { .. } | Format::MpegPs) => None,
+        _ => Some(std::iter::once(0..n as u64).collect()),
+    })
+}
+
 /// Probes a media segment against its init segment.
 pub fn probe_segment(init: &[u8], segment: &[u8], opts: ProbeOptions) -> Result<Probe> {
     let mp4 = Mp4::parse_segment(init, segment, opts.limits)?;

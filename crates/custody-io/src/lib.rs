@@ -15,6 +15,15 @@
 //! [`ReadMode::Auto`] copies small files into memory; never map a file on
 //! removable media that the library does not own. Use
 //! [`ReadMode::Read`] for files on a recorder.
+//!
+//! # Reading only what a parser needs
+//!
+//! A file that is not mapped is not read whole either when the caller knows
+//! which ranges its parser reads: [`Evidence::open_planned`] asks a planner
+//! (for probing, `custody_container::probe_ranges`) for those ranges, found
+//! with a few small reads, and reads only them into a file-length image
+//! whose other pages are never touched (an anonymous mapping reserved
+//! without swap): a 5 TB recording on a USB mount costs its index, not 5 TB.
 
 #![deny(missing_docs)]
 
@@ -31,7 +40,8 @@ pub enum ReadMode {
     Auto,
     /// Always memory-map (read-only, private).
     Map,
-    /// Always read the whole file into memory with `read()`.
+    /// Never map: read with `read()`, only the ranges a planner asks for
+    /// ([`Evidence::open_planned`]), else the whole file.
     Read,
 }
 
@@ -87,6 +97,55 @@ pub fn is_removable(path: &Path) -> bool {
 enum Bytes {
     Map(memmap2::Mmap),
     Owned(Vec<u8>),
+    /// A file-length anonymous image holding only the planned ranges.
+    Sparse(memmap2::Mmap),
+}
+
+/// Reads exactly `buf.len()` bytes at a file offset: what a planner is given.
+pub type ReadAt<'a> = dyn FnMut(u64, &mut [u8]) -> std::io::Result<()> + 'a;
+
+/// Builds a file-length image of `file` holding the bytes of `ranges` (any
+/// order, overlapping or not, clamped to `len`); every other byte reads as
+/// zero and costs no memory. Returns the image and the bytes read.
+fn sparse_image(
+    file: &File,
+    len: u64,
+    ranges: &mut [std::ops::Range<u64>],
+) -> std::io::Result<(memmap2::Mmap, u64)> {
+    let size = usize::try_from(len).map_err(|_| {
+        std::io::Error::new(std::io::ErrorKind::OutOfMemory, "file too large to address")
+    })?;
+    let mut image = memmap2::MmapOptions::new()
+        .len(size.max(1))
+        .no_reserve_swap()
+        .map_anon()?;
+    ranges.sort_by_key(|r| r.start);
+    let mut done = 0u64; // everything below this offset is read already
+    let mut read = 0u64;
+    for r in ranges.iter() {
+        let (start, end) = (r.start.max(done), r.end.min(len));
+        if start >= end {
+            continue;
+        }
+        read_exact_at(file, start, &mut image[start as usize..end as usize])?;
+        read += end - start;
+        done = end;
+    }
+    Ok((image.make_read_only()?, read))
+}
+
+fn read_exact_at(file: &File, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+    }
+    #[cfg(not(unix))]
+    {
+        use std::io::{Seek, SeekFrom};
+        let mut f = file;
+        f.seek(SeekFrom::Start(offset))?;
+        f.read_exact(buf)
+    }
 }
 
 /// Opens `path` read-only without ever blocking, and only when it is a
@@ -166,11 +225,39 @@ pub fn default_sigpipe() {
 /// The bytes of one evidence file, opened read-only.
 pub struct Evidence {
     bytes: Bytes,
+    len: u64,
+    read: u64,
 }
 
 impl Evidence {
     /// Opens `path` read-only and exposes its bytes according to `mode`.
     pub fn open(path: &Path, mode: ReadMode) -> std::io::Result<Evidence> {
+        Evidence::open_planned(path, mode, |_, _| Ok(None))
+    }
+
+    /// Opens `path` like [`Evidence::open`], except that a file that is not
+    /// mapped is read only where `plan` says: given the file's length and a
+    /// reader, it returns the byte ranges the caller will look at, or `None`
+    /// for the whole file. Bytes outside the ranges read as zero, so `plan`
+    /// must cover everything the caller's parser reads.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("clip.bin");
+    /// std::fs::write(&path, b"head....tail")?;
+    /// let ev = custody_io::Evidence::open_planned(&path, custody_io::ReadMode::Read, |len, _read| {
+    ///     Ok(Some(vec![0..4, len - 4..len]))
+    /// })?;
+    /// assert_eq!(ev.bytes(), b"head\0\0\0\0tail");
+    /// assert_eq!(ev.bytes_read(), 8);
+    /// # Ok(()) }
+    /// ```
+    pub fn open_planned(
+        path: &Path,
+        mode: ReadMode,
+        plan: impl FnOnce(u64, &mut ReadAt<'_>) -> std::io::Result<Option<Vec<std::ops::Range<u64>>>>,
+    ) -> std::io::Result<Evidence> {
         let mut file = open_regular(path)?;
         let len = file.metadata()?.len();
         let map = match mode {
@@ -178,6 +265,17 @@ impl Evidence {
             ReadMode::Read => false,
             ReadMode::Auto => map_is_safe(path, len),
         };
+        if !map && len > 0 {
+            let f = &file;
+            if let Some(mut ranges) = plan(len, &mut |at, buf| read_exact_at(f, at, buf))? {
+                let (image, read) = sparse_image(&file, len, &mut ranges)?;
+                return Ok(Evidence {
+                    bytes: Bytes::Sparse(image),
+                    len,
+                    read,
+                });
+            }
+        }
         let bytes = if map {
             // SAFETY: the map is read-only and private. The caller chose a
             // file that no one truncates while it is mapped (see the crate
@@ -189,15 +287,23 @@ impl Evidence {
             file.read_to_end(&mut buf)?;
             Bytes::Owned(buf)
         };
-        Ok(Evidence { bytes })
+        let read = if map { 0 } else { len };
+        Ok(Evidence { bytes, len, read })
     }
 
-    /// The file's bytes.
+    /// The file's bytes (with [`Evidence::open_planned`], zero outside the
+    /// planned ranges).
     pub fn bytes(&self) -> &[u8] {
         match &self.bytes {
-            Bytes::Map(m) => m,
+            Bytes::Map(m) | Bytes::Sparse(m) => &m[..self.len as usize],
             Bytes::Owned(v) => v,
         }
+    }
+
+    /// Bytes read into memory with `read()`: the whole file, the planned
+    /// ranges, or 0 for a map.
+    pub fn bytes_read(&self) -> u64 {
+        self.read
     }
 
     /// Whether the bytes come from a memory map.
@@ -292,5 +398,38 @@ mod tests {
         assert!(ev.is_mapped());
         assert_eq!(ev.bytes(), b"two");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_planned_read_of_a_sparse_5_tb_file_reads_only_its_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("huge.bin");
+        let f = File::create(&p).unwrap();
+        let len = 5u64 << 40;
+        f.set_len(len).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&f, b"tail", len - 4).unwrap();
+        drop(f);
+        let mut asked = Vec::new();
+        let ev = Evidence::open_planned(&p, ReadMode::Read, |n, read| {
+            let mut b = [0u8; 4];
+            read(n - 4, &mut b)?;
+            asked.push(b);
+            Ok(Some(vec![n - 4..n + 100, 0..16, 8..32]))
+        })
+        .unwrap();
+        assert_eq!(asked, [*b"tail"]);
+        assert_eq!(ev.bytes().len() as u64, len);
+        assert_eq!(&ev.bytes()[ev.bytes().len() - 4..], b"tail");
+        assert_eq!(
+            ev.bytes_read(),
+            4 + 32,
+            "overlaps read once, the end clamped"
+        );
+        assert!(!ev.is_mapped());
+        // Without a plan the same mode reads the whole file: kept for small files.
+        let small = dir.path().join("small.bin");
+        std::fs::write(&small, b"abc").unwrap();
+        let ev = Evidence::open(&small, ReadMode::Read).unwrap();
+        assert_eq!((ev.bytes(), ev.bytes_read()), (&b"abc"[..], 3));
     }
 }

@@ -82,68 +82,18 @@ impl<'a> Iterator for BoxIter<'a> {
         let d = &self.data[self.pos..];
         let offset = self.base + self.pos as u64;
         let avail = d.len() as u64;
-        let Some(size32) = be32(d, 0).filter(|_| d.len() >= 8) else {
-            self.done = true;
-            return Some(Err(Error::new(
-                offset,
-                "",
-                ErrorKind::Truncated {
-                    needed: 8,
-                    available: avail,
-                },
-            )));
-        };
-        let kind = FourCC([d[4], d[5], d[6], d[7]]);
-        let mut header_len: u64 = 8;
-        let size = match size32 {
-            0 => avail,
-            1 => {
-                let Some(large) = be64(d, 8) else {
-                    self.done = true;
-                    return Some(Err(Error::new(
-                        offset,
-                        kind.to_string(),
-                        ErrorKind::Truncated {
-                            needed: 16,
-                            available: avail,
-                        },
-                    )));
-                };
-                header_len = 16;
-                large
+        let Header {
+            kind,
+            size,
+            header_len,
+            usertype,
+        } = match Header::read(d, offset, avail) {
+            Ok(h) => h,
+            Err(e) => {
+                self.done = true;
+                return Some(Err(e));
             }
-            s => s as u64,
         };
-        let mut usertype = None;
-        if kind.0 == *b"uuid" {
-            match d.get(header_len as usize..header_len as usize + 16) {
-                Some(u) => {
-                    let mut t = [0u8; 16];
-                    t.copy_from_slice(u);
-                    usertype = Some(t);
-                    header_len += 16;
-                }
-                None => {
-                    self.done = true;
-                    return Some(Err(Error::new(
-                        offset,
-                        kind.to_string(),
-                        ErrorKind::Truncated {
-                            needed: header_len + 16,
-                            available: avail,
-                        },
-                    )));
-                }
-            }
-        }
-        if size < header_len {
-            self.done = true;
-            return Some(Err(Error::new(
-                offset,
-                kind.to_string(),
-                ErrorKind::BadBoxSize { size },
-            )));
-        }
         let truncated = size > avail;
         let end = size.min(avail) as usize;
         let payload = &d[header_len as usize..end];
@@ -160,6 +110,91 @@ impl<'a> Iterator for BoxIter<'a> {
             payload,
             truncated,
         }))
+    }
+}
+
+/// A box header: type, declared size (size 0 and 1 resolved), header length
+/// and `uuid` user type.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Header {
+    pub kind: FourCC,
+    pub size: u64,
+    pub header_len: u64,
+    pub usertype: Option<[u8; 16]>,
+}
+
+/// The longest box header: 64-bit size and a `uuid` user type.
+pub(crate) const MAX_HEADER: usize = 32;
+
+impl Header {
+    /// Reads the header at the start of `d` (at least its first
+    /// [`MAX_HEADER`] bytes where the range has them), for a box at
+    /// `offset` with `avail` bytes left in its range (size 0 runs to there).
+    pub(crate) fn read(d: &[u8], offset: u64, avail: u64) -> Result<Header> {
+        let Some(size32) = be32(d, 0).filter(|_| d.len() >= 8) else {
+            return Err(Error::new(
+                offset,
+                "",
+                ErrorKind::Truncated {
+                    needed: 8,
+                    available: avail,
+                },
+            ));
+        };
+        let kind = FourCC([d[4], d[5], d[6], d[7]]);
+        let mut header_len: u64 = 8;
+        let size = match size32 {
+            0 => avail,
+            1 => {
+                let Some(large) = be64(d, 8) else {
+                    return Err(Error::new(
+                        offset,
+                        kind.to_string(),
+                        ErrorKind::Truncated {
+                            needed: 16,
+                            available: avail,
+                        },
+                    ));
+                };
+                header_len = 16;
+                large
+            }
+            s => s as u64,
+        };
+        let mut usertype = None;
+        if kind.0 == *b"uuid" {
+            match d.get(header_len as usize..header_len as usize + 16) {
+                Some(u) => {
+                    let mut t = [0u8; 16];
+                    t.copy_from_slice(u);
+                    usertype = Some(t);
+                    header_len += 16;
+                }
+                None => {
+                    return Err(Error::new(
+                        offset,
+                        kind.to_string(),
+                        ErrorKind::Truncated {
+                            needed: header_len + 16,
+                            available: avail,
+                        },
+                    ));
+                }
+            }
+        }
+        if size < header_len {
+            return Err(Error::new(
+                offset,
+                kind.to_string(),
+                ErrorKind::BadBoxSize { size },
+            ));
+        }
+        Ok(Header {
+            kind,
+            size,
+            header_len,
+            usertype,
+        })
     }
 }
 

@@ -10,6 +10,7 @@ pub mod boxes;
 pub mod entry;
 mod fragment;
 pub mod meta;
+pub mod plan;
 pub mod sample;
 mod track;
 pub mod tree;
@@ -18,6 +19,7 @@ pub mod write;
 pub use boxes::{BoxIter, BoxRef, write_box};
 pub use entry::{Config, SampleEntry};
 pub use meta::{Location, MetaValue, Metadata};
+pub use plan::probe_ranges;
 pub use sample::{Sample, SampleIndex, SampleIter, gops};
 pub use track::{Edit, Track, TrackKind};
 pub use tree::{BoxNode, tree};
@@ -298,20 +300,28 @@ impl<'a> Mp4<'a> {
 
 /// Finds the next offset at or after `from` that starts a plausible top-level box.
 fn find_top_box(src: &[u8], from: usize) -> Option<usize> {
+    find_top_box_in(src, 0, from as u64, src.len() as u64).map(|at| at as usize)
+}
+
+/// [`find_top_box`] over `win`, the bytes of a file of `file_len` bytes that
+/// start at offset `base`: the first plausible box start at or after `from`
+/// (absolute) whose type lies wholly inside `win`.
+pub(crate) fn find_top_box_in(win: &[u8], base: u64, from: u64, file_len: u64) -> Option<u64> {
     const TOP: [&[u8; 4]; 7] = [
         b"moov", b"mdat", b"moof", b"free", b"skip", b"wide", b"uuid",
     ];
-    let mut at = from.checked_add(4)?;
-    while at + 4 <= src.len() {
-        let t = &src[at..at + 4];
+    let mut at = usize::try_from(from.checked_sub(base)?)
+        .ok()?
+        .checked_add(4)?;
+    while at + 4 <= win.len() {
+        let t = &win[at..at + 4];
         if TOP.iter().any(|k| k.as_slice() == t) {
             let start = at - 4;
-            if let Some(size) = be32(src, start)
-                && (size == 0
-                    || size == 1
-                    || (size >= 8 && start as u64 + size as u64 <= src.len() as u64 + 8))
+            let abs = base + start as u64;
+            if let Some(size) = be32(win, start)
+                && (size == 0 || size == 1 || (size >= 8 && abs + size as u64 <= file_len + 8))
             {
-                return Some(start);
+                return Some(abs);
             }
         }
         at += 1;

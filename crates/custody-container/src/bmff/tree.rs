@@ -19,18 +19,39 @@ pub struct BoxNode {
     pub children: Vec<BoxNode>,
 }
 
+/// Where the children of a container box of type `kind` start: a fixed
+/// offset into its payload, or decided by the payload (`meta`).
+enum Children {
+    At(usize),
+    Meta,
+}
+
+fn children(kind: &[u8; 4]) -> Option<Children> {
+    Some(match kind {
+        b"moov" | b"trak" | b"mdia" | b"minf" | b"stbl" | b"edts" | b"dinf" | b"udta" | b"mvex"
+        | b"moof" | b"traf" | b"mfra" | b"ilst" | b"sinf" | b"schi" | b"tref" | b"wave" => {
+            Children::At(0)
+        }
+        b"stsd" | b"dref" => Children::At(8),
+        b"meta" => Children::Meta,
+        _ => return None,
+    })
+}
+
+/// Whether the tree lists the children of a box of type `kind`.
+pub(crate) fn has_children(kind: &[u8; 4]) -> bool {
+    children(kind).is_some()
+}
+
 /// Where the children of a container box start, or `None` for a leaf.
 fn children_at(b: &BoxRef<'_>) -> Option<usize> {
-    Some(match &b.kind.0 {
-        b"moov" | b"trak" | b"mdia" | b"minf" | b"stbl" | b"edts" | b"dinf" | b"udta" | b"mvex"
-        | b"moof" | b"traf" | b"mfra" | b"ilst" | b"sinf" | b"schi" | b"tref" | b"wave" => 0,
-        b"stsd" | b"dref" => 8,
+    Some(match children(&b.kind.0)? {
+        Children::At(n) => n,
         // ISO `meta` is a full box; QuickTime's is not.
-        b"meta" => match b.payload.get(4..8) {
+        Children::Meta => match b.payload.get(4..8) {
             Some(t) if t == b"hdlr" || t == b"keys" || t == b"ilst" => 0,
             _ => 4,
         },
-        _ => return None,
     })
 }
 
