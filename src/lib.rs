@@ -1,16 +1,30 @@
 //! Custody: evidence-grade parsing, hashing and custody of the media that
 //! law-enforcement recorders (body-worn cameras) produce.
 //!
-//! This facade re-exports the workspace crates:
+//! One function per job, each taking paths and returning a typed result or
+//! an [`Error`]: [`probe`], [`hash`], [`content`], [`locate`], [`ingest`],
+//! [`verify`], [`report`]. The workspace crates are re-exported for the
+//! details:
 //!
 //! - [`container`]: zero-copy parsing of ISO-BMFF, MPEG-TS/M2TS and MPEG-PS.
-//! - [`hash`]: one-pass BLAKE3 + SHA-256, chunk trees that locate changes,
-//!   container-independent content hashes.
-//! - [`io`]: read-only access to evidence files (memory map or read).
+//! - [`hash`](mod@hash): one-pass BLAKE3 + SHA-256, chunk trees that locate
+//!   changes, container-independent content hashes.
+//! - [`io`]: read-only access to evidence files (memory map or planned reads).
+//! - [`evidence`]: keys, signed manifests, the custody log, the store, ingest,
+//!   verification and supervision reports.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod error;
+mod jobs;
+
 pub use custody_container as container;
+pub use custody_evidence as evidence;
 pub use custody_hash as hash;
 pub use custody_io as io;
+pub use error::{Error, Result};
+pub use jobs::{
+    ProbeRequest, content, default_key_path, hash, ingest, load_key, locate, probe,
+    probe_segment, read_tree, report, tree_path, verify,
+};

@@ -1,0 +1,132 @@
+//! One error type for every job, with the cause kept.
+
+use std::path::{Path, PathBuf};
+
+/// Why a job failed. Each variant keeps its cause ([`std::error::Error::source`]).
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or folder could not be opened, read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A container could not be parsed (strict mode, or a damaged header).
+    #[error("{}: {source}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error, with its byte offset and box path.
+        source: custody_container::Error,
+    },
+    /// A chunk tree is malformed, or a file could not be hashed against it.
+    #[error("{}: {source}", path.display())]
+    Tree {
+        /// The tree file, or the file hashed.
+        path: PathBuf,
+        /// The cause.
+        source: custody_hash::TreeError,
+    },
+    /// A chunk tree whose leaves do not produce its root hash.
+    #[error("{}: the chunk tree's leaves do not produce its root hash", path.display())]
+    InconsistentTree {
+        /// The tree file.
+        path: PathBuf,
+    },
+    /// The station key could not be loaded or created.
+    #[error("{}: {source}", path.display())]
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// The cause.
+        source: custody_evidence::keys::KeyError,
+    },
+    /// Verification could not run at all.
+    #[error("{}: {source}", path.display())]
+    Verify {
+        /// The store.
+        path: PathBuf,
+        /// The cause.
+        source: custody_evidence::verify::VerifyError,
+    },
+    /// An argument is outside what the job accepts.
+    #[error("{0}")]
+    InvalidArgument(String),
+}
+
+/// A job's result.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+        move |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// The file or folder concerned, when there is one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Error::Io { path, .. }
+            | Error::Parse { path, .. }
+            | Error::Tree { path, .. }
+            | Error::InconsistentTree { path }
+            | Error::Key { path, .. }
+            | Error::Verify { path, .. } => Some(path),
+            Error::InvalidArgument(_) => None,
+        }
+    }
+
+    /// The byte offset in the file where parsing failed.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            Error::Parse { source, .. } => Some(source.offset),
+            _ => None,
+        }
+    }
+
+    /// The box path where parsing failed (`moov/trak[1]/mdia`), when known.
+    pub fn box_path(&self) -> Option<&str> {
+        match self {
+            Error::Parse { source, .. } if !source.path.is_empty() => Some(&source.path),
+            _ => None,
+        }
+    }
+
+    /// The error without its path: what went wrong.
+    pub fn message(&self) -> String {
+        match self {
+            Error::Io { source, .. } => source.to_string(),
+            Error::Parse { source, .. } => source.to_string(),
+            Error::Tree { source, .. } => source.to_string(),
+            Error::InconsistentTree { .. } => {
+                "the chunk tree's leaves do not produce its root hash".into()
+            }
+            Error::Key { source, .. } => source.to_string(),
+            Error::Verify { source, .. } => source.to_string(),
+            Error::InvalidArgument(m) => m.clone(),
+        }
+    }
+
+    /// The one JSON shape of an error, in every interface:
+    /// `{"error": {"path", "offset", "box", "message"}}`.
+    ///
+    /// ```
+    /// let e = custody::probe("/no/such/file.mp4", &Default::default()).unwrap_err();
+    /// let v = e.to_json();
+    /// assert_eq!(v["error"]["path"], "/no/such/file.mp4");
+    /// assert!(v["error"]["message"].as_str().unwrap().contains("No such file"));
+    /// ```
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"error": {
+            "path": self.path().map(|p| p.display().to_string()),
+            "offset": self.offset(),
+            "box": self.box_path(),
+            "message": self.message(),
+        }})
+    }
+}

@@ -1,0 +1,244 @@
+//! One function per job, each taking paths: what a station, an evidence
+//! system or the C and Python bindings call.
+
+use crate::error::{Error, Result};
+use custody_container::Probe;
+use custody_container::summary::ProbeOptions;
+use custody_evidence::keys::StationKey;
+use custody_evidence::store::DirStore;
+use custody_hash::{ChunkTree, DigestOptions, FileDigest, LocateReport};
+use custody_io::{Evidence, ReadMode};
+use std::path::{Path, PathBuf};
+
+/// How to probe a file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProbeRequest {
+    /// What to list and how strictly to parse.
+    pub options: ProbeOptions,
+    /// How to read the file: [`ReadMode::Read`] for recorder media (only the
+    /// ranges the probe looks at are read, never the whole file).
+    pub mode: ReadMode,
+}
+
+/// Probes the file at `path`: container, tracks, durations, metadata,
+/// warnings. A file that is not mapped is read only where the probe looks.
+///
+/// ```
+/// # fn main() -> custody::Result<()> {
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("clip.mp4");
+/// std::fs::write(&path, custody::container::bmff::write::synthetic_recording(2, 30, 30)).unwrap();
+/// let p = custody::probe(&path, &Default::default())?;
+/// assert_eq!((p.container, p.tracks.len()), ("mp4", 2));
+/// # Ok(()) }
+/// ```
+pub fn probe(path: impl AsRef<Path>, req: &ProbeRequest) -> Result<Probe> {
+    let path = path.as_ref();
+    let opts = req.options;
+    let ev = Evidence::open_planned(path, req.mode, |len, read| {
+        custody_container::probe_ranges(len, opts, read)
+    })
+    .map_err(Error::io(path))?;
+    let mut p = custody_container::probe(ev.bytes(), opts).map_err(|source| Error::Parse {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    p.path = Some(path.display().to_string());
+    Ok(p)
+}
+
+/// Probes the media segment at `segment` (`.m4s`) against its init segment.
+pub fn probe_segment(
+    init: impl AsRef<Path>,
+    segment: impl AsRef<Path>,
+    req: &ProbeRequest,
+) -> Result<Probe> {
+    let (init, segment) = (init.as_ref(), segment.as_ref());
+    let i = Evidence::open(init, req.mode).map_err(Error::io(init))?;
+    let s = Evidence::open(segment, req.mode).map_err(Error::io(segment))?;
+    let mut p = custody_container::probe_segment(i.bytes(), s.bytes(), req.options).map_err(
+        |source| Error::Parse {
+            path: segment.to_path_buf(),
+            source,
+        },
+    )?;
+    p.path = Some(segment.display().to_string());
+    Ok(p)
+}
+
+/// Hashes the file at `path` in one pass (BLAKE3, SHA-256, optionally MD5)
+/// and builds its chunk tree; `progress` gets the bytes done so far.
+///
+/// ```
+/// # fn main() -> custody::Result<()> {
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("a.bin");
+/// std::fs::write(&path, b"abc").unwrap();
+/// let (d, tree) = custody::hash(&path, Default::default(), Default::default(), |_| {})?;
+/// assert_eq!(d.blake3_hex().unwrap(), blake3::hash(b"abc").to_hex().as_str());
+/// assert!(tree.is_some());
+/// # Ok(()) }
+/// ```
+pub fn hash(
+    path: impl AsRef<Path>,
+    opts: DigestOptions,
+    mode: ReadMode,
+    progress: impl FnMut(u64),
+) -> Result<(FileDigest, Option<ChunkTree>)> {
+    let path = path.as_ref();
+    custody_hash::hash_file(path, opts, mode, progress).map_err(Error::io(path))
+}
+
+/// Content hashes of the file at `path`: one per track, over the decoded
+/// bitstream's units, independent of the container.
+pub fn content(path: impl AsRef<Path>) -> Result<Vec<custody_hash::content::TrackContent>> {
+    let path = path.as_ref();
+    let ev = Evidence::open(path, ReadMode::Auto).map_err(Error::io(path))?;
+    custody_hash::content::content_hashes(ev.bytes(), Default::default()).map_err(|source| {
+        Error::Parse {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// Where the chunk tree of `file` is written in folder `dir`:
+/// `dir/<file name>.b3tree`.
+pub fn tree_path(dir: impl AsRef<Path>, file: impl AsRef<Path>) -> PathBuf {
+    let name = file
+        .as_ref()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    dir.as_ref().join(format!("{name}.b3tree"))
+}
+
+/// Reads a chunk tree and checks that its leaves produce its root hash.
+pub fn read_tree(path: impl AsRef<Path>) -> Result<ChunkTree> {
+    let path = path.as_ref();
+    let bytes = custody_io::read_regular(path).map_err(Error::io(path))?;
+    let tree = ChunkTree::decode(&bytes).map_err(|source| Error::Tree {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !tree.is_consistent() {
+        return Err(Error::InconsistentTree {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(tree)
+}
+
+/// Compares the file at `file` with the chunk tree at `tree` (a consistent
+/// one, [`read_tree`]) and lists the byte ranges that changed.
+///
+/// ```
+/// # fn main() -> custody::Result<()> {
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("a.bin");
+/// std::fs::write(&path, vec![7u8; 100_000]).unwrap();
+/// let (_, tree) = custody::hash(&path, Default::default(), Default::default(), |_| {})?;
+/// let tree_file = custody::tree_path(dir.path(), &path);
+/// std::fs::write(&tree_file, tree.unwrap().encode()).unwrap();
+/// let mut bytes = std::fs::read(&path).unwrap();
+/// bytes[70_000] ^= 1;
+/// std::fs::write(&path, bytes).unwrap();
+/// let r = custody::locate(&path, &tree_file)?;
+/// assert!(!r.ok && r.changed[0].start <= 70_000 && 70_000 < r.changed[0].end);
+/// # Ok(()) }
+/// ```
+pub fn locate(file: impl AsRef<Path>, tree: impl AsRef<Path>) -> Result<LocateReport> {
+    let (file, tree_file) = (file.as_ref(), tree.as_ref());
+    let tree = read_tree(tree_file)?;
+    let mut f = custody_io::open_regular(file).map_err(Error::io(file))?;
+    custody_hash::locate(&mut f, &tree).map_err(|source| Error::Tree {
+        path: file.to_path_buf(),
+        source,
+    })
+}
+
+/// Where the station key lives unless told otherwise: `CUSTODY_KEY`, else
+/// `$XDG_CONFIG_HOME/custody/station.key`, else
+/// `~/.config/custody/station.key`.
+pub fn default_key_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("CUSTODY_KEY") {
+        return PathBuf::from(p);
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("custody/station.key")
+}
+
+/// Loads the station key at `path`; never creates one (only
+/// [`StationKey::init`], `custody key init`, does).
+pub fn load_key(path: impl AsRef<Path>) -> Result<StationKey> {
+    let path = path.as_ref();
+    StationKey::load(path).map_err(|source| Error::Key {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Collects every file under `src` into the store at `store` (created when
+/// missing): verified copy, signed manifest, custody-log entry.
+/// `progress(done, total)` is called after each file.
+///
+/// ```
+/// # fn main() -> custody::Result<()> {
+/// let dir = tempfile::tempdir().unwrap();
+/// let rec = dir.path().join("recorder/DCIM");
+/// std::fs::create_dir_all(&rec).unwrap();
+/// std::fs::write(rec.join("CLIP.MP4"), custody::container::bmff::write::synthetic_recording(1, 30, 30)).unwrap();
+/// let key = custody::evidence::keys::StationKey::init(&dir.path().join("station.key")).unwrap();
+/// let store = dir.path().join("store");
+/// let r = custody::ingest(dir.path().join("recorder"), &store, &key, &Default::default(), |_, _| {})?;
+/// assert_eq!(r.registered, 1);
+/// let v = custody::verify(&store, &custody::evidence::verify::VerifyOptions {
+///     anchors: vec![key.public()],
+///     ..Default::default()
+/// })?;
+/// assert!(v.ok);
+/// # Ok(()) }
+/// ```
+pub fn ingest(
+    src: impl AsRef<Path>,
+    store: impl AsRef<Path>,
+    key: &StationKey,
+    opts: &custody_evidence::ingest::IngestOptions,
+    progress: impl Fn(usize, usize) + Sync,
+) -> Result<custody_evidence::ingest::IngestReport> {
+    let (src, store_dir) = (src.as_ref(), store.as_ref());
+    let store = DirStore::open(store_dir).map_err(Error::io(store_dir))?;
+    custody_evidence::ingest::ingest_with_progress(src, &store, key, opts, &progress)
+        .map_err(Error::io(src))
+}
+
+/// Verifies the store at `store` as `opts` says; never writes.
+pub fn verify(
+    store: impl AsRef<Path>,
+    opts: &custody_evidence::verify::VerifyOptions,
+) -> Result<custody_evidence::verify::VerifyReport> {
+    let dir = store.as_ref();
+    let s = DirStore::open_existing(dir).map_err(Error::io(dir))?;
+    custody_evidence::verify::verify_with(&s, opts).map_err(|source| Error::Verify {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// The supervision report of the store at `store`: recordings, gaps,
+/// clock findings, per device and officer. Trusts the keys `anchors` vouch
+/// for, else the store's own first key.
+pub fn report(
+    store: impl AsRef<Path>,
+    opts: &custody_evidence::report::ReportOptions,
+    anchors: &[[u8; 32]],
+) -> Result<custody_evidence::report::Report> {
+    let dir = store.as_ref();
+    let s = DirStore::open_existing(dir).map_err(Error::io(dir))?;
+    let (trust, _, _) =
+        custody_evidence::keyring::trust_store(&s, anchors).map_err(Error::io(dir))?;
+    custody_evidence::report::report(&s, opts, &trust).map_err(Error::io(dir))
+}
