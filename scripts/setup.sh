@@ -2,6 +2,7 @@
 # Installs what Custody's tests, demo and benchmarks need on Debian 12, when missing:
 # ffmpeg/ffprobe (the referee in conformance tests), mediainfo (benchmarks),
 # openssl and coreutils (SHA-256 references), b3sum (the BLAKE3 reference),
+# gcc, pkg-config and valgrind (the C API's tests),
 # and a Python virtual environment for the third-party store verifier.
 # Rust (1.95, stable) is expected from rustup. Idempotent; prints what it does.
 set -euo pipefail
@@ -11,6 +12,9 @@ need=()
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v mediainfo >/dev/null 2>&1 || need+=(mediainfo)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+# The C API is tested from C programs built through pkg-config, under valgrind.
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)

@@ -55,6 +55,9 @@ pub enum Error {
     /// An argument is outside what the job accepts.
     #[error("{0}")]
     InvalidArgument(String),
+    /// The caller cancelled the job (its progress callback said stop).
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// A job's result.
@@ -77,7 +80,7 @@ impl Error {
             | Error::InconsistentTree { path }
             | Error::Key { path, .. }
             | Error::Verify { path, .. } => Some(path),
-            Error::InvalidArgument(_) => None,
+            Error::InvalidArgument(_) | Error::Cancelled => None,
         }
     }
 
@@ -109,6 +112,7 @@ impl Error {
             Error::Key { source, .. } => source.to_string(),
             Error::Verify { source, .. } => source.to_string(),
             Error::InvalidArgument(m) => m.clone(),
+            Error::Cancelled => "cancelled".into(),
         }
     }
 

@@ -56,12 +56,13 @@ pub fn probe_segment(
     let (init, segment) = (init.as_ref(), segment.as_ref());
     let i = Evidence::open(init, req.mode).map_err(Error::io(init))?;
     let s = Evidence::open(segment, req.mode).map_err(Error::io(segment))?;
-    let mut p = custody_container::probe_segment(i.bytes(), s.bytes(), req.options).map_err(
-        |source| Error::Parse {
-            path: segment.to_path_buf(),
-            source,
-        },
-    )?;
+    let mut p =
+        custody_container::probe_segment(i.bytes(), s.bytes(), req.options).map_err(|source| {
+            Error::Parse {
+                path: segment.to_path_buf(),
+                source,
+            }
+        })?;
     p.path = Some(segment.display().to_string());
     Ok(p)
 }
@@ -89,16 +90,119 @@ pub fn hash(
     custody_hash::hash_file(path, opts, mode, progress).map_err(Error::io(path))
 }
 
+/// What `custody hash` reports for one file (the JSON of every interface).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HashSummary {
+    /// The file hashed.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// BLAKE3 (hex), when computed.
+    pub blake3: Option<String>,
+    /// SHA-256 (hex), when computed.
+    pub sha256: Option<String>,
+    /// MD5 (hex), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
+    /// Where its chunk tree was written, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tree: Option<String>,
+}
+
+impl HashSummary {
+    /// The summary of `digest`, the digest of `path`.
+    pub fn new(path: &Path, digest: &FileDigest) -> HashSummary {
+        HashSummary {
+            path: path.display().to_string(),
+            size: digest.size,
+            blake3: digest.blake3_hex(),
+            sha256: digest.sha256_hex(),
+            md5: digest.md5_hex(),
+            tree: None,
+        }
+    }
+}
+
+/// Writes `tree`, the chunk tree of `file`, into folder `dir` (created when
+/// missing) as [`tree_path`] names it, atomically; returns where.
+pub fn write_tree(
+    dir: impl AsRef<Path>,
+    file: impl AsRef<Path>,
+    tree: &ChunkTree,
+) -> Result<PathBuf> {
+    let dir = dir.as_ref();
+    let out = tree_path(dir, file);
+    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    custody_io::write_atomic(&out, &tree.encode()).map_err(Error::io(&out))?;
+    Ok(out)
+}
+
+/// What `custody hash --content` reports for one file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ContentSummary {
+    /// The file.
+    pub path: String,
+    /// Version of the content-hash definition.
+    pub content_version: u32,
+    /// One content hash per track.
+    pub tracks: Vec<custody_hash::content::TrackContent>,
+}
+
+/// [`hash`] reading with `read()` (never a map), calling `progress` with the
+/// bytes hashed so far after each block; `progress` returning `false`
+/// cancels the job ([`Error::Cancelled`]).
+pub fn hash_cancellable(
+    path: impl AsRef<Path>,
+    opts: DigestOptions,
+    mut progress: impl FnMut(u64) -> bool,
+) -> Result<(FileDigest, Option<ChunkTree>)> {
+    /// Stops the reader once `progress` says so.
+    struct Watched<'a, R> {
+        inner: R,
+        done: u64,
+        go_on: &'a mut dyn FnMut(u64) -> bool,
+        cancelled: bool,
+    }
+    impl<R: std::io::Read> std::io::Read for Watched<'_, R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if !(self.go_on)(self.done) {
+                self.cancelled = true;
+                return Err(std::io::Error::other("cancelled"));
+            }
+            let n = self.inner.read(buf)?;
+            self.done += n as u64;
+            Ok(n)
+        }
+    }
+    let path = path.as_ref();
+    let f = custody_io::open_regular(path).map_err(Error::io(path))?;
+    let mut r = Watched {
+        inner: f,
+        done: 0,
+        go_on: &mut progress,
+        cancelled: false,
+    };
+    match custody_hash::hash_reader(&mut r, opts, |_| {}) {
+        Err(_) if r.cancelled => Err(Error::Cancelled),
+        other => other.map_err(Error::io(path)),
+    }
+}
+
 /// Content hashes of the file at `path`: one per track, over the decoded
 /// bitstream's units, independent of the container.
-pub fn content(path: impl AsRef<Path>) -> Result<Vec<custody_hash::content::TrackContent>> {
+pub fn content(path: impl AsRef<Path>) -> Result<ContentSummary> {
     let path = path.as_ref();
     let ev = Evidence::open(path, ReadMode::Auto).map_err(Error::io(path))?;
-    custody_hash::content::content_hashes(ev.bytes(), Default::default()).map_err(|source| {
-        Error::Parse {
+    let tracks = custody_hash::content::content_hashes(ev.bytes(), Default::default()).map_err(
+        |source| Error::Parse {
             path: path.to_path_buf(),
             source,
-        }
+        },
+    )?;
+    Ok(ContentSummary {
+        path: path.display().to_string(),
+        content_version: custody_hash::content::CONTENT_VERSION,
+        tracks,
     })
 }
 

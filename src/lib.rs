@@ -25,6 +25,7 @@ pub use custody_hash as hash;
 pub use custody_io as io;
 pub use error::{Error, Result};
 pub use jobs::{
-    ProbeRequest, content, default_key_path, hash, ingest, load_key, locate, probe,
-    probe_segment, read_tree, report, tree_path, verify,
+    ContentSummary, HashSummary, ProbeRequest, content, default_key_path, hash, hash_cancellable,
+    ingest, load_key, locate, probe, probe_segment, read_tree, report, tree_path, verify,
+    write_tree,
 };
