@@ -19,7 +19,7 @@ for target in $targets; do
   mkdir -p "$work"
   seeds=("$work" "$root/fuzz/corpus/$target")
   # The media corpus seeds the media parsers only.
-  case $target in bmff|ts|ps|content|window) [ -d "$corpus" ] && seeds+=("$(cd "$corpus" && pwd)") ;; esac
+  case $target in bmff|ts|ps|content|window|capi) [ -d "$corpus" ] && seeds+=("$(cd "$corpus" && pwd)") ;; esac
   echo "fuzz: $target for ${seconds}s" >&2
   log=$root/fuzz/work/$target.log
   if ! (cd fuzz && RUSTC_BOOTSTRAP=1 timeout $((seconds + 900)) cargo fuzz run "$target" "${seeds[@]}" -- \

@@ -680,3 +680,24 @@ pub unsafe extern "C" fn custody_report(
         Ok((CustodyStatus::Ok, json(&r)))
     })
 }
+
+/// Fuzzing entry point: probes `data` through [`custody_probe_bytes`] with
+/// the flags its first byte gives, as a C caller would, and frees the
+/// result. A status other than OK or PARSE, or a result missing on OK, is
+/// a defect. The cargo-fuzz target `capi` and `cargo test` call this.
+pub fn fuzz_probe_bytes(data: &[u8]) {
+    let (flags, body) = match data.split_first() {
+        Some((f, rest)) => (u32::from(*f) & 0x0f, rest),
+        None => (0, data),
+    };
+    let mut out: *mut c_char = std::ptr::null_mut();
+    // SAFETY: `body` is a live slice; `out` is a local `char *`.
+    let status = unsafe { custody_probe_bytes(body.as_ptr(), body.len(), flags, &mut out) };
+    match status {
+        CustodyStatus::Ok => assert!(!out.is_null(), "OK without a result"),
+        CustodyStatus::Parse => assert!(out.is_null() && !custody_last_error().is_null()),
+        other => panic!("unexpected status {other:?}"),
+    }
+    // SAFETY: `out` is NULL or the string just returned.
+    unsafe { custody_string_free(out) };
+}
