@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, checks formatting and lints,
+# The whole test suite: installs what it needs, checks formatting, lints and
+# the API documentation,
 # runs every test (unit, property, conformance against ffprobe over the
 # shared corpus, CLI, fuzz replays) under the `checked` profile (release with
 # overflow checks and debug assertions), checks that each test binary ran
@@ -13,6 +14,8 @@ export CUSTODY_REQUIRE_TOOLS=1
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --profile checked -- -D warnings
+# The API documentation builds without a warning (broken links included).
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 # A hang fails the run instead of stalling it.
 log=$(mktemp)

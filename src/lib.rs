@@ -2,7 +2,7 @@
 //! law-enforcement recorders (body-worn cameras) produce.
 //!
 //! One function per job, each taking paths and returning a typed result or
-//! an [`Error`]: [`probe`], [`hash`], [`content`], [`locate`], [`ingest`],
+//! an [`Error`]: [`probe`], [`hash`](fn@hash), [`content`], [`locate`], [`ingest`],
 //! [`verify`], [`report`]. The workspace crates are re-exported for the
 //! details:
 //!
