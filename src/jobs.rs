@@ -261,6 +261,29 @@ pub fn locate(file: impl AsRef<Path>, tree: impl AsRef<Path>) -> Result<LocateRe
     })
 }
 
+/// Checks the bytes `range` of the file at `file` against a trusted BLAKE3
+/// `root` (64 hex digits: the sealed original's, from its signed manifest),
+/// reading only the leaves that cover the range; the chunk tree at `tree`
+/// (from the store) supplies the rest and need not be trusted. `Ok(true)`
+/// when the range is intact.
+pub fn verify_range(
+    file: impl AsRef<Path>,
+    tree: impl AsRef<Path>,
+    root: &str,
+    range: std::ops::Range<u64>,
+) -> Result<bool> {
+    let (file, tree_file) = (file.as_ref(), tree.as_ref());
+    let root: [u8; 32] = custody_evidence::keys::from_hex(root)
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| Error::InvalidArgument(format!("{root:?} is not a BLAKE3 digest")))?;
+    let tree = read_tree(tree_file)?;
+    let mut f = custody_io::open_regular(file).map_err(Error::io(file))?;
+    custody_hash::verify_range(&mut f, &tree, &root, range).map_err(|source| Error::Tree {
+        path: file.to_path_buf(),
+        source,
+    })
+}
+
 /// Where the station key lives unless told otherwise: `CUSTODY_KEY`, else
 /// `$XDG_CONFIG_HOME/custody/station.key`, else
 /// `~/.config/custody/station.key`.

@@ -27,5 +27,5 @@ pub use error::{Error, Result};
 pub use jobs::{
     ContentSummary, HashSummary, ProbeRequest, content, default_key_path, hash, hash_cancellable,
     ingest, load_key, locate, probe, probe_segment, read_tree, report, tree_path, verify,
-    write_tree,
+    verify_range, write_tree,
 };
