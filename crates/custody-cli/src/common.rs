@@ -12,6 +12,17 @@ pub(crate) struct Failure {
     pub(crate) message: String,
 }
 
+impl From<custody::Error> for Failure {
+    fn from(e: custody::Error) -> Failure {
+        Failure {
+            path: e.path().map(|p| p.display().to_string()).unwrap_or_default(),
+            offset: e.offset(),
+            box_path: e.box_path().map(str::to_string),
+            message: e.message(),
+        }
+    }
+}
+
 impl Failure {
     pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::json!({"error": {

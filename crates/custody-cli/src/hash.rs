@@ -1,9 +1,8 @@
 //! `custody hash` and `custody locate`.
 
 use crate::common::{Failure, print_json, print_value};
-use custody_hash::content::content_hashes;
 use custody_hash::tree::{ChunkTree, DEFAULT_LEAF_SIZE, valid_leaf_size};
-use custody_hash::{Algorithms, DigestOptions, FileDigest, hash_file, locate as locate_changes};
+use custody_hash::{Algorithms, DigestOptions, FileDigest};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -57,15 +56,6 @@ pub(crate) struct LocateArgs {
     json: bool,
 }
 
-fn failure(path: &Path, message: String) -> Failure {
-    Failure {
-        path: path.display().to_string(),
-        offset: None,
-        box_path: None,
-        message,
-    }
-}
-
 fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
     (len >= 1 << 30 && std::io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new(len);
@@ -97,7 +87,7 @@ fn digest_file(path: &Path, args: &HashArgs) -> Result<(FileDigest, Option<Chunk
     };
     let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let pb = progress_bar(len);
-    let r = hash_file(path, opts, mode, |n| {
+    let r = custody::hash(path, opts, mode, |n| {
         if let Some(pb) = &pb {
             pb.set_position(n);
         }
@@ -105,54 +95,19 @@ fn digest_file(path: &Path, args: &HashArgs) -> Result<(FileDigest, Option<Chunk
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
-    r.map_err(|e| failure(path, format!("read failed: {e}")))
-}
-
-fn write_tree(dir: &Path, file: &Path, tree: &ChunkTree) -> Result<PathBuf, Failure> {
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let out = dir.join(format!("{name}.b3tree"));
-    std::fs::create_dir_all(dir).map_err(|e| failure(dir, format!("cannot create: {e}")))?;
-    custody_io::write_atomic(&out, &tree.encode())
-        .map_err(|e| failure(&out, format!("cannot write: {e}")))?;
-    Ok(out)
+    Ok(r?)
 }
 
 fn hash_one(path: &Path, args: &HashArgs) -> Result<serde_json::Value, Failure> {
     if args.content {
-        let ev = custody_io::Evidence::open(path, custody_io::ReadMode::Auto)
-            .map_err(|e| failure(path, format!("cannot read: {e}")))?;
-        let tracks =
-            content_hashes(ev.bytes(), custody_container::Limits::default()).map_err(|e| {
-                Failure {
-                    path: path.display().to_string(),
-                    offset: Some(e.offset),
-                    box_path: (!e.path.is_empty()).then(|| e.path.clone()),
-                    message: e.to_string(),
-                }
-            })?;
-        return Ok(serde_json::json!({
-            "path": path.display().to_string(),
-            "content_version": custody_hash::content::CONTENT_VERSION,
-            "tracks": tracks,
-        }));
+        return Ok(serde_json::to_value(custody::content(path)?).unwrap_or_default());
     }
     let (d, tree) = digest_file(path, args)?;
-    let mut v = serde_json::json!({
-        "path": path.display().to_string(),
-        "size": d.size,
-        "blake3": d.blake3_hex(),
-        "sha256": d.sha256_hex(),
-    });
-    if let Some(m) = d.md5_hex() {
-        v["md5"] = m.into();
-    }
+    let mut summary = custody::HashSummary::new(path, &d);
     if let (Some(dir), Some(tree)) = (&args.tree_out, &tree) {
-        v["tree"] = write_tree(dir, path, tree)?.display().to_string().into();
+        summary.tree = Some(custody::write_tree(dir, path, tree)?.display().to_string());
     }
-    Ok(v)
+    Ok(serde_json::to_value(summary).unwrap_or_default())
 }
 
 pub(crate) fn run(args: &HashArgs) -> ExitCode {
@@ -220,26 +175,9 @@ pub(crate) fn locate(args: &LocateArgs) -> ExitCode {
         }
         ExitCode::from(2)
     };
-    let tree = match custody_io::read_regular(&args.tree) {
-        Ok(b) => match ChunkTree::decode(&b) {
-            Ok(t) => t,
-            Err(e) => return fail(failure(&args.tree, e.to_string())),
-        },
-        Err(e) => return fail(failure(&args.tree, format!("cannot read: {e}"))),
-    };
-    if !tree.is_consistent() {
-        return fail(failure(
-            &args.tree,
-            "the chunk tree's leaves do not produce its root hash".into(),
-        ));
-    }
-    let mut f = match custody_io::open_regular(&args.file) {
-        Ok(f) => f,
-        Err(e) => return fail(failure(&args.file, format!("cannot read: {e}"))),
-    };
-    let report = match locate_changes(&mut f, &tree) {
+    let report = match custody::locate(&args.file, &args.tree) {
         Ok(r) => r,
-        Err(e) => return fail(failure(&args.file, e.to_string())),
+        Err(e) => return fail(e.into()),
     };
     if args.json {
         if print_value(&report).is_err() {
