@@ -29,7 +29,7 @@ use custody_hash::{Algorithms, DigestOptions};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What was done about one orphan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Its manifest was written from the stored object: it is registered.
