@@ -296,12 +296,14 @@ mod handles {
             if n >= self.levels.len() {
                 return Ok(());
             }
-            if n == 0 || n > self.first_open {
+            if n == 0 {
+                self.levels.clear();
+                self.first_open = 0;
+                return Ok(());
+            }
+            if n > self.first_open {
+                // Level n (index n - 1) is open already.
                 self.levels.truncate(n);
-                self.first_open = self.first_open.min(n.saturating_sub(1));
-                if n == 0 {
-                    self.first_open = 0;
-                }
                 return Ok(());
             }
             // levels[first_open] is open (the deepest level always is).
