@@ -630,7 +630,9 @@ mod tests {
         let mut c = tree.cursor();
         let found = {
             let c = std::cell::RefCell::new(&mut c);
-            files(&mut |d| c.borrow_mut().list(d), &mut |f| c.borrow_mut().open(f))
+            files(&mut |d| c.borrow_mut().list(d), &mut |f| {
+                c.borrow_mut().open(f)
+            })
         };
         assert_eq!(found.len(), depth);
         for (f, _) in &found {
