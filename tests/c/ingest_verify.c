@@ -10,6 +10,12 @@ static int progress(void *user, uint64_t done, uint64_t total) {
   return 0;
 }
 
+static int stop_after_one(void *user, uint64_t done, uint64_t total) {
+  (void)user;
+  (void)total;
+  return done >= 1;
+}
+
 int main(int argc, char **argv) {
   CHECK(argc == 4);
   custody_key *key = NULL;
@@ -22,12 +28,23 @@ int main(int argc, char **argv) {
   memcpy(public_key, at + 14, 64);
   custody_string_free(json);
 
+  /* Cancelled after the first file: the second, begun already, finishes;
+   * the third is deferred, not lost. */
+  char cancelled[4096];
+  snprintf(cancelled, sizeof cancelled, "%s-cancelled", argv[3]);
+  CHECK(custody_ingest(argv[2], cancelled, key, "{\"jobs\":1,\"settle_s\":0}", stop_after_one,
+                       NULL, &json) == CUSTODY_STATUS_FINDINGS);
+  CONTAINS(json, "\"registered\":2");
+  CONTAINS(json, "\"deferred\":1");
+  CONTAINS(json, "cancelled");
+  custody_string_free(json);
+
   CHECK(custody_ingest(argv[2], argv[3], key,
                        "{\"station\":\"dock-7\",\"operator\":\"c-test\"}", progress, NULL,
                        &json) == CUSTODY_STATUS_OK);
-  CONTAINS(json, "\"registered\":2");
+  CONTAINS(json, "\"registered\":3");
   custody_string_free(json);
-  CHECK(files == 2);
+  CHECK(files == 3);
 
   char options[256];
   snprintf(options, sizeof options, "{\"public_keys\":[\"%s\"]}", public_key);

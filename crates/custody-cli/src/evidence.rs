@@ -91,6 +91,12 @@ pub(crate) struct IngestArgs {
     /// Files collected at once; 1 reads strictly sequentially (one USB recorder, spinning disks).
     #[arg(long, default_value_t = 2)]
     jobs: usize,
+    /// Settle time in seconds: a file is collected only once it has stood
+    /// still this long (by its modification time, or watched from the start
+    /// of the run); one that moves meanwhile, or during its copy, is deferred
+    /// as still being written. A run waits at most this long in all.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0, value_parser = parse_settle)]
+    settle: f64,
     /// A file of file-name patterns, one per line (default: the built-in set).
     #[arg(long)]
     patterns: Option<PathBuf>,
@@ -130,6 +136,27 @@ pub(crate) struct VerifyArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// A settle time: seconds, from 0 to one hour.
+fn parse_settle(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds from 0 to 3600")),
+    }
+}
+
+/// A flag Ctrl-C sets: ingest stops between files (the files begun finish;
+/// the others are reported deferred, and the exit code is 1).
+fn ctrl_c() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let f = flag.clone();
+    if let Err(e) = ctrlc::set_handler(move || {
+        f.store(true, std::sync::atomic::Ordering::SeqCst);
+    }) {
+        eprintln!("custody: warning: Ctrl-C cannot be caught ({e}): it will stop the ingest at once");
+    }
+    flag
 }
 
 fn key_path(arg: &Option<PathBuf>) -> PathBuf {
@@ -321,6 +348,8 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
         utc_offset: a.utc_offset.clone(),
         device_offsets,
         jobs: a.jobs,
+        settle: std::time::Duration::from_secs_f64(a.settle),
+        cancel: Some(ctrl_c()),
     };
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
         let pb = indicatif::ProgressBar::new(0);
@@ -357,38 +386,58 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     } else {
-        for i in &report.items {
-            let outcome = serde_json::to_value(&i.outcome)
-                .ok()
+        let name = |v: serde_json::Result<serde_json::Value>| {
+            v.ok()
                 .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+                .unwrap_or_default()
+        };
+        for r in &report.recovered {
+            println!(
+                "{:<20} {}{}  ({})",
+                format!("recovery: {}", name(serde_json::to_value(r.action))),
+                r.blake3,
+                r.path
+                    .as_ref()
+                    .map(|p| format!(" {}", safe(p)))
+                    .unwrap_or_default(),
+                safe(&r.detail)
+            );
+        }
+        for i in &report.items {
+            let why = match (&i.reason, &i.supersedes) {
+                (Some(r), _) => format!("  ({})", safe(r)),
+                (None, Some(old)) => {
+                    format!("  (supersedes {old}: its bytes are the start of these)")
+                }
+                (None, None) => String::new(),
+            };
             println!(
                 "{:<20} {}{}",
-                outcome,
+                name(serde_json::to_value(&i.outcome)),
                 safe(&i.path),
-                i.reason
-                    .as_ref()
-                    .map(|r| format!("  ({})", safe(r)))
-                    .unwrap_or_default()
+                why
             );
         }
         println!(
-            "{} files, {} bytes: {} registered, {} already present, {} refused, {} skipped; {:.1} s, {:.1} MB/s",
+            "{} files, {} bytes: {} registered, {} already present, {} deferred, {} refused, {} skipped; {:.1} s, {:.1} MB/s",
             report.files,
             report.bytes,
             report.registered,
             report.already_present,
+            report.deferred,
             report.refused,
             report.skipped,
             report.seconds,
             report.mb_per_s
         );
     }
-    // A docking script must know when a recorder was not fully collected.
-    if report.refused > 0 {
-        ExitCode::from(1)
-    } else {
+    // A docking script must know when a recorder was not fully collected:
+    // something refused, deferred (still being written), or an earlier
+    // run's leftovers that could not be completed or rolled back.
+    if report.complete() {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

@@ -44,9 +44,17 @@ enum Command {
     Key(evidence::KeyCommand),
     /// Collect a recorder's files into a store: copy, verify, register, sign, log.
     ///
-    /// Exit 0 when every file was registered or already present, 1 when any
-    /// file was refused (the output names each one and why), 2 when ingest
-    /// could not run.
+    /// Exit 0 when every file was registered or already present (the
+    /// recorder is fully collected); 1 when it was not fully collected: a
+    /// file was refused, or deferred because it is still being written
+    /// (collect again later), or an earlier interrupted run's leftovers
+    /// could not be completed or rolled back (the output names each one and
+    /// why); 2 when ingest could not run.
+    ///
+    /// Each run first completes (manifest written from the stored object) or
+    /// rolls back (an object never logged is removed) what an interrupted
+    /// run left, and reports it. Ctrl-C stops between files: the files begun
+    /// finish, the others are reported deferred (exit 1).
     Ingest(evidence::IngestArgs),
     /// The custody log: print its signed head to keep elsewhere.
     ///

@@ -2,8 +2,9 @@
 //! at observable points of its work, then run again, always ends with every
 //! source file stored and described exactly once with the right hashes, the
 //! log's ingestion entries exactly as the crash left them plus one for each
-//! file the rerun registered, a store that verifies, no temporary files, and
-//! an untouched source.
+//! file the rerun registered (what the crash left half-registered is
+//! completed or rolled back, and reported), a store that verifies, no
+//! temporary files, and an untouched source.
 
 #![cfg(unix)]
 
@@ -148,8 +149,11 @@ fn sigkill_at_random_moments_never_loses_or_duplicates() {
     let trials = 50;
     let mut killed_mid_run = 0;
     // Files whose ingestion entry the killed run had logged without writing
-    // the manifest: the rerun registers and logs them again.
-    let mut relogged = 0;
+    // the manifest (the rerun completes them from the stored object), and
+    // objects it had stored without logging them (the rerun removes them,
+    // then registers the file again).
+    let mut completions = 0;
+    let mut rollbacks = 0;
     for trial in 0..trials {
         rng ^= rng << 13;
         rng ^= rng >> 7;
@@ -228,32 +232,67 @@ fn sigkill_at_random_moments_never_loses_or_duplicates() {
             .unwrap();
         let report: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
         assert_eq!(report["ok"], true, "{context}: {report}");
-        // The rerun registers exactly the files without a manifest, each
-        // with one new ingestion entry, and finds the others.
+        // The rerun first completes the files the killed run had stored and
+        // logged without a manifest (from the stored object: no new
+        // ingestion entry) and rolls back objects it had stored without
+        // logging them; then it registers exactly the files still without
+        // a manifest, each with one new ingestion entry, and finds the others.
         let missing: Vec<&String> = expected
             .iter()
             .filter(|h| !left.manifests.contains_key(*h))
             .collect();
+        let completed: Vec<&String> = missing
+            .iter()
+            .copied()
+            .filter(|h| left.ingestions.contains_key(*h))
+            .collect();
+        let rolled_back: Vec<&String> = missing
+            .iter()
+            .copied()
+            .filter(|h| left.objects.contains_key(*h) && !left.ingestions.contains_key(*h))
+            .collect();
+        let recovered = |action: &str| -> Vec<&String> {
+            let mut v: Vec<&String> = again["recovered"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["action"] == action)
+                .map(|r| {
+                    expected
+                        .iter()
+                        .find(|h| r["blake3"] == h.as_str())
+                        .expect("a recovered object is one of the source's")
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            (recovered("completed"), recovered("rolled_back")),
+            (completed.clone(), rolled_back.clone()),
+            "{context}: {again}"
+        );
+        let registered = missing.len() - completed.len();
         assert_eq!(
             (&again["registered"], &again["already_present"]),
-            (
-                &missing.len().into(),
-                &(expected.len() - missing.len()).into()
-            ),
+            (&registered.into(), &(expected.len() - registered).into()),
             "{context}: {again}"
         );
         let mut want = exactly_once(&expected);
         want.ingestions = left.ingestions.clone();
-        for h in &missing {
+        for h in missing.iter().filter(|h| !completed.contains(h)) {
             *want.ingestions.entry((*h).clone()).or_insert(0) += 1;
         }
-        relogged += want.ingestions.values().filter(|&&n| n == 2).count();
+        assert!(want.ingestions.values().all(|&n| n == 1), "{context}");
+        completions += completed.len();
+        rollbacks += rolled_back.len();
         assert_counts(&store, &want, &context);
         assert_eq!(temp_files(&store), Vec::<String>::new(), "{context}");
     }
     eprintln!(
-        "{killed_mid_run} of {trials} runs killed mid-run; {relogged} files logged by the \
-         killed run without a manifest, so logged again by the rerun"
+        "{killed_mid_run} of {trials} runs killed mid-run; {completions} files logged by the \
+         killed run without a manifest were completed by the rerun, {rollbacks} objects stored \
+         without a log entry were rolled back"
     );
     assert!(
         killed_mid_run >= trials / 3,

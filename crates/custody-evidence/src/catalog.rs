@@ -165,6 +165,20 @@ impl Catalog {
         rows.collect::<Result<Vec<_>, _>>().map_err(to_io)
     }
 
+    /// Every object registered from this source path, with its size.
+    pub fn from_source(&self, path: &str) -> std::io::Result<Vec<(String, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT blake3, size FROM registrations WHERE path = ?1")
+            .map_err(to_io)?;
+        let rows = stmt
+            .query_map(params![path], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+            })
+            .map_err(to_io)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(to_io)
+    }
+
     /// Lists registrations matching `q`, ordered by start time; each row
     /// says whether its manifest verifies with `trust` now.
     pub fn list(&self, store: &DirStore, q: &Query, trust: &Trust) -> std::io::Result<Vec<Row>> {

@@ -7,21 +7,34 @@
 //! (unless `reverify` is off), parsed, its manifest signed, and only then
 //! moved into place, logged, and described by its manifest. A crash at any moment
 //! leaves a temporary file (removed at the next start) or a complete
-//! registration; running ingest again completes the work. The source is
-//! never written to, and symlinks or paths that leave the source are refused.
+//! registration, or an object that the next run's [`crate::recover`] step
+//! completes or rolls back. The source is never written to; it is walked and
+//! opened relative to directory handles ([`crate::source`]), so no symbolic
+//! link is followed and paths of any depth are collected.
+//!
+//! Every entry under the source ends as one [`Item`]: registered, already
+//! registered, deferred (still being written: it changed between the walk,
+//! the copy and the end of a settle time), refused with the reason, or
+//! skipped (a system file).
 
 use crate::keys::StationKey;
 use crate::log::NewEntry;
 use crate::manifest::{
     Collection, Event, Manifest, Media, Object, Original, Recording, SCHEMA, TrackSummary,
 };
+use crate::source::{Cursor, Kind, Stamp, Tree};
 use crate::store::{DirStore, Store};
 use custody_hash::{Algorithms, DigestOptions, Digester};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// How long a file must have stood still before it is collected, by default
+/// (see [`IngestOptions::settle`]).
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(2);
 
 /// Who and where, for the manifests and the log.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct IngestOptions {
     /// Station identifier.
     pub station: String,
@@ -44,6 +57,35 @@ pub struct IngestOptions {
     /// Files collected at once; 1 reads strictly one file after another
     /// (one USB recorder, spinning disks). 0 counts as 1.
     pub jobs: usize,
+    /// Settle time: a file is collected only once it has stood still this
+    /// long, judged by its modification time or, for a time in the future
+    /// (a recorder's clock), by watching it from the walk on. Its size,
+    /// modification time and identity must not move between the walk, the
+    /// copy and the end of that time, else it is deferred as still being
+    /// written. A run waits at most this long in all (default
+    /// [`DEFAULT_SETTLE`]; zero only compares before and after the copy).
+    pub settle: Duration,
+    /// Set to stop between files: those not begun are reported `deferred`
+    /// ("cancelled"), the ones in progress finish.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            station: String::new(),
+            operator: None,
+            officer: None,
+            device: None,
+            reverify: false,
+            patterns: Vec::new(),
+            utc_offset: None,
+            device_offsets: Default::default(),
+            jobs: 0,
+            settle: DEFAULT_SETTLE,
+            cancel: None,
+        }
+    }
 }
 
 /// What happened to one file.
@@ -54,7 +96,11 @@ pub enum Outcome {
     Registered,
     /// Its bytes were registered before; nothing was added.
     AlreadyRegistered,
-    /// Not collected (symlink, escaping path, unreadable, changed while copying).
+    /// Not collected now because it is still being written (it changed
+    /// during or right after its copy): collect it again later.
+    Deferred,
+    /// Not collected (symlink, escaping path, unreadable, vanished, the
+    /// store could not take it).
     Refused,
     /// A system file, not evidence.
     Skipped,
@@ -69,8 +115,14 @@ pub struct Item {
     pub outcome: Outcome,
     /// BLAKE3 of the registered bytes.
     pub blake3: Option<String>,
-    /// Why, for refused or skipped files.
+    /// Why, for deferred, refused or skipped files.
     pub reason: Option<String>,
+    /// The object this registration supersedes: an earlier registration
+    /// from the same path whose bytes are the start of these (collected
+    /// while the recorder was still writing). Recorded in the log; the
+    /// earlier object is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<String>,
 }
 
 /// Summary of an ingest run.
@@ -84,6 +136,8 @@ pub struct IngestReport {
     pub registered: u64,
     /// Already present.
     pub already_present: u64,
+    /// Deferred: still being written.
+    pub deferred: u64,
     /// Refused.
     pub refused: u64,
     /// Skipped system files.
@@ -96,12 +150,29 @@ pub struct IngestReport {
     pub mb_per_s: f64,
     /// Per-file results.
     pub items: Vec<Item>,
+    /// What the run did, before collecting, about registrations an earlier
+    /// run left unfinished (see [`crate::recover`]).
+    pub recovered: Vec<crate::recover::Recovery>,
     /// Registrations that could not be indexed in the catalog (rebuild it).
     pub catalog_errors: Vec<String>,
     /// Files collected at once (after capping).
     pub jobs: usize,
     /// Notes on how the run was set up (a capped `jobs`).
     pub notes: Vec<String>,
+}
+
+impl IngestReport {
+    /// True when every file was registered, already present or skipped, and
+    /// nothing an earlier run left unfinished was left so: the recorder was
+    /// fully collected.
+    pub fn complete(&self) -> bool {
+        self.deferred == 0
+            && self.refused == 0
+            && self
+                .recovered
+                .iter()
+                .all(|r| r.action != crate::recover::Action::Left)
+    }
 }
 
 /// The most files collected at once: four per core, and no more than the
@@ -137,59 +208,81 @@ fn is_system_file(name: &str) -> bool {
         )
 }
 
-/// Walks `src` without following symlinks; returns files (relative paths) and refusals.
-fn walk(src: &Path) -> (Vec<PathBuf>, Vec<Item>) {
+/// A refusal of `path`, for `reason`.
+fn refused(path: String, reason: String) -> Item {
+    Item {
+        path,
+        outcome: Outcome::Refused,
+        blake3: None,
+        reason: Some(reason),
+        supersedes: None,
+    }
+}
+
+/// Walks the source through directory handles, never following a symbolic
+/// link; returns its files (relative paths, with their stamps as the walk
+/// saw them), and an item for every other entry: skipped system files and
+/// refusals, each with its reason (an entry that cannot be examined, a
+/// directory that cannot be read, a link, a special file).
+fn walk(tree: &Tree) -> (Vec<(PathBuf, Stamp)>, Vec<Item>) {
+    let mut cursor = tree.cursor();
     let mut files = Vec::new();
     let mut notes = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(src.join(&rel)) else {
-            notes.push(Item {
-                path: crate::osname::display(rel.as_os_str()),
-                outcome: Outcome::Refused,
-                blake3: None,
-                reason: Some("directory cannot be read".into()),
-            });
-            continue;
+        let shown_dir = if rel.as_os_str().is_empty() {
+            ".".to_string()
+        } else {
+            crate::osname::display(rel.as_os_str())
         };
-        let mut entries: Vec<_> = rd.flatten().collect();
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let name = e.file_name();
+        let (entries, stopped) = match cursor.list(&rel) {
+            Ok(l) => l,
+            Err(e) => {
+                notes.push(refused(
+                    shown_dir,
+                    format!("directory cannot be read: {e}; nothing in it was collected"),
+                ));
+                continue;
+            }
+        };
+        if let Some(e) = stopped {
+            notes.push(refused(
+                shown_dir,
+                format!("directory could not be read to its end: {e}; entries after the error were not seen"),
+            ));
+        }
+        for (name, st) in entries {
             let child = rel.join(&name);
             let shown = crate::osname::display(child.as_os_str());
-            let Ok(meta) = std::fs::symlink_metadata(src.join(&child)) else {
-                continue;
-            };
+            #[cfg(feature = "fault-injection")]
+            let st = crate::fault::stat(&shown, st);
             if is_system_file(&name.to_string_lossy()) {
                 notes.push(Item {
                     path: shown,
                     outcome: Outcome::Skipped,
                     blake3: None,
                     reason: Some("system file".into()),
+                    supersedes: None,
                 });
-            } else if meta.file_type().is_symlink() {
-                notes.push(Item {
-                    path: shown,
-                    outcome: Outcome::Refused,
-                    blake3: None,
-                    reason: Some("symbolic link: not followed".into()),
-                });
-            } else if meta.is_dir() {
-                stack.push(child);
-            } else if meta.is_file() {
-                files.push(child);
-            } else {
-                notes.push(Item {
-                    path: shown,
-                    outcome: Outcome::Refused,
-                    blake3: None,
-                    reason: Some("not a regular file".into()),
-                });
+                continue;
+            }
+            match st {
+                Err(e) => notes.push(refused(
+                    shown,
+                    format!("cannot be examined (stat failed: {e}); nothing collected"),
+                )),
+                Ok(s) => match s.kind {
+                    Kind::Symlink => {
+                        notes.push(refused(shown, "symbolic link: not followed".into()))
+                    }
+                    Kind::Dir => stack.push(child),
+                    Kind::File => files.push((child, s)),
+                    Kind::Other => notes.push(refused(shown, "not a regular file".into())),
+                },
             }
         }
     }
-    files.sort();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
     (files, notes)
 }
 
@@ -212,68 +305,91 @@ struct Copied {
     mtime: Option<String>,
 }
 
-fn mtime_of(meta: &std::fs::Metadata) -> Option<String> {
-    let t = meta
-        .modified()
-        .ok()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?;
-    Some(custody_container::time::rfc3339_utc(t.as_secs() as i64))
+/// A stamp's modification time for the manifest (RFC 3339 UTC), when after 1970.
+fn mtime_text(st: &Stamp) -> Option<String> {
+    (st.mtime.0 >= 0).then(|| custody_container::time::rfc3339_utc(st.mtime.0))
 }
 
-/// Copies `path` into the store's tmp/ while hashing it; checks the source did not change.
-fn copy_and_hash(path: &Path, store: &DirStore) -> Result<Copied, String> {
-    // Never blocks: a path swapped for a FIFO after the walk is refused.
-    let mut src = custody_io::open_regular(path).map_err(|e| format!("cannot open: {e}"))?;
-    let before = src.metadata().map_err(|e| format!("cannot stat: {e}"))?;
+/// Why a file is not collected in this run.
+enum NotNow {
+    /// It is still being written: collect it again later.
+    Deferred(String),
+    /// It cannot be collected, and why.
+    Refused(String),
+}
+
+/// A file that moved (`change`) between two looks at it.
+fn still_written(change: String) -> NotNow {
+    NotNow::Deferred(format!(
+        "still being written: {change}; collect it again once the recorder has finished"
+    ))
+}
+
+/// Copies the open source `src` (stamped `before` when it was opened) into
+/// the store's tmp/ while hashing it; the file must not have moved during
+/// the copy.
+fn copy_and_hash(
+    src: &mut std::fs::File,
+    before: &Stamp,
+    store: &DirStore,
+) -> Result<Copied, NotNow> {
     let temp = TempCopy(store.temp_path("copy"));
     let result = (|| {
         let mut out = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&temp.0)
-            .map_err(|e| format!("cannot create {}: {e}", temp.0.display()))?;
+            .map_err(|e| NotNow::Refused(format!("cannot create {}: {e}", temp.0.display())))?;
         let mut digester = Digester::new(DigestOptions {
             algorithms: Algorithms::BOTH,
             ..Default::default()
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| NotNow::Refused(e.to_string()))?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = match src.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(format!("read failed: {e}")),
+                Err(e) => return Err(NotNow::Refused(format!("read failed: {e}"))),
             };
-            out.write_all(&buf[..n])
-                .map_err(|e| format!("write failed: {e}"))?;
+            out.write_all(&buf[..n]).map_err(|e| {
+                NotNow::Refused(format!(
+                    "the store could not take the copy: write failed: {e}"
+                ))
+            })?;
             digester.update(&buf[..n]);
         }
-        out.sync_all().map_err(|e| format!("fsync failed: {e}"))?;
+        out.sync_all().map_err(|e| {
+            NotNow::Refused(format!(
+                "the store could not take the copy: fsync failed: {e}"
+            ))
+        })?;
         // The re-read that verifies the copy must see the disk, not the page cache.
         let _ = custody_io::drop_cache(&out);
         let (digest, tree) = digester.finish();
-        let after = std::fs::metadata(path).map_err(|e| format!("vanished while copying: {e}"))?;
-        if digest.size != before.len()
-            || after.len() != before.len()
-            || after.modified().ok() != before.modified().ok()
-        {
-            return Err(format!(
-                "changed while copying ({} bytes before, {} read, {} after)",
-                before.len(),
-                digest.size,
-                after.len()
-            ));
+        let after = crate::source::stamp_of(src)
+            .map_err(|e| NotNow::Refused(format!("cannot stat after copying: {e}")))?;
+        if digest.size != before.size {
+            return Err(still_written(format!(
+                "changed while copying ({} bytes at the start, {} read)",
+                before.size, digest.size
+            )));
         }
-        Ok((digest, tree.ok_or("no BLAKE3 tree")?))
+        if let Some(change) = before.change(&after) {
+            return Err(still_written(format!("changed while copying ({change})")));
+        }
+        Ok((
+            digest,
+            tree.ok_or(NotNow::Refused("no BLAKE3 tree".into()))?,
+        ))
     })();
     let (digest, tree) = result?;
     Ok(Copied {
         temp,
         digest,
         tree,
-        mtime: mtime_of(&before),
+        mtime: mtime_text(before),
     })
 }
 
@@ -401,11 +517,14 @@ fn describe(path: &Path) -> (Option<Media>, Recording) {
 
 /// What every ingest worker shares.
 struct Shared<'a> {
-    src: &'a Path,
+    tree: &'a Tree,
     store: &'a DirStore,
     key: &'a StationKey,
     opts: &'a IngestOptions,
     log: crate::log::CustodyLog,
+    /// When the walk began: a file whose stamp has not moved since is
+    /// settled once `opts.settle` has passed.
+    walked: SystemTime,
     report: std::sync::Mutex<IngestReport>,
 }
 
@@ -417,11 +536,13 @@ impl Shared<'_> {
         self.report().items.push(item);
     }
 
-    /// Records that `shown`'s bytes are registered already: a log entry, no copy.
-    fn already_registered(&self, rel: &Path, shown: String, b3: String) -> std::io::Result<()> {
+    /// Records that `shown`'s bytes are registered already: a log entry, no
+    /// copy. A sighting that cannot be logged is refused (with the object
+    /// it matched): the record of custody is then incomplete.
+    fn already_registered(&self, rel: &Path, shown: String, b3: String) {
         let mut details = serde_json::json!({"source": shown, "result": "already registered"});
         source_bytes(&mut details, rel);
-        self.log.append(
+        let logged = self.log.append(
             self.key,
             NewEntry {
                 station: &self.opts.station,
@@ -431,36 +552,56 @@ impl Shared<'_> {
                 object: Some(&b3),
                 details,
             },
-        )?;
+        );
+        let (outcome, reason) = match logged {
+            Ok(_) => (Outcome::AlreadyRegistered, None),
+            Err(e) => (
+                Outcome::Refused,
+                Some(format!(
+                    "its bytes are registered already, but this sighting could not be logged: {e}"
+                )),
+            ),
+        };
         self.push(Item {
             path: shown,
-            outcome: Outcome::AlreadyRegistered,
+            outcome,
             blake3: Some(b3),
-            reason: None,
+            reason,
+            supersedes: None,
         });
-        Ok(())
     }
 
     /// Records that `shown` was not collected, and why.
     fn refuse(&self, shown: String, reason: String) {
-        self.push(Item {
-            path: shown,
-            outcome: Outcome::Refused,
-            blake3: None,
-            reason: Some(reason),
+        self.push(refused(shown, reason));
+    }
+
+    /// Records that `shown` was not collected now (deferred or refused).
+    fn not_now(&self, shown: String, why: NotNow) {
+        self.push(match why {
+            NotNow::Refused(reason) => refused(shown, reason),
+            NotNow::Deferred(reason) => Item {
+                path: shown,
+                outcome: Outcome::Deferred,
+                blake3: None,
+                reason: Some(reason),
+                supersedes: None,
+            },
         });
     }
 }
 
-/// The BLAKE3 of `path` when the catalog knows a registration from the same
-/// source path and size and the file's bytes, hashed now, still match it.
+/// The BLAKE3 of the open source `file` (`size` bytes) when the catalog
+/// knows a registration from the same source path and size and the file's
+/// bytes, hashed now, still match it. The file is read from its start and
+/// left positioned at its start.
 fn known_registration(
     sh: &Shared<'_>,
     catalog: Option<&crate::catalog::Catalog>,
     shown: &str,
-    path: &Path,
+    file: &mut std::fs::File,
+    size: u64,
 ) -> Option<String> {
-    let size = std::fs::metadata(path).ok()?.len();
     let candidates = catalog?.by_source(shown, size).ok()?;
     let candidates: Vec<String> = candidates
         .into_iter()
@@ -469,9 +610,59 @@ fn known_registration(
     if candidates.is_empty() {
         return None;
     }
-    let d = blake3_of(path).ok()?;
+    let opts = DigestOptions {
+        algorithms: Algorithms::BLAKE3,
+        ..Default::default()
+    };
+    let d = custody_hash::hash_reader(&mut *file, opts, |_| {});
+    file.rewind().ok()?;
+    let d = d.ok()?.0;
     let h = d.blake3_hex()?;
     (d.size == size && candidates.contains(&h)).then_some(h)
+}
+
+/// The registration that the copy `c` of `shown` supersedes: the largest
+/// object registered (in the catalog) from the same source path that is
+/// shorter than `c` and whose bytes are exactly the start of `c`'s, i.e. a
+/// version collected while the recorder was still writing. Its chunk tree
+/// rules candidates out cheaply (a leaf that differs); the prefix is then
+/// hashed and compared with its BLAKE3, so the claim is exact.
+fn superseded(
+    sh: &Shared<'_>,
+    catalog: Option<&crate::catalog::Catalog>,
+    shown: &str,
+    c: &Copied,
+) -> Option<String> {
+    let mut candidates: Vec<(String, u64)> = catalog?
+        .from_source(shown)
+        .ok()?
+        .into_iter()
+        .filter(|(h, size)| {
+            *size > 0
+                && *size < c.digest.size
+                && crate::keys::is_digest_hex(h)
+                && sh.store.is_registered(h)
+        })
+        .collect();
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.1));
+    candidates.into_iter().find_map(|(h, size)| {
+        let old_tree = std::fs::read(sh.store.root().join(DirStore::tree_rel(&h)))
+            .ok()
+            .and_then(|b| custody_hash::ChunkTree::decode(&b).ok());
+        if let Some(t) = old_tree
+            && t.leaf_size == c.tree.leaf_size
+            && t.size == size
+        {
+            let full = (size / u64::from(t.leaf_size)) as usize;
+            if t.leaves.get(..full) != c.tree.leaves.get(..full) {
+                return None;
+            }
+        }
+        let mut f = std::fs::File::open(&c.temp.0).ok()?;
+        let mut hasher = blake3::Hasher::new();
+        let n = std::io::copy(&mut (&mut f).take(size), &mut hasher).ok()?;
+        (n == size && hasher.finalize().to_hex().as_str() == h).then_some(h)
+    })
 }
 
 /// Indexes a registered object the catalog lacks (a run stopped between
@@ -575,6 +766,13 @@ fn source_bytes(details: &mut serde_json::Value, rel: &Path) {
     }
 }
 
+/// Whether the caller asked the ingest to stop.
+fn cancelled(opts: &IngestOptions) -> bool {
+    opts.cancel
+        .as_ref()
+        .is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst))
+}
+
 /// A file copied into the store's `tmp/`, waiting for its re-read and its
 /// registration.
 struct Pending {
@@ -584,41 +782,99 @@ struct Pending {
     b3: String,
 }
 
-/// The first half of collecting one file: copy while hashing. `None` when
-/// the file is done already (refused, or its bytes already registered).
+/// The first half of collecting one file: wait until it has settled, copy
+/// it while hashing, check it did not move. `None` when the file is done
+/// already (deferred, refused, or its bytes already registered).
 fn copy_one(
     sh: &Shared<'_>,
+    cursor: &mut Cursor<'_>,
     rel: PathBuf,
+    walked: Stamp,
     catalog: Option<&crate::catalog::Catalog>,
 ) -> std::io::Result<Option<Pending>> {
     let shown = crate::osname::display(rel.as_os_str());
-    let path = sh.src.join(&rel);
-    // The walk never follows links, but a path can still be swapped under us.
-    match std::fs::canonicalize(&path) {
-        Ok(real) if real.starts_with(sh.src) => {}
-        _ => {
-            sh.refuse(shown, "resolves outside the source".into());
+    // Opened through directory handles, never following a link, never
+    // blocking (a FIFO swapped in after the walk is refused).
+    let (mut file, before) = match cursor.open(&rel) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            sh.refuse(shown, "vanished before it could be copied".into());
             return Ok(None);
+        }
+        Err(e) => {
+            sh.refuse(shown, format!("cannot open: {e}"));
+            return Ok(None);
+        }
+    };
+    if let Some(change) = walked.change(&before) {
+        sh.not_now(
+            shown,
+            still_written(format!("changed since the source was listed ({change})")),
+        );
+        return Ok(None);
+    }
+    // Settled? Unchanged for `settle` since its modification time, or (a
+    // time in the future, a recorder's clock) since the walk. All waits end
+    // by the walk's start plus `settle`.
+    let since = before.modified().min(sh.walked);
+    if let Ok(wait) = (since + sh.opts.settle).duration_since(SystemTime::now()) {
+        std::thread::sleep(wait);
+        match cursor.stat(&rel) {
+            Ok(now) => {
+                if let Some(change) = before.change(&now) {
+                    let waited = format!(
+                        "changed within the settle time of {:?} ({change})",
+                        sh.opts.settle
+                    );
+                    sh.not_now(shown, still_written(waited));
+                    return Ok(None);
+                }
+            }
+            Err(e) => {
+                sh.refuse(shown, format!("vanished before it could be copied: {e}"));
+                return Ok(None);
+            }
         }
     }
     // Seen before at this path with this size? Then hash the source alone
     // (nothing is written) and, if its bytes are registered, we are done.
-    if let Some(b3) = known_registration(sh, catalog, &shown, &path) {
-        sh.report().bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
-        return sh.already_registered(&rel, shown, b3).map(|_| None);
+    if let Some(b3) = known_registration(sh, catalog, &shown, &mut file, before.size) {
+        sh.report().bytes += before.size;
+        sh.already_registered(&rel, shown, b3);
+        return Ok(None);
     }
-    let copied = match copy_and_hash(&path, sh.store) {
+    let copied = match copy_and_hash(&mut file, &before, sh.store) {
         Ok(c) => c,
-        Err(reason) => {
-            sh.refuse(shown, reason);
+        Err(why) => {
+            sh.not_now(shown, why);
             return Ok(None);
         }
     };
+    // Still the same file under the same name?
+    match cursor.stat(&rel) {
+        Ok(now) => {
+            if let Some(change) = before.change(&now) {
+                sh.not_now(
+                    shown,
+                    still_written(format!("changed while copying ({change})")),
+                );
+                return Ok(None);
+            }
+        }
+        Err(e) => {
+            sh.refuse(
+                shown,
+                format!("vanished while it was copied: {e}; nothing registered"),
+            );
+            return Ok(None);
+        }
+    }
     sh.report().bytes += copied.digest.size;
     let b3 = copied.digest.blake3_hex().unwrap_or_default();
     if sh.store.is_registered(&b3) {
         index_if_missing(sh, catalog, &shown, &b3);
-        return sh.already_registered(&rel, shown, b3).map(|_| None);
+        sh.already_registered(&rel, shown, b3);
+        return Ok(None);
     }
     Ok(Some(Pending {
         rel,
@@ -628,8 +884,161 @@ fn copy_one(
     }))
 }
 
+/// What a manifest says of the bytes it describes and where they came from.
+pub(crate) struct Facts<'a> {
+    /// Path relative to the source (its last component is the file name),
+    /// in display form ([`crate::osname::display`]).
+    pub path: &'a str,
+    /// The path's exact bytes in hex when it is not UTF-8.
+    pub path_bytes: Option<String>,
+    /// File name, for the name patterns.
+    pub name: &'a str,
+    /// Digest of the bytes.
+    pub digest: &'a custody_hash::FileDigest,
+    /// Leaf size of their chunk tree.
+    pub leaf_size: u32,
+    /// Modification time on the recorder.
+    pub mtime: Option<String>,
+    /// Where the bytes are now (probed for the media section).
+    pub stored: &'a Path,
+    /// Details of the `ingestion`, `message digest calculation` and
+    /// `fixity check` events.
+    pub events: [String; 3],
+}
+
+/// The manifest of `f`, with the warnings the probe found.
+pub(crate) fn manifest_for(
+    opts: &IngestOptions,
+    key: &StationKey,
+    f: Facts<'_>,
+) -> (Manifest, u64) {
+    let (media, mut recording) = describe(f.stored);
+    let patterns: Vec<String> = if opts.patterns.is_empty() {
+        crate::names::DEFAULT_PATTERNS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        opts.patterns.clone()
+    };
+    if let Some(n) = crate::names::facts_from_name(&patterns, f.name) {
+        for (field, value) in [
+            ("device_serial", &n.serial),
+            ("officer", &n.officer),
+            ("unit", &n.unit),
+            ("start_local", &n.start_local),
+        ] {
+            let Some(v) = value else { continue };
+            let slot = match field {
+                "device_serial" => &mut recording.device_serial,
+                "officer" => &mut recording.officer,
+                "unit" => &mut recording.unit,
+                _ => &mut recording.start_local,
+            };
+            *slot = Some(v.clone());
+            recording
+                .sources
+                .insert(field.into(), format!("file name ({})", n.pattern));
+        }
+    }
+    let device_offset = recording
+        .device_serial
+        .as_ref()
+        .and_then(|d| opts.device_offsets.get(d));
+    place_in_utc(
+        &mut recording,
+        opts.utc_offset
+            .as_deref()
+            .map(|o| (o, "caller"))
+            .or(device_offset.map(|o| (o.as_str(), "station configuration (device)"))),
+    );
+    if let (Some(start), Some(d)) = (&recording.start, media.as_ref().and_then(|m| m.duration_s)) {
+        recording.end = crate::end_time(start, d);
+    }
+    let warnings = media.as_ref().map_or(0, |m| m.warnings.len() as u64);
+    for (field, value) in [("device_serial", &opts.device), ("officer", &opts.officer)] {
+        if let Some(v) = value {
+            match field {
+                "device_serial" => recording.device_serial = Some(v.clone()),
+                _ => recording.officer = Some(v.clone()),
+            }
+            recording.sources.insert(field.into(), "caller".into());
+        }
+    }
+    let now = crate::now_utc();
+    let b3 = f.digest.blake3_hex().unwrap_or_default();
+    let [ingestion, digests, fixity] = f.events;
+    let event = |kind: &str, detail: String| Event {
+        kind: kind.into(),
+        time: now.clone(),
+        outcome: "success".into(),
+        detail: Some(detail),
+    };
+    let events = vec![
+        event("ingestion", ingestion),
+        event("message digest calculation", digests),
+        event("fixity check", fixity),
+        event(
+            "digital signature generation",
+            format!("ed25519 key {}", key.fingerprint()),
+        ),
+    ];
+    let manifest = Manifest {
+        schema: SCHEMA.into(),
+        object: Object {
+            size: f.digest.size,
+            blake3: b3.clone(),
+            sha256: f.digest.sha256_hex().unwrap_or_default(),
+            device_md5: None,
+            tree_leaf_size: f.leaf_size,
+            tree: DirStore::tree_rel(&b3),
+        },
+        original: Original {
+            name: f.name.to_string(),
+            path: f.path.to_string(),
+            path_bytes: f.path_bytes,
+            mtime: f.mtime,
+        },
+        media,
+        recording,
+        collection: Collection {
+            station: opts.station.clone(),
+            operator: opts.operator.clone(),
+            time: now.clone(),
+            tool: format!("custody {}", env!("CARGO_PKG_VERSION")),
+            station_key: key.fingerprint(),
+        },
+        events,
+        derived: Vec::new(),
+    };
+    (manifest, warnings)
+}
+
+/// The store steps after which a test can make the store fail.
+#[cfg(feature = "fault-injection")]
+use crate::fault::Step;
+#[cfg(not(feature = "fault-injection"))]
+enum Step {
+    Object,
+    Log,
+}
+
+/// The fault a test injected after `step` for `shown`, if any (feature
+/// `fault-injection`; always `Ok` without it).
+fn injected(shown: &str, step: Step) -> std::io::Result<()> {
+    #[cfg(feature = "fault-injection")]
+    return crate::fault::store_full(shown, step);
+    #[cfg(not(feature = "fault-injection"))]
+    {
+        let _ = (shown, step);
+        Ok(())
+    }
+}
+
 /// The second half: given the outcome of the copy's re-read (`Ok` when it
-/// was not asked for), probe, sign, register, log.
+/// was not asked for), probe, sign, register, log. A store that cannot take
+/// a step refuses the file and says what it left behind (the next run's
+/// recovery completes or removes it).
 fn register_one(
     sh: &Shared<'_>,
     p: Pending,
@@ -648,128 +1057,41 @@ fn register_one(
     }
     #[cfg(feature = "fault-injection")]
     crate::fault::parse_panic(&shown);
-    let (media, mut recording) = describe(&copied.temp.0);
-    let patterns: Vec<String> = if sh.opts.patterns.is_empty() {
-        crate::names::DEFAULT_PATTERNS
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    } else {
-        sh.opts.patterns.clone()
+    let supersedes = superseded(sh, catalog, &shown, &copied);
+    let copied_from = match &supersedes {
+        Some(old) => format!(
+            "copied from {shown}; supersedes {old}, registered earlier from the same path, \
+             whose bytes are the start of these (collected while still being written)"
+        ),
+        None => format!("copied from {shown}"),
     };
-    if let Some(f) = rel
+    let name = rel
         .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| crate::names::facts_from_name(&patterns, n))
-    {
-        for (field, value) in [
-            ("device_serial", &f.serial),
-            ("officer", &f.officer),
-            ("unit", &f.unit),
-            ("start_local", &f.start_local),
-        ] {
-            let Some(v) = value else { continue };
-            let slot = match field {
-                "device_serial" => &mut recording.device_serial,
-                "officer" => &mut recording.officer,
-                "unit" => &mut recording.unit,
-                _ => &mut recording.start_local,
-            };
-            *slot = Some(v.clone());
-            recording
-                .sources
-                .insert(field.into(), format!("file name ({})", f.pattern));
-        }
-    }
-    let device_offset = recording
-        .device_serial
-        .as_ref()
-        .and_then(|d| sh.opts.device_offsets.get(d));
-    place_in_utc(
-        &mut recording,
-        sh.opts
-            .utc_offset
-            .as_deref()
-            .map(|o| (o, "caller"))
-            .or(device_offset.map(|o| (o.as_str(), "station configuration (device)"))),
-    );
-    if let (Some(start), Some(d)) = (&recording.start, media.as_ref().and_then(|m| m.duration_s)) {
-        recording.end = crate::end_time(start, d);
-    }
-    sh.report().warnings += media.as_ref().map_or(0, |m| m.warnings.len() as u64);
-    for (field, value) in [
-        ("device_serial", &sh.opts.device),
-        ("officer", &sh.opts.officer),
-    ] {
-        if let Some(v) = value {
-            match field {
-                "device_serial" => recording.device_serial = Some(v.clone()),
-                _ => recording.officer = Some(v.clone()),
-            }
-            recording.sources.insert(field.into(), "caller".into());
-        }
-    }
-    let now = crate::now_utc();
-    let manifest = Manifest {
-        schema: SCHEMA.into(),
-        object: Object {
-            size: copied.digest.size,
-            blake3: b3.clone(),
-            sha256: copied.digest.sha256_hex().unwrap_or_default(),
-            device_md5: None,
-            tree_leaf_size: copied.tree.leaf_size,
-            tree: DirStore::tree_rel(&b3),
-        },
-        original: Original {
-            name: rel
-                .file_name()
-                .map(crate::osname::display)
-                .unwrap_or_default(),
-            path: shown.clone(),
+        .map(crate::osname::display)
+        .unwrap_or_default();
+    let (manifest, warnings) = manifest_for(
+        sh.opts,
+        sh.key,
+        Facts {
+            path: &shown,
             path_bytes: crate::osname::bytes_hex(rel.as_os_str()),
+            name: &name,
+            digest: &copied.digest,
+            leaf_size: copied.tree.leaf_size,
             mtime: copied.mtime.clone(),
-        },
-        media,
-        recording,
-        collection: Collection {
-            station: sh.opts.station.clone(),
-            operator: sh.opts.operator.clone(),
-            time: now.clone(),
-            tool: format!("custody {}", env!("CARGO_PKG_VERSION")),
-            station_key: sh.key.fingerprint(),
-        },
-        events: vec![
-            Event {
-                kind: "ingestion".into(),
-                time: now.clone(),
-                outcome: "success".into(),
-                detail: Some(format!("copied from {shown}")),
-            },
-            Event {
-                kind: "message digest calculation".into(),
-                time: now.clone(),
-                outcome: "success".into(),
-                detail: Some("BLAKE3 and SHA-256 while copying".into()),
-            },
-            Event {
-                kind: "fixity check".into(),
-                time: now.clone(),
-                outcome: "success".into(),
-                detail: Some(if sh.opts.reverify {
+            stored: &copied.temp.0,
+            events: [
+                copied_from,
+                "BLAKE3 and SHA-256 while copying".into(),
+                if sh.opts.reverify {
                     "copy re-read and re-hashed".into()
                 } else {
                     "re-read skipped (--no-reverify)".into()
-                }),
-            },
-            Event {
-                kind: "digital signature generation".into(),
-                time: now,
-                outcome: "success".into(),
-                detail: Some(format!("ed25519 key {}", sh.key.fingerprint())),
-            },
-        ],
-        derived: Vec::new(),
-    };
+                },
+            ],
+        },
+    );
+    sh.report().warnings += warnings;
     // Signed before anything is registered: a manifest that cannot be signed
     // (no canonical form) refuses the file and leaves nothing behind.
     let signed = match manifest.sign(sh.key) {
@@ -781,33 +1103,73 @@ fn register_one(
     };
     // One registration per object: another ingest (thread or process) may
     // have registered the same bytes since the check above.
-    let registering = sh.store.lock_registration()?;
+    let registering = match sh.store.lock_registration() {
+        Ok(l) => l,
+        Err(e) => {
+            sh.refuse(
+                shown,
+                format!("the store cannot be locked for registration: {e}; nothing registered"),
+            );
+            return Ok(());
+        }
+    };
     if sh.store.is_registered(&b3) {
         drop(registering);
         index_if_missing(sh, catalog, &shown, &b3);
-        return sh.already_registered(&rel, shown, b3);
+        sh.already_registered(&rel, shown, b3);
+        return Ok(());
     }
     // Order matters for crash safety: the object, then its log entry, then the
-    // manifest that makes it registered. A crash before the manifest leaves an
-    // unregistered object that the next run registers (logging it again), so
-    // every manifest has an ingestion entry in the log.
-    sh.store.put_object(&b3, &copied.temp.0, &copied.tree)?;
-    sh.log.append(
-        sh.key,
-        NewEntry {
-            station: &sh.opts.station,
-            actor: "custody ingest",
-            operator: sh.opts.operator.as_deref(),
-            event: "ingestion",
-            object: Some(&b3),
-            details: {
-                let mut d = serde_json::json!({"source": shown, "size": copied.digest.size});
-                source_bytes(&mut d, &rel);
-                d
+    // manifest that makes it registered. A crash (or a full disk) before the
+    // manifest leaves an object, with or without its entry, that the next
+    // run completes or rolls back (`crate::recover`), so every manifest has
+    // an ingestion entry in the log.
+    if let Err(e) = sh.store.put_object(&b3, &copied.temp.0, &copied.tree) {
+        sh.refuse(
+            shown,
+            format!("the store could not take the object: {e}; nothing registered"),
+        );
+        return Ok(());
+    }
+    let mut details = serde_json::json!({"source": shown, "size": copied.digest.size});
+    source_bytes(&mut details, &rel);
+    if let Some(old) = &supersedes {
+        details["supersedes"] = old.clone().into();
+    }
+    let logged = injected(&shown, Step::Object).and_then(|()| {
+        sh.log.append(
+            sh.key,
+            NewEntry {
+                station: &sh.opts.station,
+                actor: "custody ingest",
+                operator: sh.opts.operator.as_deref(),
+                event: "ingestion",
+                object: Some(&b3),
+                details,
             },
-        },
-    )?;
-    sh.store.put_manifest(&signed)?;
+        )
+    });
+    if let Err(e) = logged {
+        sh.refuse(
+            shown,
+            format!(
+                "stored, but its log entry could not be written: {e}; not registered \
+                 (the next ingest removes the unregistered object)"
+            ),
+        );
+        return Ok(());
+    }
+    let described = injected(&shown, Step::Log).and_then(|()| sh.store.put_manifest(&signed));
+    if let Err(e) = described {
+        sh.refuse(
+            shown,
+            format!(
+                "stored and logged, but its manifest could not be written: {e}; not registered \
+                 (the next ingest completes the registration from the stored object)"
+            ),
+        );
+        return Ok(());
+    }
     drop(registering);
     // The catalog is derived from the manifests (`custody catalog rebuild`):
     // a failure to index is a warning, never a lost registration.
@@ -820,6 +1182,7 @@ fn register_one(
         outcome: Outcome::Registered,
         blake3: Some(b3),
         reason: None,
+        supersedes,
     });
 
     Ok(())
@@ -864,19 +1227,23 @@ fn isolated<T>(
 /// the re-read (the store's disk) overlaps the next copy (the source's).
 fn worker(
     sh: &Shared<'_>,
-    next: &dyn Fn() -> Option<PathBuf>,
+    next: &dyn Fn() -> Option<(PathBuf, Stamp)>,
     finished: &dyn Fn(),
     catalog: Option<&crate::catalog::Catalog>,
 ) -> std::io::Result<()> {
+    let mut cursor = sh.tree.cursor();
     std::thread::scope(|s| {
         type Reread<'s> = std::thread::ScopedJoinHandle<'s, (Pending, Result<(), String>)>;
         let mut pending: Option<(String, Reread<'_>)> = None;
         loop {
             let rel = next();
             let copied = match &rel {
-                Some(r) => {
+                Some((r, walked)) => {
                     let shown = crate::osname::display(r.as_os_str());
-                    isolated(sh, &shown, || copy_one(sh, r.clone(), catalog))?.flatten()
+                    isolated(sh, &shown, || {
+                        copy_one(sh, &mut cursor, r.clone(), *walked, catalog)
+                    })?
+                    .flatten()
                 }
                 None => None,
             };
@@ -986,17 +1353,24 @@ pub fn ingest_with_progress(
         ));
     }
     adopt_key(store, key)?;
-    let (files, notes) = walk(&src);
+    // What an earlier run left unfinished (a crash, a full disk) is
+    // completed or rolled back first, and reported.
+    let recovered = crate::recover::recover(store, key, opts)?;
+    let tree = Tree::open(&src)?;
+    let walked = SystemTime::now();
+    let (files, notes) = walk(&tree);
     let report = IngestReport {
         files: files.len() as u64,
+        recovered,
         ..Default::default()
     };
     let shared = Shared {
-        src: &src,
+        tree: &tree,
         store,
         key,
         opts,
         log: store.log(),
+        walked,
         report: std::sync::Mutex::new(report),
     };
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -1026,6 +1400,9 @@ pub fn ingest_with_progress(
                         }
                     };
                     let take = || {
+                        if cancelled(opts) {
+                            return None;
+                        }
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         files.get(i).cloned()
                     };
@@ -1054,12 +1431,28 @@ pub fn ingest_with_progress(
         .report
         .into_inner()
         .unwrap_or_else(|p| p.into_inner());
+    // Files never begun because the caller cancelled: collect them later.
+    let begun = next
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .min(files.len());
+    for (rel, _) in &files[begun..] {
+        report.items.push(Item {
+            path: crate::osname::display(rel.as_os_str()),
+            outcome: Outcome::Deferred,
+            blake3: None,
+            reason: Some(
+                "not collected: the ingest was cancelled before it; collect it again".into(),
+            ),
+            supersedes: None,
+        });
+    }
     report.items.sort_by(|a, b| a.path.cmp(&b.path));
     report.items.extend(notes);
     for i in &report.items {
         match i.outcome {
             Outcome::Registered => report.registered += 1,
             Outcome::AlreadyRegistered => report.already_present += 1,
+            Outcome::Deferred => report.deferred += 1,
             Outcome::Refused => report.refused += 1,
             Outcome::Skipped => report.skipped += 1,
         }

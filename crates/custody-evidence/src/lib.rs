@@ -6,6 +6,8 @@
 //! - [`log`]: the append-only, hash-chained, signed custody log.
 //! - [`keyring`]: the store's published public keys and whom to trust.
 //! - [`store`]: the store format (docs/FORMAT.md); [`verify`]: checking it.
+//! - [`ingest`]: verified collection; [`recover`]: finishing what an
+//!   interrupted collection left.
 //!
 //! No system libraries are needed.
 
@@ -26,8 +28,10 @@ pub mod log;
 pub mod manifest;
 pub mod names;
 pub mod osname;
+pub mod recover;
 pub mod report;
 pub mod schema;
+mod source;
 pub mod store;
 pub mod verify;
 

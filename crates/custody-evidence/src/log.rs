@@ -271,8 +271,13 @@ impl CustodyLog {
         let line = to_canonical(&entry)?;
         let mut out = line.clone();
         out.push(b'\n');
-        f.write_all(&out)?;
-        f.sync_all()?;
+        // A write cut short (a full disk) is taken back at once, so it
+        // leaves no unfinished line for verification to stumble on.
+        let len = f.seek(SeekFrom::End(0))?;
+        if let Err(e) = f.write_all(&out).and_then(|()| f.sync_all()) {
+            let _ = f.set_len(len).and_then(|()| f.sync_all());
+            return Err(e);
+        }
         let mut head = Head {
             format: HEAD_FORMAT.into(),
             seq,

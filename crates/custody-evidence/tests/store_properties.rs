@@ -3,8 +3,9 @@
 //! or log entry differs from what was registered.
 
 use custody_container::bmff::write::write_synthetic_recording;
-use custody_evidence::ingest::{IngestOptions, ingest};
+use custody_evidence::ingest::{IngestOptions, Outcome, ingest};
 use custody_evidence::keys::StationKey;
+use custody_evidence::recover::Action;
 use custody_evidence::store::{DirStore, Store};
 use custody_evidence::verify::verify_store;
 use proptest::prelude::*;
@@ -216,7 +217,15 @@ proptest! {
         let root = dir.path().join("store");
         let store = DirStore::open(&root).unwrap();
         let key = StationKey::from_seed([9; 32]);
-        let opts = IngestOptions { station: "st".into(), reverify: true, jobs: 1, ..Default::default() };
+        // No settle time: the recorders here are written before they are
+        // collected, and this property is about the store, not the source.
+        let opts = IngestOptions {
+            station: "st".into(),
+            reverify: true,
+            jobs: 1,
+            settle: std::time::Duration::ZERO,
+            ..Default::default()
+        };
         // What was registered: object bytes and manifest bytes per object,
         // and every log line an ingest appended.
         let mut objects: BTreeMap<String, (Vec<u8>, Vec<u8>)> = BTreeMap::new();
@@ -228,15 +237,39 @@ proptest! {
                 Op::Ingest(n) => {
                     let src = recorder(dir.path(), *n);
                     let before = std::fs::read_to_string(root.join("custody.log")).unwrap_or_default();
+                    let had_manifest: std::collections::BTreeSet<String> =
+                        store.registered().unwrap_or_default().into_iter().collect();
                     let Ok(r) = ingest(&src, &store, &key, &opts) else { continue };
                     let after = std::fs::read_to_string(root.join("custody.log")).unwrap_or_default();
                     if let Some(new) = after.strip_prefix(before.as_str()) {
                         entries.extend(new.lines().map(str::to_string));
                     }
+                    // A manifest this ingest wrote where there was none (a
+                    // registration, or one an earlier registration lacked,
+                    // completed from its stored object) is what is registered
+                    // from now on; one that was there must never change.
+                    let written: Vec<String> = r
+                        .items
+                        .iter()
+                        .filter(|i| i.outcome == Outcome::Registered)
+                        .filter_map(|i| i.blake3.clone())
+                        .chain(
+                            r.recovered
+                                .iter()
+                                .filter(|x| x.action == Action::Completed)
+                                .map(|x| x.blake3.clone()),
+                        )
+                        .filter(|h| !had_manifest.contains(h))
+                        .collect();
                     for item in r.items.iter().filter(|i| i.blake3.is_some()) {
                         let h = item.blake3.clone().unwrap();
                         if let (Ok(o), Ok(m)) = (std::fs::read(store.object_path(&h)), store.manifest_bytes(&h)) {
                             objects.entry(h).or_insert((o, m));
+                        }
+                    }
+                    for h in written {
+                        if let (Ok(o), Ok(m)) = (std::fs::read(store.object_path(&h)), store.manifest_bytes(&h)) {
+                            objects.insert(h, (o, m));
                         }
                     }
                     if !tampered {

@@ -57,8 +57,8 @@ typedef enum {
 typedef struct custody_key custody_key;
 
 // A progress callback: `done` of `total` units (bytes or files) so far.
-// Return 0 to go on, anything else to cancel. Called on the thread that
-// made the call.
+// Return 0 to go on, anything else to cancel. Called one call at a time,
+// on the calling thread or (ingest with several jobs) a library thread.
 typedef int32_t (*custody_progress)(void *user, uint64_t done, uint64_t total);
 
 #ifdef __cplusplus
@@ -151,11 +151,15 @@ custody_status custody_key_public(const custody_key *key, char **json_out);
 // Collects every file under `src` into the store at `store` (created when
 // missing), signed with `key`. `options_json` (NULL for the defaults) is a
 // JSON object with any of `station`, `operator`, `officer`, `device`,
-// `reverify` (default true), `jobs`, `utc_offset` (`+HH:MM`), `patterns`.
-// `progress` gets files done and total; an ingest runs to its end (its
-// return value is ignored), since stopping between files is left to the
-// next version of this call. [`CustodyStatus::Findings`] when a
-// file was not collected (the JSON says which and why).
+// `reverify` (default true), `jobs`, `utc_offset` (`+HH:MM`), `patterns`,
+// `settle_s` (seconds a file must be left unchanged before it is collected;
+// default 2).
+// `progress` gets files done and total; returning non-zero stops the
+// ingest between files (the files in progress finish, the others are
+// reported `deferred`). [`CustodyStatus::Findings`] when the
+// recorder was not fully collected: a file refused or deferred (still being
+// written), or an earlier run's leftovers not resolved (the JSON says which
+// and why).
 //
 // # Safety
 // `src` and `store` are NUL-terminated strings; `options_json` is NULL or

@@ -66,8 +66,8 @@ pub const CUSTODY_PROBE_NO_MMAP: u32 = 8;
 pub const CUSTODY_HASH_MD5: u32 = 1;
 
 /// A progress callback: `done` of `total` units (bytes or files) so far.
-/// Return 0 to go on, anything else to cancel. Called on the thread that
-/// made the call.
+/// Return 0 to go on, anything else to cancel. Called one call at a time,
+/// on the calling thread or (ingest with several jobs) a library thread.
 pub type CustodyProgress =
     Option<unsafe extern "C" fn(user: *mut c_void, done: u64, total: u64) -> i32>;
 
@@ -530,16 +530,21 @@ struct IngestJson {
     jobs: Option<usize>,
     utc_offset: Option<String>,
     patterns: Vec<String>,
+    settle_s: Option<f64>,
 }
 
 /// Collects every file under `src` into the store at `store` (created when
 /// missing), signed with `key`. `options_json` (NULL for the defaults) is a
 /// JSON object with any of `station`, `operator`, `officer`, `device`,
-/// `reverify` (default true), `jobs`, `utc_offset` (`+HH:MM`), `patterns`.
-/// `progress` gets files done and total; an ingest runs to its end (its
-/// return value is ignored), since stopping between files is left to the
-/// next version of this call. [`CustodyStatus::Findings`] when a
-/// file was not collected (the JSON says which and why).
+/// `reverify` (default true), `jobs`, `utc_offset` (`+HH:MM`), `patterns`,
+/// `settle_s` (seconds a file must be left unchanged before it is collected;
+/// default 2).
+/// `progress` gets files done and total; returning non-zero stops the
+/// ingest between files (the files in progress finish, the others are
+/// reported `deferred`). [`CustodyStatus::Findings`] when the
+/// recorder was not fully collected: a file refused or deferred (still being
+/// written), or an earlier run's leftovers not resolved (the JSON says which
+/// and why).
 ///
 /// # Safety
 /// `src` and `store` are NUL-terminated strings; `options_json` is NULL or
@@ -562,7 +567,8 @@ pub unsafe extern "C" fn custody_ingest(
             custody::evidence::parse_offset(off)
                 .ok_or_else(|| Failure::invalid(format!("utc_offset {off:?} is not +HH:MM")))?;
         }
-        let opts = custody::evidence::ingest::IngestOptions {
+        use custody::evidence::ingest::IngestOptions;
+        let opts = IngestOptions {
             station: o.station.unwrap_or_else(|| "station".into()),
             operator: o.operator,
             officer: o.officer,
@@ -573,12 +579,29 @@ pub unsafe extern "C" fn custody_ingest(
             jobs: o.jobs.unwrap_or(1),
             ..Default::default()
         };
-        let go_on = progress_fn(progress, user);
+        let opts = match o.settle_s {
+            Some(s) if s.is_finite() && (0.0..=3600.0).contains(&s) => IngestOptions {
+                settle: std::time::Duration::from_secs_f64(s),
+                ..opts
+            },
+            Some(s) => return Err(Failure::invalid(format!("settle_s {s} is not 0 to 3600"))),
+            None => opts,
+        };
+        let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let opts = IngestOptions {
+            cancel: Some(cancel.clone()),
+            ..opts
+        };
+        // Workers report from their own threads: one call at a time.
+        let go_on = Mutex::new(progress_fn(progress, user));
         with_key(key, |k| {
             let r = custody::ingest(&src, &store, k, &opts, |done, total| {
-                go_on(done as u64, total as u64);
+                let go_on = go_on.lock().unwrap_or_else(|p| p.into_inner());
+                if !go_on(done as u64, total as u64) {
+                    cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
             })?;
-            let status = if r.refused > 0 {
+            let status = if !r.complete() {
                 CustodyStatus::Findings
             } else {
                 CustodyStatus::Ok

@@ -104,7 +104,7 @@ fn inputs(dir: &Path) -> Inputs {
     damaged.extend_from_slice(&good[moov..]);
     let recorder = dir.join("recorder/DCIM");
     std::fs::create_dir_all(&recorder).unwrap();
-    for i in 0..2u32 {
+    for i in 0..3u32 {
         let mut v = Vec::new();
         write_synthetic_recording(&mut v, 1, 30, 30, 100 + i).unwrap();
         std::fs::write(
@@ -235,7 +235,7 @@ fn c_programs_run_clean_under_valgrind_and_address_sanitizer() {
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         assert!(
-            text(&out).contains("\"already_present\":2"),
+            text(&out).contains("\"already_present\":3"),
             "{}",
             text(&out)
         );
