@@ -8,7 +8,7 @@
 use crate::finding::Finding;
 use crate::keyring::Trust;
 use crate::manifest::SignedManifest;
-use crate::store::{DirStore, Store};
+use crate::store::DirStore;
 use rusqlite::{Connection, params};
 
 /// One registration as the catalog lists it.

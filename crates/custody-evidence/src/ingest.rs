@@ -23,7 +23,7 @@ use crate::manifest::{
     Collection, Event, Manifest, Media, Object, Original, Recording, SCHEMA, TrackSummary,
 };
 use crate::source::{Cursor, Kind, Stamp, Tree};
-use crate::store::{DirStore, Store};
+use crate::store::DirStore;
 use custody_hash::{Algorithms, DigestOptions, Digester};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};

@@ -24,7 +24,7 @@
 use crate::ingest::{Facts, IngestOptions, manifest_for};
 use crate::keys::StationKey;
 use crate::log::NewEntry;
-use crate::store::{DirStore, Store};
+use crate::store::DirStore;
 use custody_hash::{Algorithms, DigestOptions};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -5,7 +5,7 @@
 
 use crate::keyring::Trust;
 use crate::manifest::SignedManifest;
-use crate::store::{DirStore, Store};
+use crate::store::DirStore;
 use std::collections::BTreeMap;
 
 /// Report filters and tolerance.

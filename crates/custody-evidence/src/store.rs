@@ -16,22 +16,6 @@ use crate::manifest::SignedManifest;
 use custody_hash::ChunkTree;
 use std::path::{Path, PathBuf};
 
-/// Where registered evidence lives.
-pub trait Store {
-    /// True when an object with this BLAKE3 is stored.
-    fn has_object(&self, blake3: &str) -> bool;
-    /// True when the object has a manifest (it is registered).
-    fn is_registered(&self, blake3: &str) -> bool;
-    /// Moves a fully written, fsynced temporary file into place as the object
-    /// `blake3`, with its chunk tree. Idempotent.
-    fn put_object(&self, blake3: &str, temp: &Path, tree: &ChunkTree) -> std::io::Result<()>;
-    /// Writes a signed manifest atomically.
-    fn put_manifest(&self, signed: &SignedManifest) -> std::io::Result<()>;
-    /// Reads a manifest's bytes.
-    fn manifest_bytes(&self, blake3: &str) -> std::io::Result<Vec<u8>>;
-    /// Every registered object's BLAKE3.
-    fn registered(&self) -> std::io::Result<Vec<String>>;
-}
 
 /// The store's registration lock (see [`DirStore::lock_registration`]).
 #[derive(Debug)]
@@ -293,16 +277,20 @@ impl DirStore {
     }
 }
 
-impl Store for DirStore {
-    fn has_object(&self, blake3: &str) -> bool {
+impl DirStore {
+    /// True when an object with this BLAKE3 is stored.
+    pub fn has_object(&self, blake3: &str) -> bool {
         valid_hash(blake3) && self.object_path(blake3).is_file()
     }
 
-    fn is_registered(&self, blake3: &str) -> bool {
+    /// True when the object has a manifest (it is registered).
+    pub fn is_registered(&self, blake3: &str) -> bool {
         valid_hash(blake3) && self.manifest_path(blake3).is_file()
     }
 
-    fn put_object(&self, blake3: &str, temp: &Path, tree: &ChunkTree) -> std::io::Result<()> {
+    /// Moves a fully written, fsynced temporary file into place as the object
+    /// `blake3`, with its chunk tree. Idempotent.
+    pub fn put_object(&self, blake3: &str, temp: &Path, tree: &ChunkTree) -> std::io::Result<()> {
         if !valid_hash(blake3) {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
@@ -326,14 +314,16 @@ impl Store for DirStore {
         std::fs::File::open(&dir)?.sync_all()
     }
 
-    fn put_manifest(&self, signed: &SignedManifest) -> std::io::Result<()> {
+    /// Writes a signed manifest atomically.
+    pub fn put_manifest(&self, signed: &SignedManifest) -> std::io::Result<()> {
         let bytes = signed
             .to_bytes()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
         custody_io::write_atomic(&self.manifest_path(&signed.manifest.object.blake3), &bytes)
     }
 
-    fn manifest_bytes(&self, blake3: &str) -> std::io::Result<Vec<u8>> {
+    /// Reads a manifest's bytes.
+    pub fn manifest_bytes(&self, blake3: &str) -> std::io::Result<Vec<u8>> {
         if !valid_hash(blake3) {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
@@ -343,7 +333,8 @@ impl Store for DirStore {
         std::fs::read(self.manifest_path(blake3))
     }
 
-    fn registered(&self) -> std::io::Result<Vec<String>> {
+    /// Every registered object's BLAKE3.
+    pub fn registered(&self) -> std::io::Result<Vec<String>> {
         let mut out: Vec<String> = std::fs::read_dir(self.root.join("manifests"))?
             .flatten()
             .filter_map(|e| {

@@ -14,7 +14,7 @@ use crate::format::STORE_FORMAT;
 use crate::keyring::Trust;
 use crate::log::{Head, LogReport};
 use crate::manifest::SignedManifest;
-use crate::store::{DirStore, Store};
+use crate::store::DirStore;
 use custody_hash::{Algorithms, ChunkTree, DigestOptions};
 use std::collections::{BTreeMap, BTreeSet};
 

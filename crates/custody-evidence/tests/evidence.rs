@@ -3,7 +3,7 @@
 use custody_container::bmff::write::synthetic_recording;
 use custody_evidence::ingest::{IngestOptions, Outcome, ingest};
 use custody_evidence::keys::StationKey;
-use custody_evidence::store::{DirStore, Store};
+use custody_evidence::store::DirStore;
 use custody_evidence::verify::verify_store;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

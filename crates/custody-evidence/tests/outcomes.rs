@@ -10,7 +10,7 @@ use custody_evidence::fault::{FULL_AFTER_LOG_MARKER, FULL_AFTER_OBJECT_MARKER, S
 use custody_evidence::ingest::{IngestOptions, IngestReport, Outcome, ingest};
 use custody_evidence::keys::StationKey;
 use custody_evidence::recover::Action;
-use custody_evidence::store::{DirStore, Store};
+use custody_evidence::store::DirStore;
 use custody_evidence::verify::verify_store;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

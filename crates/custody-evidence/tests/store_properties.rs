@@ -6,7 +6,7 @@ use custody_container::bmff::write::write_synthetic_recording;
 use custody_evidence::ingest::{IngestOptions, Outcome, ingest};
 use custody_evidence::keys::StationKey;
 use custody_evidence::recover::Action;
-use custody_evidence::store::{DirStore, Store};
+use custody_evidence::store::DirStore;
 use custody_evidence::verify::verify_store;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
