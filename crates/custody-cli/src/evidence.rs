@@ -154,23 +154,16 @@ fn ctrl_c() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     if let Err(e) = ctrlc::set_handler(move || {
         f.store(true, std::sync::atomic::Ordering::SeqCst);
     }) {
-        eprintln!("custody: warning: Ctrl-C cannot be caught ({e}): it will stop the ingest at once");
+        eprintln!(
+            "custody: warning: Ctrl-C cannot be caught ({e}): it will stop the ingest at once"
+        );
     }
     flag
 }
 
+/// The station key file: `--key`, else the library's default place.
 fn key_path(arg: &Option<PathBuf>) -> PathBuf {
-    if let Some(p) = arg {
-        return p.clone();
-    }
-    if let Some(p) = std::env::var_os("CUSTODY_KEY") {
-        return PathBuf::from(p);
-    }
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("custody/station.key")
+    arg.clone().unwrap_or_else(custody::default_key_path)
 }
 
 fn fail(json: bool, path: &Path, message: String) -> ExitCode {
@@ -278,7 +271,7 @@ pub(crate) fn key(cmd: &KeyCommand) -> ExitCode {
             let (old, new) = match keyring::rotate_key_file(&s, &path, station, operator.as_deref())
             {
                 Ok(pair) => pair,
-                Err(m) => return fail(false, &path, m),
+                Err(e) => return fail(false, &path, e.to_string()),
             };
             println!("rotated {} -> {}", old.fingerprint(), new.fingerprint());
             println!("public key  {}", new.public_hex());
@@ -317,13 +310,8 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
         Err(code) => return code,
     };
     let patterns = match &a.patterns {
-        Some(p) => match custody_io::read_regular_text(p) {
-            Ok(t) => t
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_string)
-                .collect(),
+        Some(p) => match custody_evidence::names::read_patterns(p) {
+            Ok(list) => list,
             Err(e) => return fail(a.json, p, format!("cannot read patterns: {e}")),
         },
         None => Vec::new(),
@@ -331,8 +319,9 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
     let device_offsets = match &a.device_offsets {
         Some(p) => match custody_io::read_regular_text(p)
             .map_err(|e| e.to_string())
-            .and_then(|t| custody_evidence::ingest::parse_device_offsets(&t))
-        {
+            .and_then(|t| {
+                custody_evidence::ingest::parse_device_offsets(&t).map_err(|e| e.to_string())
+            }) {
             Ok(m) => m,
             Err(e) => return fail(a.json, p, format!("device offsets: {e}")),
         },
@@ -459,14 +448,8 @@ fn anchors(a: &VerifyArgs) -> Result<Vec<[u8; 32]>, (PathBuf, String)> {
         add(h, Path::new("--public-key"))?;
     }
     if let Some(f) = &a.trust {
-        let text = custody_io::read_regular_text(f).map_err(|e| (f.clone(), e.to_string()))?;
-        for line in text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        {
-            add(line, f)?;
-        }
+        let keys = keyring::read_trust_file(f).map_err(|e| (f.clone(), e.to_string()))?;
+        out.extend(keys);
     }
     let kp = key_path(&a.key);
     if a.key.is_some() || kp.is_file() {

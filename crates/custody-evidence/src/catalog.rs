@@ -50,11 +50,21 @@ pub struct Catalog {
     conn: Connection,
 }
 
-fn to_io(e: rusqlite::Error) -> std::io::Error {
-    std::io::Error::other(e.to_string())
+/// Why the catalog could not be read or written (the cause kept).
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The SQLite database refused an operation.
+    #[error("catalog database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The store around it could not be read.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
-fn insert(conn: &Connection, s: &SignedManifest) -> std::io::Result<()> {
+/// A catalog operation's result.
+pub type Result<T> = std::result::Result<T, CatalogError>;
+
+fn insert(conn: &Connection, s: &SignedManifest) -> Result<()> {
     let m = &s.manifest;
     let start = m
         .recording
@@ -77,16 +87,17 @@ fn insert(conn: &Connection, s: &SignedManifest) -> std::io::Result<()> {
             m.collection.time
         ],
     )
-    .map_err(to_io)?;
+    .map_err(CatalogError::from)?;
     Ok(())
 }
 
 impl Catalog {
     /// Opens (creating if needed) the store's catalog.
-    pub fn open(store: &DirStore) -> std::io::Result<Catalog> {
-        let conn = Connection::open(store.root().join("catalog.sqlite")).map_err(to_io)?;
+    pub fn open(store: &DirStore) -> Result<Catalog> {
+        let conn =
+            Connection::open(store.root().join("catalog.sqlite")).map_err(CatalogError::from)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(to_io)?;
+            .map_err(CatalogError::from)?;
         conn.execute_batch(
             // A rollback journal, not WAL: readers (verification) then
             // open the file read-only and write nothing beside it.
@@ -102,12 +113,12 @@ impl Catalog {
              CREATE INDEX IF NOT EXISTS by_device ON registrations(device, start);
              CREATE INDEX IF NOT EXISTS by_source ON registrations(path, size);",
         )
-        .map_err(to_io)?;
+        .map_err(CatalogError::from)?;
         Ok(Catalog { conn })
     }
 
     /// Adds or replaces the entry of a registered manifest.
-    pub fn upsert(&self, s: &SignedManifest) -> std::io::Result<()> {
+    pub fn upsert(&self, s: &SignedManifest) -> Result<()> {
         insert(&self.conn, s)
     }
 
@@ -118,9 +129,10 @@ impl Catalog {
         &mut self,
         store: &DirStore,
         trust: &Trust,
-    ) -> std::io::Result<(usize, Vec<(String, String)>)> {
-        let tx = self.conn.transaction().map_err(to_io)?;
-        tx.execute("DELETE FROM registrations", []).map_err(to_io)?;
+    ) -> Result<(usize, Vec<(String, String)>)> {
+        let tx = self.conn.transaction().map_err(CatalogError::from)?;
+        tx.execute("DELETE FROM registrations", [])
+            .map_err(CatalogError::from)?;
         let mut n = 0;
         let mut left_out = Vec::new();
         for h in store.registered()? {
@@ -137,12 +149,12 @@ impl Catalog {
                 Err(e) => left_out.push((h, e)),
             }
         }
-        tx.commit().map_err(to_io)?;
+        tx.commit().map_err(CatalogError::from)?;
         Ok((n, left_out))
     }
 
     /// Whether the catalog has a row for this object.
-    pub fn contains(&self, blake3: &str) -> std::io::Result<bool> {
+    pub fn contains(&self, blake3: &str) -> Result<bool> {
         self.conn
             .query_row(
                 "SELECT count(*) FROM registrations WHERE blake3 = ?1",
@@ -150,38 +162,40 @@ impl Catalog {
                 |r| r.get::<_, i64>(0),
             )
             .map(|n| n > 0)
-            .map_err(to_io)
+            .map_err(CatalogError::from)
     }
 
     /// Objects registered from this source path with this size.
-    pub fn by_source(&self, path: &str, size: u64) -> std::io::Result<Vec<String>> {
+    pub fn by_source(&self, path: &str, size: u64) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
             .prepare("SELECT blake3 FROM registrations WHERE path = ?1 AND size = ?2")
-            .map_err(to_io)?;
+            .map_err(CatalogError::from)?;
         let rows = stmt
             .query_map(params![path, size as i64], |r| r.get::<_, String>(0))
-            .map_err(to_io)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(to_io)
+            .map_err(CatalogError::from)?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(CatalogError::from)
     }
 
     /// Every object registered from this source path, with its size.
-    pub fn from_source(&self, path: &str) -> std::io::Result<Vec<(String, u64)>> {
+    pub fn from_source(&self, path: &str) -> Result<Vec<(String, u64)>> {
         let mut stmt = self
             .conn
             .prepare("SELECT blake3, size FROM registrations WHERE path = ?1")
-            .map_err(to_io)?;
+            .map_err(CatalogError::from)?;
         let rows = stmt
             .query_map(params![path], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
             })
-            .map_err(to_io)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(to_io)
+            .map_err(CatalogError::from)?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(CatalogError::from)
     }
 
     /// Lists registrations matching `q`, ordered by start time; each row
     /// says whether its manifest verifies with `trust` now.
-    pub fn list(&self, store: &DirStore, q: &Query, trust: &Trust) -> std::io::Result<Vec<Row>> {
+    pub fn list(&self, store: &DirStore, q: &Query, trust: &Trust) -> Result<Vec<Row>> {
         let mut stmt = self
             .conn
             .prepare(
@@ -190,7 +204,7 @@ impl Catalog {
                    AND (?3 IS NULL OR substr(start, 1, 10) = ?3)
                  ORDER BY start, path",
             )
-            .map_err(to_io)?;
+            .map_err(CatalogError::from)?;
         let rows = stmt
             .query_map(params![q.device, q.officer, q.day], |r| {
                 Ok(Row {
@@ -205,8 +219,10 @@ impl Catalog {
                     verified: false,
                 })
             })
-            .map_err(to_io)?;
-        let mut rows = rows.collect::<Result<Vec<_>, _>>().map_err(to_io)?;
+            .map_err(CatalogError::from)?;
+        let mut rows = rows
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(CatalogError::from)?;
         for row in &mut rows {
             row.verified = store
                 .manifest_bytes(&row.blake3)
@@ -239,7 +255,7 @@ pub fn check(
         .and_then(|c| {
             let mut stmt = c.prepare("SELECT blake3 FROM registrations")?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-            rows.collect::<Result<std::collections::BTreeSet<_>, _>>()
+            rows.collect::<std::result::Result<std::collections::BTreeSet<_>, _>>()
         });
     let rows = match rows {
         Ok(r) => r,

@@ -699,26 +699,32 @@ fn index_if_missing(
 /// ```
 pub fn parse_device_offsets(
     text: &str,
-) -> Result<std::collections::BTreeMap<String, String>, String> {
+) -> Result<std::collections::BTreeMap<String, String>, OffsetsError> {
     let mut out = std::collections::BTreeMap::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        match line.split_whitespace().collect::<Vec<_>>()[..] {
+    for (line, l) in crate::config_lines(text) {
+        match l.split_whitespace().collect::<Vec<_>>()[..] {
             [serial, offset] if crate::parse_offset(offset).is_some() => {
                 out.insert(serial.to_string(), offset.to_string());
             }
             _ => {
-                return Err(format!(
-                    "line {}: expected `SERIAL +HH:MM`, found {line:?}",
-                    n + 1
-                ));
+                return Err(OffsetsError {
+                    line,
+                    text: l.to_string(),
+                });
             }
         }
     }
     Ok(out)
+}
+
+/// A line of a device-offsets file that is not `SERIAL +HH:MM`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: expected `SERIAL +HH:MM`, found {text:?}")]
+pub struct OffsetsError {
+    /// 1-based line number.
+    pub line: usize,
+    /// The line.
+    pub text: String,
 }
 
 /// Settles the recording's UTC offset and, with it, a UTC start for a

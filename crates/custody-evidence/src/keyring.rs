@@ -97,6 +97,30 @@ pub fn trust_store(
     Ok(trust(&store.key_records()?, anchors))
 }
 
+/// Why a station key file could not be rotated.
+#[derive(Debug, thiserror::Error)]
+pub enum RotateError {
+    /// The current key cannot be loaded, or the new one written.
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
+    /// The key file holds a key the store does not know.
+    #[error("key {fingerprint} is not a key of the store {store}")]
+    Foreign {
+        /// The key file's fingerprint.
+        fingerprint: String,
+        /// The store.
+        store: std::path::PathBuf,
+    },
+    /// The new key is in place but the store could not record the rotation.
+    #[error("rotation not recorded: {source} (the new key is in {}; the old one beside it)", key_file.display())]
+    NotRecorded {
+        /// The key file, now holding the new key.
+        key_file: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
 /// Rotates the station key file at `key_file` for `store`: checks that its
 /// key is one of the store's (before anything changes), replaces the file
 /// (the old secret kept beside it, see [`StationKey::rotate_file`]), and
@@ -106,21 +130,18 @@ pub fn rotate_key_file(
     key_file: &std::path::Path,
     station: &str,
     operator: Option<&str>,
-) -> Result<(StationKey, StationKey), String> {
-    let current = StationKey::load(key_file).map_err(|e| e.to_string())?;
+) -> Result<(StationKey, StationKey), RotateError> {
+    let current = StationKey::load(key_file)?;
     if !store.has_key(&current.fingerprint()) {
-        return Err(format!(
-            "key {} is not a key of the store {}",
-            current.fingerprint(),
-            store.root().display()
-        ));
+        return Err(RotateError::Foreign {
+            fingerprint: current.fingerprint(),
+            store: store.root().to_path_buf(),
+        });
     }
-    let (old, new) = StationKey::rotate_file(key_file).map_err(|e| e.to_string())?;
-    rotate(store, &old, &new, station, operator).map_err(|e| {
-        format!(
-            "rotation not recorded: {e} (the new key is in {}; the old one beside it)",
-            key_file.display()
-        )
+    let (old, new) = StationKey::rotate_file(key_file)?;
+    rotate(store, &old, &new, station, operator).map_err(|source| RotateError::NotRecorded {
+        key_file: key_file.to_path_buf(),
+        source,
     })?;
     Ok((old, new))
 }
@@ -179,6 +200,36 @@ pub fn list(store: &crate::store::DirStore) -> std::io::Result<Vec<KeyInfo>> {
             introduced_by: r.introduced_by.clone(),
         })
         .collect())
+}
+
+/// Why a file of trusted public keys cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustFileError {
+    /// It cannot be read.
+    #[error("cannot read: {0}")]
+    Io(#[from] std::io::Error),
+    /// A line is not a public key.
+    #[error("line {line}: {text:?} is not a public key (64 hex digits)")]
+    NotAKey {
+        /// 1-based line number.
+        line: usize,
+        /// The line.
+        text: String,
+    },
+}
+
+/// Reads a file of trusted public keys (hex, one per line; `#` starts a
+/// comment): the anchors a verifier holds.
+pub fn read_trust_file(path: &std::path::Path) -> Result<Vec<[u8; 32]>, TrustFileError> {
+    let text = custody_io::read_regular_text(path)?;
+    crate::config_lines(&text)
+        .map(|(line, l)| {
+            crate::keys::public_from_hex(l).ok_or_else(|| TrustFileError::NotAKey {
+                line,
+                text: l.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// Whom verification trusts, and why.

@@ -6,19 +6,31 @@ use std::path::Path;
 
 /// Errors handling keys and signatures.
 #[non_exhaustive]
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     /// Reading or writing the key file failed.
-    Io(std::io::Error),
+    #[error("key file: {0}")]
+    Io(#[source] std::io::Error),
     /// The key file is not a Custody key file.
+    #[error("key file: {0}")]
     Format(String),
     /// The operating system's random source failed.
+    #[error("random source: {0}")]
     Random(String),
     /// No key file at this path (create one with `custody key init`).
+    #[error(
+        "no station key at {}: create one with `custody key init` (nothing else creates a key)",
+        .0.display()
+    )]
     Missing(std::path::PathBuf),
     /// A key file already exists at this path and is never replaced.
+    #[error("a key already exists at {}", .0.display())]
     Exists(std::path::PathBuf),
     /// The key file can be read or written by others than its owner.
+    #[error(
+        "{} is accessible to others (mode {mode:03o}): a station key must be private (chmod 600)",
+        path.display()
+    )]
     Permissions {
         /// The key file.
         path: std::path::PathBuf,
@@ -26,29 +38,6 @@ pub enum KeyError {
         mode: u32,
     },
 }
-
-impl std::fmt::Display for KeyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            KeyError::Io(e) => write!(f, "key file: {e}"),
-            KeyError::Format(m) => write!(f, "key file: {m}"),
-            KeyError::Random(m) => write!(f, "random source: {m}"),
-            KeyError::Missing(p) => write!(
-                f,
-                "no station key at {}: create one with `custody key init` (nothing else creates a key)",
-                p.display()
-            ),
-            KeyError::Exists(p) => write!(f, "a key already exists at {}", p.display()),
-            KeyError::Permissions { path, mode } => write!(
-                f,
-                "{} is accessible to others (mode {mode:03o}): a station key must be private (chmod 600)",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for KeyError {}
 
 const KEY_HEADER: &str = "custody-ed25519-secret-v1";
 

@@ -35,6 +35,16 @@ mod source;
 pub mod store;
 pub mod verify;
 
+/// The meaningful lines of a station's configuration file (patterns, trusted
+/// keys, device offsets), with their 1-based numbers: trimmed, without blank
+/// lines and `#` comments.
+pub(crate) fn config_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+}
+
 /// The current time as RFC 3339 UTC with seconds.
 pub fn now_utc() -> String {
     let secs = std::time::SystemTime::now()

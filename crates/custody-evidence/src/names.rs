@@ -18,6 +18,14 @@ pub const DEFAULT_PATTERNS: &[&str] = &[
     "GOPR{n}",
 ];
 
+/// Reads a file of name patterns, one per line (`#` starts a comment).
+pub fn read_patterns(path: &std::path::Path) -> std::io::Result<Vec<String>> {
+    let text = custody_io::read_regular_text(path)?;
+    Ok(crate::config_lines(&text)
+        .map(|(_, l)| l.to_string())
+        .collect())
+}
+
 /// What a file name says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NameFacts {

@@ -16,7 +16,6 @@ use crate::manifest::SignedManifest;
 use custody_hash::ChunkTree;
 use std::path::{Path, PathBuf};
 
-
 /// The store's registration lock (see [`DirStore::lock_registration`]).
 #[derive(Debug)]
 pub struct RegistrationLock {

@@ -35,31 +35,14 @@ pub struct VerifyOptions {
 
 /// Why verification could not run at all (as opposed to finding failures).
 #[non_exhaustive]
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     /// The object argument is not a BLAKE3 digest.
+    #[error("{0:?} is not a BLAKE3 digest (64 lowercase hex digits)")]
     BadObject(String),
     /// Reading the store failed.
-    Io(std::io::Error),
-}
-
-impl std::fmt::Display for VerifyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            VerifyError::BadObject(h) => {
-                write!(f, "{h:?} is not a BLAKE3 digest (64 lowercase hex digits)")
-            }
-            VerifyError::Io(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for VerifyError {}
-
-impl From<std::io::Error> for VerifyError {
-    fn from(e: std::io::Error) -> Self {
-        VerifyError::Io(e)
-    }
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
 /// The verification report.
