@@ -76,6 +76,14 @@ pub fn ts(data: &[u8]) {
         assert_eq!(handed, ts.streams.iter().map(|s| s.units.len()).sum());
         // Handing bytes over does not change what is parsed.
         let plain = Ts::parse(data, Limits::default()).expect("parses without bytes too");
+        // Without keeping the index, the same units are handed over.
+        let mut streamed = 0usize;
+        Ts::parse_streaming(data, Limits::default(), &mut |_, _, _, b| {
+            assert!(b.is_some());
+            streamed += 1;
+        })
+        .expect("parses without keeping units too");
+        assert_eq!(streamed, handed);
         for (a, b) in ts.streams.iter().zip(&plain.streams) {
             assert!(a.units.iter().eq(b.units.iter()));
         }
@@ -110,6 +118,14 @@ pub fn ps(data: &[u8]) {
     if let Ok(ps) = parsed {
         assert_eq!(handed, ps.streams.iter().map(|s| s.units.len()).sum());
         let plain = Ps::parse(data, Limits::default()).expect("parses without bytes too");
+        // Without keeping the index, the same units are handed over.
+        let mut streamed = 0usize;
+        Ps::parse_streaming(data, Limits::default(), &mut |_, _, _, b| {
+            assert!(b.is_some());
+            streamed += 1;
+        })
+        .expect("parses without keeping units too");
+        assert_eq!(streamed, handed);
         for (a, b) in ps.streams.iter().zip(&plain.streams) {
             assert!(a.units.iter().eq(b.units.iter()));
         }

@@ -44,6 +44,8 @@ struct State {
     framer: Framer,
     unwrap: Unwrap,
     asm: Assembly,
+    /// Offset of the stream's first unit.
+    first: Option<u64>,
 }
 
 /// Called with each access unit as the parse completes it: the stream's
@@ -51,19 +53,25 @@ struct State {
 /// when they are not all present).
 pub type OnUnit<'c> = dyn FnMut(usize, &PsStream, &Frame, Option<&[u8]>) + 'c;
 
-/// Hands the frames a framer staged over to `on_unit` and stores them.
+/// Hands the frames a framer staged over to `on_unit` and stores them
+/// (`keep`); `first` keeps the offset of the stream's first unit.
 fn flush(
     stream: usize,
     s: &mut PsStream,
     staged: &mut Vec<Frame>,
     asm: &Assembly,
     on_unit: &mut Option<&mut OnUnit<'_>>,
+    keep: bool,
+    first: &mut Option<u64>,
 ) {
     for f in staged.drain(..) {
         if let Some(cb) = on_unit.as_mut() {
             cb(stream, s, &f, asm.bytes(&f));
         }
-        s.units.push(&f);
+        first.get_or_insert(f.offset);
+        if keep {
+            s.units.push(&f);
+        }
     }
 }
 
@@ -83,7 +91,7 @@ fn next_start(d: &[u8], from: usize) -> Option<usize> {
 impl<'a> Ps<'a> {
     /// Parses a program stream.
     pub fn parse(data: &'a [u8], limits: Limits) -> Result<Ps<'a>> {
-        Self::parse_inner(data, limits, None)
+        Self::parse_inner(data, limits, None, true)
     }
 
     /// Parses a program stream and calls `on_unit` with each access unit
@@ -95,13 +103,26 @@ impl<'a> Ps<'a> {
         limits: Limits,
         on_unit: &mut OnUnit<'_>,
     ) -> Result<Ps<'a>> {
-        Self::parse_inner(data, limits, Some(on_unit))
+        Self::parse_inner(data, limits, Some(on_unit), true)
+    }
+
+    /// Like [`Ps::parse_with_units`], without keeping the unit index: every
+    /// stream's `units` stays empty, and memory is bounded by the largest
+    /// unit rather than by the number of units (content hashing needs no
+    /// index).
+    pub fn parse_streaming(
+        data: &'a [u8],
+        limits: Limits,
+        on_unit: &mut OnUnit<'_>,
+    ) -> Result<Ps<'a>> {
+        Self::parse_inner(data, limits, Some(on_unit), false)
     }
 
     fn parse_inner(
         data: &'a [u8],
         limits: Limits,
         mut on_unit: Option<&mut OnUnit<'_>>,
+        keep: bool,
     ) -> Result<Ps<'a>> {
         let collect = on_unit.is_some();
         if data.len() as u64 >= MAX_INPUT {
@@ -221,6 +242,7 @@ impl<'a> Ps<'a> {
                                 framer: Framer::new(framing),
                                 unwrap: Unwrap::default(),
                                 asm: Assembly::default(),
+                                first: None,
                             });
                             ps.streams.len() - 1
                         }
@@ -231,12 +253,28 @@ impl<'a> Ps<'a> {
                     let dts = dts.map(|t| st.unwrap.next(t));
                     st.framer
                         .pes_start(off, pts, dts.or(pts), false, &mut staged);
-                    flush(si, stream, &mut staged, &st.asm, &mut on_unit);
+                    flush(
+                        si,
+                        stream,
+                        &mut staged,
+                        &st.asm,
+                        &mut on_unit,
+                        keep,
+                        &mut st.first,
+                    );
                     if collect {
                         st.asm.add(st.framer.position(), payload);
                     }
                     st.framer.push(payload, &mut staged);
-                    flush(si, stream, &mut staged, &st.asm, &mut on_unit);
+                    flush(
+                        si,
+                        stream,
+                        &mut staged,
+                        &st.asm,
+                        &mut on_unit,
+                        keep,
+                        &mut st.first,
+                    );
                     if collect {
                         st.asm.trim(st.framer.keep_from());
                     }
@@ -262,11 +300,19 @@ impl<'a> Ps<'a> {
         }
         for (si, (st, s)) in states.iter_mut().zip(ps.streams.iter_mut()).enumerate() {
             st.framer.finish(&mut staged);
-            flush(si, s, &mut staged, &st.asm, &mut on_unit);
+            flush(
+                si,
+                s,
+                &mut staged,
+                &st.asm,
+                &mut on_unit,
+                keep,
+                &mut st.first,
+            );
             s.info = st.framer.info;
             if st.framer.skipped() > 0 {
                 diag.note(
-                    s.units.first().map_or(0, |u| u.offset),
+                    st.first.unwrap_or(0),
                     &format!("ps/stream {:#x}", s.id),
                     format!(
                         "{} bytes of the stream lie outside any frame (partial or damaged frames)",

@@ -116,6 +116,8 @@ struct PidState {
     pes_offset: u64,
     unwrap: Unwrap,
     asm: Assembly,
+    /// Offset of the stream's first unit.
+    first: Option<u64>,
 }
 
 /// Called with each access unit as the parse completes it: the stream's
@@ -123,19 +125,25 @@ struct PidState {
 /// when they are not all present).
 pub type OnUnit<'c> = dyn FnMut(usize, &Stream, &Frame, Option<&[u8]>) + 'c;
 
-/// Hands the frames a framer staged over to `on_unit` and stores them.
+/// Hands the frames a framer staged over to `on_unit` and stores them
+/// (`keep`); `first` keeps the offset of the stream's first unit.
 fn flush(
     stream: usize,
     s: &mut Stream,
     staged: &mut Vec<Frame>,
     asm: &Assembly,
     on_unit: &mut Option<&mut OnUnit<'_>>,
+    keep: bool,
+    first: &mut Option<u64>,
 ) {
     for f in staged.drain(..) {
         if let Some(cb) = on_unit.as_mut() {
             cb(stream, s, &f, asm.bytes(&f));
         }
-        s.units.push(&f);
+        first.get_or_insert(f.offset);
+        if keep {
+            s.units.push(&f);
+        }
     }
 }
 
@@ -254,7 +262,7 @@ fn classify(
 impl<'a> Ts<'a> {
     /// Parses a transport stream.
     pub fn parse(data: &'a [u8], limits: Limits) -> Result<Ts<'a>> {
-        Self::parse_inner(data, limits, None)
+        Self::parse_inner(data, limits, None, true)
     }
 
     /// Parses a transport stream and calls `on_unit` with each access unit
@@ -266,13 +274,26 @@ impl<'a> Ts<'a> {
         limits: Limits,
         on_unit: &mut OnUnit<'_>,
     ) -> Result<Ts<'a>> {
-        Self::parse_inner(data, limits, Some(on_unit))
+        Self::parse_inner(data, limits, Some(on_unit), true)
+    }
+
+    /// Like [`Ts::parse_with_units`], without keeping the unit index: every
+    /// stream's `units` stays empty, and memory is bounded by the largest
+    /// unit rather than by the number of units (content hashing needs no
+    /// index).
+    pub fn parse_streaming(
+        data: &'a [u8],
+        limits: Limits,
+        on_unit: &mut OnUnit<'_>,
+    ) -> Result<Ts<'a>> {
+        Self::parse_inner(data, limits, Some(on_unit), false)
     }
 
     fn parse_inner(
         data: &'a [u8],
         limits: Limits,
         mut on_unit: Option<&mut OnUnit<'_>>,
+        keep: bool,
     ) -> Result<Ts<'a>> {
         let collect = on_unit.is_some();
         if data.len() as u64 >= MAX_INPUT {
@@ -409,7 +430,10 @@ impl<'a> Ts<'a> {
                         if let Some(cb) = on_unit.as_mut() {
                             cb(stream, &ts.streams[stream], &f, Some(&s));
                         }
-                        ts.streams[stream].units.push(&f);
+                        states[si].first.get_or_insert(f.offset);
+                        if keep {
+                            ts.streams[stream].units.push(&f);
+                        }
                     }
                 }
                 continue;
@@ -472,14 +496,30 @@ impl<'a> Ts<'a> {
                         }
                         st.framer
                             .pes_start(st.pes_offset, pts, dts.or(pts), st.rai, &mut staged);
-                        flush(st.stream, stream, &mut staged, &st.asm, &mut on_unit);
+                        flush(
+                            st.stream,
+                            stream,
+                            &mut staged,
+                            &st.asm,
+                            &mut on_unit,
+                            keep,
+                            &mut st.first,
+                        );
                         if skip < payload.len() {
                             let es = &payload[skip..];
                             if collect {
                                 st.asm.add(st.framer.position(), es);
                             }
                             st.framer.push(es, &mut staged);
-                            flush(st.stream, stream, &mut staged, &st.asm, &mut on_unit);
+                            flush(
+                                st.stream,
+                                stream,
+                                &mut staged,
+                                &st.asm,
+                                &mut on_unit,
+                                keep,
+                                &mut st.first,
+                            );
                             if collect {
                                 st.asm.trim(st.framer.keep_from());
                             }
@@ -505,7 +545,15 @@ impl<'a> Ts<'a> {
             }
             st.framer.push(payload, &mut staged);
             let stream = &mut ts.streams[st.stream];
-            flush(st.stream, stream, &mut staged, &st.asm, &mut on_unit);
+            flush(
+                st.stream,
+                stream,
+                &mut staged,
+                &st.asm,
+                &mut on_unit,
+                keep,
+                &mut st.first,
+            );
             if collect {
                 st.asm.trim(st.framer.keep_from());
             }
@@ -513,11 +561,19 @@ impl<'a> Ts<'a> {
         for st in &mut states {
             let s = &mut ts.streams[st.stream];
             st.framer.finish(&mut staged);
-            flush(st.stream, s, &mut staged, &st.asm, &mut on_unit);
+            flush(
+                st.stream,
+                s,
+                &mut staged,
+                &st.asm,
+                &mut on_unit,
+                keep,
+                &mut st.first,
+            );
             s.info = st.framer.info;
             if st.framer.skipped() > 0 {
                 diag.note(
-                    s.units.first().map_or(0, |u| u.offset),
+                    st.first.unwrap_or(0),
                     &format!("pid {:#x}", s.pid),
                     format!(
                         "{} bytes of the stream lie outside any frame (partial or damaged frames)",
@@ -660,6 +716,7 @@ impl<'a> Ts<'a> {
                 pes_offset: 0,
                 unwrap: Unwrap::default(),
                 asm: Assembly::default(),
+                first: None,
             });
         }
     }

@@ -380,7 +380,7 @@ pub fn content_hashes(data: &[u8], limits: Limits) -> Result<Vec<TrackContent>, 
         Some(Format::MpegTs { .. }) => {
             let mut canons = StreamCanons::default();
             let ts =
-                Ts::parse_with_units(data, limits, &mut |i, s, _, b| canons.unit(i, s.codec, b))?;
+                Ts::parse_streaming(data, limits, &mut |i, s, _, b| canons.unit(i, s.codec, b))?;
             Ok(ts
                 .streams
                 .iter()
@@ -391,7 +391,7 @@ pub fn content_hashes(data: &[u8], limits: Limits) -> Result<Vec<TrackContent>, 
         Some(Format::MpegPs) => {
             let mut canons = StreamCanons::default();
             let ps =
-                Ps::parse_with_units(data, limits, &mut |i, s, _, b| canons.unit(i, s.codec, b))?;
+                Ps::parse_streaming(data, limits, &mut |i, s, _, b| canons.unit(i, s.codec, b))?;
             Ok(ps
                 .streams
                 .iter()
