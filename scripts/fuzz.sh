@@ -4,6 +4,8 @@
 # media corpus when present. Generated inputs go to fuzz/work (ignored by git).
 # A crash exits 1 and leaves fuzz/artifacts/TARGET/crash-*: add it to
 # fuzz/regressions/TARGET so `cargo test` replays it forever.
+# Cost is bounded too: an input of up to 4 MiB that takes more than 2 s
+# (timeout-*) or 512 MiB (oom-*) is a finding like a crash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
@@ -23,7 +25,7 @@ for target in $targets; do
   echo "fuzz: $target for ${seconds}s" >&2
   log=$root/fuzz/work/$target.log
   if ! (cd fuzz && RUSTC_BOOTSTRAP=1 timeout $((seconds + 900)) cargo fuzz run "$target" "${seeds[@]}" -- \
-      -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1) >"$log" 2>&1; then
+      -max_total_time="$seconds" -timeout=2 -rss_limit_mb=512 -max_len=4194304 -print_final_stats=1) >"$log" 2>&1; then
     tail -60 "$log" >&2
     echo "fuzz: $target FAILED (log: $log; inputs: fuzz/artifacts/$target/)" >&2
     exit 1
