@@ -359,6 +359,37 @@ mod tests {
         }
     }
 
+    /// Runs that lie wholly beyond the end of the file claim none of its
+    /// bytes, their samples are counted missing, and the index reserves
+    /// nothing for them.
+    #[test]
+    fn runs_beyond_the_file_claim_nothing() {
+        let init = write_mp4(
+            &[TrackSpec {
+                handler: *b"vide",
+                timescale: 90_000,
+                sample_entry: avc1_entry(16, 16, &[]),
+                samples: Vec::new(),
+            }],
+            1.0,
+        );
+        // Four runs whose data offsets point 1 GB past the start of the moof.
+        let mut segment = overlapping_runs(4, 65_536);
+        let far = (1u32 << 30).to_be_bytes();
+        let mut at = 0;
+        while let Some(k) = segment[at..].windows(4).position(|w| w == b"trun") {
+            let d = at + k + 4 + 4 + 4;
+            segment[d..d + 4].copy_from_slice(&far);
+            at = d;
+        }
+        let mp4 = Mp4::parse_segment(&init, &segment, Limits::default()).unwrap();
+        let t = &mp4.tracks[0];
+        let mut it = t.samples();
+        assert_eq!(it.by_ref().count(), 0);
+        assert_eq!(it.missing(), 4 * u32::MAX as u64);
+        assert!(t.index().heap_bytes() < 4096, "{}", t.index().heap_bytes());
+    }
+
     #[test]
     fn decode_times_at_the_ends_of_i64_saturate() {
         // tfdt is a u64: 2^63 reads as i64::MIN (with a composition offset of -1),

@@ -107,11 +107,23 @@ impl<'a> Track<'a> {
 
     /// Builds the compact random-access index (24 bytes per sample).
     pub fn index(&self) -> SampleIndex {
-        let claimed = self.tables.sample_count as usize
-            + self.runs.iter().map(|r| r.count as usize).sum::<usize>();
-        // Claimed counts are bounded by the table bytes, except for fixed sizes:
-        // never reserve more than one entry per byte of data.
-        let cap = claimed.min(self.data_len as usize);
+        // A run of one sample size counts as many samples as lie in the data
+        // (it may claim up to 2^32 - 1 beyond it); other counts are bounded
+        // by their table bytes, or by the data for fixed sizes: never reserve
+        // more than one entry per byte of data.
+        let runs: u64 = self
+            .runs
+            .iter()
+            .map(|r| match (r.flags & 0x200, r.default_size as u64) {
+                (0, 0) => 0,
+                (0, size) => {
+                    (self.data_len.saturating_sub(r.data_offset) / size).min(r.count as u64)
+                }
+                _ => r.count as u64,
+            })
+            .sum();
+        let claimed = (self.tables.sample_count as u64).saturating_add(runs);
+        let cap = claimed.min(self.data_len) as usize;
         SampleIndex::build(self.samples(), cap)
     }
 
