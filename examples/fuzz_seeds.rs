@@ -26,6 +26,39 @@ fn main() -> std::io::Result<()> {
         synthetic_recording(1, 10, 5),
     )?;
     std::fs::write(root.join("content/synthetic.ts"), synthetic_ts())?;
+    // Hostile shapes (custody::container::hostile), small: the most units,
+    // samples or boxes per byte, for the cost limits the fuzzer enforces.
+    use custody::container::hostile as h;
+    for (path, data) in [
+        ("ts/hostile-tiny-slices.ts", h::ts_tiny_slices(16_384)),
+        ("ts/hostile-tiny-pes.ts", h::ts_tiny_pes(16_384)),
+        ("ps/hostile-tiny-pes.ps", h::ps_tiny_pes(16_384)),
+        (
+            "ps/hostile-timestamped-pes.ps",
+            h::ps_timestamped_pes(16_384),
+        ),
+        (
+            "bmff/hostile-tracks-one-chunk.mp4",
+            h::bmff_tracks_one_chunk(65_536),
+        ),
+        (
+            "bmff/hostile-overlapping-runs.mp4",
+            h::bmff_overlapping_runs(16_384),
+        ),
+        ("bmff/hostile-sample-runs.mp4", h::bmff_sample_runs(16_384)),
+        ("bmff/hostile-many-boxes.mp4", h::bmff_many_boxes(16_384)),
+        ("content/hostile-tiny-slices.ts", h::ts_tiny_slices(16_384)),
+        (
+            "content/hostile-timestamped-pes.ps",
+            h::ps_timestamped_pes(16_384),
+        ),
+        (
+            "content/hostile-tracks-one-chunk.mp4",
+            h::bmff_tracks_one_chunk(65_536),
+        ),
+    ] {
+        std::fs::write(root.join(path), data)?;
+    }
     // Chunk trees of one leaf, several leaves, and an empty file.
     std::fs::create_dir_all(root.join("tree"))?;
     for (name, len) in [

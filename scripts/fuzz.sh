@@ -4,6 +4,11 @@
 # media corpus when present. Generated inputs go to fuzz/work (ignored by git).
 # A crash exits 1 and leaves fuzz/artifacts/TARGET/crash-*: add it to
 # fuzz/regressions/TARGET so `cargo test` replays it forever.
+# Cost is bounded too: an input of up to 4 MiB that takes more than 2 s
+# (timeout-*) or 512 MiB (oom-*) is a finding like a crash. The fuzzer runs
+# in fork mode (each job in a child with a slice of the corpus) and with a
+# small ASan quarantine, so the memory limit measures the input, not a
+# corpus that grows to hundreds of MiB in memory within minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
@@ -22,12 +27,14 @@ for target in $targets; do
   case $target in bmff|ts|ps|content|window|capi) [ -d "$corpus" ] && seeds+=("$(cd "$corpus" && pwd)") ;; esac
   echo "fuzz: $target for ${seconds}s" >&2
   log=$root/fuzz/work/$target.log
-  if ! (cd fuzz && RUSTC_BOOTSTRAP=1 timeout $((seconds + 900)) cargo fuzz run "$target" "${seeds[@]}" -- \
-      -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1) >"$log" 2>&1; then
+  if ! (cd fuzz && ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=32} RUSTC_BOOTSTRAP=1 \
+      timeout $((seconds + 900)) cargo fuzz run "$target" "${seeds[@]}" -- -fork=1 \
+      -max_total_time="$seconds" -timeout=2 -rss_limit_mb=512 -max_len=4194304 -print_final_stats=1) >"$log" 2>&1; then
     tail -60 "$log" >&2
     echo "fuzz: $target FAILED (log: $log; inputs: fuzz/artifacts/$target/)" >&2
     exit 1
   fi
-  grep -E '^stat::number_of_executed_units|Done [0-9]+ runs' "$log" | tail -1 >&2 || true
+  # Fork mode reports "#RUNS: cov: ..." lines; a single process, final stats.
+  grep -E '^stat::number_of_executed_units|Done [0-9]+ runs|^#[0-9]+: cov:' "$log" | tail -1 >&2 || true
 done
 echo "fuzz: all targets ran without a crash" >&2

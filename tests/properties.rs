@@ -773,7 +773,13 @@ proptest! {
             }
             packetise(&mut out, 0x101, &pes, &mut cc_es, &stuffing, m2ts);
         }
-        let ts = Ts::parse(&out, Limits::default()).expect("parses");
+        // Every unit's bytes as the parser hands them over, in one pass.
+        let mut handed: Vec<Vec<u8>> = Vec::new();
+        let ts = Ts::parse_with_units(&out, Limits::default(), &mut |_, _, _, b| {
+            handed.push(b.expect("bytes held").to_vec())
+        })
+        .expect("parses");
+        prop_assert_eq!(&handed, &payloads);
         prop_assert_eq!(ts.packet_size, if m2ts { 192 } else { 188 });
         prop_assert_eq!(ts.streams.len(), 1);
         let s = &ts.streams[0];
@@ -782,7 +788,7 @@ proptest! {
         let mut prev: Option<i64> = None;
         for (i, u) in s.units.iter().enumerate() {
             prop_assert_eq!(u.size as usize, payloads[i].len());
-            let bytes = ts.unit_bytes(0, u);
+            let bytes = ts.unit_bytes(0, &u);
             prop_assert_eq!(bytes.as_deref(), Some(&payloads[i][..]));
             let pts = u.pts.unwrap();
             prop_assert_eq!(pts.rem_euclid(1 << 33) as u64, pts_list[i]);

@@ -150,36 +150,36 @@ pub(crate) fn run(args: &ProbeArgs) -> ExitCode {
         }
     };
     let mut failed = false;
-    let mut values = Vec::new();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    for f in files {
-        match probe_one(f, init_ev.as_ref(), opts, no_mmap) {
-            Ok(p) => {
-                if json {
-                    values.push(serde_json::to_value(&p).unwrap_or(serde_json::Value::Null));
-                } else if print_table(&mut out, &p).is_err() {
-                    return ExitCode::from(2);
-                }
-            }
+    // JSON is written as it is serialised (one object, or an array for several
+    // files), never held as a `serde_json::Value`: that costs ~100x the index.
+    let array = json && files.len() != 1;
+    if array && write!(out, "[").is_err() {
+        return ExitCode::from(2);
+    }
+    for (i, f) in files.iter().enumerate() {
+        if array && i > 0 && write!(out, ",").is_err() {
+            return ExitCode::from(2);
+        }
+        let written = match probe_one(f, init_ev.as_ref(), opts, no_mmap) {
+            Ok(p) if json => serde_json::to_writer(&mut out, &p).map_err(|_| ()),
+            Ok(p) => print_table(&mut out, &p).map_err(|_| ()),
             Err(e) => {
                 failed = true;
                 eprintln!("custody: {}: {}", e.path, e.message);
-                if json {
-                    values.push(e.json());
+                match json {
+                    true => serde_json::to_writer(&mut out, &e.json()).map_err(|_| ()),
+                    false => Ok(()),
                 }
             }
-        }
-    }
-    if json {
-        let doc = if files.len() == 1 {
-            values.pop().unwrap_or(serde_json::Value::Null)
-        } else {
-            serde_json::Value::Array(values)
         };
-        if serde_json::to_writer(&mut out, &doc).is_err() || writeln!(out).is_err() {
+        if written.is_err() {
             return ExitCode::from(2);
         }
+    }
+    if json && ((array && write!(out, "]").is_err()) || writeln!(out).is_err()) {
+        return ExitCode::from(2);
     }
     if out.flush().is_err() {
         return ExitCode::from(2);

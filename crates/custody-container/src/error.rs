@@ -123,12 +123,14 @@ impl std::error::Error for Error {}
 /// A problem that did not stop parsing (lenient mode), with its location.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Warning {
+    // Fields in the order of their JSON names, so that serialising directly
+    // writes what a sorted `serde_json::Value` would (`custody probe --json`).
+    /// What is odd.
+    pub message: String,
     /// Absolute byte offset.
     pub offset: u64,
     /// Box path or stream label.
     pub path: String,
-    /// What is odd.
-    pub message: String,
 }
 
 impl From<Error> for Warning {

@@ -65,10 +65,32 @@ pub fn ts(data: &[u8]) {
             boxes: false,
         },
     );
-    if let Ok(ts) = Ts::parse(data, Limits::default()) {
+    let mut handed = 0usize;
+    let parsed = Ts::parse_with_units(data, Limits::default(), &mut |_, _, u, b| {
+        // Every unit's bytes are held until it is complete.
+        let b = b.expect("a unit's bytes were not held until it was complete");
+        assert_eq!(b.len() as u64, u.size);
+        handed += 1;
+    });
+    if let Ok(ts) = parsed {
+        assert_eq!(handed, ts.streams.iter().map(|s| s.units.len()).sum());
+        // Handing bytes over does not change what is parsed.
+        let plain = Ts::parse(data, Limits::default()).expect("parses without bytes too");
+        // Without keeping the index, the same units are handed over.
+        let mut streamed = 0usize;
+        Ts::parse_streaming(data, Limits::default(), &mut |_, _, _, b| {
+            assert!(b.is_some());
+            streamed += 1;
+        })
+        .expect("parses without keeping units too");
+        assert_eq!(streamed, handed);
+        for (a, b) in ts.streams.iter().zip(&plain.streams) {
+            assert!(a.units.iter().eq(b.units.iter()));
+        }
+        // The on-demand reassembly walks from each unit's PES start: a few units.
         for (i, s) in ts.streams.iter().enumerate() {
-            for u in &s.units {
-                if let Some(b) = ts.unit_bytes(i, u) {
+            for u in s.units.iter().take(64) {
+                if let Some(b) = ts.unit_bytes(i, &u) {
                     assert_eq!(b.len() as u64, u.size);
                 }
             }
@@ -76,7 +98,7 @@ pub fn ts(data: &[u8]) {
     }
 }
 
-/// MPEG-PS: parse and summarise.
+/// MPEG-PS: parse, summarise and reassemble every unit.
 pub fn ps(data: &[u8]) {
     let _ = probe(
         data,
@@ -86,11 +108,30 @@ pub fn ps(data: &[u8]) {
             boxes: false,
         },
     );
-    if let Ok(ps) = Ps::parse(data, Limits::default()) {
+    let mut handed = 0usize;
+    let parsed = Ps::parse_with_units(data, Limits::default(), &mut |_, _, u, b| {
+        let b = b.expect("a unit's bytes were not held until it was complete");
+        assert_eq!(b.len() as u64, u.size);
+        assert!(u.offset <= data.len() as u64);
+        handed += 1;
+    });
+    if let Ok(ps) = parsed {
+        assert_eq!(handed, ps.streams.iter().map(|s| s.units.len()).sum());
+        let plain = Ps::parse(data, Limits::default()).expect("parses without bytes too");
+        // Without keeping the index, the same units are handed over.
+        let mut streamed = 0usize;
+        Ps::parse_streaming(data, Limits::default(), &mut |_, _, _, b| {
+            assert!(b.is_some());
+            streamed += 1;
+        })
+        .expect("parses without keeping units too");
+        assert_eq!(streamed, handed);
+        for (a, b) in ps.streams.iter().zip(&plain.streams) {
+            assert!(a.units.iter().eq(b.units.iter()));
+        }
         for (i, s) in ps.streams.iter().enumerate() {
-            for u in &s.units {
-                assert!(u.offset <= data.len() as u64);
-                if let Some(b) = ps.unit_bytes(i, u) {
+            for u in s.units.iter().take(64) {
+                if let Some(b) = ps.unit_bytes(i, &u) {
                     assert_eq!(b.len() as u64, u.size);
                 }
             }

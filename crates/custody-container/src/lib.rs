@@ -28,11 +28,13 @@
 
 pub mod bmff;
 mod bytes;
+pub mod cost;
 pub mod detect;
 pub mod error;
 pub mod es;
 pub mod fourcc;
 pub mod fuzzing;
+pub mod hostile;
 pub mod ps;
 pub mod summary;
 pub mod time;

@@ -1,8 +1,10 @@
 //! MPEG program streams (`.mpg`, `.vob`, `.ps`): pack headers, system header,
-//! program stream map and PES packets, split into access units.
+//! program stream map and PES packets, split into access units (kept packed,
+//! [`Units`]). [`Ps::parse_with_units`] hands each unit's bytes over as the
+//! parse completes it.
 
 use crate::error::{Diag, Error, ErrorKind, Limits, Result, Warning};
-use crate::es::{Frame, Framer, Framing, StreamInfo};
+use crate::es::{Assembly, Frame, Framer, Framing, MAX_INPUT, StreamInfo, Units};
 use crate::ts::{StreamKind, Unwrap, pes_header};
 
 /// One elementary stream of a program stream.
@@ -18,7 +20,7 @@ pub struct PsStream {
     /// Stream kind.
     pub kind: StreamKind,
     /// Access units in decode order.
-    pub units: Vec<Frame>,
+    pub units: Units,
     /// Properties learnt from headers.
     pub info: StreamInfo,
 }
@@ -41,6 +43,36 @@ pub struct Ps<'a> {
 struct State {
     framer: Framer,
     unwrap: Unwrap,
+    asm: Assembly,
+    /// Offset of the stream's first unit.
+    first: Option<u64>,
+}
+
+/// Called with each access unit as the parse completes it: the stream's
+/// index in [`Ps::streams`], the stream, the unit, and its bytes (`None`
+/// when they are not all present).
+pub type OnUnit<'c> = dyn FnMut(usize, &PsStream, &Frame, Option<&[u8]>) + 'c;
+
+/// Hands the frames a framer staged over to `on_unit` and stores them
+/// (`keep`); `first` keeps the offset of the stream's first unit.
+fn flush(
+    stream: usize,
+    s: &mut PsStream,
+    staged: &mut Vec<Frame>,
+    asm: &Assembly,
+    on_unit: &mut Option<&mut OnUnit<'_>>,
+    keep: bool,
+    first: &mut Option<u64>,
+) {
+    for f in staged.drain(..) {
+        if let Some(cb) = on_unit.as_mut() {
+            cb(stream, s, &f, asm.bytes(&f));
+        }
+        first.get_or_insert(f.offset);
+        if keep {
+            s.units.push(&f);
+        }
+    }
 }
 
 /// Finds the next `00 00 01` start code at or after `from`.
@@ -59,6 +91,47 @@ fn next_start(d: &[u8], from: usize) -> Option<usize> {
 impl<'a> Ps<'a> {
     /// Parses a program stream.
     pub fn parse(data: &'a [u8], limits: Limits) -> Result<Ps<'a>> {
+        Self::parse_inner(data, limits, None, true)
+    }
+
+    /// Parses a program stream and calls `on_unit` with each access unit
+    /// and its bytes as they are found (in decode order within a stream),
+    /// in one pass over the input: the bytes are those the parser split into
+    /// units, held only until the unit is complete.
+    pub fn parse_with_units(
+        data: &'a [u8],
+        limits: Limits,
+        on_unit: &mut OnUnit<'_>,
+    ) -> Result<Ps<'a>> {
+        Self::parse_inner(data, limits, Some(on_unit), true)
+    }
+
+    /// Like [`Ps::parse_with_units`], without keeping the unit index: every
+    /// stream's `units` stays empty, and memory is bounded by the largest
+    /// unit rather than by the number of units (content hashing needs no
+    /// index).
+    pub fn parse_streaming(
+        data: &'a [u8],
+        limits: Limits,
+        on_unit: &mut OnUnit<'_>,
+    ) -> Result<Ps<'a>> {
+        Self::parse_inner(data, limits, Some(on_unit), false)
+    }
+
+    fn parse_inner(
+        data: &'a [u8],
+        limits: Limits,
+        mut on_unit: Option<&mut OnUnit<'_>>,
+        keep: bool,
+    ) -> Result<Ps<'a>> {
+        let collect = on_unit.is_some();
+        if data.len() as u64 >= MAX_INPUT {
+            return Err(Error::new(
+                0,
+                "ps",
+                ErrorKind::Unsupported(format!("program streams of {MAX_INPUT} bytes or more")),
+            ));
+        }
         let mut diag = Diag::new(limits.strict);
         if data.get(..4) != Some(&[0, 0, 1, 0xba]) {
             return Err(Error::new(
@@ -77,8 +150,11 @@ impl<'a> Ps<'a> {
         let mut states: Vec<State> = Vec::new();
         // Stream types from the program stream map, by stream id.
         let mut psm: Vec<(u8, u8)> = Vec::new();
+        // Frames a framer emitted, on their way to the stream's units.
+        let mut staged: Vec<Frame> = Vec::new();
         let mut pos = 0usize;
         while pos + 4 <= data.len() {
+            crate::cost::step(1);
             if data[pos..pos + 3] != [0, 0, 1] {
                 match next_start(data, pos) {
                     Some(n) => {
@@ -159,22 +235,49 @@ impl<'a> Ps<'a> {
                                 id,
                                 codec,
                                 kind,
-                                units: Vec::new(),
+                                units: Units::new(),
                                 info: StreamInfo::default(),
                             });
                             states.push(State {
                                 framer: Framer::new(framing),
                                 unwrap: Unwrap::default(),
+                                asm: Assembly::default(),
+                                first: None,
                             });
                             ps.streams.len() - 1
                         }
                     };
                     let st = &mut states[si];
-                    let units = &mut ps.streams[si].units;
+                    let stream = &mut ps.streams[si];
                     let pts = pts.map(|t| st.unwrap.next(t));
                     let dts = dts.map(|t| st.unwrap.next(t));
-                    st.framer.pes_start(off, pts, dts.or(pts), false, units);
-                    st.framer.push(payload, units);
+                    st.framer
+                        .pes_start(off, pts, dts.or(pts), false, &mut staged);
+                    flush(
+                        si,
+                        stream,
+                        &mut staged,
+                        &st.asm,
+                        &mut on_unit,
+                        keep,
+                        &mut st.first,
+                    );
+                    if collect {
+                        st.asm.add(st.framer.position(), payload);
+                    }
+                    st.framer.push(payload, &mut staged);
+                    flush(
+                        si,
+                        stream,
+                        &mut staged,
+                        &st.asm,
+                        &mut on_unit,
+                        keep,
+                        &mut st.first,
+                    );
+                    if collect {
+                        st.asm.trim(st.framer.keep_from());
+                    }
                 }
                 _ => {
                     // A start code that is not a PS packet: resynchronise.
@@ -195,12 +298,21 @@ impl<'a> Ps<'a> {
                 }
             }
         }
-        for (st, s) in states.iter_mut().zip(ps.streams.iter_mut()) {
-            st.framer.finish(&mut s.units);
+        for (si, (st, s)) in states.iter_mut().zip(ps.streams.iter_mut()).enumerate() {
+            st.framer.finish(&mut staged);
+            flush(
+                si,
+                s,
+                &mut staged,
+                &st.asm,
+                &mut on_unit,
+                keep,
+                &mut st.first,
+            );
             s.info = st.framer.info;
             if st.framer.skipped() > 0 {
                 diag.note(
-                    s.units.first().map_or(0, |u| u.offset),
+                    st.first.unwrap_or(0),
                     &format!("ps/stream {:#x}", s.id),
                     format!(
                         "{} bytes of the stream lie outside any frame (partial or damaged frames)",
@@ -261,7 +373,8 @@ pub(crate) const REASSEMBLY_WINDOW: usize = 64 << 20;
 
 impl Ps<'_> {
     /// Reassembles the bytes of access unit `unit` of stream `stream` (allocates),
-    /// walking the packets from the one that carries its first byte.
+    /// walking the packets from the one that carries its first byte; to read
+    /// every unit, use [`Ps::parse_with_units`], which costs one pass in all.
     /// Returns `None` when the packets no longer hold the whole unit.
     pub fn unit_bytes(&self, stream: usize, unit: &Frame) -> Option<Vec<u8>> {
         let want = self.streams.get(stream)?.id;
@@ -272,6 +385,7 @@ impl Ps<'_> {
         let mut at = usize::try_from(unit.offset).ok()?;
         let limit = at.saturating_add(REASSEMBLY_WINDOW.max(size.saturating_mul(2)));
         while out.len() < size && at + 4 <= d.len() && at < limit {
+            crate::cost::step(1);
             if d[at..at + 3] != [0, 0, 1] {
                 return None;
             }
@@ -378,7 +492,7 @@ mod tests {
         let s = &ps.streams[0];
         assert_eq!((s.id, s.codec), (0x1e0, Some("mpeg2video")));
         assert_eq!(s.units.len(), 2);
-        assert!(s.units[0].keyframe && !s.units[1].keyframe);
+        assert!(s.units.get(0).unwrap().keyframe && !s.units.get(1).unwrap().keyframe);
         assert_eq!((s.info.width, s.info.height), (Some(320), Some(240)));
         assert!(ps.warnings.is_empty(), "{:?}", ps.warnings);
     }
@@ -394,9 +508,9 @@ mod tests {
         let ps = Ps::parse(&d, Limits::default()).unwrap();
         let s = &ps.streams[0];
         assert_eq!(s.units.len(), 1);
-        assert_eq!(s.units[0].size, 10);
+        assert_eq!(s.units.get(0).unwrap().size, 10);
         assert_eq!(
-            ps.unit_bytes(0, &s.units[0]),
+            ps.unit_bytes(0, &s.units.get(0).unwrap()),
             Some(vec![0, 0, 1, 0xb3, 0x14, 0x00, 0xf0, 0x13, 0xaa, 0xbb])
         );
     }

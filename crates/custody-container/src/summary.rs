@@ -3,7 +3,7 @@
 use crate::bmff::{Location, MetaValue, Mp4, TrackKind};
 use crate::detect::{Format, detect};
 use crate::error::{Error, ErrorKind, Limits, Result, Warning};
-use crate::es::Frame;
+use crate::es::{Frame, Units};
 use crate::ps::Ps;
 use crate::ts::{StreamKind, Ts};
 use std::collections::BTreeMap;
@@ -22,80 +22,86 @@ pub struct ProbeOptions {
 /// A sample as listed by `--samples`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct SampleRow {
-    /// Absolute byte offset (for TS/PS: the packet that carries the first byte).
-    pub offset: u64,
-    /// Size in bytes.
-    pub size: u64,
+    // Fields in the order of their JSON names, so that serialising directly
+    // writes what a sorted `serde_json::Value` would (`custody probe --json`).
     /// Decode timestamp in the track's timescale (TS/PS: 90 kHz).
     pub dts: Option<i64>,
-    /// Presentation timestamp.
-    pub pts: Option<i64>,
     /// Random access point.
     pub keyframe: bool,
+    /// Absolute byte offset (for TS/PS: the packet that carries the first byte).
+    pub offset: u64,
+    /// Presentation timestamp.
+    pub pts: Option<i64>,
+    /// Size in bytes.
+    pub size: u64,
 }
 
 /// One track or elementary stream.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TrackSummary {
-    /// Track id (MP4), PID (TS) or stream id (PS).
-    pub id: u32,
-    /// `video`, `audio`, `subtitle`, `timecode` or `data`.
-    pub kind: &'static str,
+    // Fields in the order of their JSON names, so that serialising directly
+    // writes what a sorted `serde_json::Value` would (`custody probe --json`).
+    /// Audio channels.
+    pub channels: Option<u32>,
     /// FFmpeg's codec name.
     pub codec: Option<&'static str>,
     /// Sample entry four-cc (MP4) or stream type (TS, as `0x1b`).
     pub codec_tag: Option<String>,
-    /// Samples (access units) present.
-    pub samples: u64,
-    /// Sync samples.
-    pub keyframes: u64,
     /// Duration in seconds.
     pub duration_s: Option<f64>,
-    /// Media duration in seconds, before any edit list (MP4 only).
-    pub media_duration_s: Option<f64>,
-    /// Picture width.
-    pub width: Option<u32>,
     /// Picture height.
     pub height: Option<u32>,
-    /// Audio sample rate.
-    pub sample_rate: Option<u32>,
-    /// Audio channels.
-    pub channels: Option<u32>,
+    /// Track id (MP4), PID (TS) or stream id (PS).
+    pub id: u32,
+    /// Sync samples.
+    pub keyframes: u64,
+    /// `video`, `audio`, `subtitle`, `timecode` or `data`.
+    pub kind: &'static str,
     /// ISO 639-2 language.
     pub language: Option<String>,
+    /// Media duration in seconds, before any edit list (MP4 only).
+    pub media_duration_s: Option<f64>,
     /// The sample index, with `--samples`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sample_index: Option<Vec<SampleRow>>,
+    /// Audio sample rate.
+    pub sample_rate: Option<u32>,
+    /// Samples (access units) present.
+    pub samples: u64,
+    /// Picture width.
+    pub width: Option<u32>,
 }
 
 /// What a file holds.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Probe {
+    // Fields in the order of their JSON names, so that serialising directly
+    // writes what a sorted `serde_json::Value` would (`custody probe --json`).
+    /// The box tree, with `--boxes` (ISO-BMFF only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boxes: Option<Vec<crate::bmff::BoxNode>>,
+    /// ISO-BMFF major brand.
+    pub brand: Option<String>,
+    /// Container name: `mp4`, `mov`, `3gp`, `mpegts`, `m2ts`, `mpegps`, `matroska`, ...
+    pub container: &'static str,
+    /// Creation time, UTC (RFC 3339).
+    pub created: Option<String>,
+    /// Duration in seconds.
+    pub duration_s: Option<f64>,
+    /// Fragmented MP4.
+    pub fragmented: bool,
+    /// Recording location.
+    pub location: Option<Location>,
+    /// Metadata items.
+    pub metadata: BTreeMap<String, MetaValue>,
     /// File path (set by the caller).
     pub path: Option<String>,
     /// File size in bytes.
     pub size: u64,
-    /// Container name: `mp4`, `mov`, `3gp`, `mpegts`, `m2ts`, `mpegps`, `matroska`, ...
-    pub container: &'static str,
-    /// ISO-BMFF major brand.
-    pub brand: Option<String>,
-    /// Fragmented MP4.
-    pub fragmented: bool,
-    /// Duration in seconds.
-    pub duration_s: Option<f64>,
-    /// Creation time, UTC (RFC 3339).
-    pub created: Option<String>,
     /// Tracks or elementary streams.
     pub tracks: Vec<TrackSummary>,
-    /// Metadata items.
-    pub metadata: BTreeMap<String, MetaValue>,
-    /// Recording location.
-    pub location: Option<Location>,
     /// Problems found and recovered from.
     pub warnings: Vec<Warning>,
-    /// The box tree, with `--boxes` (ISO-BMFF only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub boxes: Option<Vec<crate::bmff::BoxNode>>,
 }
 
 impl Probe {
@@ -266,21 +272,23 @@ fn from_mp4(mp4: &Mp4<'_>, opts: ProbeOptions) -> Probe {
     for t in &mp4.tracks {
         let mut samples = 0u64;
         let mut keyframes = 0u64;
-        let mut rows = opts.samples.then(Vec::new);
         let mut it = t.samples();
         for s in it.by_ref() {
             samples += 1;
             keyframes += s.keyframe as u64;
-            if let Some(r) = rows.as_mut() {
-                r.push(SampleRow {
-                    offset: s.offset,
-                    size: s.size as u64,
-                    dts: Some(s.dts),
-                    pts: Some(s.pts),
-                    keyframe: s.keyframe,
-                });
-            }
         }
+        // The listing, sized to the samples present (counted above).
+        let rows = opts.samples.then(|| {
+            let mut rows = Vec::with_capacity(samples as usize);
+            rows.extend(t.samples().map(|s| SampleRow {
+                offset: s.offset,
+                size: s.size as u64,
+                dts: Some(s.dts),
+                pts: Some(s.pts),
+                keyframe: s.keyframe,
+            }));
+            rows
+        });
         if it.missing() > 0 {
             p.warnings.push(Warning {
                 offset: t.data_len_hint(),
@@ -327,46 +335,57 @@ struct StreamView<'s> {
     codec: Option<&'static str>,
     tag: Option<String>,
     language: Option<String>,
-    units: &'s [Frame],
+    units: &'s Units,
     info: crate::es::StreamInfo,
 }
 
-/// Timestamps of a stream's units with gaps filled: (dts, pts, duration) in 90 kHz.
-fn timeline(units: &[Frame], sample_rate: Option<u32>) -> Vec<(Option<i64>, Option<i64>, i64)> {
-    // Typical frame duration: audio from samples per frame, video from the commonest DTS step.
-    let audio_dur = |f: &Frame| match sample_rate {
-        Some(sr) if sr > 0 && f.samples > 0 => Some(f.samples as i64 * 90_000 / sr as i64),
-        _ => None,
-    };
-    let mut steps: BTreeMap<i64, u32> = BTreeMap::new();
+/// The typical video frame duration (90 kHz): the commonest step between
+/// consecutive decode times (the larger on a tie), 0 when there is none.
+fn video_duration(units: &Units) -> i64 {
+    let mut steps: Vec<i64> = Vec::new();
     let mut last: Option<i64> = None;
-    for f in units {
+    for f in units.iter() {
         if let Some(d) = f.dts.or(f.pts) {
             if let Some(l) = last
                 && d > l
             {
-                *steps.entry(d - l).or_default() += 1;
+                steps.push(d - l);
             }
             last = Some(d);
         } else {
             last = None;
         }
     }
-    let video_dur = steps
-        .iter()
-        .max_by_key(|(_, n)| **n)
-        .map(|(d, _)| *d)
-        .unwrap_or(0);
-    let mut out = Vec::with_capacity(units.len());
+    steps.sort_unstable();
+    let mut best = (0i64, 0usize);
+    for run in steps.chunk_by(|a, b| a == b) {
+        if run.len() >= best.1 {
+            best = (run[0], run.len());
+        }
+    }
+    best.0
+}
+
+/// A stream's units with their timestamps, gaps filled: (unit, dts, pts,
+/// duration) in 90 kHz. Typical frame duration: audio from samples per
+/// frame, video from the commonest DTS step.
+fn timeline(
+    units: &Units,
+    sample_rate: Option<u32>,
+) -> impl Iterator<Item = (Frame, Option<i64>, Option<i64>, i64)> + '_ {
+    let audio_dur = move |f: &Frame| match sample_rate {
+        Some(sr) if sr > 0 && f.samples > 0 => Some(f.samples as i64 * 90_000 / sr as i64),
+        _ => None,
+    };
+    let video_dur = video_duration(units);
     let mut next: Option<i64> = None;
-    for f in units {
-        let dur = audio_dur(f).unwrap_or(video_dur);
+    units.iter().map(move |f| {
+        let dur = audio_dur(&f).unwrap_or(video_dur);
         let dts = f.dts.or(f.pts).or(next);
         let pts = f.pts.or(if f.dts.is_none() { dts } else { None });
         next = dts.map(|d| d + dur);
-        out.push((dts, pts, dur));
-    }
-    out
+        (f, dts, pts, dur)
+    })
 }
 
 fn from_streams<'s>(
@@ -381,10 +400,11 @@ fn from_streams<'s>(
     let mut start = i64::MAX;
     let mut end = i64::MIN;
     for s in streams {
-        let tl = timeline(s.units, s.info.sample_rate);
         let mut first = i64::MAX;
         let mut last_end = i64::MIN;
-        for &(_, pts, dur) in &tl {
+        let mut keyframes = 0u64;
+        for (f, _, pts, dur) in timeline(s.units, s.info.sample_rate) {
+            keyframes += f.keyframe as u64;
             if let Some(t) = pts {
                 first = first.min(t);
                 last_end = last_end.max(t + dur);
@@ -397,17 +417,17 @@ fn from_streams<'s>(
             end = end.max(last_end);
         }
         let rows = opts.samples.then(|| {
-            s.units
-                .iter()
-                .zip(&tl)
-                .map(|(f, &(dts, pts, _))| SampleRow {
+            let mut rows = Vec::with_capacity(s.units.len());
+            rows.extend(
+                timeline(s.units, s.info.sample_rate).map(|(f, dts, pts, _)| SampleRow {
                     offset: f.offset,
                     size: f.size,
                     dts,
                     pts,
                     keyframe: f.keyframe,
-                })
-                .collect()
+                }),
+            );
+            rows
         });
         let video = s.kind == StreamKind::Video;
         let audio = s.kind == StreamKind::Audio;
@@ -422,7 +442,7 @@ fn from_streams<'s>(
             codec: s.codec,
             codec_tag: s.tag,
             samples: s.units.len() as u64,
-            keyframes: s.units.iter().filter(|f| f.keyframe).count() as u64,
+            keyframes,
             duration_s,
             media_duration_s: None,
             width: s.info.width.filter(|_| video),

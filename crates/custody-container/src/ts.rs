@@ -3,13 +3,15 @@
 //! [`Ts::parse`] finds the packet size and the first sync byte, resynchronises
 //! after junk, reads PAT and PMT sections (several programs), reassembles
 //! PES packets per elementary stream and splits them into access units
-//! ([`crate::es::Frame`]) with 33-bit timestamps unwrapped. Payload bytes
-//! are not kept: [`Ts::unit_bytes`] reassembles a unit on demand by walking
-//! the packets of its PID, so only that call allocates.
+//! ([`crate::es::Frame`]) with 33-bit timestamps unwrapped, kept packed
+//! ([`Units`]). Payload bytes are not kept: [`Ts::parse_with_units`] hands
+//! each unit's bytes over as the parse completes it (in one pass, whatever
+//! the units' sizes), and [`Ts::unit_bytes`] reassembles one unit on demand
+//! by walking the packets of its PID.
 
 use crate::detect::find_ts_sync;
 use crate::error::{Diag, Error, ErrorKind, Limits, Result, Warning};
-use crate::es::{Frame, Framer, Framing};
+use crate::es::{Assembly, Frame, Framer, Framing, MAX_INPUT, Units};
 
 /// What a stream carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -54,7 +56,7 @@ pub struct Stream {
     /// ISO 639 language from the PMT.
     pub language: Option<String>,
     /// Access units in decode order.
-    pub units: Vec<Frame>,
+    pub units: Units,
     /// Properties learnt from headers.
     pub info: crate::es::StreamInfo,
     /// Continuity-counter errors.
@@ -113,6 +115,36 @@ struct PidState {
     rai: bool,
     pes_offset: u64,
     unwrap: Unwrap,
+    asm: Assembly,
+    /// Offset of the stream's first unit.
+    first: Option<u64>,
+}
+
+/// Called with each access unit as the parse completes it: the stream's
+/// index in [`Ts::streams`], the stream, the unit, and its bytes (`None`
+/// when they are not all present).
+pub type OnUnit<'c> = dyn FnMut(usize, &Stream, &Frame, Option<&[u8]>) + 'c;
+
+/// Hands the frames a framer staged over to `on_unit` and stores them
+/// (`keep`); `first` keeps the offset of the stream's first unit.
+fn flush(
+    stream: usize,
+    s: &mut Stream,
+    staged: &mut Vec<Frame>,
+    asm: &Assembly,
+    on_unit: &mut Option<&mut OnUnit<'_>>,
+    keep: bool,
+    first: &mut Option<u64>,
+) {
+    for f in staged.drain(..) {
+        if let Some(cb) = on_unit.as_mut() {
+            cb(stream, s, &f, asm.bytes(&f));
+        }
+        first.get_or_insert(f.offset);
+        if keep {
+            s.units.push(&f);
+        }
+    }
 }
 
 /// Programs kept from the PAT; real multiplexes carry a handful.
@@ -121,6 +153,7 @@ const MAX_PROGRAMS: usize = 1024;
 /// Longest PES header: 9 fixed bytes plus up to 255 optional ones.
 const MAX_PES_HEADER: usize = 9 + 255;
 
+#[derive(Default)]
 struct Section {
     buf: Vec<u8>,
 }
@@ -229,6 +262,47 @@ fn classify(
 impl<'a> Ts<'a> {
     /// Parses a transport stream.
     pub fn parse(data: &'a [u8], limits: Limits) -> Result<Ts<'a>> {
+        Self::parse_inner(data, limits, None, true)
+    }
+
+    /// Parses a transport stream and calls `on_unit` with each access unit
+    /// and its bytes as they are found (in decode order within a stream),
+    /// in one pass over the input: the bytes are those the parser split into
+    /// units, held only until the unit is complete.
+    pub fn parse_with_units(
+        data: &'a [u8],
+        limits: Limits,
+        on_unit: &mut OnUnit<'_>,
+    ) -> Result<Ts<'a>> {
+        Self::parse_inner(data, limits, Some(on_unit), true)
+    }
+
+    /// Like [`Ts::parse_with_units`], without keeping the unit index: every
+    /// stream's `units` stays empty, and memory is bounded by the largest
+    /// unit rather than by the number of units (content hashing needs no
+    /// index).
+    pub fn parse_streaming(
+        data: &'a [u8],
+        limits: Limits,
+        on_unit: &mut OnUnit<'_>,
+    ) -> Result<Ts<'a>> {
+        Self::parse_inner(data, limits, Some(on_unit), false)
+    }
+
+    fn parse_inner(
+        data: &'a [u8],
+        limits: Limits,
+        mut on_unit: Option<&mut OnUnit<'_>>,
+        keep: bool,
+    ) -> Result<Ts<'a>> {
+        let collect = on_unit.is_some();
+        if data.len() as u64 >= MAX_INPUT {
+            return Err(Error::new(
+                0,
+                "ts",
+                ErrorKind::Unsupported(format!("transport streams of {MAX_INPUT} bytes or more")),
+            ));
+        }
         let mut diag = Diag::new(limits.strict);
         let (packet_size, start) = [188usize, 192, 204]
             .iter()
@@ -257,14 +331,18 @@ impl<'a> Ts<'a> {
             warnings: Vec::new(),
         };
         // PID -> state index; 8192 PIDs.
-        let mut pid_map: Vec<Option<usize>> = vec![None; 8192];
+        // (Small entries: these tables are the parse's fixed cost.)
+        let mut pid_map: Vec<Option<u16>> = vec![None; 8192];
         let mut states: Vec<PidState> = Vec::new();
-        let mut psi: Vec<Option<Section>> = (0..8192).map(|_| None).collect();
-        psi[0] = Some(Section { buf: Vec::new() });
+        let mut psi: Vec<Option<Box<Section>>> = (0..8192).map(|_| None).collect();
+        psi[0] = Some(Box::default());
         // PID -> program number, for PIDs that carry a PMT.
         let mut pmt_program: Vec<Option<u16>> = vec![None; 8192];
+        // Frames a framer emitted, on their way to the stream's units.
+        let mut staged: Vec<Frame> = Vec::new();
         let mut pos = start;
         while pos + lead + 188 <= data.len() {
+            crate::cost::step(1);
             let pkt_off = pos as u64;
             let p = &data[pos + lead..pos + lead + 188];
             if p[0] != 0x47 {
@@ -336,9 +414,9 @@ impl<'a> Ts<'a> {
                         ts.on_pat(&s, &mut psi, &mut pmt_program);
                     } else if let Some(prog) = pmt_program[pid as usize] {
                         ts.on_pmt(&s, prog, &mut pid_map, &mut states, &mut psi);
-                    } else if let Some(si) = pid_map[pid as usize] {
+                    } else if let Some(si) = pid_map[pid as usize].map(usize::from) {
                         // A stream carried in sections (SCTE-35): one unit per section.
-                        ts.streams[states[si].stream].units.push(Frame {
+                        let f = Frame {
                             offset: pkt_off,
                             es_pos: 0,
                             in_pes: 0,
@@ -347,12 +425,20 @@ impl<'a> Ts<'a> {
                             dts: None,
                             keyframe: true,
                             samples: 0,
-                        });
+                        };
+                        let stream = states[si].stream;
+                        if let Some(cb) = on_unit.as_mut() {
+                            cb(stream, &ts.streams[stream], &f, Some(&s));
+                        }
+                        states[si].first.get_or_insert(f.offset);
+                        if keep {
+                            ts.streams[stream].units.push(&f);
+                        }
                     }
                 }
                 continue;
             }
-            let Some(si) = pid_map[pid as usize] else {
+            let Some(si) = pid_map[pid as usize].map(usize::from) else {
                 continue;
             };
             let st = &mut states[si];
@@ -373,7 +459,6 @@ impl<'a> Ts<'a> {
                 continue;
             }
             st.cc = Some(cc);
-            let units = &mut ts.streams[st.stream].units;
             if pusi {
                 st.rai = random_access;
                 st.in_pes = true;
@@ -409,11 +494,35 @@ impl<'a> Ts<'a> {
                             stream.framing = framing;
                             st.framer = Framer::new(framing);
                         }
-                        let units = &mut stream.units;
                         st.framer
-                            .pes_start(st.pes_offset, pts, dts.or(pts), st.rai, units);
+                            .pes_start(st.pes_offset, pts, dts.or(pts), st.rai, &mut staged);
+                        flush(
+                            st.stream,
+                            stream,
+                            &mut staged,
+                            &st.asm,
+                            &mut on_unit,
+                            keep,
+                            &mut st.first,
+                        );
                         if skip < payload.len() {
-                            st.framer.push(&payload[skip..], units);
+                            let es = &payload[skip..];
+                            if collect {
+                                st.asm.add(st.framer.position(), es);
+                            }
+                            st.framer.push(es, &mut staged);
+                            flush(
+                                st.stream,
+                                stream,
+                                &mut staged,
+                                &st.asm,
+                                &mut on_unit,
+                                keep,
+                                &mut st.first,
+                            );
+                            if collect {
+                                st.asm.trim(st.framer.keep_from());
+                            }
                         }
                     }
                     None if st.pes_hdr.len() >= MAX_PES_HEADER
@@ -431,15 +540,40 @@ impl<'a> Ts<'a> {
                 }
                 continue;
             }
-            st.framer.push(payload, units);
+            if collect {
+                st.asm.add(st.framer.position(), payload);
+            }
+            st.framer.push(payload, &mut staged);
+            let stream = &mut ts.streams[st.stream];
+            flush(
+                st.stream,
+                stream,
+                &mut staged,
+                &st.asm,
+                &mut on_unit,
+                keep,
+                &mut st.first,
+            );
+            if collect {
+                st.asm.trim(st.framer.keep_from());
+            }
         }
         for st in &mut states {
             let s = &mut ts.streams[st.stream];
-            st.framer.finish(&mut s.units);
+            st.framer.finish(&mut staged);
+            flush(
+                st.stream,
+                s,
+                &mut staged,
+                &st.asm,
+                &mut on_unit,
+                keep,
+                &mut st.first,
+            );
             s.info = st.framer.info;
             if st.framer.skipped() > 0 {
                 diag.note(
-                    s.units.first().map_or(0, |u| u.offset),
+                    st.first.unwrap_or(0),
                     &format!("pid {:#x}", s.pid),
                     format!(
                         "{} bytes of the stream lie outside any frame (partial or damaged frames)",
@@ -465,7 +599,12 @@ impl<'a> Ts<'a> {
         Ok(ts)
     }
 
-    fn on_pat(&mut self, s: &[u8], psi: &mut [Option<Section>], pmt_program: &mut [Option<u16>]) {
+    fn on_pat(
+        &mut self,
+        s: &[u8],
+        psi: &mut [Option<Box<Section>>],
+        pmt_program: &mut [Option<u16>],
+    ) {
         if s.first() != Some(&0x00) || s.len() < 12 {
             return;
         }
@@ -491,7 +630,7 @@ impl<'a> Ts<'a> {
             });
             pmt_program[pid as usize] = Some(number);
             if psi[pid as usize].is_none() {
-                psi[pid as usize] = Some(Section { buf: Vec::new() });
+                psi[pid as usize] = Some(Box::default());
             }
         }
     }
@@ -500,9 +639,9 @@ impl<'a> Ts<'a> {
         &mut self,
         s: &[u8],
         program: u16,
-        pid_map: &mut [Option<usize>],
+        pid_map: &mut [Option<u16>],
         states: &mut Vec<PidState>,
-        psi: &mut [Option<Section>],
+        psi: &mut [Option<Box<Section>>],
     ) {
         if s.first() != Some(&0x02) || s.len() < 16 {
             return;
@@ -549,7 +688,7 @@ impl<'a> Ts<'a> {
             });
             let (codec, kind, framing) = classify(stream_type, reg, &tags);
             if framing == Framing::Sections && psi[pid as usize].is_none() {
-                psi[pid as usize] = Some(Section { buf: Vec::new() });
+                psi[pid as usize] = Some(Box::default());
             }
             self.programs[pi].pids.push(pid);
             self.streams.push(Stream {
@@ -559,12 +698,13 @@ impl<'a> Ts<'a> {
                 codec,
                 kind,
                 language,
-                units: Vec::new(),
+                units: Units::new(),
                 info: Default::default(),
                 cc_errors: 0,
                 framing,
             });
-            pid_map[pid as usize] = Some(states.len());
+            // At most one state per PID: fewer than 8192.
+            pid_map[pid as usize] = Some(states.len() as u16);
             states.push(PidState {
                 stream: self.streams.len() - 1,
                 cc: None,
@@ -575,12 +715,17 @@ impl<'a> Ts<'a> {
                 rai: false,
                 pes_offset: 0,
                 unwrap: Unwrap::default(),
+                asm: Assembly::default(),
+                first: None,
             });
         }
     }
 
     /// Reassembles the bytes of access unit `unit` of stream `stream` (allocates).
     ///
+    /// Walks the packets from the start of the unit's PES packet, so it
+    /// costs up to the size of that PES (or 64 MiB): to read every unit,
+    /// use [`Ts::parse_with_units`], which costs one pass in all.
     /// Returns `None` when the packets no longer hold the whole unit (or not
     /// within 64 MiB, or twice its size, of its first packet).
     pub fn unit_bytes(&self, stream: usize, unit: &Frame) -> Option<Vec<u8>> {
@@ -593,6 +738,7 @@ impl<'a> Ts<'a> {
         let mut first = true;
         let limit = pos.saturating_add(crate::ps::REASSEMBLY_WINDOW.max(size.saturating_mul(2)));
         while out.len() < size && pos + lead + 188 <= self.data.len() && pos < limit {
+            crate::cost::step(1);
             let p = &self.data[pos + lead..pos + lead + 188];
             pos += self.packet_size;
             if p[0] != 0x47 || ((((p[1] & 0x1f) as u16) << 8) | p[2] as u16) != pid {

@@ -24,6 +24,7 @@
 //! `content_blake3` is the BLAKE3 hash of that byte stream.
 
 use custody_container::bmff::Mp4;
+use custody_container::ps::Ps;
 use custody_container::ts::Ts;
 use custody_container::{Error, ErrorKind, Format, Limits, detect};
 use std::collections::BTreeSet;
@@ -130,12 +131,13 @@ impl Canon {
         if vcl {
             self.content.update(&(nal.len() as u32).to_be_bytes());
             self.content.update(nal);
-        } else if param && self.params.len() < 256 {
+        } else if param && self.params.len() < 256 && !self.params.contains(nal) {
             self.params.insert(nal.to_vec());
         }
     }
 
     fn sample(&mut self, s: &[u8]) {
+        custody_container::cost::step(s.len() as u64);
         self.samples += 1;
         match self.form {
             Form::Nal {
@@ -213,30 +215,29 @@ impl Canon {
     }
 }
 
-/// Splits an Annex B byte stream into NAL units (without start codes or trailing zeros).
+/// Splits an Annex B byte stream into NAL units (without start codes or
+/// trailing zeros), without allocating.
 fn annex_b(s: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut starts = Vec::new();
-    let mut i = 0;
-    while i + 3 <= s.len() {
-        if s[i] == 0 && s[i + 1] == 0 && s[i + 2] == 1 {
-            starts.push(i + 3);
-            i += 3;
-        } else {
+    /// The index just past the first `00 00 01` at or after `from`.
+    fn after_start_code(s: &[u8], from: usize) -> Option<usize> {
+        let mut i = from;
+        while i + 3 <= s.len() {
+            if s[i] == 0 && s[i + 1] == 0 && s[i + 2] == 1 {
+                return Some(i + 3);
+            }
             i += 1;
         }
+        None
     }
-    let ends: Vec<usize> = starts
-        .iter()
-        .skip(1)
-        .map(|&n| n - 3)
-        .chain(std::iter::once(s.len()))
-        .collect();
-    starts.into_iter().zip(ends).map(move |(a, b)| {
-        let mut e = b;
+    let mut next = after_start_code(s, 0);
+    std::iter::from_fn(move || {
+        let a = next?;
+        next = after_start_code(s, a);
+        let mut e = next.map_or(s.len(), |n| n - 3);
         while e > a && s[e - 1] == 0 {
             e -= 1;
         }
-        &s[a..e]
+        Some(&s[a..e])
     })
 }
 
@@ -309,21 +310,33 @@ fn form_for(codec: Option<&str>) -> Form {
     }
 }
 
-/// The content hash of one TS/PS stream, its units reassembled by `bytes`.
-fn units_content(
-    id: u32,
-    codec: Option<&'static str>,
-    units: &[custody_container::es::Frame],
-    bytes: impl Fn(&custody_container::es::Frame) -> Option<Vec<u8>>,
-) -> TrackContent {
-    let mut canon = Canon::new(form_for(codec));
-    for u in units {
-        match bytes(u) {
-            Some(b) => canon.sample(&b),
+/// Content hashes of the streams of a TS or PS file, built as the parser
+/// hands each unit's bytes over (one pass, whatever the units' sizes). A
+/// stream's form is chosen from its codec when its first unit arrives (the
+/// codec is known by then); `None` stands for a stream with no unit yet.
+#[derive(Default)]
+struct StreamCanons(Vec<Option<Canon>>);
+
+impl StreamCanons {
+    fn unit(&mut self, stream: usize, codec: Option<&str>, bytes: Option<&[u8]>) {
+        if self.0.len() <= stream {
+            self.0.resize_with(stream + 1, || None);
+        }
+        let canon = self.0[stream].get_or_insert_with(|| Canon::new(form_for(codec)));
+        match bytes {
+            Some(b) => canon.sample(b),
             None => canon.missing += 1,
         }
     }
-    canon.finish(id, codec)
+
+    /// The result for stream `i` with its final id and codec.
+    fn finish(&mut self, i: usize, id: u32, codec: Option<&'static str>) -> TrackContent {
+        self.0
+            .get_mut(i)
+            .and_then(Option::take)
+            .unwrap_or_else(|| Canon::new(form_for(codec)))
+            .finish(id, codec)
+    }
 }
 
 /// Content hashes of every track of an MP4/MOV/3GP, MPEG-TS or MPEG-PS file.
@@ -365,25 +378,25 @@ pub fn content_hashes(data: &[u8], limits: Limits) -> Result<Vec<TrackContent>, 
                 .collect())
         }
         Some(Format::MpegTs { .. }) => {
-            let ts = Ts::parse(data, limits)?;
+            let mut canons = StreamCanons::default();
+            let ts =
+                Ts::parse_streaming(data, limits, &mut |i, s, _, b| canons.unit(i, s.codec, b))?;
             Ok(ts
                 .streams
                 .iter()
                 .enumerate()
-                .map(|(i, s)| {
-                    units_content(s.pid as u32, s.codec, &s.units, |u| ts.unit_bytes(i, u))
-                })
+                .map(|(i, s)| canons.finish(i, s.pid as u32, s.codec))
                 .collect())
         }
         Some(Format::MpegPs) => {
-            let ps = custody_container::ps::Ps::parse(data, limits)?;
+            let mut canons = StreamCanons::default();
+            let ps =
+                Ps::parse_streaming(data, limits, &mut |i, s, _, b| canons.unit(i, s.codec, b))?;
             Ok(ps
                 .streams
                 .iter()
                 .enumerate()
-                .map(|(i, s)| {
-                    units_content(s.id as u32, s.codec, &s.units, |u| ps.unit_bytes(i, u))
-                })
+                .map(|(i, s)| canons.finish(i, s.id as u32, s.codec))
                 .collect())
         }
         Some(f) => Err(Error::new(

@@ -79,6 +79,7 @@ impl<'a> Iterator for BoxIter<'a> {
         if self.done || self.pos >= self.data.len() {
             return None;
         }
+        crate::cost::step(1);
         let d = &self.data[self.pos..];
         let offset = self.base + self.pos as u64;
         let avail = d.len() as u64;

@@ -3,15 +3,18 @@
 use super::Mp4;
 use super::boxes::BoxRef;
 use super::sample::Run;
-use super::track::checked_entries;
+use super::track::{check_fits, checked_entries};
 use crate::bytes::{be32, be64};
 use crate::error::{Diag, Result};
 
-/// Resolves every `moof` in `moofs` (boxes of `src`) into sample runs on their tracks.
+/// Resolves every `moof` in `moofs` (boxes of `src`) into sample runs on
+/// their tracks. The samples of the runs that lie in `src` may claim no
+/// more than `unclaimed` of its bytes together (what the `moov` tables left).
 pub(crate) fn apply<'a>(
     mp4: &mut Mp4<'a>,
     src: &'a [u8],
     moofs: &[BoxRef<'a>],
+    mut unclaimed: u64,
     diag: &mut Diag,
 ) -> Result<()> {
     if moofs.is_empty() {
@@ -29,24 +32,26 @@ pub(crate) fn apply<'a>(
             end
         })
         .collect();
-    // Runs without per-sample fields claim `count` samples of the default
-    // size; a run's data offset can point anywhere, so many runs could claim
-    // the same bytes again and again (work and memory growing with the square
-    // of the file). All such runs together may claim no more bytes than the
-    // file holds.
-    let mut unclaimed = src.len() as u64;
+    // A run's data offset can point anywhere, so many runs could claim the
+    // same bytes again and again (work and memory growing with the square of
+    // the file, and content hashes hashing the file again and again): the
+    // samples of all runs that lie in the file claim its bytes, and together
+    // may claim no more bytes than the file holds.
+    let len = src.len() as u64;
     for (mi, moof) in moofs.iter().enumerate() {
         let mut prev_traf_end: Option<u64> = None;
-        for (ti, traf) in moof
-            .children(0)
-            .flatten()
-            .filter(|b| &b.kind.0 == b"traf")
-            .enumerate()
-        {
+        let mut ti = 0;
+        for traf in moof.children(0).flatten() {
+            check_fits(moof, &traf, || format!("moof[{mi}]/{}", traf.kind), diag)?;
+            if &traf.kind.0 != b"traf" {
+                continue;
+            }
             let path = format!("moof[{mi}]/traf[{ti}]");
+            ti += 1;
             let mut tfhd = None;
             let mut tfdt = None;
             for b in traf.children(0).flatten() {
+                check_fits(&traf, &b, || format!("{path}/{}", b.kind), diag)?;
                 match &b.kind.0 {
                     b"tfhd" => tfhd = Some(b),
                     b"tfdt" => {
@@ -135,22 +140,69 @@ pub(crate) fn apply<'a>(
                 let n = if stride > 0 {
                     checked_entries(count as usize, stride, body.len(), &trun, &rpath, diag)? as u32
                 } else {
-                    // No per-sample fields: the count is bounded by the bytes
-                    // the file has left for such runs.
-                    let fit = unclaimed.checked_div(default_size as u64).unwrap_or(0);
-                    if count as u64 > fit {
+                    count
+                };
+                let n = if rflags & 0x200 == 0 {
+                    // One size for every sample: those that lie in the file
+                    // are a prefix of the run.
+                    let size = default_size as u64;
+                    let present = if size == 0 {
+                        n as u64
+                    } else {
+                        len.saturating_sub(pos)
+                            .checked_div(size)
+                            .unwrap_or(0)
+                            .min(n as u64)
+                    };
+                    let fit = unclaimed.checked_div(size).unwrap_or(0);
+                    if present > fit || (size == 0 && n > 0) {
                         diag.note(
                             trun.offset,
                             &rpath,
                             format!(
                                 "{count} samples of {default_size} bytes do not fit in the {unclaimed} bytes \
-                                 the file has left for its runs; {fit} kept"
+                                 the file has left for its samples; {fit} kept"
                             ),
                         )?;
+                        unclaimed -= fit * size;
+                        fit as u32
+                    } else {
+                        unclaimed -= present * size;
+                        n
                     }
-                    let n = count.min(fit.min(u32::MAX as u64) as u32);
-                    unclaimed -= n as u64 * default_size as u64;
-                    n
+                } else {
+                    // Sizes per sample: each sample that lies in the file claims its bytes.
+                    let size_at = if rflags & 0x100 != 0 { 4 } else { 0 };
+                    let mut off = pos;
+                    let mut used = 0u64;
+                    let mut cap = None;
+                    for (k, e) in body.chunks_exact(stride).take(n as usize).enumerate() {
+                        let size = be32(e, size_at).unwrap_or(0) as u64;
+                        if off.saturating_add(size) <= len {
+                            if size > unclaimed - used {
+                                cap = Some(k as u32);
+                                break;
+                            }
+                            used += size;
+                        }
+                        off = off.saturating_add(size);
+                    }
+                    unclaimed -= used;
+                    if let Some(k) = cap {
+                        diag.note(
+                            trun.offset,
+                            &rpath,
+                            format!(
+                                "samples from {} on do not fit in the {} bytes the file has left \
+                                 for its samples; {k} of {n} kept",
+                                k + 1,
+                                unclaimed + used
+                            ),
+                        )?;
+                        k
+                    } else {
+                        n
+                    }
                 };
                 let run = Run {
                     entries: &body[..(n as usize * stride).min(body.len())],
@@ -305,6 +357,37 @@ mod tests {
                     .any(|w| w.message.contains("do not fit"))
             );
         }
+    }
+
+    /// Runs that lie wholly beyond the end of the file claim none of its
+    /// bytes, their samples are counted missing, and the index reserves
+    /// nothing for them.
+    #[test]
+    fn runs_beyond_the_file_claim_nothing() {
+        let init = write_mp4(
+            &[TrackSpec {
+                handler: *b"vide",
+                timescale: 90_000,
+                sample_entry: avc1_entry(16, 16, &[]),
+                samples: Vec::new(),
+            }],
+            1.0,
+        );
+        // Four runs whose data offsets point 1 GB past the start of the moof.
+        let mut segment = overlapping_runs(4, 65_536);
+        let far = (1u32 << 30).to_be_bytes();
+        let mut at = 0;
+        while let Some(k) = segment[at..].windows(4).position(|w| w == b"trun") {
+            let d = at + k + 4 + 4 + 4;
+            segment[d..d + 4].copy_from_slice(&far);
+            at = d;
+        }
+        let mp4 = Mp4::parse_segment(&init, &segment, Limits::default()).unwrap();
+        let t = &mp4.tracks[0];
+        let mut it = t.samples();
+        assert_eq!(it.by_ref().count(), 0);
+        assert_eq!(it.missing(), 4 * u32::MAX as u64);
+        assert!(t.index().heap_bytes() < 4096, "{}", t.index().heap_bytes());
     }
 
     #[test]

@@ -22,10 +22,11 @@ pub enum MetaValue {
     Float(f64),
     /// Bytes that are not text, listed by position and size.
     Raw {
-        /// Absolute offset of the bytes.
-        offset: u64,
+        // In the order of their JSON names, as in `Location`.
         /// Number of bytes.
         bytes: u64,
+        /// Absolute offset of the bytes.
+        offset: u64,
     },
 }
 
@@ -33,12 +34,14 @@ pub enum MetaValue {
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Location {
+    // Fields in the order of their JSON names, so that serialising directly
+    // writes what a sorted `serde_json::Value` would (`custody probe --json`).
+    /// Altitude in metres, when given.
+    pub alt: Option<f64>,
     /// Latitude in degrees, north positive.
     pub lat: f64,
     /// Longitude in degrees, east positive.
     pub lon: f64,
-    /// Altitude in metres, when given.
-    pub alt: Option<f64>,
 }
 
 /// Metadata found in a file.

@@ -112,7 +112,8 @@ impl<'a> Mp4<'a> {
                 ErrorKind::Missing("moov"),
             ));
         }
-        fragment::apply(&mut mp4, data, &moofs, &mut diag)?;
+        let unclaimed = track::claim_tables(&mut mp4.tracks, data.len() as u64, &mut diag)?;
+        fragment::apply(&mut mp4, data, &moofs, unclaimed, &mut diag)?;
         mp4.finish(diag);
         Ok(mp4)
     }
@@ -138,7 +139,7 @@ impl<'a> Mp4<'a> {
         mp4.boxes.clear();
         let moofs = mp4.walk_top(segment, &mut diag)?;
         mp4.fragmented = true;
-        fragment::apply(&mut mp4, segment, &moofs, &mut diag)?;
+        fragment::apply(&mut mp4, segment, &moofs, segment.len() as u64, &mut diag)?;
         mp4.finish(diag);
         Ok(mp4)
     }

@@ -85,6 +85,17 @@ impl Tables<'_> {
         stss: None,
     };
 
+    /// Bytes the samples of the tables claim, present in the data or not
+    /// (reads every size of a size table).
+    pub(crate) fn claimed_bytes(&self) -> u64 {
+        match self.sizes {
+            Sizes::Fixed(s) => s as u64 * self.sample_count as u64,
+            Sizes::Table { .. } => (0..self.sample_count)
+                .map(|i| self.sizes.get(i) as u64)
+                .sum(),
+        }
+    }
+
     pub(crate) fn chunk_count(&self) -> u32 {
         (self.chunks.len() / self.chunk_width as usize) as u32
     }
@@ -247,9 +258,16 @@ impl<'a> SampleIter<'a> {
         self.missing
     }
 
+    /// Table samples passed so far (yielded or missing): after a table
+    /// sample is yielded, its 0-based number plus one.
+    pub(crate) fn table_position(&self) -> u32 {
+        self.i
+    }
+
     /// Moves to the next non-empty chunk; false when the chunks run out.
     fn next_chunk(&mut self) -> bool {
         loop {
+            crate::cost::step(1);
             if self.chunk >= self.t.chunk_count() {
                 return false;
             }
@@ -282,6 +300,7 @@ impl<'a> SampleIter<'a> {
     #[inline]
     fn next_table_sample(&mut self) -> Option<Sample> {
         loop {
+            crate::cost::step(1);
             if self.i >= self.t.sample_count {
                 return None;
             }
@@ -362,6 +381,7 @@ impl<'a> SampleIter<'a> {
     #[inline]
     fn next_run_sample(&mut self) -> Option<Sample> {
         loop {
+            crate::cost::step(1);
             let r = self.runs.get(self.run)?;
             if self.run_i == 0 {
                 self.run_pos = r.data_offset;

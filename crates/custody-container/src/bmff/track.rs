@@ -107,11 +107,23 @@ impl<'a> Track<'a> {
 
     /// Builds the compact random-access index (24 bytes per sample).
     pub fn index(&self) -> SampleIndex {
-        let claimed = self.tables.sample_count as usize
-            + self.runs.iter().map(|r| r.count as usize).sum::<usize>();
-        // Claimed counts are bounded by the table bytes, except for fixed sizes:
-        // never reserve more than one entry per byte of data.
-        let cap = claimed.min(self.data_len as usize);
+        // A run of one sample size counts as many samples as lie in the data
+        // (it may claim up to 2^32 - 1 beyond it); other counts are bounded
+        // by their table bytes, or by the data for fixed sizes: never reserve
+        // more than one entry per byte of data.
+        let runs: u64 = self
+            .runs
+            .iter()
+            .map(|r| match (r.flags & 0x200, r.default_size as u64) {
+                (0, 0) => 0,
+                (0, size) => {
+                    (self.data_len.saturating_sub(r.data_offset) / size).min(r.count as u64)
+                }
+                _ => r.count as u64,
+            })
+            .sum();
+        let claimed = (self.tables.sample_count as u64).saturating_add(runs);
+        let cap = claimed.min(self.data_len) as usize;
         SampleIndex::build(self.samples(), cap)
     }
 
@@ -194,6 +206,77 @@ impl<'a> Track<'a> {
     }
 }
 
+/// Reports a child box that claims more bytes than its parent holds (its
+/// payload is then clamped to the parent): a warning, an error in strict
+/// mode. A parent that is itself cut short (a truncated file) is reported
+/// where it ends, so its children's overruns are not reported again.
+pub(crate) fn check_fits(
+    parent: &BoxRef<'_>,
+    child: &BoxRef<'_>,
+    path: impl FnOnce() -> String,
+    diag: &mut Diag,
+) -> Result<()> {
+    if child.truncated && !parent.truncated {
+        diag.warn(Error::new(
+            child.offset,
+            path(),
+            ErrorKind::BadBoxSize { size: child.size },
+        ))?;
+    }
+    Ok(())
+}
+
+/// Samples of the `moov` tables that lie in the data claim its bytes, and
+/// all tracks together may claim no more bytes than the data holds (the
+/// samples of real tracks never share bytes): otherwise many tracks over
+/// one chunk would each index the whole file again (work and memory
+/// growing with the square of its size). A track whose samples go beyond
+/// what is left keeps those that fit, with a warning. Returns what is left
+/// for movie fragments.
+pub(crate) fn claim_tables(
+    tracks: &mut [Track<'_>],
+    data_len: u64,
+    diag: &mut Diag,
+) -> Result<u64> {
+    let mut unclaimed = data_len;
+    // What the tables claim, present or not, bounds what they can take.
+    let claimed = tracks
+        .iter()
+        .map(|t| t.tables.claimed_bytes())
+        .fold(0u64, u64::saturating_add);
+    if claimed <= unclaimed {
+        return Ok(unclaimed - claimed);
+    }
+    for t in tracks.iter_mut() {
+        let mut it = SampleIter::new(t.tables, &[], t.data_len);
+        let mut used = 0u64;
+        let mut cap = None;
+        while let Some(s) = it.next() {
+            let size = s.size as u64;
+            if size > unclaimed - used {
+                cap = Some(it.table_position() - 1);
+                break;
+            }
+            used += size;
+        }
+        unclaimed -= used;
+        if let Some(n) = cap {
+            diag.note(
+                t.data_len,
+                &format!("{}/mdia/minf/stbl", t.path),
+                format!(
+                    "samples from {} on lie on bytes that other samples already claim \
+                     (the file holds {data_len} bytes); {n} of {} kept",
+                    n + 1,
+                    t.tables.sample_count
+                ),
+            )?;
+            t.tables.sample_count = n;
+        }
+    }
+    Ok(unclaimed)
+}
+
 pub(crate) fn parse_moov<'a>(
     mp4: &mut Mp4<'a>,
     moov: &BoxRef<'a>,
@@ -212,6 +295,7 @@ pub(crate) fn parse_moov<'a>(
                 break;
             }
         };
+        check_fits(moov, &b, || format!("moov/{}", b.kind), diag)?;
         match &b.kind.0 {
             b"mvhd" => {
                 if let Some((v, _, p)) = b.full() {
@@ -251,6 +335,7 @@ pub(crate) fn parse_moov<'a>(
             b"mvex" => {
                 mp4.fragmented = true;
                 for m in b.children(0).flatten() {
+                    check_fits(&b, &m, || format!("moov/mvex/{}", m.kind), diag)?;
                     if &m.kind.0 == b"trex"
                         && let Some((_, _, p)) = m.full()
                         && let (Some(id), Some(e), Some(d), Some(s), Some(f)) =
@@ -313,6 +398,7 @@ fn parse_trak<'a>(
     };
     let mut stbl = None;
     for b in trak.children(0).flatten() {
+        check_fits(trak, &b, || format!("{path}/{}", b.kind), diag)?;
         match &b.kind.0 {
             b"tkhd" => {
                 if let Some((v, _, p)) = b.full() {
@@ -338,6 +424,7 @@ fn parse_trak<'a>(
             }
             b"edts" => {
                 for e in b.children(0).flatten() {
+                    check_fits(&b, &e, || format!("{path}/edts/{}", e.kind), diag)?;
                     if &e.kind.0 == b"elst" {
                         t.edits = parse_elst(&e, &format!("{path}/edts/elst"), diag)?;
                     }
@@ -345,6 +432,7 @@ fn parse_trak<'a>(
             }
             b"mdia" => {
                 for m in b.children(0).flatten() {
+                    check_fits(&b, &m, || format!("{path}/mdia/{}", m.kind), diag)?;
                     match &m.kind.0 {
                         b"mdhd" => parse_mdhd(&m, &mut t),
                         b"hdlr" => {
@@ -357,6 +445,12 @@ fn parse_trak<'a>(
                         }
                         b"minf" => {
                             for s in m.children(0).flatten() {
+                                check_fits(
+                                    &m,
+                                    &s,
+                                    || format!("{path}/mdia/minf/{}", s.kind),
+                                    diag,
+                                )?;
                                 if &s.kind.0 == b"stbl" {
                                     stbl = Some(s);
                                 }
@@ -515,6 +609,7 @@ fn parse_stbl<'a>(t: &mut Track<'a>, stbl: &BoxRef<'a>, path: &str, diag: &mut D
             }
         };
         let bpath = format!("{path}/{}", b.kind);
+        check_fits(stbl, &b, || bpath.clone(), diag)?;
         match &b.kind.0 {
             b"stsd" => {
                 let layout = match t.kind {
@@ -643,9 +738,109 @@ fn parse_stbl<'a>(t: &mut Track<'a>, stbl: &BoxRef<'a>, path: &str, diag: &mut D
 
 #[cfg(test)]
 mod tests {
-    use crate::Limits;
-    use crate::bmff::Mp4;
     use crate::bmff::write::{SampleSpec, TrackSpec, avc1_entry, write_mp4};
+    use crate::bmff::{Mp4, write_box};
+    use crate::{ErrorKind, FourCC, Limits};
+
+    fn video(samples: u32) -> TrackSpec {
+        TrackSpec {
+            handler: *b"vide",
+            timescale: 90_000,
+            sample_entry: avc1_entry(16, 16, &[]),
+            samples: (0..samples)
+                .map(|_| SampleSpec {
+                    size: 10,
+                    duration: 3000,
+                    cts: 0,
+                    keyframe: true,
+                })
+                .collect(),
+        }
+    }
+
+    /// A box inside a complete `moov` that claims 2^63 bytes (far more than
+    /// the `moov` holds) is an error with its path and offset in strict
+    /// mode, and a warning otherwise.
+    #[test]
+    fn a_box_larger_than_its_parent_is_an_error_in_strict_mode() {
+        let file = write_mp4(&[video(3)], 1.0);
+        let moov_at = file.windows(4).position(|w| w == b"moov").unwrap() - 4;
+        let mut payload = file[moov_at + 8..].to_vec();
+        let bad_at = (moov_at + 8 + payload.len()) as u64;
+        payload.extend_from_slice(&1u32.to_be_bytes());
+        payload.extend_from_slice(b"free");
+        payload.extend_from_slice(&(1u64 << 63).to_be_bytes());
+        payload.extend_from_slice(&[0; 8]);
+        let mut bad = file[..moov_at].to_vec();
+        write_box(&mut bad, FourCC(*b"moov"), &payload, false);
+        let strict = Limits {
+            strict: true,
+            ..Limits::default()
+        };
+        let e = Mp4::parse(&bad, strict).unwrap_err();
+        assert_eq!(
+            (e.offset, e.path.as_str(), e.kind),
+            (bad_at, "moov/free", ErrorKind::BadBoxSize { size: 1 << 63 })
+        );
+        let mp4 = Mp4::parse(&bad, Limits::default()).unwrap();
+        assert_eq!(mp4.tracks[0].samples().count(), 3);
+        assert!(
+            mp4.warnings
+                .iter()
+                .any(|w| w.offset == bad_at && w.path == "moov/free"),
+            "{:?}",
+            mp4.warnings
+        );
+        // The same box deep inside a track, and in the box dump.
+        let (_, warnings) = crate::bmff::tree(&bad, Limits::default()).unwrap();
+        assert!(
+            warnings.iter().any(|w| w.path == "moov/free"),
+            "{warnings:?}"
+        );
+        assert!(crate::bmff::tree(&bad, strict).is_err());
+        // The original, whose boxes all fit, is fine in strict mode.
+        Mp4::parse(&file, strict).unwrap();
+        crate::bmff::tree(&file, strict).unwrap();
+    }
+
+    /// A file cut short inside `moov` is reported once, where it ends: the
+    /// boxes inside it that overrun with it are not reported again.
+    #[test]
+    fn a_truncated_moov_is_reported_once() {
+        let file = write_mp4(&[video(3)], 1.0);
+        let cut = &file[..file.len() - 10];
+        let mp4 = Mp4::parse(cut, Limits::default()).unwrap();
+        let oversized = |w: &&crate::Warning| w.message.starts_with("invalid box size");
+        assert_eq!(mp4.warnings[0].path, "moov", "{:?}", mp4.warnings);
+        assert_eq!(mp4.warnings.iter().filter(oversized).count(), 0);
+        let (_, warnings) = crate::bmff::tree(cut, Limits::default()).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    /// Tracks whose samples all lie on the same bytes claim them once: the
+    /// samples of all tracks together cover no more bytes than the file.
+    #[test]
+    fn tracks_over_one_chunk_claim_the_file_once() {
+        for len in [16_384, 65_536] {
+            let file = crate::hostile::bmff_tracks_one_chunk(len);
+            let mp4 = Mp4::parse(&file, Limits::default()).unwrap();
+            assert!(mp4.tracks.len() > 10);
+            let bytes: u64 = mp4
+                .tracks
+                .iter()
+                .flat_map(|t| t.samples())
+                .map(|s| s.size as u64)
+                .sum();
+            assert!(bytes <= file.len() as u64, "{bytes} bytes of samples");
+            // The first track keeps every sample that lies in the file.
+            assert!(mp4.tracks[0].samples().count() >= len / 2);
+            assert!(
+                mp4.warnings
+                    .iter()
+                    .any(|w| w.message.contains("other samples already claim"))
+            );
+        }
+    }
 
     #[test]
     fn table_duration_saturates() {
@@ -657,10 +852,8 @@ mod tests {
         };
         let mut file = write_mp4(
             &[TrackSpec {
-                handler: *b"vide",
-                timescale: 90_000,
-                sample_entry: avc1_entry(16, 16, &[]),
                 samples: vec![spec(10), spec(20)],
+                ..video(0)
             }],
             1.0,
         );

@@ -3,20 +3,24 @@
 use super::boxes::{BoxIter, BoxRef};
 use crate::error::{Diag, Error, ErrorKind, Limits, Result, Warning};
 use crate::fourcc::FourCC;
+use std::fmt::Write;
 
 /// A box and, for container boxes, its children.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BoxNode {
-    /// Box type.
-    #[serde(rename = "type")]
-    pub kind: FourCC,
+    // Fields in the order of their JSON names, so that serialising directly
+    // writes what a sorted `serde_json::Value` would (`custody probe --json`).
+    /// Children of a container box (exactly as many as there are: the tree
+    /// holds 40 bytes per box).
+    #[serde(skip_serializing_if = "<[BoxNode]>::is_empty")]
+    pub children: Box<[BoxNode]>,
     /// Absolute offset of the header.
     pub offset: u64,
     /// Declared size.
     pub size: u64,
-    /// Children of a container box.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub children: Vec<BoxNode>,
+    /// Box type.
+    #[serde(rename = "type")]
+    pub kind: FourCC,
 }
 
 /// Where the children of a container box of type `kind` start: a fixed
@@ -55,15 +59,20 @@ fn children_at(b: &BoxRef<'_>) -> Option<usize> {
     })
 }
 
+/// Walks the boxes of `data` (at absolute offset `base`) into nodes;
+/// `path` is the box path of their parent (restored before returning), and
+/// `cut` tells whether that parent is itself cut short.
 fn walk(
     data: &[u8],
     base: u64,
-    path: &str,
+    path: &mut String,
+    cut: bool,
     depth: u32,
     limits: Limits,
     diag: &mut Diag,
-) -> Result<Vec<BoxNode>> {
+) -> Result<Box<[BoxNode]>> {
     let mut out = Vec::new();
+    let parent_len = path.len();
     for item in BoxIter::new(data, base) {
         let b = match item {
             Ok(b) => b,
@@ -73,18 +82,28 @@ fn walk(
                 break;
             }
         };
+        if b.truncated && depth > 0 && !cut {
+            // A box that claims more than its parent holds. (At the top
+            // level, the file ends early: `Mp4::parse` reports that, and
+            // the boxes inside a box cut short overrun it with it.)
+            diag.warn(Error::new(
+                b.offset,
+                format!("{path}{}", b.kind),
+                ErrorKind::BadBoxSize { size: b.size },
+            ))?;
+        }
         let mut node = BoxNode {
             kind: b.kind,
             offset: b.offset,
             size: b.size,
-            children: Vec::new(),
+            children: Box::default(),
         };
         if let Some(skip) = children_at(&b) {
-            let here = format!("{path}{}/", b.kind);
+            let _ = write!(path, "{}/", b.kind);
             if depth >= limits.max_depth {
                 diag.warn(Error::new(
                     b.offset,
-                    here.trim_end_matches('/'),
+                    path.trim_end_matches('/'),
                     ErrorKind::TooDeep {
                         limit: limits.max_depth,
                     },
@@ -93,24 +112,26 @@ fn walk(
                 node.children = walk(
                     inner,
                     b.payload_offset() + skip as u64,
-                    &here,
+                    path,
+                    b.truncated,
                     depth + 1,
                     limits,
                     diag,
                 )?;
             }
+            path.truncate(parent_len);
         }
         out.push(node);
     }
-    Ok(out)
+    Ok(out.into_boxed_slice())
 }
 
 /// Walks the whole box tree (container boxes are descended, up to
 /// [`Limits::max_depth`] levels); problems become warnings, or errors in strict mode.
 pub fn tree(data: &[u8], limits: Limits) -> Result<(Vec<BoxNode>, Vec<Warning>)> {
     let mut diag = Diag::new(limits.strict);
-    let nodes = walk(data, 0, "", 0, limits, &mut diag)?;
-    Ok((nodes, diag.warnings))
+    let nodes = walk(data, 0, &mut String::new(), false, 0, limits, &mut diag)?;
+    Ok((nodes.into_vec(), diag.warnings))
 }
 
 #[cfg(test)]
