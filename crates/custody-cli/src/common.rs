@@ -15,7 +15,10 @@ pub(crate) struct Failure {
 impl From<custody::Error> for Failure {
     fn from(e: custody::Error) -> Failure {
         Failure {
-            path: e.path().map(|p| p.display().to_string()).unwrap_or_default(),
+            path: e
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             offset: e.offset(),
             box_path: e.box_path().map(str::to_string),
             message: e.message(),

@@ -307,8 +307,33 @@ pub(crate) fn stream_copy(
             Some(x) => x,
             None => Input::open(path)?,
         };
-        // Join: each segment starts where the previous one ended.
-        let base = inp.start_seconds();
+        let tbs: Vec<Rational> = inp.ctx.streams().map(|s| s.time_base()).collect();
+        // Join: each segment starts where the previous one ended. Its start
+        // is its earliest decode time (an audio track's priming packet can
+        // precede the container's start), read ahead.
+        let mut base = inp.start_seconds();
+        let mut ahead = Vec::new();
+        if i > 0 {
+            let kept: Vec<usize> = (0..plan.map.len())
+                .filter(|&s| plan.map[s].is_some())
+                .collect();
+            while ahead.len() < QUEUE_MAX
+                && !kept
+                    .iter()
+                    .all(|&s| ahead.iter().any(|(p, _): &(Packet, u64)| p.stream() == s))
+            {
+                match inp.next()? {
+                    Some(x) => ahead.push(x),
+                    None => break,
+                }
+            }
+            for (p, _) in &ahead {
+                let s = p.stream();
+                if let (Some(Some(_)), Some(ts)) = (plan.map.get(s), p.dts().or(p.pts())) {
+                    base = base.min(seconds(ts, tbs[s]));
+                }
+            }
+        }
         let shift_us = if i == 0 || !w.end.is_finite() {
             0
         } else {
@@ -321,32 +346,35 @@ pub(crate) fn stream_copy(
             .streams()
             .map(|s| shift_us.rescale_with(Rational(1, 1_000_000), s.time_base(), Rounding::Up))
             .collect();
-        let tbs: Vec<Rational> = inp.ctx.streams().map(|s| s.time_base()).collect();
+        let mut ahead = ahead.into_iter();
         match &clip {
             Some(c) => {
                 let mut c = c.clone();
                 range = Some(c.run(&mut inp, &plan, &tbs, &mut w, &mut *progress, total)?);
             }
-            None => {
-                while let Some((p, k)) = inp.next()? {
-                    let s = p.stream();
-                    let Some(Some(o)) = plan.map.get(s).copied() else {
-                        continue;
-                    };
-                    let t = p.dts().or(p.pts()).map(|ts| seconds(ts, tbs[s]));
-                    w.push(p, k, tbs[s], o, shifts[s], &plan)?;
-                    if let Some(t) = t {
-                        w.done = w.done.max(done_before + (t - base).max(0.0));
-                    }
-                    if !progress(Progress {
-                        phase: Phase::Write,
-                        done: w.done,
-                        total,
-                    }) {
-                        return Err(Error::Cancelled);
-                    }
+            None => loop {
+                let next = match ahead.next() {
+                    Some(x) => Some(x),
+                    None => inp.next()?,
+                };
+                let Some((p, k)) = next else { break };
+                let s = p.stream();
+                let Some(Some(o)) = plan.map.get(s).copied() else {
+                    continue;
+                };
+                let t = p.dts().or(p.pts()).map(|ts| seconds(ts, tbs[s]));
+                w.push(p, k, tbs[s], o, shifts[s], &plan)?;
+                if let Some(t) = t {
+                    w.done = w.done.max(done_before + (t - base).max(0.0));
                 }
-            }
+                if !progress(Progress {
+                    phase: Phase::Write,
+                    done: w.done,
+                    total,
+                }) {
+                    return Err(Error::Cancelled);
+                }
+            },
         }
         w.flush_queue(&plan)?;
         if inputs.len() > 1 {

@@ -475,16 +475,26 @@ fn locate(
         sample: None,
         detail: String::new(),
     };
+    let mut format_detail = String::new();
     if da.kind == "video" && ua.header != ub.header {
         d.what = "format";
-        d.detail = format!(
+        format_detail = format!(
             "picture {i}: {} in {}, {} in {}",
             da.formats.get(i).cloned().unwrap_or_default(),
             a.display(),
             db.formats.get(i).cloned().unwrap_or_default(),
             b_shown.display()
         );
-        return Ok(d);
+        // Pictures of different sizes or layouts have no common position.
+        let same_layout = |x: &str, y: &str| x.split(" range=").next() == y.split(" range=").next();
+        if !same_layout(
+            da.formats.get(i).map_or("", |s| s.as_str()),
+            db.formats.get(i).map_or("", |s| s.as_str()),
+        ) || ua.planes == ub.planes
+        {
+            d.detail = format_detail;
+            return Ok(d);
+        }
     }
     // Decode both again up to unit i and compare bytes.
     let fa = capture(a, da.stream, i, da.lead)?;
@@ -520,6 +530,9 @@ fn locate(
             }
             if d.detail.is_empty() {
                 d.detail = format!("picture {i}, plane {plane} differs");
+            }
+            if !format_detail.is_empty() {
+                d.detail = format!("{format_detail}; {}", d.detail);
             }
         }
         (Captured::Audio(xa, ca, bytes, s0), Captured::Audio(xb, _, _, _)) => {
@@ -723,12 +736,7 @@ impl AudioBlocks {
 
     /// Adds a decoded frame presented at `time`; `emit(bytes, channels,
     /// first sample, time)` gets each full block.
-    fn push(
-        &mut self,
-        f: &frame::Audio,
-        time: Option<f64>,
-        emit: &mut Emit<'_>,
-    ) {
+    fn push(&mut self, f: &frame::Audio, time: Option<f64>, emit: &mut Emit<'_>) {
         let fmt = f.format();
         let ch = u32::from(f.channels()).max(1);
         let bytes = fmt.bytes().max(1);

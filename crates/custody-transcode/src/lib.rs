@@ -466,6 +466,43 @@ impl Archived {
     }
 }
 
+/// Parses a time: seconds (`12.5`) or `[HH:]MM:SS[.fff]` (`1:02:03.5`).
+///
+/// ```
+/// use custody_transcode::parse_time;
+/// assert_eq!(parse_time("12.5").unwrap(), 12.5);
+/// assert_eq!(parse_time("1:02:03.5").unwrap(), 3723.5);
+/// assert!(parse_time("-1").is_err() && parse_time("1:75").is_err());
+/// ```
+pub fn parse_time(s: &str) -> Result<f64> {
+    let bad = || {
+        Error::InvalidArgument(format!(
+            "{s:?} is not a time (seconds, or [HH:]MM:SS[.fff])"
+        ))
+    };
+    let parts: Vec<&str> = s.trim().split(':').collect();
+    if parts.is_empty() || parts.len() > 3 {
+        return Err(bad());
+    }
+    let mut total = 0.0f64;
+    for (i, p) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        if p.is_empty() || !p.chars().all(|c| c.is_ascii_digit() || (last && c == '.')) {
+            return Err(bad());
+        }
+        let v: f64 = p.parse().map_err(|_| bad())?;
+        if i > 0 && v >= 60.0 {
+            return Err(bad());
+        }
+        total = total * 60.0 + v;
+    }
+    if total.is_finite() {
+        Ok(total)
+    } else {
+        Err(bad())
+    }
+}
+
 /// The FFmpeg libraries' version string (`5.1.6-0+deb12u1`).
 pub fn ffmpeg_version() -> String {
     ffi::init();
