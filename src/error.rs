@@ -61,7 +61,7 @@ pub enum Error {
         /// The file concerned (an input, or the output).
         path: PathBuf,
         /// The cause, with its position in the file when known.
-        source: custody_transcode::Error,
+        source: Box<custody_transcode::Error>,
     },
     /// An argument is outside what the job accepts.
     #[error("{0}")]
@@ -86,7 +86,7 @@ impl Error {
                     .path()
                     .map(Path::to_path_buf)
                     .unwrap_or_else(|| fallback.to_path_buf()),
-                source,
+                source: Box::new(source),
             },
         }
     }

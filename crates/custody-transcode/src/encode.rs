@@ -57,6 +57,10 @@ struct VideoWork {
     scaler: Option<ffmpeg::software::scaling::Context>,
     enc: VideoEnc,
     enc_tb: Rational,
+    /// One picture's duration in `enc_tb` (from the frame rate), given to
+    /// packets the encoder leaves without one, so the last picture keeps
+    /// its time in the output's index.
+    frame_ticks: i64,
 }
 
 enum VideoEnc {
@@ -278,6 +282,10 @@ pub(crate) fn transcode(
             };
             let src_format = d.format();
             if src_format == Pixel::None {
+                // FFmpeg could not decode a picture while opening the file:
+                // the first packet usually says why, and where.
+                let mut probe = Input::open(input)?;
+                while probe.next()?.is_some() {}
                 return Err(Error::Nothing {
                     path: input.to_path_buf(),
                     reason: format!(
@@ -410,6 +418,14 @@ pub(crate) fn transcode(
                 scaler,
                 enc: enc.0,
                 enc_tb: st.time_base(),
+                frame_ticks: {
+                    let r = st.avg_frame_rate();
+                    if r.numerator() > 0 && r.denominator() > 0 {
+                        1i64.rescale(Rational(r.denominator(), r.numerator()), st.time_base())
+                    } else {
+                        0
+                    }
+                },
             });
             Route::Video(videos.len() - 1)
         } else if kind == media::Type::Audio && raw.sample_rate > 0 {
@@ -766,6 +782,7 @@ impl Job<'_> {
         f.set_kind(ffmpeg::picture::Type::None);
         let tb = v.enc_tb;
         let o = v.o;
+        let ticks = v.frame_ticks;
         let packets = match &mut v.enc {
             VideoEnc::Single(e) => encode_one(e, Some(&f)).map_err(|m| Error::Ffmpeg {
                 path: self.path.to_path_buf(),
@@ -787,7 +804,10 @@ impl Job<'_> {
                 collect(pool, false, self.path)?
             }
         };
-        for p in packets {
+        for mut p in packets {
+            if p.duration() <= 0 {
+                p.set_duration(ticks);
+            }
             self.write(p, tb, o)?;
         }
         Ok(())
@@ -882,7 +902,7 @@ impl Job<'_> {
                 self.encode_video(i, f, Position::default())?;
             }
             let v = &mut self.videos[i];
-            let (tb, o) = (v.enc_tb, v.o);
+            let (tb, o, ticks) = (v.enc_tb, v.o, v.frame_ticks);
             let packets = match &mut v.enc {
                 VideoEnc::Single(e) => encode_one(e, None).map_err(|m| Error::Ffmpeg {
                     path: self.path.to_path_buf(),
@@ -898,7 +918,10 @@ impl Job<'_> {
                     p
                 }
             };
-            for p in packets {
+            for mut p in packets {
+                if p.duration() <= 0 {
+                    p.set_duration(ticks);
+                }
                 self.write(p, tb, o)?;
             }
         }

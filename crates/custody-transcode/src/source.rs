@@ -15,6 +15,9 @@ pub(crate) struct Input {
     pub(crate) counts: Vec<u64>,
     /// Byte offset just past the last packet read whole.
     last_end: Option<u64>,
+    /// A truncation FFmpeg noticed while opening (reading ahead to find
+    /// the streams' parameters), reported at the end if nothing else is.
+    open_damage: Option<String>,
 }
 
 /// Checks that `path` is a non-empty regular file (FIFOs and devices are
@@ -69,11 +72,13 @@ impl Input {
             }
         })?;
         let n = ctx.nb_streams() as usize;
+        let open_damage = ffi::last_log().filter(|l| l.contains("partial file"));
         Ok(Input {
             path: path.to_path_buf(),
             ctx,
             counts: vec![0; n],
             last_end: Some(0),
+            open_damage,
         })
     }
 
@@ -122,8 +127,10 @@ impl Input {
                 *count += 1;
                 if p.is_corrupt() {
                     let t = p.pts().or(p.dts()).map(|ts| self.seconds(s, ts));
-                    let message = ffi::last_log()
-                        .unwrap_or_else(|| "the demuxer flagged the packet as corrupt".into());
+                    let message = match ffi::last_log() {
+                        Some(l) => format!("the packet is incomplete or damaged ({l})"),
+                        None => "the packet is incomplete or damaged".into(),
+                    };
                     return Err(Error::Corrupt {
                         path: self.path.clone(),
                         position: Position {
@@ -140,9 +147,18 @@ impl Input {
                 }
                 Ok(Some((p, k)))
             }
-            Err(ffmpeg::Error::Eof) => Ok(None),
             Err(e) => {
                 let log = ffi::last_log();
+                // The end, unless the demuxer logged why it stopped early
+                // (MP4: a sample whose bytes lie past the end of the file).
+                let log = log.or_else(|| {
+                    (e == ffmpeg::Error::Eof)
+                        .then(|| self.open_damage.take())
+                        .flatten()
+                });
+                if e == ffmpeg::Error::Eof && log.is_none() {
+                    return Ok(None);
+                }
                 let offset = log
                     .as_deref()
                     .and_then(ffi::offset_in)
