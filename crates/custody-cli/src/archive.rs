@@ -1,5 +1,7 @@
-//! `custody archive` and `custody compare`.
+//! `custody archive` and `custody compare`, run by the `custody-archive`
+//! binary (the only one that loads FFmpeg's libraries).
 
+use crate::archive_args::{ArchiveArgs, CompareArgs};
 use crate::common::{Failure, print_json, safe};
 use custody::transcode::{
     Action, Archived, Comparison, Container, Options, Parallel, Phase, Profile, Proof,
@@ -9,85 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-/// The profiles, as `--profile` names them.
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub(crate) enum ProfileArg {
-    RemuxMkv,
-    RemuxMp4,
-    Preservation,
-    Access,
-    Join,
-    Clip,
-}
-
-impl From<ProfileArg> for Profile {
-    fn from(p: ProfileArg) -> Profile {
-        match p {
-            ProfileArg::RemuxMkv => Profile::RemuxMkv,
-            ProfileArg::RemuxMp4 => Profile::RemuxMp4,
-            ProfileArg::Preservation => Profile::Preservation,
-            ProfileArg::Access => Profile::Access,
-            ProfileArg::Join => Profile::Join,
-            ProfileArg::Clip => Profile::Clip,
-        }
-    }
-}
-
-#[derive(clap::Args)]
-pub(crate) struct ArchiveArgs {
-    /// The recording(s): one file per output, or the consecutive segments of
-    /// one recording for `--profile join`.
-    #[arg(required = true)]
-    files: Vec<PathBuf>,
-    /// What to make.
-    #[arg(long, value_enum)]
-    profile: ProfileArg,
-    /// The output file; a folder when several files are archived one by one
-    /// (each output is named FILE-STEM.PROFILE.EXT there). Never replaced if
-    /// it exists.
-    #[arg(short = 'o', long = "output", value_name = "OUT")]
-    output: PathBuf,
-    /// `clip`: start (seconds, or [HH:]MM:SS[.fff]) from the recording's start.
-    #[arg(long, value_name = "T")]
-    from: Option<String>,
-    /// `clip`: end.
-    #[arg(long, value_name = "T")]
-    to: Option<String>,
-    /// `access`: libx264 constant rate factor (0-51).
-    #[arg(long, default_value_t = 23)]
-    crf: u8,
-    /// `access`: libx264 preset (ultrafast ... veryslow).
-    #[arg(long, default_value = "medium")]
-    preset: String,
-    /// `preservation`: FFV1 slices per frame.
-    #[arg(long, default_value_t = 16)]
-    slices: u32,
-    /// Worker threads (0: one per core).
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
-    /// `preservation`: encode with FFmpeg's slice threads instead of whole
-    /// frames in parallel (for comparison; the default is faster).
-    #[arg(long)]
-    slice_threads: bool,
-    /// Skip the proof (benchmarks only: an unproven output is kept).
-    #[arg(long)]
-    no_proof: bool,
-    /// Print JSON (one object per output; an array for several).
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(clap::Args)]
-pub(crate) struct CompareArgs {
-    /// The first file (the original).
-    a: PathBuf,
-    /// The second file (the derivative).
-    b: PathBuf,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
-}
 
 /// Ctrl-C stops the job between packets; the partial output is removed.
 fn interrupt_flag() -> Arc<AtomicBool> {

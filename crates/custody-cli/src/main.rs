@@ -1,7 +1,7 @@
 //! The `custody` command. Each subcommand parses its arguments, calls the
 //! library and prints the result; it holds no logic of its own.
 
-mod archive;
+mod archive_args;
 mod common;
 mod evidence;
 mod hash;
@@ -78,12 +78,12 @@ enum Command {
     /// target cannot hold are listed as dropped), 1 when a proof failed (that
     /// output is removed), 2 when a job could not run (a damaged, truncated
     /// or empty input, named with its position; nothing is left behind).
-    Archive(archive::ArchiveArgs),
+    Archive(archive_args::ArchiveArgs),
     /// Compare two files by their decoded pictures and sound.
     ///
     /// Exit 0 when identical, 1 when they differ (the first differing
     /// picture, plane and position, and how many differ), 2 on error.
-    Compare(archive::CompareArgs),
+    Compare(archive_args::CompareArgs),
 }
 
 #[derive(clap::Args)]
@@ -124,7 +124,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => evidence::run_verify(args),
         Command::Report(args) => evidence::run_report(args),
         Command::Catalog(cmd) => evidence::catalog(cmd),
-        Command::Archive(args) => archive::run(args),
-        Command::Compare(args) => archive::compare(args),
+        // Run by `custody-archive`, beside this binary: only it loads
+        // FFmpeg's libraries (tens of milliseconds at every start).
+        Command::Archive(_) | Command::Compare(_) => archive_args::hand_over(),
     }
 }
