@@ -428,6 +428,7 @@ pub(crate) fn stream_copy(
         chapters,
         duration,
         warnings,
+        recorded: None,
     })
 }
 

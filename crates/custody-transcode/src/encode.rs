@@ -3,7 +3,7 @@
 
 use crate::copy::{metadata, muxer_options, refusal};
 use crate::error::{Error, Position, Result};
-use crate::frames::Dec;
+use crate::frames::{Dec, Recorder};
 use crate::output::TempOutput;
 use crate::source::{Input, codec_name, kind_name, seconds};
 use crate::{
@@ -57,6 +57,8 @@ struct VideoWork {
     scaler: Option<ffmpeg::software::scaling::Context>,
     enc: VideoEnc,
     enc_tb: Rational,
+    /// Its slot in the recorder of decoded-frame digests.
+    slot: usize,
     /// One picture's duration in `enc_tb` (from the frame rate), given to
     /// packets the encoder leaves without one, so the last picture keeps
     /// its time in the output's index.
@@ -89,6 +91,7 @@ struct AudioWork {
     target: Id,
     rate: u32,
     raw_bits: i32,
+    slot: usize,
 }
 
 struct Job<'a> {
@@ -102,6 +105,9 @@ struct Job<'a> {
     end: f64,
     /// Packets written.
     written: u64,
+    /// Digests of the source's decoded pictures and sound, taken as they
+    /// are encoded: the proof compares the output's with them.
+    rec: Recorder,
 }
 
 fn video_encoder_options(profile: Profile, opts: &Options) -> ffmpeg::Dictionary<'static> {
@@ -262,6 +268,8 @@ pub(crate) fn transcode(
     };
     let mut routes = Vec::new();
     let mut tracks = Vec::new();
+    let mut rec = Recorder::new(crate::frames::video_start(&inp));
+    let mut rec_outputs = Vec::new();
     let mut videos = Vec::new();
     let mut audios = Vec::new();
     let itbs: Vec<Rational> = inp.ctx.streams().map(|s| s.time_base()).collect();
@@ -409,8 +417,11 @@ pub(crate) fn transcode(
                 }
                 .into(),
             };
+            let slot = rec.add(st.index(), true, codec_name(id), 0);
+            rec_outputs.push(enc.1);
             videos.push(VideoWork {
                 o: enc.1,
+                slot,
                 dec,
                 shape,
                 enc_format,
@@ -449,6 +460,7 @@ pub(crate) fn transcode(
                         codec: codec_name(t),
                     };
                     audios.push(AudioWork {
+                        slot: usize::MAX,
                         o: usize::MAX,
                         dec: Dec::open(input, &st, audios.len())?,
                         graph: None,
@@ -470,6 +482,8 @@ pub(crate) fn transcode(
                     ffi::set_disposition(&mut ost, ffi::disposition(&st));
                     a.o = ost.index();
                     a.enc = Some(enc);
+                    a.slot = rec.add(st.index(), false, codec_name(id), 0);
+                    rec_outputs.push(a.o);
                     Route::Audio(audios.len() - 1)
                 }
                 None => match refusal(&st, &fmt, container) {
@@ -577,6 +591,7 @@ pub(crate) fn transcode(
         itbs,
         end: 0.0,
         written: 0,
+        rec,
     };
     let base = inp.start_seconds();
     let handle = |job: &mut Job, p: Packet, k: u64| -> Result<()> {
@@ -620,13 +635,15 @@ pub(crate) fn transcode(
         .write_trailer()
         .map_err(|e| Error::ffmpeg(&job.dest, "finishing the output", e))?;
     let duration = job.end.max(total);
-    drop(job);
+    let Job { octx, rec, .. } = job;
+    drop(octx);
     Ok(Written {
         tracks,
         range: None,
         chapters: Vec::new(),
         duration,
         warnings: Vec::new(),
+        recorded: Some((rec, rec_outputs)),
     })
 }
 
@@ -739,6 +756,8 @@ impl Job<'_> {
     }
 
     fn encode_video(&mut self, i: usize, mut f: frame::Video, pos: Position) -> Result<()> {
+        let t = f.timestamp().map(|ts| seconds(ts, self.videos[i].dec.tb));
+        self.rec.video(self.videos[i].slot, &f, t);
         let v = &mut self.videos[i];
         let shape = Shape {
             width: f.width(),
@@ -825,6 +844,8 @@ impl Job<'_> {
         self.audios[i].dec.send(self.path, p, pos)?;
         let frames = self.audios[i].dec.take_audio(self.path, pos)?;
         for f in frames {
+            let t = f.timestamp().map(|ts| seconds(ts, tb));
+            self.rec.audio(self.audios[i].slot, &f, t);
             self.encode_audio(i, Some(f), tb)?;
         }
         Ok(())
@@ -932,6 +953,8 @@ impl Job<'_> {
                 .dec
                 .take_audio(self.path, Position::default())?;
             for f in frames {
+                let t = f.timestamp().map(|ts| seconds(ts, itb));
+                self.rec.audio(self.audios[i].slot, &f, t);
                 self.encode_audio(i, Some(f), itb)?;
             }
             self.encode_audio(i, None, itb)?;

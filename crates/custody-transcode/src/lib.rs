@@ -570,56 +570,23 @@ pub fn archive<P: AsRef<Path>>(
     }
     let tags = provenance_tags(&sources, opts);
     let tmp = output::TempOutput::new(output)?;
-    let written = match opts.profile {
+    let mut written = match opts.profile {
         Profile::Preservation | Profile::Access => {
             encode::transcode(&inputs[0], &tmp, container, opts, &tags, &mut progress)?
         }
         _ => copy::stream_copy(&inputs, &tmp, container, opts, &tags, &mut progress)?,
     };
-    let proof = if opts.prove {
-        let total = written.duration;
-        let mut prog = |done: f64| {
-            progress(Progress {
-                phase: Phase::Prove,
-                done,
-                total,
-            })
-        };
-        Some(match opts.profile {
-            Profile::Preservation | Profile::Access => {
-                let comparison = frames::compare_with(&inputs[0], tmp.path(), output, &mut prog)?;
-                // Copied tracks are proven bit for bit as well.
-                let copied: Vec<usize> = written
-                    .tracks
-                    .iter()
-                    .filter(|t| t.action == Action::Copied)
-                    .filter_map(|t| t.output_stream)
-                    .collect();
-                let copies = if copied.is_empty() {
-                    None
-                } else {
-                    let mut p = proof::prove(&inputs, tmp.path(), Some(&copied), true, &mut prog)?;
-                    p.output = output.to_path_buf();
-                    Some(p)
-                };
-                Proof::Frames(FramesProof {
-                    lossless: opts.profile == Profile::Preservation,
-                    comparison,
-                    copies,
-                })
-            }
-            _ => Proof::Packets(proof::prove(
-                &inputs,
-                tmp.path(),
-                None,
-                opts.profile != Profile::Clip,
-                &mut prog,
-            )?),
-        })
-    } else {
-        None
-    };
-    let (size, blake3) = source::blake3_file(tmp.path())?;
+    // The output's BLAKE3 is taken on another thread while the proof reads it.
+    let out_path = tmp.path().to_path_buf();
+    let (proof, digest) = std::thread::scope(|scope| {
+        let digest = scope.spawn(|| source::blake3_file(&out_path));
+        let proof = prove_output(&inputs, &tmp, output, opts, &mut written, &mut progress);
+        let digest = digest
+            .join()
+            .unwrap_or_else(|_| Err(Error::InvalidArgument("hashing the output failed".into())));
+        (proof, digest)
+    });
+    let (proof, (size, blake3)) = (proof?, digest?);
     // An output that fails its proof is not left beside the evidence.
     let kept = proof.as_ref().is_none_or(Proof::ok);
     if kept {
@@ -647,6 +614,71 @@ pub fn archive<P: AsRef<Path>>(
         proof,
         warnings: written.warnings,
     })
+}
+
+/// Proves the output written to `tmp`, unless the proof is off.
+fn prove_output(
+    inputs: &[PathBuf],
+    tmp: &output::TempOutput,
+    output: &Path,
+    opts: &Options,
+    written: &mut Written,
+    progress: &mut impl FnMut(Progress) -> bool,
+) -> Result<Option<Proof>> {
+    if !opts.prove {
+        return Ok(None);
+    }
+    let total = written.duration;
+    let mut prog = |done: f64| {
+        progress(Progress {
+            phase: Phase::Prove,
+            done,
+            total,
+        })
+    };
+    Ok(Some(match opts.profile {
+        Profile::Preservation | Profile::Access => {
+            let lossless = opts.profile == Profile::Preservation;
+            let comparison = match written.recorded.take() {
+                Some((rec, outs)) => frames::prove_reencode(
+                    &inputs[0],
+                    tmp.path(),
+                    output,
+                    rec,
+                    &outs,
+                    lossless,
+                    &mut prog,
+                )?,
+                None => frames::compare_with(&inputs[0], tmp.path(), output, &mut prog)?,
+            };
+            // Copied tracks are proven bit for bit as well.
+            let copied: Vec<usize> = written
+                .tracks
+                .iter()
+                .filter(|t| t.action == Action::Copied)
+                .filter_map(|t| t.output_stream)
+                .collect();
+            let copies = if copied.is_empty() {
+                None
+            } else {
+                let mut p = proof::prove(inputs, tmp.path(), Some(&copied), true, &mut prog)?;
+                p.output = output.to_path_buf();
+                Some(p)
+            };
+            Proof::Frames(FramesProof {
+                lossless,
+                comparison,
+                copies,
+            })
+        }
+        _ => Proof::Packets(proof::prove(
+            inputs,
+            tmp.path(),
+            None,
+            opts.profile != Profile::Clip,
+            &mut prog,
+        )?),
+    }))
 }
 
 fn check_request(inputs: &[PathBuf], output: &Path, opts: &Options) -> Result<()> {
@@ -751,4 +783,7 @@ pub(crate) struct Written {
     /// Seconds of media written.
     pub(crate) duration: f64,
     pub(crate) warnings: Vec<String>,
+    /// Re-encodes: the source's decoded-frame digests, taken while
+    /// encoding, and the output streams they belong to.
+    pub(crate) recorded: Option<(frames::Recorder, Vec<usize>)>,
 }

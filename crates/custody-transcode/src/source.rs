@@ -4,7 +4,6 @@
 use crate::error::{Error, Position, Result};
 use crate::ffi;
 use ffmpeg_next as ffmpeg;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// An input opened by FFmpeg's demuxer, with packet counters per stream.
@@ -33,14 +32,23 @@ pub(crate) fn check_file(path: &Path) -> Result<u64> {
     Ok(len)
 }
 
-/// Size and BLAKE3 (hex) of the file at `path`, read once with `read()`.
+/// Size and BLAKE3 (hex) of the file at `path`: memory-mapped and hashed
+/// on every core where mapping is safe (never on removable media), else
+/// read with `read()`.
 pub(crate) fn blake3_file(path: &Path) -> Result<(u64, String)> {
     let mut f = custody_io::open_regular(path).map_err(Error::io(path))?;
+    let len = f.metadata().map_err(Error::io(path))?.len();
     let mut h = blake3::Hasher::new();
+    if custody_io::map_is_safe(path, len) {
+        let ev =
+            custody_io::Evidence::open(path, custody_io::ReadMode::Map).map_err(Error::io(path))?;
+        h.update_rayon(ev.bytes());
+        return Ok((ev.bytes().len() as u64, h.finalize().to_hex().to_string()));
+    }
     let mut buf = vec![0u8; 1 << 20];
     let mut n = 0u64;
     loop {
-        let k = f.read(&mut buf).map_err(Error::io(path))?;
+        let k = std::io::Read::read(&mut f, &mut buf).map_err(Error::io(path))?;
         if k == 0 {
             break;
         }
