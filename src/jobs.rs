@@ -377,7 +377,7 @@ pub fn report(
 /// only read. The output is written to a temporary file, fsynced and moved
 /// into place, then proven against the original (packet by packet for
 /// stream copies, decoded frame by decoded frame for re-encodes); an output
-/// whose proof fails is removed ([`transcode::Archived::kept`]). The
+/// whose proof fails is removed ([`crate::transcode::Archived::kept`]). The
 /// sources' BLAKE3 and content hashes, the profile, its parameters and the
 /// FFmpeg version are written into the output's tags. `progress` returning
 /// `false` cancels the job, leaving nothing behind.
