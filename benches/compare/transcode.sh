@@ -39,7 +39,7 @@ cat "$clip" > /dev/null   # into the page cache
 out=$(mktemp -d)
 json=$(mktemp -d)
 trap 'rm -rf "$out" "$json"' EXIT
-clean="rm -f $out/*.mkv"
+clean="sh -c 'rm -f $out/*.mkv'"
 
 hyperfine -N --style basic --warmup 1 --runs "$((runs * 3))" --prepare "$clean" \
   --export-json "$json/remux.json" \
