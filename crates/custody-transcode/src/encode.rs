@@ -106,8 +106,10 @@ struct Job<'a> {
     /// Packets written.
     written: u64,
     /// Digests of the source's decoded pictures and sound, taken as they
-    /// are encoded: the proof compares the output's with them.
+    /// are encoded: the proof compares the output's with them (not taken
+    /// when the proof is off).
     rec: Recorder,
+    record: bool,
 }
 
 fn video_encoder_options(profile: Profile, opts: &Options) -> ffmpeg::Dictionary<'static> {
@@ -592,6 +594,7 @@ pub(crate) fn transcode(
         end: 0.0,
         written: 0,
         rec,
+        record: opts.prove,
     };
     let base = inp.start_seconds();
     let handle = |job: &mut Job, p: Packet, k: u64| -> Result<()> {
@@ -757,7 +760,9 @@ impl Job<'_> {
 
     fn encode_video(&mut self, i: usize, mut f: frame::Video, pos: Position) -> Result<()> {
         let t = f.timestamp().map(|ts| seconds(ts, self.videos[i].dec.tb));
-        self.rec.video(self.videos[i].slot, &f, t);
+        if self.record {
+            self.rec.video(self.videos[i].slot, &f, t);
+        }
         let v = &mut self.videos[i];
         let shape = Shape {
             width: f.width(),
@@ -845,7 +850,11 @@ impl Job<'_> {
         let frames = self.audios[i].dec.take_audio(self.path, pos)?;
         for f in frames {
             let t = f.timestamp().map(|ts| seconds(ts, tb));
-            self.rec.audio(self.audios[i].slot, &f, t);
+            if self.record {
+                if self.record {
+                    self.rec.audio(self.audios[i].slot, &f, t);
+                }
+            }
             self.encode_audio(i, Some(f), tb)?;
         }
         Ok(())
@@ -954,7 +963,11 @@ impl Job<'_> {
                 .take_audio(self.path, Position::default())?;
             for f in frames {
                 let t = f.timestamp().map(|ts| seconds(ts, itb));
-                self.rec.audio(self.audios[i].slot, &f, t);
+                if self.record {
+                    if self.record {
+                        self.rec.audio(self.audios[i].slot, &f, t);
+                    }
+                }
                 self.encode_audio(i, Some(f), itb)?;
             }
             self.encode_audio(i, None, itb)?;
