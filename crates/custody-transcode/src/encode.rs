@@ -851,9 +851,7 @@ impl Job<'_> {
         for f in frames {
             let t = f.timestamp().map(|ts| seconds(ts, tb));
             if self.record {
-                if self.record {
-                    self.rec.audio(self.audios[i].slot, &f, t);
-                }
+                self.rec.audio(self.audios[i].slot, &f, t);
             }
             self.encode_audio(i, Some(f), tb)?;
         }
@@ -964,9 +962,7 @@ impl Job<'_> {
             for f in frames {
                 let t = f.timestamp().map(|ts| seconds(ts, itb));
                 if self.record {
-                    if self.record {
-                        self.rec.audio(self.audios[i].slot, &f, t);
-                    }
+                    self.rec.audio(self.audios[i].slot, &f, t);
                 }
                 self.encode_audio(i, Some(f), itb)?;
             }
