@@ -2,7 +2,9 @@
 # Installs what Custody's tests, demo and benchmarks need on Debian 12, when missing:
 # ffmpeg/ffprobe (the referee in conformance tests), mediainfo (benchmarks),
 # openssl and coreutils (SHA-256 references), b3sum (the BLAKE3 reference),
-# gcc, pkg-config and valgrind (the C API's tests),
+# gcc, pkg-config and valgrind (the C API's tests), FFmpeg's development
+# packages with clang (custody-transcode builds on ffmpeg-next, whose
+# bindings bindgen generates against the installed headers),
 # and a Python virtual environment for the third-party store verifier.
 # Rust (1.95, stable) is expected from rustup. Idempotent; prints what it does.
 set -euo pipefail
@@ -18,6 +20,11 @@ command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+# custody-transcode: FFmpeg 5.1's libraries and headers, and libclang for bindgen.
+for pkg in libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev \
+           libavfilter-dev libavdevice-dev clang libclang-dev; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2

@@ -52,6 +52,17 @@ pub enum Error {
         /// The cause.
         source: custody_evidence::verify::VerifyError,
     },
+    /// Transcoding, or the proof of a derivative, could not run: the input
+    /// is damaged or cut short (with its position), empty, unsupported, or
+    /// the output could not be written. No output is left behind.
+    #[cfg(feature = "transcode")]
+    #[error("{}: {}", path.display(), source.message())]
+    Transcode {
+        /// The file concerned (an input, or the output).
+        path: PathBuf,
+        /// The cause, with its position in the file when known.
+        source: Box<custody_transcode::Error>,
+    },
     /// An argument is outside what the job accepts.
     #[error("{0}")]
     InvalidArgument(String),
@@ -62,6 +73,24 @@ pub enum Error {
 
 /// A job's result.
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(feature = "transcode")]
+impl Error {
+    /// A transcoding error, placed on its own file (else on `fallback`).
+    pub(crate) fn transcode(fallback: &Path, source: custody_transcode::Error) -> Error {
+        match source {
+            custody_transcode::Error::Cancelled => Error::Cancelled,
+            custody_transcode::Error::InvalidArgument(m) => Error::InvalidArgument(m),
+            source => Error::Transcode {
+                path: source
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| fallback.to_path_buf()),
+                source: Box::new(source),
+            },
+        }
+    }
+}
 
 impl Error {
     pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -80,6 +109,8 @@ impl Error {
             | Error::InconsistentTree { path }
             | Error::Key { path, .. }
             | Error::Verify { path, .. } => Some(path),
+            #[cfg(feature = "transcode")]
+            Error::Transcode { path, .. } => Some(path),
             Error::InvalidArgument(_) | Error::Cancelled => None,
         }
     }
@@ -88,6 +119,8 @@ impl Error {
     pub fn offset(&self) -> Option<u64> {
         match self {
             Error::Parse { source, .. } => Some(source.offset),
+            #[cfg(feature = "transcode")]
+            Error::Transcode { source, .. } => source.offset(),
             _ => None,
         }
     }
@@ -111,6 +144,8 @@ impl Error {
             }
             Error::Key { source, .. } => source.to_string(),
             Error::Verify { source, .. } => source.to_string(),
+            #[cfg(feature = "transcode")]
+            Error::Transcode { source, .. } => source.message(),
             Error::InvalidArgument(m) => m.clone(),
             Error::Cancelled => "cancelled".into(),
         }

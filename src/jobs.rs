@@ -369,3 +369,97 @@ pub fn report(
         custody_evidence::keyring::trust_store(&s, anchors).map_err(Error::io(dir))?;
     custody_evidence::report::report(&s, opts, &trust).map_err(Error::io(dir))
 }
+
+/// Makes an archival derivative of `inputs` (one recording, or the segments
+/// of one recording for `join`) at `output`, as `opts.profile` says:
+/// `remux-mkv`, `remux-mp4`, `preservation` (FFV1 + lossless audio in
+/// Matroska), `access` (H.264 + AAC in MP4), `join`, `clip`. The original is
+/// only read. The output is written to a temporary file, fsynced and moved
+/// into place, then proven against the original (packet by packet for
+/// stream copies, decoded frame by decoded frame for re-encodes); an output
+/// whose proof fails is removed ([`crate::transcode::Archived::kept`]). The
+/// sources' BLAKE3 and content hashes, the profile, its parameters and the
+/// FFmpeg version are written into the output's tags. `progress` returning
+/// `false` cancels the job, leaving nothing behind.
+///
+/// ```no_run
+/// # fn main() -> custody::Result<()> {
+/// use custody::transcode::{Options, Profile};
+/// let opts = Options { profile: Profile::Preservation, ..Default::default() };
+/// let done = custody::archive(&["CLIP.MP4"], "CLIP.preservation.mkv", &opts, |_| true)?;
+/// assert!(done.kept && done.proof.as_ref().is_some_and(|p| p.ok()));
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "transcode")]
+pub fn archive<P: AsRef<Path>>(
+    inputs: &[P],
+    output: impl AsRef<Path>,
+    opts: &custody_transcode::Options,
+    progress: impl FnMut(custody_transcode::Progress) -> bool,
+) -> Result<custody_transcode::Archived> {
+    let output = output.as_ref();
+    let fallback = inputs.first().map(|p| p.as_ref()).unwrap_or(output);
+    let mut opts = opts.clone();
+    // Container-independent content hashes of each source the parsers
+    // read (MP4, MPEG-TS, MPEG-PS), so the derivative names its source's
+    // content as well as its bytes; `-` where they do not apply.
+    let mut parts = Vec::new();
+    for p in inputs {
+        let p = p.as_ref();
+        if std::fs::metadata(p).is_ok_and(|m| m.len() == 0) {
+            break;
+        }
+        parts.push(match content(p) {
+            Ok(c) => c
+                .tracks
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{}:{}:{}:{}",
+                        t.id,
+                        t.codec.unwrap_or("-"),
+                        t.form,
+                        t.content_blake3
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            Err(_) => "-".into(),
+        });
+    }
+    if !parts.is_empty() {
+        opts.tags.push((
+            "CUSTODY_SOURCE_CONTENT".into(),
+            format!(
+                "v{} {}",
+                custody_hash::content::CONTENT_VERSION,
+                parts.join("; ")
+            ),
+        ));
+    }
+    custody_transcode::archive(inputs, output, &opts, progress)
+        .map_err(|e| Error::transcode(fallback, e))
+}
+
+/// Compares the files `a` and `b` by their decoded pictures and sound (video
+/// streams paired in order, then audio streams): identical, or the first
+/// differing frame (time, plane, position) and how many differ. A picture's
+/// colour range, primaries, transfer and matrix are part of it, so a
+/// full-range recording turned limited range is caught. Both files are only
+/// read; `progress` gets the seconds of `a` decoded and may cancel.
+///
+/// ```no_run
+/// # fn main() -> custody::Result<()> {
+/// let c = custody::compare("CLIP.MP4", "CLIP.preservation.mkv", |_| true)?;
+/// println!("{}", if c.identical { "identical" } else { "different" });
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "transcode")]
+pub fn compare(
+    a: impl AsRef<Path>,
+    b: impl AsRef<Path>,
+    progress: impl FnMut(f64) -> bool,
+) -> Result<custody_transcode::Comparison> {
+    let a = a.as_ref();
+    custody_transcode::compare(a, b.as_ref(), progress).map_err(|e| Error::transcode(a, e))
+}

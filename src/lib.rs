@@ -3,8 +3,9 @@
 //!
 //! One function per job, each taking paths and returning a typed result or
 //! an [`Error`]: [`probe`], [`hash`](fn@hash), [`content`], [`locate`], [`ingest`],
-//! [`verify`], [`report`]. The workspace crates are re-exported for the
-//! details:
+//! [`verify`], [`report`], and (with the default `transcode` feature, which
+//! needs FFmpeg's libraries) `archive` and `compare`. The workspace crates
+//! are re-exported for the details:
 //!
 //! - [`container`]: zero-copy parsing of ISO-BMFF, MPEG-TS/M2TS and MPEG-PS.
 //! - [`hash`](mod@hash): one-pass BLAKE3 + SHA-256, chunk trees that locate
@@ -12,6 +13,8 @@
 //! - [`io`]: read-only access to evidence files (memory map or planned reads).
 //! - [`evidence`]: keys, signed manifests, the custody log, the store, ingest,
 //!   verification and supervision reports.
+//! - `transcode` (feature `transcode`): FFmpeg pipelines (remux, join, clip,
+//!   preservation master, access copy) and their proofs.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -23,9 +26,13 @@ pub use custody_container as container;
 pub use custody_evidence as evidence;
 pub use custody_hash as hash;
 pub use custody_io as io;
+#[cfg(feature = "transcode")]
+pub use custody_transcode as transcode;
 pub use error::{Error, Result};
 pub use jobs::{
     ContentSummary, HashSummary, ProbeRequest, content, default_key_path, hash, hash_cancellable,
     ingest, load_key, locate, probe, probe_segment, read_tree, report, tree_path, verify,
     verify_range, write_tree,
 };
+#[cfg(feature = "transcode")]
+pub use jobs::{archive, compare};

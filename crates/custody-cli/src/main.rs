@@ -1,6 +1,7 @@
 //! The `custody` command. Each subcommand parses its arguments, calls the
 //! library and prints the result; it holds no logic of its own.
 
+mod archive_args;
 mod common;
 mod evidence;
 mod hash;
@@ -77,6 +78,20 @@ enum Command {
     /// verify, 2 on error.
     #[command(subcommand)]
     Catalog(evidence::CatalogCommand),
+    /// Make archival derivatives with FFmpeg, each proven against its original:
+    /// remux-mkv, remux-mp4, preservation (FFV1 + lossless audio), access
+    /// (H.264 + AAC), join (segments), clip (--from/--to, cut at keyframes).
+    ///
+    /// Exit 0 when every output was written and its proof holds (tracks the
+    /// target cannot hold are listed as dropped), 1 when a proof failed (that
+    /// output is removed), 2 when a job could not run (a damaged, truncated
+    /// or empty input, named with its position; nothing is left behind).
+    Archive(archive_args::ArchiveArgs),
+    /// Compare two files by their decoded pictures and sound.
+    ///
+    /// Exit 0 when identical, 1 when they differ (the first differing
+    /// picture, plane and position, and how many differ), 2 on error.
+    Compare(archive_args::CompareArgs),
 }
 
 #[derive(clap::Args)]
@@ -117,5 +132,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => evidence::run_verify(args),
         Command::Report(args) => evidence::run_report(args),
         Command::Catalog(cmd) => evidence::catalog(cmd),
+        // Run by `custody-archive`, beside this binary: only it loads
+        // FFmpeg's libraries (tens of milliseconds at every start).
+        Command::Archive(_) | Command::Compare(_) => archive_args::hand_over(),
     }
 }

@@ -1,0 +1,39 @@
+//! `custody-archive`: runs `custody archive` and `custody compare`, which
+//! `custody` hands to it. Kept apart because it links FFmpeg's libraries,
+//! whose loading would slow every other command down.
+
+mod archive;
+mod archive_args;
+#[allow(dead_code)]
+mod common;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "custody",
+    version,
+    about = "Archival derivatives of recorder media, proven against their originals"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Make archival derivatives with FFmpeg, each proven against its original.
+    Archive(archive_args::ArchiveArgs),
+    /// Compare two files by their decoded pictures and sound.
+    Compare(archive_args::CompareArgs),
+}
+
+fn main() -> ExitCode {
+    custody_io::default_sigpipe();
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Archive(args) => archive::run(args),
+        Command::Compare(args) => archive::compare(args),
+    }
+}

@@ -1,0 +1,243 @@
+//! The few things `ffmpeg-next` does not wrap: FFmpeg's log, codec
+//! parameters' colour and padding fields, muxer capability queries, stream
+//! dispositions, plane row sizes. The crate's only `unsafe` code is here;
+//! each block says why it is sound.
+
+use ffmpeg_next as ffmpeg;
+use ffmpeg_next::ffi as sys;
+use std::cell::RefCell;
+use std::ffi::{CStr, c_char, c_int, c_void};
+use std::sync::Once;
+
+thread_local! {
+    /// The last error FFmpeg logged on this thread (the demuxer and the
+    /// muxer log on the thread that calls them).
+    static LAST: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+unsafe extern "C" fn log_callback(
+    avcl: *mut c_void,
+    level: c_int,
+    fmt: *const c_char,
+    vl: *mut sys::__va_list_tag,
+) {
+    if level > sys::AV_LOG_ERROR {
+        return;
+    }
+    let mut buf = [0 as c_char; 1024];
+    let mut prefix: c_int = 0;
+    // SAFETY: FFmpeg calls this with the arguments `av_log` received; they are
+    // passed on unchanged to the formatter, which writes at most `buf.len()`
+    // bytes including the terminating NUL into `buf`.
+    let n = unsafe {
+        sys::av_log_format_line2(
+            avcl,
+            level,
+            fmt,
+            vl,
+            buf.as_mut_ptr(),
+            buf.len() as c_int,
+            &mut prefix,
+        )
+    };
+    if n < 0 {
+        return;
+    }
+    // SAFETY: av_log_format_line2 NUL-terminates `buf` (truncating if needed).
+    let line = unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .trim()
+        .to_string();
+    if !line.is_empty() {
+        LAST.with(|l| *l.borrow_mut() = Some(line));
+    }
+}
+
+/// Initialises FFmpeg once and routes its log into a per-thread "last
+/// error" instead of stderr (errors are returned, typed, instead).
+pub(crate) fn init() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = ffmpeg::init();
+        // SAFETY: log_callback has the signature av_log_set_callback expects
+        // and only touches thread-local state.
+        unsafe { sys::av_log_set_callback(Some(log_callback)) };
+    });
+}
+
+/// Takes the last error FFmpeg logged on this thread.
+pub(crate) fn last_log() -> Option<String> {
+    LAST.with(|l| l.borrow_mut().take())
+}
+
+/// Forgets any error logged on this thread so far.
+pub(crate) fn clear_log() {
+    LAST.with(|l| *l.borrow_mut() = None);
+}
+
+/// The byte offset in an FFmpeg message such as
+/// `stream 0, offset 0x2110a: partial file`.
+pub(crate) fn offset_in(message: &str) -> Option<u64> {
+    let at = message.find("offset 0x")? + "offset 0x".len();
+    let hex: String = message[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit())
+        .collect();
+    u64::from_str_radix(&hex, 16).ok()
+}
+
+/// The byte position of the input's reader, when it has one.
+pub(crate) fn io_position(ictx: &ffmpeg::format::context::Input) -> Option<u64> {
+    // SAFETY: `ictx` owns a valid AVFormatContext; `pb` is null or a valid
+    // AVIOContext owned by it. avio_seek(pb, 0, SEEK_CUR) only reports the position.
+    unsafe {
+        let pb = (*ictx.as_ptr()).pb;
+        if pb.is_null() {
+            return None;
+        }
+        u64::try_from(sys::avio_seek(pb, 0, 1)).ok()
+    }
+}
+
+/// FFmpeg's `start_time` of an input, in AV_TIME_BASE units (may be AV_NOPTS_VALUE).
+pub(crate) fn start_time(ictx: &ffmpeg::format::context::Input) -> i64 {
+    // SAFETY: plain field read on a valid AVFormatContext.
+    unsafe { (*ictx.as_ptr()).start_time }
+}
+
+/// Codec parameters that `ffmpeg-next` does not expose.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Params {
+    pub(crate) width: i32,
+    pub(crate) height: i32,
+    pub(crate) format: i32,
+    pub(crate) sample_rate: i32,
+    pub(crate) channels: i32,
+    pub(crate) profile: i32,
+    pub(crate) level: i32,
+    pub(crate) color_range: i32,
+    pub(crate) color_primaries: i32,
+    pub(crate) color_trc: i32,
+    pub(crate) color_space: i32,
+    pub(crate) bits_per_raw_sample: i32,
+    pub(crate) initial_padding: i32,
+    pub(crate) extradata: Vec<u8>,
+}
+
+pub(crate) fn params(p: &ffmpeg::codec::Parameters) -> Params {
+    // SAFETY: `p` wraps a valid AVCodecParameters; extradata is null or
+    // points to `extradata_size` readable bytes.
+    unsafe {
+        let c = &*p.as_ptr();
+        let extradata = if c.extradata.is_null() || c.extradata_size <= 0 {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts(c.extradata, c.extradata_size as usize).to_vec()
+        };
+        Params {
+            width: c.width,
+            height: c.height,
+            format: c.format,
+            sample_rate: c.sample_rate,
+            channels: c.ch_layout.nb_channels,
+            profile: c.profile,
+            level: c.level,
+            color_range: c.color_range as i32,
+            color_primaries: c.color_primaries as i32,
+            color_trc: c.color_trc as i32,
+            color_space: c.color_space as i32,
+            bits_per_raw_sample: c.bits_per_raw_sample,
+            initial_padding: c.initial_padding,
+            extradata,
+        }
+    }
+}
+
+/// Clears the codec tag of an output stream (a tag from the source container
+/// may be invalid in the target) and sets its initial padding.
+pub(crate) fn prepare_copy(stream: &mut ffmpeg::format::stream::StreamMut, initial_padding: i32) {
+    // SAFETY: the stream belongs to an output context not yet started; its
+    // codecpar is valid and owned by it.
+    unsafe {
+        let par = (*stream.as_mut_ptr()).codecpar;
+        (*par).codec_tag = 0;
+        if initial_padding > 0 {
+            (*par).initial_padding = initial_padding;
+        }
+    }
+}
+
+/// Copies a stream's disposition (default, attached picture, ...).
+pub(crate) fn set_disposition(stream: &mut ffmpeg::format::stream::StreamMut, disposition: i32) {
+    // SAFETY: plain field write on a valid AVStream.
+    unsafe { (*stream.as_mut_ptr()).disposition = disposition };
+}
+
+/// The raw disposition of a stream.
+pub(crate) fn disposition(stream: &ffmpeg::format::stream::Stream) -> i32 {
+    // SAFETY: plain field read on a valid AVStream.
+    unsafe { (*stream.as_ptr()).disposition }
+}
+
+/// True when the stream is a cover picture rather than video.
+pub(crate) fn is_attached_pic(stream: &ffmpeg::format::stream::Stream) -> bool {
+    disposition(stream) & sys::AV_DISPOSITION_ATTACHED_PIC != 0
+}
+
+/// Whether the output format can hold `id`: `None` when the muxer cannot say.
+pub(crate) fn can_hold(fmt: &ffmpeg::format::Output, id: ffmpeg::codec::Id) -> Option<bool> {
+    // SAFETY: `fmt` wraps a static AVOutputFormat.
+    let r = unsafe { sys::avformat_query_codec(fmt.as_ptr(), id.into(), 0) };
+    match r {
+        1 => Some(true),
+        0 => Some(false),
+        _ => None,
+    }
+}
+
+/// Bytes of picture in one row of `plane` (no padding).
+pub(crate) fn row_bytes(format: ffmpeg::format::Pixel, width: u32, plane: usize) -> usize {
+    // SAFETY: pure function of its arguments.
+    let n = unsafe {
+        sys::av_image_get_linesize(
+            format.into(),
+            width.min(i32::MAX as u32) as c_int,
+            plane as c_int,
+        )
+    };
+    usize::try_from(n).unwrap_or(0)
+}
+
+/// True when the decoder marked the frame corrupt (concealed errors).
+pub(crate) fn frame_corrupt(f: &ffmpeg::frame::Frame) -> bool {
+    // SAFETY: plain field reads on a valid AVFrame.
+    unsafe {
+        let p = &*f.as_ptr();
+        p.flags & sys::AV_FRAME_FLAG_CORRUPT != 0 || p.decode_error_flags != 0
+    }
+}
+
+/// The version string of the FFmpeg libraries in use (`5.1.6-0+deb12u1`).
+pub(crate) fn version_info() -> String {
+    // SAFETY: returns a static NUL-terminated string.
+    unsafe { CStr::from_ptr(sys::av_version_info()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Asks an opened encoder or decoder context for `threads` threads of the
+/// given kinds (1 = frame, 2 = slice).
+pub(crate) fn set_threads(ctx: &mut ffmpeg::codec::Context, threads: usize, kinds: i32) {
+    // SAFETY: plain field writes on a valid, not yet opened AVCodecContext.
+    unsafe {
+        let c = &mut *ctx.as_mut_ptr();
+        c.thread_count = threads.min(64) as c_int;
+        c.thread_type = kinds;
+    }
+}
+
+/// Sets `bits_per_raw_sample` of an encoder context (24-bit FLAC).
+pub(crate) fn set_raw_bits(ctx: &mut ffmpeg::codec::Context, bits: i32) {
+    // SAFETY: plain field write on a valid, not yet opened AVCodecContext.
+    unsafe { (*ctx.as_mut_ptr()).bits_per_raw_sample = bits };
+}
