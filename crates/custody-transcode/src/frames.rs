@@ -766,7 +766,11 @@ impl AudioBlocks {
         // Interleave planar data.
         self.scratch.clear();
         if f.is_planar() {
-            let planes: Vec<&[u8]> = (0..ch as usize).map(|c| f.data(c)).collect();
+            // AVFrame holds 8 plane pointers inline; FFmpeg's decoders give
+            // planar audio of at most 8 channels (more is packed).
+            let planes: Vec<&[u8]> = (0..(ch as usize).min(f.planes()).min(8))
+                .map(|c| f.data(c))
+                .collect();
             for s in 0..n {
                 for p in &planes {
                     if let Some(v) = p.get(s * bytes..(s + 1) * bytes) {
