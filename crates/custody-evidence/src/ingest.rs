@@ -9,7 +9,7 @@
 //! leaves a temporary file (removed at the next start) or a complete
 //! registration, or an object that the next run's [`crate::recover`] step
 //! completes or rolls back. The source is never written to; it is walked and
-//! opened relative to directory handles ([`crate::source`]), so no symbolic
+//! opened relative to directory handles, so no symbolic
 //! link is followed and paths of any depth are collected.
 //!
 //! Every entry under the source ends as one [`Item`]: registered, already

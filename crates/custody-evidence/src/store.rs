@@ -8,8 +8,8 @@
 //! temporary files); [`DirStore::open_existing`] is for readers such as
 //! verification, and never writes.
 //!
-//! [`Store`] is the seam where an object store or a server database can
-//! replace the directory later; [`DirStore`] is the embedded default.
+//! [`DirStore`] is the one implementation: an object store or a server
+//! database would implement the same format (docs/FORMAT.md) beside it.
 
 use crate::format::{STORE_FORMAT, STORE_MARKER};
 use crate::manifest::SignedManifest;
