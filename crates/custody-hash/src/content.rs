@@ -113,26 +113,12 @@ impl Canon {
     }
 
     fn nal(&mut self, nal: &[u8], hevc: bool) {
-        // A conforming NAL unit never ends in 0x00, and Annex B cannot carry one that
-        // does (trailing zeros belong to the byte stream): drop them in every container.
-        let mut end = nal.len();
-        while end > 0 && nal[end - 1] == 0 {
-            end -= 1;
-        }
-        let nal = &nal[..end];
-        let Some(&h) = nal.first() else { return };
-        let (vcl, param) = if hevc {
-            let t = (h >> 1) & 0x3f;
-            (t < 32, matches!(t, 32..=34))
-        } else {
-            let t = h & 0x1f;
-            ((1..=5).contains(&t), matches!(t, 7 | 8 | 13 | 15))
-        };
-        if vcl {
-            self.content.update(&(nal.len() as u32).to_be_bytes());
-            self.content.update(nal);
-        } else if param && self.params.len() < 256 && !self.params.contains(nal) {
-            self.params.insert(nal.to_vec());
+        match nal_kind(nal, hevc) {
+            Nal::Vcl(unit) => feed_vcl(unit, &mut self.content),
+            Nal::Param(unit) if self.params.len() < 256 && !self.params.contains(unit) => {
+                self.params.insert(unit.to_vec());
+            }
+            _ => {}
         }
     }
 
@@ -140,42 +126,11 @@ impl Canon {
         custody_container::cost::step(s.len() as u64);
         self.samples += 1;
         match self.form {
-            Form::Nal {
-                hevc,
-                length_size: Some(n),
-            } => {
-                let n = n as usize;
-                let mut at = 0;
-                while at + n <= s.len() {
-                    let len = s[at..at + n]
-                        .iter()
-                        .fold(0usize, |a, &b| (a << 8) | b as usize);
-                    at += n;
-                    let end = at.saturating_add(len).min(s.len());
-                    self.nal(&s[at..end], hevc);
-                    at = end;
-                }
-            }
-            Form::Nal {
-                hevc,
-                length_size: None,
-            } => {
-                for nal in annex_b(s) {
-                    self.nal(nal, hevc);
-                }
+            Form::Nal { hevc, length_size } => {
+                for_each_nal(s, length_size, |nal| self.nal(nal, hevc));
             }
             Form::Adts => {
-                let header = match s {
-                    [0xff, b, ..] if b & 0xf6 == 0xf0 => {
-                        if b & 1 == 1 {
-                            7
-                        } else {
-                            9
-                        }
-                    }
-                    _ => 0,
-                };
-                self.content.update(s.get(header..).unwrap_or(&[]));
+                self.content.update(adts_payload(s));
             }
             Form::Pcm {
                 width,
@@ -213,6 +168,138 @@ impl Canon {
             missing: self.missing,
         }
     }
+}
+
+/// The canonical form of one packet (content-hash form version 1, as
+/// [`content_hashes`] applies it to every sample of a track), for proving a
+/// stream copy packet by packet:
+///
+/// - H.264 / H.265: each VCL NAL unit as a 4-byte big-endian length and its
+///   bytes (trailing zero bytes dropped); length prefixes, Annex B start
+///   codes, delimiters, SEI and parameter sets are not part of it;
+/// - AAC: the raw frame, ADTS header removed;
+/// - anything else: the bytes as stored.
+///
+/// ```
+/// use custody_hash::content::PacketForm;
+/// let annex_b = [0, 0, 0, 1, 0x65, 0xaa, 0, 0, 1, 0x06, 0x01];
+/// let avcc = [0, 0, 0, 2, 0x65, 0xaa];
+/// let hash = |form: PacketForm, d: &[u8]| {
+///     let mut h = blake3::Hasher::new();
+///     form.feed(d, &mut h);
+///     h.finalize()
+/// };
+/// let nal = |length_size| PacketForm::Nal { hevc: false, length_size };
+/// assert_eq!(hash(nal(None), &annex_b), hash(nal(Some(4)), &avcc));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PacketForm {
+    /// H.264 (`hevc: false`) or H.265 NAL units; `length_size` is the size
+    /// of the length prefix, `None` for Annex B.
+    Nal {
+        /// H.265 rather than H.264.
+        hevc: bool,
+        /// Bytes of each NAL unit's length prefix; `None` for Annex B.
+        length_size: Option<u8>,
+    },
+    /// AAC, with or without ADTS headers.
+    Aac,
+    /// Bytes as stored.
+    Bytes,
+}
+
+impl PacketForm {
+    /// Feeds the canonical form of the packet `data` to `h`.
+    pub fn feed(self, data: &[u8], h: &mut blake3::Hasher) {
+        match self {
+            PacketForm::Nal { hevc, length_size } => for_each_nal(data, length_size, |nal| {
+                if let Nal::Vcl(unit) = nal_kind(nal, hevc) {
+                    feed_vcl(unit, h);
+                }
+            }),
+            PacketForm::Aac => {
+                h.update(adts_payload(data));
+            }
+            PacketForm::Bytes => {
+                h.update(data);
+            }
+        }
+    }
+}
+
+/// What a NAL unit is to the content hash (trailing zero bytes dropped: a
+/// conforming unit never ends in 0x00, and Annex B cannot carry one that
+/// does).
+enum Nal<'a> {
+    Vcl(&'a [u8]),
+    Param(&'a [u8]),
+    Other,
+}
+
+fn nal_kind(nal: &[u8], hevc: bool) -> Nal<'_> {
+    let mut end = nal.len();
+    while end > 0 && nal[end - 1] == 0 {
+        end -= 1;
+    }
+    let nal = &nal[..end];
+    let Some(&h) = nal.first() else {
+        return Nal::Other;
+    };
+    let (vcl, param) = if hevc {
+        let t = (h >> 1) & 0x3f;
+        (t < 32, matches!(t, 32..=34))
+    } else {
+        let t = h & 0x1f;
+        ((1..=5).contains(&t), matches!(t, 7 | 8 | 13 | 15))
+    };
+    if vcl {
+        Nal::Vcl(nal)
+    } else if param {
+        Nal::Param(nal)
+    } else {
+        Nal::Other
+    }
+}
+
+fn feed_vcl(unit: &[u8], h: &mut blake3::Hasher) {
+    h.update(&(unit.len() as u32).to_be_bytes());
+    h.update(unit);
+}
+
+/// Calls `f` with each NAL unit of `s`: length-prefixed (`Some(size)`) or
+/// Annex B (`None`).
+fn for_each_nal(s: &[u8], length_size: Option<u8>, mut f: impl FnMut(&[u8])) {
+    match length_size {
+        Some(n) => {
+            let n = n as usize;
+            let mut at = 0;
+            while n > 0 && at + n <= s.len() {
+                let len = s[at..at + n]
+                    .iter()
+                    .fold(0usize, |a, &b| (a << 8) | b as usize);
+                at += n;
+                let end = at.saturating_add(len).min(s.len());
+                f(&s[at..end]);
+                at = end;
+            }
+        }
+        None => annex_b(s).for_each(f),
+    }
+}
+
+/// An AAC frame without its ADTS header, if it has one.
+fn adts_payload(s: &[u8]) -> &[u8] {
+    let header = match s {
+        [0xff, b, ..] if b & 0xf6 == 0xf0 => {
+            if b & 1 == 1 {
+                7
+            } else {
+                9
+            }
+        }
+        _ => 0,
+    };
+    s.get(header..).unwrap_or(&[])
 }
 
 /// Splits an Annex B byte stream into NAL units (without start codes or

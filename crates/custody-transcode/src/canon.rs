@@ -1,6 +1,7 @@
 //! The container-independent form of one packet, as Custody's content
-//! hashes define it (`custody_hash::content`, form version 1), applied to a
-//! single packet so that a stream copy can be proven packet by packet:
+//! hashes define it (`custody_hash::content::PacketForm`, form version 1:
+//! one definition, used here for each packet so that a stream copy can be
+//! proven packet by packet), chosen from FFmpeg's codec ids:
 //!
 //! - H.264 / H.265: the VCL NAL units, each as a 4-byte big-endian length
 //!   and its bytes (trailing zero bytes dropped); length prefixes, Annex B
@@ -57,46 +58,16 @@ impl Form {
         *h.finalize().as_bytes()
     }
 
-    /// Feeds the canonical form of `data` to `h`.
+    /// Feeds the canonical form of `data` to `h`: the per-packet form of
+    /// `custody_hash::content` (one definition for both), PCM as stored.
     pub(crate) fn feed(self, data: &[u8], h: &mut blake3::Hasher) {
-        match self {
-            Form::Nal {
-                hevc,
-                length_size: Some(n),
-            } => {
-                let n = n as usize;
-                let mut at = 0;
-                while at + n <= data.len() {
-                    let len = data[at..at + n]
-                        .iter()
-                        .fold(0usize, |a, &b| (a << 8) | b as usize);
-                    at += n;
-                    let end = at.saturating_add(len).min(data.len());
-                    nal(&data[at..end], hevc, h);
-                    at = end;
-                }
-            }
-            Form::Nal {
-                hevc,
-                length_size: None,
-            } => annex_b(data, |u| nal(u, hevc, h)),
-            Form::Aac => {
-                let header = match data {
-                    [0xff, b, ..] if b & 0xf6 == 0xf0 => {
-                        if b & 1 == 1 {
-                            7
-                        } else {
-                            9
-                        }
-                    }
-                    _ => 0,
-                };
-                h.update(data.get(header..).unwrap_or(&[]));
-            }
-            Form::Pcm | Form::Bytes => {
-                h.update(data);
-            }
-        }
+        use custody_hash::content::PacketForm;
+        let form = match self {
+            Form::Nal { hevc, length_size } => PacketForm::Nal { hevc, length_size },
+            Form::Aac => PacketForm::Aac,
+            Form::Pcm | Form::Bytes => PacketForm::Bytes,
+        };
+        form.feed(data, h);
     }
 }
 
@@ -108,44 +79,6 @@ pub(crate) fn is_pcm(id: Id) -> bool {
             name,
             "pcm_alaw" | "pcm_mulaw" | "pcm_dvd" | "pcm_bluray" | "pcm_lxf" | "pcm_vidc"
         )
-}
-
-fn nal(unit: &[u8], hevc: bool, h: &mut blake3::Hasher) {
-    let mut end = unit.len();
-    while end > 0 && unit[end - 1] == 0 {
-        end -= 1;
-    }
-    let unit = &unit[..end];
-    let Some(&first) = unit.first() else { return };
-    let vcl = if hevc {
-        (first >> 1) & 0x3f < 32
-    } else {
-        (1..=5).contains(&(first & 0x1f))
-    };
-    if vcl {
-        h.update(&(unit.len() as u32).to_be_bytes());
-        h.update(unit);
-    }
-}
-
-/// Calls `f` with each NAL unit of an Annex B byte stream.
-fn annex_b(s: &[u8], mut f: impl FnMut(&[u8])) {
-    let mut start: Option<usize> = None;
-    let mut i = 0;
-    while i + 3 <= s.len() {
-        if s[i] == 0 && s[i + 1] == 0 && s[i + 2] == 1 {
-            if let Some(a) = start {
-                f(&s[a..i]);
-            }
-            start = Some(i + 3);
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    if let Some(a) = start {
-        f(&s[a..]);
-    }
 }
 
 #[cfg(test)]
