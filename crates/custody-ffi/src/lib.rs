@@ -214,6 +214,16 @@ fn options_arg<T: serde::de::DeserializeOwned + Default>(p: *const c_char) -> Re
     }
 }
 
+/// The status of a job that ran: OK when all was as it should be, else
+/// FINDINGS (the JSON result says what).
+fn verdict(ok: bool) -> CustodyStatus {
+    if ok {
+        CustodyStatus::Ok
+    } else {
+        CustodyStatus::Findings
+    }
+}
+
 fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
@@ -407,11 +417,7 @@ pub unsafe extern "C" fn custody_locate(
         let file = path_arg(file, "the file")?;
         let tree = path_arg(tree, "the tree")?;
         let r = custody::locate(&file, &tree)?;
-        let status = if r.ok {
-            CustodyStatus::Ok
-        } else {
-            CustodyStatus::Findings
-        };
+        let status = verdict(r.ok);
         Ok((status, json(&r)))
     })
 }
@@ -601,11 +607,7 @@ pub unsafe extern "C" fn custody_ingest(
                     cancel.store(true, std::sync::atomic::Ordering::SeqCst);
                 }
             })?;
-            let status = if !r.complete() {
-                CustodyStatus::Findings
-            } else {
-                CustodyStatus::Ok
-            };
+            let status = verdict(r.complete());
             Ok((status, json(&r)))
         })
     })
@@ -654,11 +656,7 @@ pub unsafe extern "C" fn custody_verify(
             fast: o.fast,
         };
         let r = custody::verify(&store, &opts)?;
-        let status = if r.ok {
-            CustodyStatus::Ok
-        } else {
-            CustodyStatus::Findings
-        };
+        let status = verdict(r.ok);
         Ok((status, json(&r)))
     })
 }
