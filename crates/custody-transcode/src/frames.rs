@@ -214,6 +214,33 @@ struct RawDigest {
     from_video: Option<f64>,
 }
 
+impl StreamComparison {
+    /// The comparison of `da` with `db`: `differing` units, the first
+    /// difference, and the leading audio samples left out of each.
+    fn of(
+        da: &RawDigest,
+        db: &RawDigest,
+        differing: u64,
+        first: Option<Difference>,
+        (a_skipped, b_skipped): (u64, u64),
+    ) -> StreamComparison {
+        StreamComparison {
+            kind: da.kind,
+            a_stream: da.stream,
+            b_stream: db.stream,
+            a_codec: da.codec.clone(),
+            b_codec: db.codec.clone(),
+            a_frames: da.units.len() as u64,
+            b_frames: db.units.len() as u64,
+            differing,
+            identical: differing == 0,
+            first,
+            a_skipped,
+            b_skipped,
+        }
+    }
+}
+
 /// Video (non-cover) streams, then audio streams, of an input.
 fn media_streams(inp: &Input) -> Vec<usize> {
     let mut v: Vec<usize> = inp
@@ -432,20 +459,13 @@ fn compare_stream(
         }
         None => None,
     };
-    Ok(StreamComparison {
-        kind: da.kind,
-        a_stream: da.stream,
-        b_stream: db.stream,
-        a_codec: da.codec.clone(),
-        b_codec: db.codec.clone(),
-        a_frames: na as u64,
-        b_frames: nb as u64,
+    Ok(StreamComparison::of(
+        da,
+        db,
         differing,
-        identical: differing == 0,
         first,
-        a_skipped: da.lead,
-        b_skipped: db.lead,
-    })
+        (da.lead, db.lead),
+    ))
 }
 
 /// Names the first difference at unit `i`: the header, or the plane and
@@ -1225,20 +1245,7 @@ pub(crate) fn prove_reencode(
                 .zip(db.units.iter())
                 .filter(|(x, y)| x.all != y.all)
                 .count() as u64;
-        streams.push(StreamComparison {
-            kind: da.kind,
-            a_stream: da.stream,
-            b_stream: db.stream,
-            a_codec: da.codec.clone(),
-            b_codec: db.codec.clone(),
-            a_frames: na as u64,
-            b_frames: nb as u64,
-            differing,
-            identical: differing == 0,
-            first: None,
-            a_skipped: 0,
-            b_skipped: 0,
-        });
+        streams.push(StreamComparison::of(da, db, differing, None, (0, 0)));
     }
     Ok(Comparison {
         identical: streams.iter().all(|s| s.identical),
