@@ -57,7 +57,7 @@ fn install(prefix: &Path) {
     let (profile, dir) = profile();
     assert!(
         dir.join("libcustody_ffi.so").is_file(),
-        "no {}",
+        "no {}: build it first (`cargo build -p custody-ffi --profile {profile}`; scripts/test.sh does)",
         dir.join("libcustody_ffi.so").display()
     );
     run(Command::new(repo().join("scripts/install-c.sh"))
