@@ -79,7 +79,7 @@ fn main() -> ExitCode {
                 }
             }
             match custody::report(&store, &Default::default(), &[key.public()]) {
-                Ok(rep) => println!("{}", serde_json::to_string(&rep).unwrap_or_default()),
+                Ok(rep) => println!("{}", serde_json::to_string(&rep.value).unwrap_or_default()),
                 Err(e) => eprintln!("station_watch: report: {e}"),
             }
         }

@@ -44,6 +44,44 @@ pub enum Error {
         /// The cause.
         source: custody_evidence::keys::KeyError,
     },
+    /// The station key could not be rotated.
+    #[error("{}: {source}", path.display())]
+    Rotate {
+        /// The key file.
+        path: PathBuf,
+        /// The cause.
+        source: custody_evidence::keyring::RotateError,
+    },
+    /// A file of trusted public keys cannot be used.
+    #[error("{}: {source}", path.display())]
+    TrustFile {
+        /// The file.
+        path: PathBuf,
+        /// The cause, with its line.
+        source: custody_evidence::keyring::TrustFileError,
+    },
+    /// A device offsets file has a line that is not `SERIAL +HH:MM`.
+    #[error("{}: {source}", path.display())]
+    DeviceOffsets {
+        /// The file.
+        path: PathBuf,
+        /// The line.
+        source: custody_evidence::ingest::OffsetsError,
+    },
+    /// The store's catalog could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Catalog {
+        /// The store.
+        path: PathBuf,
+        /// The cause.
+        source: custody_evidence::catalog::CatalogError,
+    },
+    /// The custody log is empty: it has no head to anchor.
+    #[error("{}: the log is empty: nothing to anchor", path.display())]
+    EmptyLog {
+        /// The store.
+        path: PathBuf,
+    },
     /// Verification could not run at all.
     #[error("{}: {source}", path.display())]
     Verify {
@@ -108,6 +146,11 @@ impl Error {
             | Error::Tree { path, .. }
             | Error::InconsistentTree { path }
             | Error::Key { path, .. }
+            | Error::Rotate { path, .. }
+            | Error::TrustFile { path, .. }
+            | Error::DeviceOffsets { path, .. }
+            | Error::Catalog { path, .. }
+            | Error::EmptyLog { path }
             | Error::Verify { path, .. } => Some(path),
             #[cfg(feature = "transcode")]
             Error::Transcode { path, .. } => Some(path),
@@ -143,6 +186,11 @@ impl Error {
                 "the chunk tree's leaves do not produce its root hash".into()
             }
             Error::Key { source, .. } => source.to_string(),
+            Error::Rotate { source, .. } => source.to_string(),
+            Error::TrustFile { source, .. } => source.to_string(),
+            Error::DeviceOffsets { source, .. } => source.to_string(),
+            Error::Catalog { source, .. } => source.to_string(),
+            Error::EmptyLog { .. } => "the log is empty: nothing to anchor".into(),
             Error::Verify { source, .. } => source.to_string(),
             #[cfg(feature = "transcode")]
             Error::Transcode { source, .. } => source.message(),

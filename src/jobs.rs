@@ -355,21 +355,6 @@ pub fn verify(
     })
 }
 
-/// The supervision report of the store at `store`: recordings, gaps,
-/// clock findings, per device and officer. Trusts the keys `anchors` vouch
-/// for, else the store's own first key.
-pub fn report(
-    store: impl AsRef<Path>,
-    opts: &custody_evidence::report::ReportOptions,
-    anchors: &[[u8; 32]],
-) -> Result<custody_evidence::report::Report> {
-    let dir = store.as_ref();
-    let s = DirStore::open_existing(dir).map_err(Error::io(dir))?;
-    let (trust, _, _) =
-        custody_evidence::keyring::trust_store(&s, anchors).map_err(Error::io(dir))?;
-    custody_evidence::report::report(&s, opts, &trust).map_err(Error::io(dir))
-}
-
 /// Makes an archival derivative of `inputs` (one recording, or the segments
 /// of one recording for `join`) at `output`, as `opts.profile` says:
 /// `remux-mkv`, `remux-mp4`, `preservation` (FFV1 + lossless audio in

@@ -21,6 +21,7 @@
 
 mod error;
 mod jobs;
+mod station;
 
 pub use custody_container as container;
 pub use custody_evidence as evidence;
@@ -31,8 +32,13 @@ pub use custody_transcode as transcode;
 pub use error::{Error, Result};
 pub use jobs::{
     ContentSummary, HashSummary, ProbeRequest, content, default_key_path, hash, hash_cancellable,
-    ingest, load_key, locate, probe, probe_segment, read_tree, report, tree_path, verify,
-    verify_range, write_tree,
+    ingest, load_key, locate, probe, probe_segment, read_tree, tree_path, verify, verify_range,
+    write_tree,
 };
 #[cfg(feature = "transcode")]
 pub use jobs::{archive, compare};
+pub use station::{
+    KeyListing, Rebuilt, StationKeyInfo, Trusted, catalog_list, catalog_rebuild, init_key,
+    list_keys, log_anchor, read_anchor, read_device_offsets, read_patterns, report, rotate_key,
+    station_anchor, trust_anchors,
+};

@@ -1,12 +1,9 @@
 //! `custody key`, `custody log`, `custody ingest`, `custody verify`, `custody report`, `custody catalog`.
 
-use crate::common::{print_json, print_value, safe};
-use custody_evidence::ingest::{IngestOptions, ingest_with_progress};
-use custody_evidence::keyring;
-use custody_evidence::keys::{KeyError, StationKey, public_from_hex};
-use custody_evidence::store::DirStore;
-use custody_evidence::verify::{VerifyOptions, verify_with};
-use std::path::{Path, PathBuf};
+use crate::common::{Failure, print_json, print_value, safe};
+use custody_evidence::ingest::IngestOptions;
+use custody_evidence::verify::VerifyOptions;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// `custody key ...`
@@ -166,40 +163,37 @@ fn key_path(arg: &Option<PathBuf>) -> PathBuf {
     arg.clone().unwrap_or_else(custody::default_key_path)
 }
 
-fn fail(json: bool, path: &Path, message: String) -> ExitCode {
-    eprintln!("custody: {}: {message}", path.display());
+/// Reports a failed job on stderr (and as the JSON error on stdout with
+/// `--json`): exit code 2.
+fn fail(json: bool, e: custody::Error) -> ExitCode {
+    let f = Failure::from(e);
+    eprintln!("custody: {}: {}", f.path, f.message);
     if json {
-        let _ = print_json(
-            vec![
-                serde_json::json!({"error": {"path": path.display().to_string(), "message": message}}),
-            ],
-            false,
-        );
+        let _ = print_json(vec![f.json()], false);
     }
     ExitCode::from(2)
 }
 
-/// Opens (or creates) a store for writing, or reports why not (exit 2).
-fn open_store(path: &Path, json: bool) -> Result<DirStore, ExitCode> {
-    DirStore::open(path).map_err(|e| fail(json, path, format!("cannot open store: {e}")))
+/// Prints what was noticed about the store's keys.
+fn warn_trust(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("custody: warning: {w}");
+    }
 }
 
-/// Opens an existing store for reading only, or reports why not (exit 2).
-fn open_existing(path: &Path, json: bool) -> Result<DirStore, ExitCode> {
-    DirStore::open_existing(path).map_err(|e| fail(json, path, format!("cannot open store: {e}")))
+/// Whom `report` and `catalog` trust: the station key when there is one,
+/// else the store's own first key.
+fn station_anchors() -> Result<Vec<[u8; 32]>, custody::Error> {
+    Ok(custody::station_anchor()?.into_iter().collect())
 }
 
 pub(crate) fn key(cmd: &KeyCommand) -> ExitCode {
     match cmd {
         KeyCommand::Init { key } => {
             let path = key_path(key);
-            let (k, created) = match StationKey::init(&path) {
-                Ok(k) => (k, true),
-                Err(KeyError::Exists(_)) => match StationKey::load(&path) {
-                    Ok(k) => (k, false),
-                    Err(e) => return fail(false, &path, e.to_string()),
-                },
-                Err(e) => return fail(false, &path, e.to_string()),
+            let (k, created) = match custody::init_key(&path) {
+                Ok(pair) => pair,
+                Err(e) => return fail(false, e),
             };
             println!(
                 "{} {}",
@@ -212,40 +206,25 @@ pub(crate) fn key(cmd: &KeyCommand) -> ExitCode {
         }
         KeyCommand::Show { key, store, json } => {
             let path = key_path(key);
-            let station = StationKey::load(&path).ok().map(|k| {
-                serde_json::json!({"path": path.display().to_string(), "public_key": k.public_hex(), "fingerprint": k.fingerprint()})
-            });
-            let keys = match store {
-                Some(dir) => {
-                    let s = match open_existing(dir, *json) {
-                        Ok(s) => s,
-                        Err(code) => return code,
-                    };
-                    match keyring::list(&s) {
-                        Ok(k) => Some(k),
-                        Err(e) => return fail(*json, dir, format!("cannot read keys: {e}")),
-                    }
-                }
-                None => None,
+            let l = match custody::list_keys(&path, store.as_ref()) {
+                Ok(l) => l,
+                Err(e) => return fail(*json, e),
             };
             if *json {
-                let v = serde_json::json!({"station_key": station, "store_keys": keys});
-                return if print_value(&v).is_ok() {
+                return if print_value(&l).is_ok() {
                     ExitCode::SUCCESS
                 } else {
                     ExitCode::from(2)
                 };
             }
-            match &station {
-                Some(v) => println!(
+            match &l.station_key {
+                Some(k) => println!(
                     "station key {} {} ({})",
-                    v["fingerprint"].as_str().unwrap_or_default(),
-                    v["public_key"].as_str().unwrap_or_default(),
-                    path.display()
+                    k.fingerprint, k.public_key, k.path
                 ),
                 None => println!("no station key at {}", path.display()),
             }
-            for k in keys.iter().flatten() {
+            for k in l.store_keys.iter().flatten() {
                 println!(
                     "store key   {} {}  from {} until {}  (introduced by {})",
                     k.fingerprint,
@@ -263,16 +242,11 @@ pub(crate) fn key(cmd: &KeyCommand) -> ExitCode {
             station,
             operator,
         } => {
-            let path = key_path(key);
-            let s = match open_store(store, false) {
-                Ok(s) => s,
-                Err(code) => return code,
-            };
-            let (old, new) = match keyring::rotate_key_file(&s, &path, station, operator.as_deref())
-            {
-                Ok(pair) => pair,
-                Err(e) => return fail(false, &path, e.to_string()),
-            };
+            let (old, new) =
+                match custody::rotate_key(store, key_path(key), station, operator.as_deref()) {
+                    Ok(pair) => pair,
+                    Err(e) => return fail(false, e),
+                };
             println!("rotated {} -> {}", old.fingerprint(), new.fingerprint());
             println!("public key  {}", new.public_hex());
             ExitCode::SUCCESS
@@ -282,63 +256,51 @@ pub(crate) fn key(cmd: &KeyCommand) -> ExitCode {
 
 pub(crate) fn log(cmd: &LogCommand) -> ExitCode {
     match cmd {
-        LogCommand::Anchor { store } => {
-            let s = match open_existing(store, false) {
-                Ok(s) => s,
-                Err(code) => return code,
-            };
-            match s.log().anchor() {
-                Ok(Some(head)) => {
-                    println!("{}", String::from_utf8_lossy(&head));
-                    ExitCode::SUCCESS
-                }
-                Ok(None) => fail(false, store, "the log is empty: nothing to anchor".into()),
-                Err(e) => fail(false, store, format!("cannot read the log head: {e}")),
+        LogCommand::Anchor { store } => match custody::log_anchor(store) {
+            Ok(head) => {
+                println!("{}", String::from_utf8_lossy(&head));
+                ExitCode::SUCCESS
             }
-        }
+            Err(e) => fail(false, e),
+        },
     }
 }
 
-pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
-    let kp = key_path(&a.key);
-    let key = match StationKey::load(&kp) {
-        Ok(k) => k,
-        Err(e) => return fail(a.json, &kp, e.to_string()),
-    };
-    let store = match open_store(&a.store, a.json) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let patterns = match &a.patterns {
-        Some(p) => match custody_evidence::names::read_patterns(p) {
-            Ok(list) => list,
-            Err(e) => return fail(a.json, p, format!("cannot read patterns: {e}")),
-        },
-        None => Vec::new(),
-    };
-    let device_offsets = match &a.device_offsets {
-        Some(p) => match custody_io::read_regular_text(p)
-            .map_err(|e| e.to_string())
-            .and_then(|t| {
-                custody_evidence::ingest::parse_device_offsets(&t).map_err(|e| e.to_string())
-            }) {
-            Ok(m) => m,
-            Err(e) => return fail(a.json, p, format!("device offsets: {e}")),
-        },
-        None => Default::default(),
-    };
-    let opts = IngestOptions {
+/// The ingest options the arguments give (station files read).
+fn ingest_options(a: &IngestArgs) -> Result<IngestOptions, custody::Error> {
+    Ok(IngestOptions {
         station: a.station.clone(),
         operator: a.operator.clone(),
         officer: a.officer.clone(),
         device: a.device.clone(),
         reverify: !a.no_reverify,
-        patterns,
+        patterns: a
+            .patterns
+            .as_ref()
+            .map(custody::read_patterns)
+            .transpose()?
+            .unwrap_or_default(),
         utc_offset: a.utc_offset.clone(),
-        device_offsets,
+        device_offsets: a
+            .device_offsets
+            .as_ref()
+            .map(custody::read_device_offsets)
+            .transpose()?
+            .unwrap_or_default(),
         jobs: a.jobs,
         settle: std::time::Duration::from_secs_f64(a.settle),
         cancel: Some(ctrl_c()),
+    })
+}
+
+pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
+    let key = match custody::load_key(key_path(&a.key)) {
+        Ok(k) => k,
+        Err(e) => return fail(a.json, e),
+    };
+    let opts = match ingest_options(a) {
+        Ok(o) => o,
+        Err(e) => return fail(a.json, e),
     };
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
         let pb = indicatif::ProgressBar::new(0);
@@ -354,13 +316,13 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
             pb.set_position(done as u64);
         }
     };
-    let result = ingest_with_progress(&a.src, &store, &key, &opts, &progress);
+    let result = custody::ingest(&a.src, &a.store, &key, &opts, progress);
     if let Some(pb) = &bar {
         pb.finish_and_clear();
     }
     let report = match result {
         Ok(r) => r,
-        Err(e) => return fail(a.json, &a.src, format!("ingest failed: {e}")),
+        Err(e) => return fail(a.json, e),
     };
     for n in &report.notes {
         eprintln!("custody: note: {n}");
@@ -430,50 +392,15 @@ pub(crate) fn run_ingest(a: &IngestArgs) -> ExitCode {
     }
 }
 
-/// The trust anchors a verifier gave: --public-key, --trust, and the
-/// station key file when it exists.
-fn anchors(a: &VerifyArgs) -> Result<Vec<[u8; 32]>, (PathBuf, String)> {
-    let mut out = Vec::new();
-    let mut add = |hex: &str, from: &Path| match public_from_hex(hex.trim()) {
-        Some(k) => {
-            out.push(k);
-            Ok(())
-        }
-        None => Err((
-            from.to_path_buf(),
-            format!("{hex:?} is not a public key (64 hex digits)"),
-        )),
-    };
-    for h in &a.public_key {
-        add(h, Path::new("--public-key"))?;
-    }
-    if let Some(f) = &a.trust {
-        let keys = keyring::read_trust_file(f).map_err(|e| (f.clone(), e.to_string()))?;
-        out.extend(keys);
-    }
-    let kp = key_path(&a.key);
-    if a.key.is_some() || kp.is_file() {
-        let k = StationKey::load(&kp).map_err(|e| (kp.clone(), e.to_string()))?;
-        out.push(k.public());
-    }
-    Ok(out)
-}
-
 pub(crate) fn run_verify(a: &VerifyArgs) -> ExitCode {
-    let anchors = match anchors(a) {
+    let anchors = match custody::trust_anchors(&a.public_key, a.trust.as_deref(), a.key.as_deref())
+    {
         Ok(k) => k,
-        Err((path, m)) => return fail(a.json, &path, m),
+        Err(e) => return fail(a.json, e),
     };
-    let anchor = match &a.anchor {
-        Some(p) => match custody_io::read_regular(p) {
-            Ok(b) => Some(b),
-            Err(e) => return fail(a.json, p, format!("cannot read the anchor: {e}")),
-        },
-        None => None,
-    };
-    let store = match open_existing(&a.store, a.json) {
-        Ok(s) => s,
-        Err(code) => return code,
+    let anchor = match a.anchor.as_ref().map(custody::read_anchor).transpose() {
+        Ok(b) => b,
+        Err(e) => return fail(a.json, e),
     };
     let opts = VerifyOptions {
         anchors,
@@ -481,9 +408,9 @@ pub(crate) fn run_verify(a: &VerifyArgs) -> ExitCode {
         anchor,
         fast: a.fast,
     };
-    let report = match verify_with(&store, &opts) {
+    let report = match custody::verify(&a.store, &opts) {
         Ok(r) => r,
-        Err(e) => return fail(a.json, &a.store, format!("verify failed: {e}")),
+        Err(e) => return fail(a.json, e),
     };
     if a.json {
         if print_value(&report).is_err() {
@@ -571,29 +498,7 @@ pub(crate) struct ReportArgs {
     json: bool,
 }
 
-/// Whom `report` and `catalog` trust: the station key when there is one,
-/// else the store's own first key (said on stderr).
-fn read_trust(store: &DirStore, dir: &Path, json: bool) -> Result<keyring::Trust, ExitCode> {
-    let anchors: Vec<[u8; 32]> = StationKey::load(&key_path(&None))
-        .map(|k| vec![k.public()])
-        .unwrap_or_default();
-    let (trust, _, warnings) = keyring::trust_store(store, &anchors)
-        .map_err(|e| fail(json, dir, format!("cannot read the store's keys: {e}")))?;
-    for w in warnings {
-        eprintln!("custody: warning: {}", w.message);
-    }
-    Ok(trust)
-}
-
 pub(crate) fn run_report(a: &ReportArgs) -> ExitCode {
-    let store = match open_existing(&a.store, a.json) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let trust = match read_trust(&store, &a.store, a.json) {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
     let opts = custody_evidence::report::ReportOptions {
         device: a.device.clone(),
         officer: a.officer.clone(),
@@ -601,9 +506,12 @@ pub(crate) fn run_report(a: &ReportArgs) -> ExitCode {
         to: a.to.clone(),
         tolerance_s: a.tolerance,
     };
-    let r = match custody_evidence::report::report(&store, &opts, &trust) {
-        Ok(r) => r,
-        Err(e) => return fail(a.json, &a.store, format!("report failed: {e}")),
+    let r = match station_anchors().and_then(|k| custody::report(&a.store, &opts, &k)) {
+        Ok(r) => {
+            warn_trust(&r.trust_warnings);
+            r.value
+        }
+        Err(e) => return fail(a.json, e),
     };
     if a.json {
         return if print_value(&r).is_ok() {
@@ -708,59 +616,49 @@ pub(crate) enum CatalogCommand {
 }
 
 pub(crate) fn catalog(cmd: &CatalogCommand) -> ExitCode {
-    use custody_evidence::catalog::{Catalog, Query};
-    let (store_dir, json) = match cmd {
-        CatalogCommand::Rebuild { store } => (store, false),
-        CatalogCommand::List { store, json, .. } => (store, *json),
-    };
-    let opened = match cmd {
-        CatalogCommand::Rebuild { .. } => open_store(store_dir, json),
-        CatalogCommand::List { .. } => open_existing(store_dir, json),
-    };
-    let store = match opened {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let trust = match read_trust(&store, store_dir, json) {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
-    let mut cat = match Catalog::open(&store) {
-        Ok(c) => c,
-        Err(e) => return fail(json, store_dir, format!("cannot open catalog: {e}")),
+    let anchors = match station_anchors() {
+        Ok(k) => k,
+        Err(e) => return fail(matches!(cmd, CatalogCommand::List { json: true, .. }), e),
     };
     match cmd {
-        CatalogCommand::Rebuild { .. } => match cat.rebuild(&store, &trust) {
-            Ok((n, left_out)) => {
-                println!("catalog rebuilt: {n} registrations");
-                for (h, why) in &left_out {
+        CatalogCommand::Rebuild { store } => match custody::catalog_rebuild(store, &anchors) {
+            Ok(r) => {
+                warn_trust(&r.trust_warnings);
+                println!("catalog rebuilt: {} registrations", r.value.registrations);
+                for (h, why) in &r.value.left_out {
                     println!("UNVERIFIED {h} left out: {why}");
                 }
-                if left_out.is_empty() {
+                if r.value.left_out.is_empty() {
                     ExitCode::SUCCESS
                 } else {
                     ExitCode::from(1)
                 }
             }
-            Err(e) => fail(false, store_dir, format!("rebuild failed: {e}")),
+            Err(e) => fail(false, e),
         },
         CatalogCommand::List {
+            store,
             device,
             officer,
             day,
-            ..
+            json,
         } => {
-            let q = Query {
+            let q = custody_evidence::catalog::Query {
                 device: device.clone(),
                 officer: officer.clone(),
                 day: day.clone(),
             };
-            let rows = match cat.list(&store, &q, &trust) {
-                Ok(r) => r,
-                Err(e) => return fail(json, store_dir, format!("query failed: {e}")),
+            let rows = match custody::catalog_list(store, &q, &anchors) {
+                Ok(r) => {
+                    warn_trust(&r.trust_warnings);
+                    r.value
+                }
+                Err(e) => return fail(*json, e),
             };
-            if json {
-                let _ = print_value(&rows);
+            if *json {
+                if print_value(&rows).is_err() {
+                    return ExitCode::from(2);
+                }
             } else {
                 for r in rows {
                     println!(

@@ -698,7 +698,7 @@ pub unsafe extern "C" fn custody_report(
             tolerance_s: o.tolerance_s.unwrap_or(defaults.tolerance_s),
         };
         let r = custody::report(&store, &opts, &public_keys(&o.public_keys)?)?;
-        Ok((CustodyStatus::Ok, json(&r)))
+        Ok((CustodyStatus::Ok, json(&r.value)))
     })
 }
 
