@@ -95,8 +95,8 @@ fn scan_start(d: &[u8], from: usize) -> std::result::Result<usize, usize> {
 /// Bytes of input a start-code search looks at per window.
 const SCAN_WINDOW: usize = 1 << 16;
 
-/// Longest pack header or packet: a 6-byte header and a 16-bit length.
-const MAX_PACKET: usize = 6 + 0xffff;
+/// Longest pack header: 14 bytes and up to 7 of stuffing (16 are read).
+const MAX_PACK_HEADER: usize = 14 + 7;
 
 /// Finds the next `00 00 01` start code at or after `from` (with a byte
 /// after it), window by window; runs the input knows are zeros (a code
@@ -210,8 +210,8 @@ impl Ps<'static> {
         let mut pos = 0u64;
         while pos + 4 <= size {
             crate::cost::step(1);
-            // The longest packet, or the rest of the input.
-            let w = input.window(pos, MAX_PACKET)?;
+            // A pack header, or a packet's header.
+            let w = input.window(pos, MAX_PACK_HEADER)?;
             if w[..3] != [0, 0, 1] {
                 match next_start(&mut input, pos)? {
                     Some(n) => {
@@ -244,12 +244,15 @@ impl Ps<'static> {
                 }
                 0xb9 => pos += 4,
                 0xbb..=0xff => {
-                    let Some(len) = w.get(4..6).map(|l| u16::from_be_bytes([l[0], l[1]]) as usize)
+                    let Some(len) = w
+                        .get(4..6)
+                        .map(|l| u16::from_be_bytes([l[0], l[1]]) as usize)
                     else {
                         diag.note(off, "ps", "truncated packet header")?;
                         break;
                     };
                     let end = pos + 6 + len as u64;
+                    let w = input.window(pos, 6 + len)?;
                     if end > size {
                         diag.warn(Error::new(
                             off,
