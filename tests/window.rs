@@ -397,8 +397,10 @@ fn gen_ps(units: &[Vec<u8>], mpeg1: bool) -> Vec<u8> {
 enum Damage {
     Flip(u8),
     Garbage(Vec<u8>),
-    /// A run of zeros (longer than a 64 KiB sync search, at times).
-    Zeros(usize),
+    /// A run of zeros (longer than a 64 KiB sync search, at times), and
+    /// perhaps bytes that end a start code (`01`) or begin a packet (`47`)
+    /// right after it.
+    Zeros(usize, Option<u8>),
     Cut(usize),
 }
 
@@ -408,7 +410,11 @@ fn damage() -> impl Strategy<Value = (f64, Damage)> {
         prop_oneof![
             any::<u8>().prop_map(Damage::Flip),
             prop::collection::vec(any::<u8>(), 1..400).prop_map(Damage::Garbage),
-            prop_oneof![1usize..300, 60_000usize..140_000].prop_map(Damage::Zeros),
+            (
+                prop_oneof![1usize..300, 60_000usize..140_000],
+                prop::option::of(prop_oneof![Just(1u8), Just(0x47)])
+            )
+                .prop_map(|(n, tail)| Damage::Zeros(n, tail)),
             (1usize..2000).prop_map(Damage::Cut),
         ],
     )
@@ -423,8 +429,9 @@ fn apply(mut data: Vec<u8>, damages: &[(f64, Damage)], truncate: Option<f64>) ->
             Damage::Garbage(g) => {
                 data.splice(at..at, g.iter().copied());
             }
-            Damage::Zeros(n) => {
-                data.splice(at..at, std::iter::repeat_n(0, *n));
+            Damage::Zeros(n, tail) => {
+                let run = std::iter::repeat_n(0, *n).chain(*tail);
+                data.splice(at..at, run);
             }
             Damage::Cut(n) => {
                 data.drain(at..(at + n).min(data.len()));

@@ -80,6 +80,17 @@ impl<T: Input + ?Sized> Input for &mut T {
     }
 }
 
+/// The error for an [`Input`] that returned fewer bytes than asked for
+/// before its end (a broken implementation; the parsers never index past
+/// what they were given).
+pub(crate) fn short_window(at: u64) -> Error {
+    Error::new(
+        at,
+        "input",
+        ErrorKind::Invalid("the input returned fewer bytes than it holds".into()),
+    )
+}
+
 /// Random-access reads of a file: what [`Windowed`] fills its buffer from.
 ///
 /// Any `FnMut(u64, &mut [u8]) -> std::io::Result<()>` that reads exactly

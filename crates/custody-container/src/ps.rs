@@ -5,7 +5,7 @@
 
 use crate::error::{Diag, Error, ErrorKind, Limits, Result, Warning};
 use crate::es::{Assembly, Frame, Framer, Framing, MAX_INPUT, StreamInfo, Units};
-use crate::input::Input;
+use crate::input::{Input, short_window};
 use crate::ts::{StreamKind, Unwrap, pes_header};
 
 /// One elementary stream of a program stream.
@@ -212,7 +212,10 @@ impl Ps<'static> {
             crate::cost::step(1);
             // A pack header, or a packet's header.
             let w = input.window(pos, MAX_PACK_HEADER)?;
-            if w[..3] != [0, 0, 1] {
+            let Some(&[b0, b1, b2, code]) = w.first_chunk::<4>() else {
+                return Err(short_window(pos));
+            };
+            if [b0, b1, b2] != [0, 0, 1] {
                 match next_start(&mut input, pos)? {
                     Some(n) => {
                         diag.note(pos, "ps", format!("{} bytes of junk skipped", n - pos))?;
@@ -225,7 +228,6 @@ impl Ps<'static> {
                     }
                 }
             }
-            let code = w[3];
             let off = pos;
             match code {
                 0xba => {

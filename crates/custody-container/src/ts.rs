@@ -12,7 +12,7 @@
 use crate::detect::find_ts_sync;
 use crate::error::{Diag, Error, ErrorKind, Limits, Result, Warning};
 use crate::es::{Assembly, Frame, Framer, Framing, MAX_INPUT, Units};
-use crate::input::Input;
+use crate::input::{Input, short_window};
 
 /// What a stream carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -377,7 +377,7 @@ impl Ts<'static> {
             crate::cost::step(1);
             let pkt_off = pos;
             let w = input.window(pos, lead + 188)?;
-            let p = &w[lead..lead + 188];
+            let p = w.get(lead..lead + 188).ok_or_else(|| short_window(pos))?;
             if p[0] != 0x47 {
                 match resync(&mut input, pos, packet_size)? {
                     Some(k) => {
@@ -657,7 +657,6 @@ fn resync<I: Input>(input: &mut I, pos: u64, packet_size: usize) -> Result<Optio
 }
 
 impl<'a> Ts<'a> {
-
     fn on_pat(
         &mut self,
         s: &[u8],
