@@ -239,13 +239,13 @@ fn unit_payload(kind: u8, i: usize, body: &[u8]) -> Vec<u8> {
     match kind {
         0x1b => {
             let mut v = vec![0, 0, 0, 1, 0x09, 0xf0];
-            if i % 5 == 0 {
+            if i.is_multiple_of(5) {
                 v.extend([
                     0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1e, 0xd9, 0x00, 0xa0, 0x47, 0xfe, 0xc8,
                 ]);
                 v.extend([0, 0, 0, 1, 0x68, 0xce, 0x38, 0x80]);
             }
-            v.extend([0, 0, 1, if i % 5 == 0 { 0x65 } else { 0x41 }, 0x88]);
+            v.extend([0, 0, 1, if i.is_multiple_of(5) { 0x65 } else { 0x41 }, 0x88]);
             v.extend(body.iter().map(|&b| b | 0x80));
             v
         }
@@ -342,7 +342,7 @@ fn gen_ts(size: usize, kinds: &[u8], units: &[Vec<u8>]) -> Vec<u8> {
 fn gen_ps(units: &[Vec<u8>], mpeg1: bool) -> Vec<u8> {
     let mut out = Vec::new();
     for (i, body) in units.iter().enumerate() {
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             if mpeg1 {
                 out.extend([0, 0, 1, 0xba, 0x21, 0, 1, 0, 1, 0x80, 0, 1]);
             } else {
