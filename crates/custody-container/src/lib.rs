@@ -9,6 +9,11 @@
 //! reassembled unit is the one place that owns bytes
 //! ([`ts::Ts::unit_bytes`], [`ps::Ps::unit_bytes`]).
 //!
+//! MPEG-TS and MPEG-PS are parsed front to back through an
+//! [`input::Input`]: the slice itself, or [`input::Windowed`], a bounded
+//! window over a file that is not mapped (removable media), so probing or
+//! content-hashing such a file never holds it whole.
+//!
 //! Bad input never panics: every problem is a typed [`Error`] with its byte
 //! offset and box path, or a [`Warning`] in lenient mode (the default).
 //!

@@ -29,7 +29,8 @@ pub struct PsStream {
 /// A parsed program stream.
 #[derive(Debug)]
 pub struct Ps<'a> {
-    /// The input.
+    /// The input; empty when it was read through a window
+    /// ([`Ps::parse_from`]).
     pub data: &'a [u8],
     /// Number of pack headers.
     pub packs: u64,

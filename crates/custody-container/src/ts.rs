@@ -68,7 +68,8 @@ pub struct Stream {
 /// A parsed transport stream.
 #[derive(Debug)]
 pub struct Ts<'a> {
-    /// The input.
+    /// The input; empty when it was read through a window
+    /// ([`Ts::parse_from`]).
     pub data: &'a [u8],
     /// Packet size: 188, 192 or 204.
     pub packet_size: usize,
