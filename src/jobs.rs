@@ -21,7 +21,9 @@ pub struct ProbeRequest {
 }
 
 /// Probes the file at `path`: container, tracks, durations, metadata,
-/// warnings. A file that is not mapped is read only where the probe looks.
+/// warnings. A file that is not mapped is read only where the probe looks
+/// (its index), or, for a transport or program stream, front to back
+/// through a window of a few MiB: never held whole.
 ///
 /// ```
 /// # fn main() -> custody::Result<()> {
@@ -35,14 +37,21 @@ pub struct ProbeRequest {
 pub fn probe(path: impl AsRef<Path>, req: &ProbeRequest) -> Result<Probe> {
     let path = path.as_ref();
     let opts = req.options;
-    let ev = Evidence::open_planned(path, req.mode, |len, read| {
-        custody_container::probe_ranges(len, opts, read)
-    })
-    .map_err(Error::io(path))?;
-    let mut p = custody_container::probe(ev.bytes(), opts).map_err(|source| Error::Parse {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let mut p = match crate::stream::open_windowed(path, req.mode)? {
+        // A transport or program stream: read front to back through a window.
+        Some(mut w) => custody_container::probe_input(&mut w, opts)
+            .map_err(|e| crate::stream::parse_error(path, &mut w, e))?,
+        None => {
+            let ev = Evidence::open_planned(path, req.mode, |len, read| {
+                custody_container::probe_ranges(len, opts, read)
+            })
+            .map_err(Error::io(path))?;
+            custody_container::probe(ev.bytes(), opts).map_err(|source| Error::Parse {
+                path: path.to_path_buf(),
+                source,
+            })?
+        }
+    };
     p.path = Some(path.display().to_string());
     Ok(p)
 }
@@ -191,14 +200,28 @@ pub fn hash_cancellable(
 /// Content hashes of the file at `path`: one per track, over the decoded
 /// bitstream's units, independent of the container.
 pub fn content(path: impl AsRef<Path>) -> Result<ContentSummary> {
+    content_with(path, ReadMode::Auto)
+}
+
+/// [`content`], reading the file as `mode` says: a transport or program
+/// stream that is not mapped is read front to back through a window of a
+/// few MiB, never held whole.
+pub fn content_with(path: impl AsRef<Path>, mode: ReadMode) -> Result<ContentSummary> {
     let path = path.as_ref();
-    let ev = Evidence::open(path, ReadMode::Auto).map_err(Error::io(path))?;
-    let tracks = custody_hash::content::content_hashes(ev.bytes(), Default::default()).map_err(
-        |source| Error::Parse {
-            path: path.to_path_buf(),
-            source,
-        },
-    )?;
+    let limits = Default::default();
+    let tracks = match crate::stream::open_windowed(path, mode)? {
+        Some(mut w) => custody_hash::content::content_hashes_input(&mut w, limits)
+            .map_err(|e| crate::stream::parse_error(path, &mut w, e))?,
+        None => {
+            let ev = Evidence::open(path, mode).map_err(Error::io(path))?;
+            custody_hash::content::content_hashes(ev.bytes(), limits).map_err(|source| {
+                Error::Parse {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?
+        }
+    };
     Ok(ContentSummary {
         path: path.display().to_string(),
         content_version: custody_hash::content::CONTENT_VERSION,

@@ -22,6 +22,7 @@
 mod error;
 mod jobs;
 mod station;
+mod stream;
 
 pub use custody_container as container;
 pub use custody_evidence as evidence;
@@ -31,9 +32,9 @@ pub use custody_io as io;
 pub use custody_transcode as transcode;
 pub use error::{Error, Result};
 pub use jobs::{
-    ContentSummary, HashSummary, ProbeRequest, content, default_key_path, hash, hash_cancellable,
-    ingest, load_key, locate, probe, probe_segment, read_tree, tree_path, verify, verify_range,
-    write_tree,
+    ContentSummary, HashSummary, ProbeRequest, content, content_with, default_key_path, hash,
+    hash_cancellable, ingest, load_key, locate, probe, probe_segment, read_tree, tree_path, verify,
+    verify_range, write_tree,
 };
 #[cfg(feature = "transcode")]
 pub use jobs::{archive, compare};

@@ -80,3 +80,411 @@ fn every_stored_fuzz_input_probes_the_same_from_its_planned_ranges() {
     );
     check(&files);
 }
+
+// ---------- transport and program streams, read through a window ----------
+
+use custody_container::fuzzing::{SliceSource, windowed};
+use custody_container::input::Windowed;
+use proptest::prelude::*;
+
+/// Windows from smaller than a packet to larger than most inputs.
+const WINDOWS: [usize; 7] = [
+    1,
+    100,
+    188,
+    189,
+    4096,
+    65_537,
+    Windowed::<SliceSource>::WINDOW,
+];
+
+fn is_stream(data: &[u8]) -> bool {
+    custody_container::detect(data).is_some_and(custody_container::summary::reads_front_to_back)
+}
+
+/// Content hashes of `data` as a slice and through a window, as text.
+fn content_both(data: &[u8], window: usize) -> (String, String) {
+    let limits = Default::default();
+    let w = Windowed::with_window(SliceSource(data), data.len() as u64, window);
+    (
+        format!("{:?}", custody_hash::content::content_hashes(data, limits)),
+        format!(
+            "{:?}",
+            custody_hash::content::content_hashes_input(w, limits)
+        ),
+    )
+}
+
+#[test]
+fn every_corpus_stream_parses_the_same_through_any_window() {
+    let Some(dir) = common::corpus() else { return };
+    let mut streams = 0;
+    for f in common::files(&dir) {
+        let data = std::fs::read(&f).unwrap();
+        if !is_stream(&data) {
+            continue;
+        }
+        streams += 1;
+        for w in WINDOWS {
+            windowed(&data, w);
+            let (a, b) = content_both(&data, w);
+            assert_eq!(a, b, "{} window {w}", f.display());
+        }
+        // The facade on the file itself: read front to back, or mapped.
+        let probe = |mode| {
+            let req = custody::ProbeRequest {
+                options: ProbeOptions {
+                    samples: true,
+                    ..Default::default()
+                },
+                mode,
+            };
+            format!("{:?}", custody::probe(&f, &req).unwrap())
+        };
+        assert_eq!(
+            probe(ReadMode::Read),
+            probe(ReadMode::Map),
+            "{}",
+            f.display()
+        );
+        let content = |mode| format!("{:?}", custody::content_with(&f, mode).unwrap().tracks);
+        assert_eq!(
+            content(ReadMode::Read),
+            content(ReadMode::Map),
+            "{}",
+            f.display()
+        );
+    }
+    assert!(streams >= 10, "{streams} TS/PS files in the corpus");
+}
+
+#[test]
+fn every_stored_fuzz_input_parses_the_same_through_a_window() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut checked = 0;
+    for sub in ["regressions", "corpus"] {
+        for t in ["ts", "ps", "content", "window", "bmff"] {
+            let d = root.join(sub).join(t);
+            if !d.is_dir() {
+                continue;
+            }
+            for f in common::files(&d) {
+                let data = std::fs::read(&f).unwrap();
+                if !is_stream(&data) {
+                    continue;
+                }
+                checked += 1;
+                for w in [1, 189, 65_537] {
+                    windowed(&data, w);
+                    let (a, b) = content_both(&data, w);
+                    assert_eq!(a, b, "{} window {w}", f.display());
+                }
+            }
+        }
+    }
+    assert!(checked >= 6, "{checked} stored TS/PS fuzz inputs");
+}
+
+/// One TS packet of `size` bytes (188, 192 with a 4-byte lead, 204 with 16
+/// parity bytes) on `pid` carrying `payload` (at most 184 bytes; the rest
+/// is adaptation-field stuffing).
+fn ts_packet(out: &mut Vec<u8>, size: usize, pid: u16, pusi: bool, cc: &mut u8, payload: &[u8]) {
+    if size == 192 {
+        out.extend([0x12, 0x34, 0x56, 0x78]);
+    }
+    let pad = 184 - payload.len();
+    out.push(0x47);
+    out.push(if pusi { 0x40 } else { 0 } | (pid >> 8) as u8);
+    out.push(pid as u8);
+    out.push(if pad > 0 { 0x30 } else { 0x10 } | *cc);
+    *cc = (*cc + 1) & 0xf;
+    if pad > 0 {
+        out.push(pad as u8 - 1);
+        if pad > 1 {
+            out.push(if pusi { 0x40 } else { 0 });
+            out.extend(std::iter::repeat_n(0xff, pad - 2));
+        }
+    }
+    out.extend_from_slice(payload);
+    if size == 204 {
+        out.extend([0u8; 16]);
+    }
+}
+
+/// A PES packet: stream id, optional PTS, payload.
+fn pes(sid: u8, pts: Option<u64>, payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![0, 0, 1, sid, 0, 0, 0x80];
+    match pts {
+        Some(t) => {
+            v.extend([0x80, 5]);
+            v.extend([
+                0x21 | (((t >> 30) & 7) as u8) << 1,
+                (t >> 22) as u8,
+                (((t >> 15) & 0x7f) as u8) << 1 | 1,
+                (t >> 7) as u8,
+                ((t & 0x7f) as u8) << 1 | 1,
+            ]);
+        }
+        None => v.extend([0, 0]),
+    }
+    v.extend_from_slice(payload);
+    let len = (v.len() - 6).min(0xffff) as u16;
+    v[4..6].copy_from_slice(&len.to_be_bytes());
+    v
+}
+
+/// An access unit's bytes for a stream kind: H.264 (delimiter, SPS/PPS on
+/// keyframes, a slice), ADTS AAC frames, or opaque bytes.
+fn unit_payload(kind: u8, i: usize, body: &[u8]) -> Vec<u8> {
+    match kind {
+        0x1b => {
+            let mut v = vec![0, 0, 0, 1, 0x09, 0xf0];
+            if i.is_multiple_of(5) {
+                v.extend([
+                    0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1e, 0xd9, 0x00, 0xa0, 0x47, 0xfe, 0xc8,
+                ]);
+                v.extend([0, 0, 0, 1, 0x68, 0xce, 0x38, 0x80]);
+            }
+            v.extend([0, 0, 1, if i.is_multiple_of(5) { 0x65 } else { 0x41 }, 0x88]);
+            v.extend(body.iter().map(|&b| b | 0x80));
+            v
+        }
+        0x0f => {
+            let len = 7 + body.len();
+            let mut v = vec![
+                0xff,
+                0xf1,
+                0x50,
+                0x80 | ((len >> 11) & 3) as u8,
+                (len >> 3) as u8,
+                ((len & 7) << 5) as u8 | 0x1f,
+                0xfc,
+            ];
+            v.extend_from_slice(body);
+            v
+        }
+        _ => body.to_vec(),
+    }
+}
+
+/// A transport stream: PAT, PMT, then PES packets of the given streams
+/// (stream types), interleaved, with a PAT/PMT repeat now and then.
+fn gen_ts(size: usize, kinds: &[u8], units: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut ccs = [0u8; 8];
+    let crc = |s: &[u8]| {
+        let mut c = 0xffff_ffffu32;
+        for &b in s {
+            c ^= (b as u32) << 24;
+            for _ in 0..8 {
+                c = if c & 0x8000_0000 != 0 {
+                    (c << 1) ^ 0x04c1_1db7
+                } else {
+                    c << 1
+                };
+            }
+        }
+        c.to_be_bytes()
+    };
+    let mut pat = vec![0x00, 0xb0, 13, 0, 1, 0xc1, 0, 0, 0, 1, 0xe1, 0x00];
+    pat.extend(crc(&pat));
+    let mut pmt = vec![0x02, 0xb0, 0, 0, 1, 0xc1, 0, 0, 0xe1, 0x01, 0xf0, 0];
+    for (k, &t) in kinds.iter().enumerate() {
+        pmt.extend([t, 0xe1, 0x01 + k as u8, 0xf0, 0]);
+    }
+    pmt[2] = (pmt.len() - 3 + 4) as u8;
+    pmt.extend(crc(&pmt));
+    let tables = |out: &mut Vec<u8>, ccs: &mut [u8; 8]| {
+        ts_packet(
+            out,
+            size,
+            0,
+            true,
+            &mut ccs[0],
+            &[&[0u8][..], &pat].concat(),
+        );
+        ts_packet(
+            out,
+            size,
+            0x100,
+            true,
+            &mut ccs[1],
+            &[&[0u8][..], &pmt].concat(),
+        );
+    };
+    tables(&mut out, &mut ccs);
+    for (i, body) in units.iter().enumerate() {
+        if i % 7 == 6 {
+            tables(&mut out, &mut ccs);
+        }
+        let k = i % kinds.len();
+        let pes = pes(
+            0xe0 + k as u8,
+            Some(9000 + 3000 * i as u64),
+            &unit_payload(kinds[k], i, body),
+        );
+        for (j, chunk) in pes.chunks(184).enumerate() {
+            ts_packet(
+                &mut out,
+                size,
+                0x101 + k as u16,
+                j == 0,
+                &mut ccs[2 + k],
+                chunk,
+            );
+        }
+    }
+    out
+}
+
+/// A program stream: pack headers, a system header, PES packets of MPEG
+/// video, MPEG audio and private stream 1 (AC-3), an end code.
+fn gen_ps(units: &[Vec<u8>], mpeg1: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, body) in units.iter().enumerate() {
+        if i.is_multiple_of(3) {
+            if mpeg1 {
+                out.extend([0, 0, 1, 0xba, 0x21, 0, 1, 0, 1, 0x80, 0, 1]);
+            } else {
+                out.extend([
+                    0,
+                    0,
+                    1,
+                    0xba,
+                    0x44,
+                    0,
+                    4,
+                    0,
+                    4,
+                    1,
+                    0x01,
+                    0x89,
+                    0xc3,
+                    0xf8 | (i % 3) as u8,
+                ]);
+                out.extend(std::iter::repeat_n(0xff, i % 3));
+            }
+        }
+        if i == 0 {
+            out.extend([0, 0, 1, 0xbb, 0, 6, 0x80, 0, 1, 0x04, 0xe1, 0xff]);
+        }
+        let pts = Some(9000 + 3000 * i as u64);
+        let packet = match i % 3 {
+            0 => {
+                let mut v = vec![0, 0, 1, 0xb3, 0x14, 0x00, 0xf0, 0x13, 0, 0, 1, 0, 0, 0x08];
+                v.extend(body);
+                pes(0xe0, pts, &v)
+            }
+            1 => {
+                let mut v = vec![0xff, 0xfd, 0x90, 0x04];
+                v.extend(body);
+                pes(0xc0, pts, &v)
+            }
+            _ => {
+                let mut v = vec![0x80, 1, 0, 1, 0x0b, 0x77];
+                v.extend(body);
+                pes(0xbd, pts, &v)
+            }
+        };
+        out.extend(packet);
+    }
+    out.extend([0, 0, 1, 0xb9]);
+    out
+}
+
+/// Damage to apply: (position as a fraction of the length, what).
+#[derive(Debug, Clone)]
+enum Damage {
+    Flip(u8),
+    Garbage(Vec<u8>),
+    /// A run of zeros (longer than a 64 KiB sync search, at times), and
+    /// perhaps bytes that end a start code (`01`) or begin a packet (`47`)
+    /// right after it.
+    Zeros(usize, Option<u8>),
+    Cut(usize),
+}
+
+fn damage() -> impl Strategy<Value = (f64, Damage)> {
+    (
+        0.0..1.0f64,
+        prop_oneof![
+            any::<u8>().prop_map(Damage::Flip),
+            prop::collection::vec(any::<u8>(), 1..400).prop_map(Damage::Garbage),
+            (
+                prop_oneof![1usize..300, 60_000usize..140_000],
+                prop::option::of(prop_oneof![Just(1u8), Just(0x47)])
+            )
+                .prop_map(|(n, tail)| Damage::Zeros(n, tail)),
+            (1usize..2000).prop_map(Damage::Cut),
+        ],
+    )
+}
+
+fn apply(mut data: Vec<u8>, damages: &[(f64, Damage)], truncate: Option<f64>) -> Vec<u8> {
+    for (at, d) in damages {
+        let at = ((data.len() as f64 * at) as usize).min(data.len());
+        match d {
+            Damage::Flip(x) if at < data.len() => data[at] ^= x | 1,
+            Damage::Flip(_) => {}
+            Damage::Garbage(g) => {
+                data.splice(at..at, g.iter().copied());
+            }
+            Damage::Zeros(n, tail) => {
+                let run = std::iter::repeat_n(0, *n).chain(*tail);
+                data.splice(at..at, run);
+            }
+            Damage::Cut(n) => {
+                data.drain(at..(at + n).min(data.len()));
+            }
+        }
+    }
+    if let Some(t) = truncate {
+        data.truncate((data.len() as f64 * t) as usize);
+    }
+    data
+}
+
+fn window_size() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        1usize..400,
+        400usize..70_000,
+        Just(Windowed::<SliceSource>::WINDOW)
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn generated_transport_streams_parse_the_same_through_a_window(
+        size in prop_oneof![Just(188usize), Just(192), Just(204)],
+        kinds in prop::collection::vec(prop_oneof![Just(0x1bu8), Just(0x0f), Just(0x06), Just(0x03)], 1..4),
+        units in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..900), 1..40),
+        damages in prop::collection::vec(damage(), 0..5),
+        truncate in prop::option::of(0.3..1.0f64),
+        window in window_size(),
+    ) {
+        let data = apply(gen_ts(size, &kinds, &units), &damages, truncate);
+        windowed(&data, window);
+        if is_stream(&data) {
+            let (a, b) = content_both(&data, window);
+            prop_assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn generated_program_streams_parse_the_same_through_a_window(
+        units in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..3000), 1..30),
+        mpeg1 in any::<bool>(),
+        damages in prop::collection::vec(damage(), 0..5),
+        truncate in prop::option::of(0.3..1.0f64),
+        window in window_size(),
+    ) {
+        let data = apply(gen_ps(&units, mpeg1), &damages, truncate);
+        windowed(&data, window);
+        if is_stream(&data) {
+            let (a, b) = content_both(&data, window);
+            prop_assert_eq!(a, b);
+        }
+    }
+}

@@ -41,20 +41,18 @@ pub(crate) fn open(path: &Path, no_mmap: bool) -> Result<Evidence, Failure> {
     opened(path, Evidence::open(path, mode(no_mmap)))
 }
 
-/// Opens `path` for `custody probe`: a file that is not mapped is read only
-/// where the probe looks (its index), never whole.
-pub(crate) fn open_for_probe(
-    path: &Path,
-    no_mmap: bool,
-    opts: custody_container::summary::ProbeOptions,
-) -> Result<Evidence, Failure> {
-    let ev = Evidence::open_planned(path, mode(no_mmap), |len, read| {
-        custody_container::probe_ranges(len, opts, read)
-    });
-    opened(path, ev)
+/// A failed job on `path` as reported: a file that cannot be opened or
+/// read says so (`cannot read: ...`), as [`open`] does.
+pub(crate) fn job_failure(e: custody::Error) -> Failure {
+    let io = matches!(e, custody::Error::Io { .. });
+    let mut f = Failure::from(e);
+    if io {
+        f.message = format!("cannot read: {}", f.message);
+    }
+    f
 }
 
-fn mode(no_mmap: bool) -> ReadMode {
+pub(crate) fn mode(no_mmap: bool) -> ReadMode {
     if no_mmap {
         ReadMode::Read
     } else {

@@ -100,7 +100,8 @@ fn digest_file(path: &Path, args: &HashArgs) -> Result<(FileDigest, Option<Chunk
 
 fn hash_one(path: &Path, args: &HashArgs) -> Result<serde_json::Value, Failure> {
     if args.content {
-        return Ok(serde_json::to_value(custody::content(path)?).unwrap_or_default());
+        let c = custody::content_with(path, crate::common::mode(args.no_mmap))?;
+        return Ok(serde_json::to_value(c).unwrap_or_default());
     }
     let (d, tree) = digest_file(path, args)?;
     let mut summary = custody::HashSummary::new(path, &d);

@@ -114,7 +114,8 @@ pub(crate) struct ProbeArgs {
     /// Init segment for media segments (.m4s).
     #[arg(long, value_name = "FILE")]
     pub(crate) init: Option<PathBuf>,
-    /// Read files into memory instead of mapping them (use for removable media).
+    /// Never map files: read only what the probe needs (an MP4's index, a
+    /// TS/PS front to back through a window). Use for removable media.
     #[arg(long)]
     pub(crate) no_mmap: bool,
 }

@@ -1,9 +1,9 @@
 //! `custody probe`.
 
 use crate::ProbeArgs;
-use crate::common::{Failure, fmt_opt, open, open_for_probe};
+use crate::common::{Failure, fmt_opt, job_failure, mode, open};
 use custody_container::summary::{Probe, ProbeOptions};
-use custody_container::{Limits, probe, probe_segment};
+use custody_container::{Limits, probe_segment};
 use custody_io::Evidence;
 use std::io::Write;
 use std::path::Path;
@@ -15,15 +15,15 @@ fn probe_one(
     opts: ProbeOptions,
     no_mmap: bool,
 ) -> Result<Probe, Failure> {
-    let ev = match init {
-        Some(_) => open(path, no_mmap)?,
-        None => open_for_probe(path, no_mmap, opts)?,
+    let Some(init) = init else {
+        let req = custody::ProbeRequest {
+            options: opts,
+            mode: mode(no_mmap),
+        };
+        return custody::probe(path, &req).map_err(job_failure);
     };
-    let result = match init {
-        Some(init) => probe_segment(init.bytes(), ev.bytes(), opts),
-        None => probe(ev.bytes(), opts),
-    };
-    let mut p = result.map_err(|e| Failure {
+    let ev = open(path, no_mmap)?;
+    let mut p = probe_segment(init.bytes(), ev.bytes(), opts).map_err(|e| Failure {
         path: path.display().to_string(),
         offset: Some(e.offset),
         box_path: (!e.path.is_empty()).then(|| e.path.clone()),

@@ -257,3 +257,73 @@ fn probe_without_a_map_reads_the_index_of_a_5_tb_recording_not_5_tb() {
     assert_eq!(v["size"], len);
     assert_eq!(v["tracks"][0]["samples"], 60, "{v}");
 }
+
+/// Runs the binary with its address space capped at `mib` MiB (`ulimit -v`):
+/// a command that tried to hold a large file in memory fails instead.
+#[cfg(target_os = "linux")]
+fn custody_capped(args: &[&str], mib: u64) -> Output {
+    let script = format!("ulimit -v {}; exec \"$0\" \"$@\"", mib * 1024);
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_custody"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A 5 TB transport stream on removable media (`--no-mmap`): real packets,
+/// then a hole to the end. Probing and content-hashing it read it front to
+/// back through a window, within a 1 GiB address space, and step over the
+/// hole unread (it holds no sync byte): the parse reports where the stream
+/// stops and says what the packets before it say.
+#[cfg(target_os = "linux")]
+#[test]
+fn probe_and_content_of_a_sparse_5_tb_transport_stream_without_a_map() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let head = custody_container::hostile::ts_tiny_pes(188 * 64);
+    let small = dir.path().join("head.ts");
+    std::fs::write(&small, &head).unwrap();
+    let path = dir.path().join("huge.ts");
+    let len = 5u64 << 40;
+    let f = std::fs::File::create(&path).unwrap();
+    f.write_all_at(&head, 0).unwrap();
+    f.set_len(len).unwrap();
+    drop(f);
+    let run = |args: &[&str]| {
+        let started = std::time::Instant::now();
+        let o = custody_capped(args, 1024);
+        let took = started.elapsed();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(took.as_secs() < 60, "{args:?} took {took:?}");
+        json(&o)
+    };
+    let p = run(&["probe", "--no-mmap", "--json", path.to_str().unwrap()]);
+    let expect = run(&["probe", "--no-mmap", "--json", small.to_str().unwrap()]);
+    assert_eq!(p["size"], len);
+    assert_eq!(p["container"], "mpegts");
+    assert!(
+        expect["tracks"][0]["samples"].as_u64().unwrap() > 100,
+        "{expect}"
+    );
+    assert_eq!(p["tracks"], expect["tracks"]);
+    let stop = &p["warnings"][0];
+    assert_eq!(stop["offset"], head.len(), "{p}");
+    assert!(
+        stop["message"]
+            .as_str()
+            .unwrap()
+            .contains("the rest of the file is not transport stream"),
+        "{p}"
+    );
+    let c = run(&["hash", "--content", "--no-mmap", path.to_str().unwrap()]);
+    let expect = run(&["hash", "--content", "--no-mmap", small.to_str().unwrap()]);
+    assert_eq!(c["tracks"], expect["tracks"]);
+    assert!(c["tracks"][0]["samples"].as_u64().unwrap() > 100, "{c}");
+}

@@ -41,6 +41,9 @@ pub enum ErrorKind {
     Unrecognised,
     /// The container was recognised but cannot be parsed yet.
     Unsupported(String),
+    /// The input could not be read (a file read through a window failed:
+    /// a device removed, a file cut short while it was read).
+    Read(String),
 }
 
 /// A parse error: what, where in the file, and in which box.
@@ -104,6 +107,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Invalid(msg) => write!(f, "{msg}"),
             ErrorKind::Unrecognised => write!(f, "not a recognised media container"),
             ErrorKind::Unsupported(msg) => write!(f, "unsupported: {msg}"),
+            ErrorKind::Read(msg) => write!(f, "cannot read: {msg}"),
         }
     }
 }

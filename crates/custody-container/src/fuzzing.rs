@@ -4,6 +4,7 @@
 
 use crate::Limits;
 use crate::bmff::Mp4;
+use crate::input::{Source, Windowed};
 use crate::ps::Ps;
 use crate::summary::{ProbeOptions, probe};
 use crate::ts::Ts;
@@ -141,8 +142,15 @@ pub fn ps(data: &[u8]) {
 
 /// Probing from the planned ranges ([`crate::probe_ranges`]): an image
 /// holding only them (zeros elsewhere) probes exactly as the whole input,
-/// with and without the box tree.
+/// with and without the box tree; and a transport or program stream parsed
+/// through a [`Windowed`] input equals its slice parse ([`windowed`]), for
+/// a window smaller than a packet and one of a few hundred KiB.
 pub fn window(data: &[u8]) {
+    // The smallest window refills on every packet: kept to small inputs.
+    if data.len() <= 1 << 16 {
+        windowed(data, 1);
+    }
+    windowed(data, 200_003 + data.len() % 4099);
     let len = data.len() as u64;
     for boxes in [false, true] {
         let opts = ProbeOptions {
@@ -169,6 +177,113 @@ pub fn window(data: &[u8]) {
             format!("{:?}", probe(data, opts)),
             format!("{:?}", probe(&image, opts)),
             "boxes {boxes}"
+        );
+    }
+}
+
+/// A slice as a [`Source`]: it tells its runs of zeros as holes (as a
+/// sparse file does), so scans step over them.
+pub struct SliceSource<'a>(pub &'a [u8]);
+
+impl Source for SliceSource<'_> {
+    fn read_at(&mut self, at: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let at = usize::try_from(at).map_err(std::io::Error::other)?;
+        let src = at
+            .checked_add(buf.len())
+            .and_then(|end| self.0.get(at..end))
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+
+    fn data_from(&mut self, at: u64) -> std::io::Result<u64> {
+        let from = usize::try_from(at).unwrap_or(usize::MAX).min(self.0.len());
+        let zeros = self.0[from..].iter().take_while(|&&b| b == 0).count();
+        Ok((from + zeros) as u64)
+    }
+}
+
+/// What a parse produced and handed over, as text: equal texts, equal parses.
+fn handed_text(stream: usize, unit: &crate::es::Frame, bytes: Option<&[u8]>) -> String {
+    use std::hash::{Hash, Hasher};
+    let digest = bytes.map(|b| {
+        let mut h = std::hash::DefaultHasher::new();
+        b.hash(&mut h);
+        (b.len(), h.finish())
+    });
+    format!("{stream} {unit:?} {digest:?}\n")
+}
+
+/// A transport or program stream read through a [`Windowed`] input of
+/// `window` bytes (its runs of zeros told as holes) parses exactly as the
+/// slice: the same probe, streams, warnings and errors, and the same units
+/// handed over with the same bytes, with and without the unit index.
+/// Anything else is left alone.
+pub fn windowed(data: &[u8], window: usize) {
+    let input = || Windowed::with_window(SliceSource(data), data.len() as u64, window);
+    let opts = ProbeOptions {
+        limits: Limits::default(),
+        samples: true,
+        boxes: false,
+    };
+    let is_ts = match crate::detect(data) {
+        Some(crate::Format::MpegTs { .. }) => true,
+        Some(crate::Format::MpegPs) => false,
+        _ => return,
+    };
+    assert_eq!(
+        format!("{:?}", probe(data, opts)),
+        format!("{:?}", crate::summary::probe_input(input(), opts)),
+        "probe, window {window}"
+    );
+    for keep in [true, false] {
+        let (mut a, mut b) = (String::new(), String::new());
+        let (slice, streamed) = if is_ts {
+            let text = |r: crate::Result<Ts<'_>>| {
+                r.map(|t| {
+                    format!(
+                        "{} {:?} {:?} {:?}",
+                        t.packet_size, t.programs, t.streams, t.warnings
+                    )
+                })
+            };
+            (
+                text(Ts::parse_from(
+                    data,
+                    Limits::default(),
+                    Some(&mut |i, _, u, x| a.push_str(&handed_text(i, u, x))),
+                    keep,
+                )),
+                text(Ts::parse_from(
+                    input(),
+                    Limits::default(),
+                    Some(&mut |i, _, u, x| b.push_str(&handed_text(i, u, x))),
+                    keep,
+                )),
+            )
+        } else {
+            let text = |r: crate::Result<Ps<'_>>| {
+                r.map(|p| format!("{} {} {:?} {:?}", p.packs, p.mpeg1, p.streams, p.warnings))
+            };
+            (
+                text(Ps::parse_from(
+                    data,
+                    Limits::default(),
+                    Some(&mut |i, _, u, x| a.push_str(&handed_text(i, u, x))),
+                    keep,
+                )),
+                text(Ps::parse_from(
+                    input(),
+                    Limits::default(),
+                    Some(&mut |i, _, u, x| b.push_str(&handed_text(i, u, x))),
+                    keep,
+                )),
+            )
+        };
+        assert_eq!(slice, streamed, "parse, window {window}, keep {keep}");
+        assert!(
+            a == b,
+            "units handed over differ, window {window}, keep {keep}"
         );
     }
 }

@@ -9,6 +9,11 @@
 //! reassembled unit is the one place that owns bytes
 //! ([`ts::Ts::unit_bytes`], [`ps::Ps::unit_bytes`]).
 //!
+//! MPEG-TS and MPEG-PS are parsed front to back through an
+//! [`input::Input`]: the slice itself, or [`input::Windowed`], a bounded
+//! window over a file that is not mapped (removable media), so probing or
+//! content-hashing such a file never holds it whole.
+//!
 //! Bad input never panics: every problem is a typed [`Error`] with its byte
 //! offset and box path, or a [`Warning`] in lenient mode (the default).
 //!
@@ -35,6 +40,7 @@ pub mod es;
 pub mod fourcc;
 pub mod fuzzing;
 pub mod hostile;
+pub mod input;
 pub mod ps;
 pub mod summary;
 pub mod time;
@@ -43,4 +49,4 @@ pub mod ts;
 pub use detect::{Format, detect};
 pub use error::{Error, ErrorKind, Limits, Result, Warning};
 pub use fourcc::FourCC;
-pub use summary::{Probe, TrackSummary, probe, probe_ranges, probe_segment};
+pub use summary::{Probe, TrackSummary, probe, probe_input, probe_ranges, probe_segment};

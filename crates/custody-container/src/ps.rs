@@ -5,6 +5,7 @@
 
 use crate::error::{Diag, Error, ErrorKind, Limits, Result, Warning};
 use crate::es::{Assembly, Frame, Framer, Framing, MAX_INPUT, StreamInfo, Units};
+use crate::input::{Input, short_window};
 use crate::ts::{StreamKind, Unwrap, pes_header};
 
 /// One elementary stream of a program stream.
@@ -28,7 +29,8 @@ pub struct PsStream {
 /// A parsed program stream.
 #[derive(Debug)]
 pub struct Ps<'a> {
-    /// The input.
+    /// The input; empty when it was read through a window
+    /// ([`Ps::parse_from`]).
     pub data: &'a [u8],
     /// Number of pack headers.
     pub packs: u64,
@@ -75,23 +77,54 @@ fn flush(
     }
 }
 
-/// Finds the next `00 00 01` start code at or after `from`.
-fn next_start(d: &[u8], from: usize) -> Option<usize> {
+/// Scans `d` for a `00 00 01` start code with a byte after it, from
+/// `from`: `Ok` with its index, or `Err` with the first index not ruled
+/// out (the scan stops three bytes short of the end).
+#[inline]
+fn scan_start(d: &[u8], from: usize) -> std::result::Result<usize, usize> {
     let mut i = from;
     while i + 3 < d.len() {
         match d[i + 2] {
-            1 if d[i] == 0 && d[i + 1] == 0 => return Some(i),
+            1 if d[i] == 0 && d[i + 1] == 0 => return Ok(i),
             0 => i += 1,
             _ => i += 3,
         }
     }
-    None
+    Err(i)
+}
+
+/// Bytes of input a start-code search looks at per window.
+const SCAN_WINDOW: usize = 1 << 16;
+
+/// Longest pack header: 14 bytes and up to 7 of stuffing (16 are read).
+const MAX_PACK_HEADER: usize = 14 + 7;
+
+/// Finds the next `00 00 01` start code at or after `from` (with a byte
+/// after it), window by window; runs the input knows are zeros (a code
+/// needs its `01`) are stepped over without reading them.
+fn next_start<I: Input>(input: &mut I, from: u64) -> Result<Option<u64>> {
+    let size = input.size();
+    let mut i = from;
+    while i + 3 < size {
+        let zeros = input.zeros_until(i + 2)?;
+        if zeros > i + 2 {
+            i = zeros - 2;
+            continue;
+        }
+        let w = input.window(i, SCAN_WINDOW)?;
+        match scan_start(w, 0) {
+            Ok(k) => return Ok(Some(i + k as u64)),
+            Err(_) if i + w.len() as u64 >= size => return Ok(None),
+            Err(k) => i += k as u64,
+        }
+    }
+    Ok(None)
 }
 
 impl<'a> Ps<'a> {
     /// Parses a program stream.
     pub fn parse(data: &'a [u8], limits: Limits) -> Result<Ps<'a>> {
-        Self::parse_inner(data, limits, None, true)
+        Self::parse_slice(data, limits, None, true)
     }
 
     /// Parses a program stream and calls `on_unit` with each access unit
@@ -103,7 +136,7 @@ impl<'a> Ps<'a> {
         limits: Limits,
         on_unit: &mut OnUnit<'_>,
     ) -> Result<Ps<'a>> {
-        Self::parse_inner(data, limits, Some(on_unit), true)
+        Self::parse_slice(data, limits, Some(on_unit), true)
     }
 
     /// Like [`Ps::parse_with_units`], without keeping the unit index: every
@@ -115,17 +148,40 @@ impl<'a> Ps<'a> {
         limits: Limits,
         on_unit: &mut OnUnit<'_>,
     ) -> Result<Ps<'a>> {
-        Self::parse_inner(data, limits, Some(on_unit), false)
+        Self::parse_slice(data, limits, Some(on_unit), false)
     }
 
-    fn parse_inner(
+    fn parse_slice(
         data: &'a [u8],
         limits: Limits,
-        mut on_unit: Option<&mut OnUnit<'_>>,
+        on_unit: Option<&mut OnUnit<'_>>,
         keep: bool,
     ) -> Result<Ps<'a>> {
+        let mut ps = Ps::parse_from(data, limits, on_unit, keep)?;
+        ps.data = data;
+        Ok(ps)
+    }
+}
+
+impl Ps<'static> {
+    /// Parses a program stream read through `input` (a [`Windowed`] file,
+    /// or a slice): the same parse as [`Ps::parse`], [`Ps::parse_with_units`]
+    /// (with `on_unit`) or [`Ps::parse_streaming`] (with `on_unit`,
+    /// `keep_units` false), reading the input once from front to back.
+    /// [`Ps::data`] stays empty, so [`Ps::unit_bytes`] has nothing to
+    /// reassemble from: take the bytes through `on_unit`.
+    ///
+    /// [`Windowed`]: crate::input::Windowed
+    pub fn parse_from<I: Input>(
+        mut input: I,
+        limits: Limits,
+        mut on_unit: Option<&mut OnUnit<'_>>,
+        keep_units: bool,
+    ) -> Result<Ps<'static>> {
+        let keep = keep_units;
         let collect = on_unit.is_some();
-        if data.len() as u64 >= MAX_INPUT {
+        let size = input.size();
+        if size >= MAX_INPUT {
             return Err(Error::new(
                 0,
                 "ps",
@@ -133,7 +189,7 @@ impl<'a> Ps<'a> {
             ));
         }
         let mut diag = Diag::new(limits.strict);
-        if data.get(..4) != Some(&[0, 0, 1, 0xba]) {
+        if input.window(0, 4)?.get(..4) != Some(&[0, 0, 1, 0xba]) {
             return Err(Error::new(
                 0,
                 "ps",
@@ -141,7 +197,7 @@ impl<'a> Ps<'a> {
             ));
         }
         let mut ps = Ps {
-            data,
+            data: &[],
             packs: 0,
             mpeg1: false,
             streams: Vec::new(),
@@ -152,37 +208,37 @@ impl<'a> Ps<'a> {
         let mut psm: Vec<(u8, u8)> = Vec::new();
         // Frames a framer emitted, on their way to the stream's units.
         let mut staged: Vec<Frame> = Vec::new();
-        let mut pos = 0usize;
-        while pos + 4 <= data.len() {
+        let mut pos = 0u64;
+        while pos + 4 <= size {
             crate::cost::step(1);
-            if data[pos..pos + 3] != [0, 0, 1] {
-                match next_start(data, pos) {
+            // A pack header, or a packet's header.
+            let w = input.window(pos, MAX_PACK_HEADER)?;
+            let Some(&[b0, b1, b2, code]) = w.first_chunk::<4>() else {
+                return Err(short_window(pos));
+            };
+            if [b0, b1, b2] != [0, 0, 1] {
+                match next_start(&mut input, pos)? {
                     Some(n) => {
-                        diag.note(
-                            pos as u64,
-                            "ps",
-                            format!("{} bytes of junk skipped", n - pos),
-                        )?;
+                        diag.note(pos, "ps", format!("{} bytes of junk skipped", n - pos))?;
                         pos = n;
                         continue;
                     }
                     None => {
-                        diag.note(pos as u64, "ps", "trailing bytes are not program stream")?;
+                        diag.note(pos, "ps", "trailing bytes are not program stream")?;
                         break;
                     }
                 }
             }
-            let code = data[pos + 3];
-            let off = pos as u64;
+            let off = pos;
             match code {
                 0xba => {
                     ps.packs += 1;
-                    let Some(&b4) = data.get(pos + 4) else { break };
+                    let Some(&b4) = w.get(4) else { break };
                     let len = if b4 >> 6 == 1 {
-                        let Some(&b13) = data.get(pos + 13) else {
+                        let Some(&b13) = w.get(13) else {
                             break;
                         };
-                        14 + (b13 & 7) as usize
+                        14 + (b13 & 7) as u64
                     } else {
                         ps.mpeg1 = true;
                         12
@@ -191,25 +247,26 @@ impl<'a> Ps<'a> {
                 }
                 0xb9 => pos += 4,
                 0xbb..=0xff => {
-                    let Some(len) = data
-                        .get(pos + 4..pos + 6)
+                    let Some(len) = w
+                        .get(4..6)
                         .map(|l| u16::from_be_bytes([l[0], l[1]]) as usize)
                     else {
                         diag.note(off, "ps", "truncated packet header")?;
                         break;
                     };
-                    let end = pos + 6 + len;
-                    if end > data.len() {
+                    let end = pos + 6 + len as u64;
+                    let w = input.window(pos, 6 + len)?;
+                    if end > size {
                         diag.warn(Error::new(
                             off,
                             format!("ps/stream {code:#x}"),
                             ErrorKind::Truncated {
                                 needed: 6 + len as u64,
-                                available: (data.len() - pos) as u64,
+                                available: size - pos,
                             },
                         ))?;
                     }
-                    let pkt = &data[pos..end.min(data.len())];
+                    let pkt = &w[..(6 + len).min(w.len())];
                     pos = end;
                     if code == 0xbc {
                         parse_psm(pkt, &mut psm);
@@ -281,7 +338,7 @@ impl<'a> Ps<'a> {
                 }
                 _ => {
                     // A start code that is not a PS packet: resynchronise.
-                    match next_start(data, pos + 1) {
+                    match next_start(&mut input, pos + 1)? {
                         Some(n) => {
                             diag.note(
                                 off,

@@ -4,6 +4,7 @@ use crate::bmff::{Location, MetaValue, Mp4, TrackKind};
 use crate::detect::{Format, detect};
 use crate::error::{Error, ErrorKind, Limits, Result, Warning};
 use crate::es::{Frame, Units};
+use crate::input::Input;
 use crate::ps::Ps;
 use crate::ts::{StreamKind, Ts};
 use std::collections::BTreeMap;
@@ -156,42 +157,7 @@ fn probe_format(data: &[u8], format: Format, opts: ProbeOptions) -> Result<Probe
             }
             Err(e) => Err(e),
         },
-        Format::MpegTs { .. } => {
-            let ts = Ts::parse(data, opts.limits)?;
-            Ok(from_streams(
-                data.len() as u64,
-                format.name(),
-                ts.streams.iter().map(|s| StreamView {
-                    id: s.pid as u32,
-                    kind: s.kind,
-                    codec: s.codec,
-                    tag: Some(format!("{:#04x}", s.stream_type)),
-                    language: s.language.clone(),
-                    units: &s.units,
-                    info: s.info,
-                }),
-                ts.warnings,
-                opts,
-            ))
-        }
-        Format::MpegPs => {
-            let ps = Ps::parse(data, opts.limits)?;
-            Ok(from_streams(
-                data.len() as u64,
-                format.name(),
-                ps.streams.iter().map(|s| StreamView {
-                    id: s.id as u32,
-                    kind: s.kind,
-                    codec: s.codec,
-                    tag: None,
-                    language: None,
-                    units: &s.units,
-                    info: s.info,
-                }),
-                ps.warnings,
-                opts,
-            ))
-        }
+        Format::MpegTs { .. } | Format::MpegPs => probe_mpeg(data, format, opts),
         other => {
             let mut p = Probe::new(data.len() as u64, other.name());
             p.warnings.push(Warning {
@@ -207,9 +173,88 @@ fn probe_format(data: &[u8], format: Format, opts: ProbeOptions) -> Result<Probe
     }
 }
 
+/// Probes an MPEG-TS/M2TS or MPEG-PS file read front to back through
+/// `input` (a [`Windowed`] file that is not mapped): exactly what [`probe`]
+/// says of its bytes, at the cost of a window and the unit index, never the
+/// file's size. Other containers are read at random: an
+/// [`ErrorKind::Unsupported`] error (probe their [`probe_ranges`] image).
+///
+/// [`Windowed`]: crate::input::Windowed
+pub fn probe_input<I: Input>(mut input: I, opts: ProbeOptions) -> Result<Probe> {
+    let format = detect_input(&mut input)?;
+    match format {
+        Format::MpegTs { .. } | Format::MpegPs => probe_mpeg(input, format, opts),
+        other => Err(Error::new(
+            0,
+            "",
+            ErrorKind::Unsupported(format!(
+                "{} files are read at random, not front to back",
+                other.name()
+            )),
+        )),
+    }
+}
+
+/// Recognises the container of `input` from its first 64 KiB, as
+/// [`detect`] does from the whole (it looks no further).
+pub fn detect_input<I: Input>(input: &mut I) -> Result<Format> {
+    let head = input.window(0, DETECT_SPAN)?;
+    detect(&head[..head.len().min(DETECT_SPAN)])
+        .ok_or_else(|| Error::new(0, "", ErrorKind::Unrecognised))
+}
+
+/// Whether [`probe_input`] (and content hashing) read `format` front to
+/// back: transport and program streams.
+pub fn reads_front_to_back(format: Format) -> bool {
+    matches!(format, Format::MpegTs { .. } | Format::MpegPs)
+}
+
+/// Bytes [`detect`] looks at.
+const DETECT_SPAN: usize = 1 << 16;
+
+fn probe_mpeg<I: Input>(input: I, format: Format, opts: ProbeOptions) -> Result<Probe> {
+    let size = input.size();
+    if let Format::MpegTs { .. } = format {
+        let ts = Ts::parse_from(input, opts.limits, None, true)?;
+        Ok(from_streams(
+            size,
+            format.name(),
+            ts.streams.iter().map(|s| StreamView {
+                id: s.pid as u32,
+                kind: s.kind,
+                codec: s.codec,
+                tag: Some(format!("{:#04x}", s.stream_type)),
+                language: s.language.clone(),
+                units: &s.units,
+                info: s.info,
+            }),
+            ts.warnings,
+            opts,
+        ))
+    } else {
+        let ps = Ps::parse_from(input, opts.limits, None, true)?;
+        Ok(from_streams(
+            size,
+            format.name(),
+            ps.streams.iter().map(|s| StreamView {
+                id: s.id as u32,
+                kind: s.kind,
+                codec: s.codec,
+                tag: None,
+                language: None,
+                units: &s.units,
+                info: s.info,
+            }),
+            ps.warnings,
+            opts,
+        ))
+    }
+}
+
 /// The byte ranges of a `len`-byte file that [`probe`] with `opts` reads,
 /// found through `read_at` with a few small reads; `None` when it reads the
-/// whole file (transport and program streams are scanned packet by packet).
+/// whole file (transport and program streams are scanned packet by packet:
+/// read those front to back with [`probe_input`] instead).
 ///
 /// Give the ranges to `custody_io::Evidence::open_planned` to probe a file
 /// that is not mapped (removable media) at the cost of its index: a probe of
@@ -220,7 +265,7 @@ pub fn probe_ranges(
     read_at: &mut crate::bmff::plan::ReadAt<'_>,
 ) -> std::io::Result<Option<Vec<std::ops::Range<u64>>>> {
     // Recognition looks at the first 64 KiB at most (`detect`).
-    let n = len.min(1 << 16) as usize;
+    let n = len.min(DETECT_SPAN as u64) as usize;
     let mut head = vec![0u8; n];
     read_at(0, &mut head)?;
     Ok(match detect(&head) {

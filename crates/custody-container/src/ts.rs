@@ -12,6 +12,7 @@
 use crate::detect::find_ts_sync;
 use crate::error::{Diag, Error, ErrorKind, Limits, Result, Warning};
 use crate::es::{Assembly, Frame, Framer, Framing, MAX_INPUT, Units};
+use crate::input::{Input, short_window};
 
 /// What a stream carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -67,7 +68,8 @@ pub struct Stream {
 /// A parsed transport stream.
 #[derive(Debug)]
 pub struct Ts<'a> {
-    /// The input.
+    /// The input; empty when it was read through a window
+    /// ([`Ts::parse_from`]).
     pub data: &'a [u8],
     /// Packet size: 188, 192 or 204.
     pub packet_size: usize,
@@ -262,7 +264,7 @@ fn classify(
 impl<'a> Ts<'a> {
     /// Parses a transport stream.
     pub fn parse(data: &'a [u8], limits: Limits) -> Result<Ts<'a>> {
-        Self::parse_inner(data, limits, None, true)
+        Self::parse_slice(data, limits, None, true)
     }
 
     /// Parses a transport stream and calls `on_unit` with each access unit
@@ -274,7 +276,7 @@ impl<'a> Ts<'a> {
         limits: Limits,
         on_unit: &mut OnUnit<'_>,
     ) -> Result<Ts<'a>> {
-        Self::parse_inner(data, limits, Some(on_unit), true)
+        Self::parse_slice(data, limits, Some(on_unit), true)
     }
 
     /// Like [`Ts::parse_with_units`], without keeping the unit index: every
@@ -286,17 +288,47 @@ impl<'a> Ts<'a> {
         limits: Limits,
         on_unit: &mut OnUnit<'_>,
     ) -> Result<Ts<'a>> {
-        Self::parse_inner(data, limits, Some(on_unit), false)
+        Self::parse_slice(data, limits, Some(on_unit), false)
     }
 
-    fn parse_inner(
+    fn parse_slice(
         data: &'a [u8],
         limits: Limits,
-        mut on_unit: Option<&mut OnUnit<'_>>,
+        on_unit: Option<&mut OnUnit<'_>>,
         keep: bool,
     ) -> Result<Ts<'a>> {
+        let mut ts = Ts::parse_from(data, limits, on_unit, keep)?;
+        ts.data = data;
+        Ok(ts)
+    }
+}
+
+/// Bytes the search for packet alignment looks at from where it starts:
+/// 64 KiB of candidate offsets and five packets of the largest size after
+/// the last (with a 192-byte packet's 4-byte lead). Given at least this
+/// much (or the rest of the input), [`find_ts_sync`] answers as it would
+/// given the whole rest.
+const SYNC_SPAN: usize = 65_536 + 5 * 204 + 4;
+
+impl Ts<'static> {
+    /// Parses a transport stream read through `input` (a [`Windowed`]
+    /// file, or a slice): the same parse as [`Ts::parse`],
+    /// [`Ts::parse_with_units`] (with `on_unit`) or [`Ts::parse_streaming`]
+    /// (with `on_unit`, `keep_units` false), reading the input once from
+    /// front to back. [`Ts::data`] stays empty, so [`Ts::unit_bytes`] has
+    /// nothing to reassemble from: take the bytes through `on_unit`.
+    ///
+    /// [`Windowed`]: crate::input::Windowed
+    pub fn parse_from<I: Input>(
+        mut input: I,
+        limits: Limits,
+        mut on_unit: Option<&mut OnUnit<'_>>,
+        keep_units: bool,
+    ) -> Result<Ts<'static>> {
+        let keep = keep_units;
         let collect = on_unit.is_some();
-        if data.len() as u64 >= MAX_INPUT {
+        let size = input.size();
+        if size >= MAX_INPUT {
             return Err(Error::new(
                 0,
                 "ts",
@@ -304,9 +336,10 @@ impl<'a> Ts<'a> {
             ));
         }
         let mut diag = Diag::new(limits.strict);
+        let head = input.window(0, SYNC_SPAN)?;
         let (packet_size, start) = [188usize, 192, 204]
             .iter()
-            .filter_map(|&s| find_ts_sync(data, s).map(|o| (s, o)))
+            .filter_map(|&s| find_ts_sync(head, s).map(|o| (s, o)))
             .min_by_key(|&(_, o)| o)
             .ok_or_else(|| {
                 Error::new(
@@ -324,7 +357,7 @@ impl<'a> Ts<'a> {
             )?;
         }
         let mut ts = Ts {
-            data,
+            data: &[],
             packet_size,
             programs: Vec::new(),
             streams: Vec::new(),
@@ -340,25 +373,14 @@ impl<'a> Ts<'a> {
         let mut pmt_program: Vec<Option<u16>> = vec![None; 8192];
         // Frames a framer emitted, on their way to the stream's units.
         let mut staged: Vec<Frame> = Vec::new();
-        let mut pos = start;
-        while pos + lead + 188 <= data.len() {
+        let mut pos = start as u64;
+        while pos + (lead + 188) as u64 <= size {
             crate::cost::step(1);
-            let pkt_off = pos as u64;
-            let p = &data[pos + lead..pos + lead + 188];
+            let pkt_off = pos;
+            let w = input.window(pos, lead + 188)?;
+            let p = w.get(lead..lead + 188).ok_or_else(|| short_window(pos))?;
             if p[0] != 0x47 {
-                // Lost sync: find the next offset where packets line up again,
-                // searching window by window so a long stretch of junk costs O(n).
-                let mut skipped = 0usize;
-                let found = loop {
-                    let rest = &data[pos + skipped..];
-                    match find_ts_sync(rest, packet_size) {
-                        Some(k) if k > 0 || skipped > 0 => break Some(skipped + k),
-                        Some(_) => break None,
-                        None if rest.len() > 65_536 + packet_size * 5 => skipped += 65_536,
-                        None => break None,
-                    }
-                };
-                match found {
+                match resync(&mut input, pos, packet_size)? {
                     Some(k) => {
                         diag.note(
                             pkt_off,
@@ -378,7 +400,7 @@ impl<'a> Ts<'a> {
                     }
                 }
             }
-            pos += packet_size;
+            pos += packet_size as u64;
             let tei = p[1] & 0x80 != 0;
             let pusi = p[1] & 0x40 != 0;
             let pid = (((p[1] & 0x1f) as u16) << 8) | p[2] as u16;
@@ -598,7 +620,44 @@ impl<'a> Ts<'a> {
         ts.warnings = diag.warnings;
         Ok(ts)
     }
+}
 
+/// After a packet at `pos` without its sync byte: how many bytes on packets
+/// line up again, or `None` when they never do. Searches 64 KiB of
+/// candidate offsets at a time, so a long stretch of junk costs O(n), and
+/// steps over runs the input knows are zeros (a hole: no sync byte there)
+/// without reading them, landing on the same 64 KiB steps.
+fn resync<I: Input>(input: &mut I, pos: u64, packet_size: usize) -> Result<Option<u64>> {
+    const STEP: u64 = 65_536;
+    let lead = if packet_size == 192 { 4 } else { 0 };
+    // A step is taken only while more than this remains after its start.
+    let last = STEP + packet_size as u64 * 5;
+    let size = input.size();
+    let mut skipped = 0u64;
+    loop {
+        let at = pos + skipped;
+        let rest = size - at;
+        if rest > last {
+            // Every candidate offset of a step whose sync bytes would lie in
+            // zeros fails: take those steps at once.
+            let zeros = input.zeros_until(at + lead)? - (at + lead);
+            let steps = (zeros / STEP).min((rest - last - 1) / STEP + 1);
+            if steps > 0 {
+                skipped += steps * STEP;
+                continue;
+            }
+        }
+        let w = input.window(at, SYNC_SPAN)?;
+        match find_ts_sync(w, packet_size) {
+            Some(k) if k > 0 || skipped > 0 => return Ok(Some(skipped + k as u64)),
+            Some(_) => return Ok(None),
+            None if rest > last => skipped += STEP,
+            None => return Ok(None),
+        }
+    }
+}
+
+impl<'a> Ts<'a> {
     fn on_pat(
         &mut self,
         s: &[u8],

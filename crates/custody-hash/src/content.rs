@@ -24,7 +24,9 @@
 //! `content_blake3` is the BLAKE3 hash of that byte stream.
 
 use custody_container::bmff::Mp4;
+use custody_container::input::Input;
 use custody_container::ps::Ps;
+use custody_container::summary::detect_input;
 use custody_container::ts::Ts;
 use custody_container::{Error, ErrorKind, Format, Limits, detect};
 use std::collections::BTreeSet;
@@ -464,34 +466,74 @@ pub fn content_hashes(data: &[u8], limits: Limits) -> Result<Vec<TrackContent>, 
                 })
                 .collect())
         }
-        Some(Format::MpegTs { .. }) => {
-            let mut canons = StreamCanons::default();
-            let ts =
-                Ts::parse_streaming(data, limits, &mut |i, s, _, b| canons.unit(i, s.codec, b))?;
-            Ok(ts
-                .streams
-                .iter()
-                .enumerate()
-                .map(|(i, s)| canons.finish(i, s.pid as u32, s.codec))
-                .collect())
-        }
-        Some(Format::MpegPs) => {
-            let mut canons = StreamCanons::default();
-            let ps =
-                Ps::parse_streaming(data, limits, &mut |i, s, _, b| canons.unit(i, s.codec, b))?;
-            Ok(ps
-                .streams
-                .iter()
-                .enumerate()
-                .map(|(i, s)| canons.finish(i, s.id as u32, s.codec))
-                .collect())
-        }
+        Some(f @ (Format::MpegTs { .. } | Format::MpegPs)) => stream_hashes(data, f, limits),
         Some(f) => Err(Error::new(
             0,
             "",
             ErrorKind::Unsupported(format!("content hashes of {} files", f.name())),
         )),
         None => Err(Error::new(0, "", ErrorKind::Unrecognised)),
+    }
+}
+
+/// Content hashes of every stream of an MPEG-TS or MPEG-PS file read front
+/// to back through `input` (a [`Windowed`] file that is not mapped): what
+/// [`content_hashes`] gives for its bytes, holding a window and the units
+/// being completed, never the file. Other containers are read at random: an
+/// `Unsupported` error.
+///
+/// [`Windowed`]: custody_container::input::Windowed
+pub fn content_hashes_input<I: Input>(
+    mut input: I,
+    limits: Limits,
+) -> Result<Vec<TrackContent>, Error> {
+    match detect_input(&mut input)? {
+        f @ (Format::MpegTs { .. } | Format::MpegPs) => stream_hashes(input, f, limits),
+        f => Err(Error::new(
+            0,
+            "",
+            ErrorKind::Unsupported(format!(
+                "{} files are read at random, not front to back",
+                f.name()
+            )),
+        )),
+    }
+}
+
+/// Content hashes of a transport or program stream, built as the parser
+/// hands each unit's bytes over.
+fn stream_hashes<I: Input>(
+    input: I,
+    format: Format,
+    limits: Limits,
+) -> Result<Vec<TrackContent>, Error> {
+    let mut canons = StreamCanons::default();
+    if let Format::MpegTs { .. } = format {
+        let ts = Ts::parse_from(
+            input,
+            limits,
+            Some(&mut |i, s, _, b| canons.unit(i, s.codec, b)),
+            false,
+        )?;
+        Ok(ts
+            .streams
+            .iter()
+            .enumerate()
+            .map(|(i, s)| canons.finish(i, s.pid as u32, s.codec))
+            .collect())
+    } else {
+        let ps = Ps::parse_from(
+            input,
+            limits,
+            Some(&mut |i, s, _, b| canons.unit(i, s.codec, b)),
+            false,
+        )?;
+        Ok(ps
+            .streams
+            .iter()
+            .enumerate()
+            .map(|(i, s)| canons.finish(i, s.id as u32, s.codec))
+            .collect())
     }
 }
 

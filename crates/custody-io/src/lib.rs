@@ -3,7 +3,8 @@
 //! Custody's parsers work on `&[u8]`. This crate turns a path into such a
 //! slice without ever opening the file for writing, and writes files
 //! atomically. It is the one place in Custody with `unsafe` (the memory map,
-//! `posix_fadvise` and the SIGPIPE disposition, each with its SAFETY note);
+//! `posix_fadvise`, `lseek(SEEK_DATA)` and the SIGPIPE disposition, each
+//! with its SAFETY note);
 //! every other crate forbids it.
 //!
 //! # Memory maps and removable media
@@ -43,6 +44,18 @@ pub enum ReadMode {
     /// Never map: read with `read()`, only the ranges a planner asks for
     /// ([`Evidence::open_planned`]), else the whole file.
     Read,
+}
+
+impl ReadMode {
+    /// Whether [`Evidence::open`] maps the `len`-byte file at `path` in
+    /// this mode (an empty file is never mapped).
+    pub fn maps(self, path: &Path, len: u64) -> bool {
+        match self {
+            ReadMode::Map => len > 0,
+            ReadMode::Read => false,
+            ReadMode::Auto => map_is_safe(path, len),
+        }
+    }
 }
 
 /// Files at least this large are mapped by [`ReadMode::Auto`].
@@ -134,7 +147,44 @@ fn sparse_image(
     Ok((image.make_read_only()?, read))
 }
 
-fn read_exact_at(file: &File, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+/// The first offset at or after `at` where `file` may hold data: `at`
+/// itself unless it lies in a hole of a sparse file, the start of the next
+/// data region, or the file's length when only a hole follows. Holes read
+/// as zeros, so a scan for something other than zeros may start there.
+/// Where the system cannot tell (no `SEEK_DATA`), `at`.
+pub fn data_from(file: &File, at: u64) -> std::io::Result<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::io::AsRawFd;
+        let Ok(off) = libc::off_t::try_from(at) else {
+            return Ok(at);
+        };
+        // SAFETY: the descriptor belongs to `file`, which outlives the call;
+        // lseek only moves the file position (every read here is
+        // positioned, `read_exact_at`) and touches no memory of ours.
+        let r = unsafe { libc::lseek(file.as_raw_fd(), off, libc::SEEK_DATA) };
+        if r >= 0 {
+            return Ok((r as u64).max(at));
+        }
+        let e = std::io::Error::last_os_error();
+        match e.raw_os_error() {
+            // No data at or after `at`: a hole to the end.
+            Some(libc::ENXIO) => Ok(file.metadata()?.len().max(at)),
+            // The file system cannot say.
+            Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => Ok(at),
+            _ => Err(e),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        Ok(at)
+    }
+}
+
+/// Reads exactly `buf.len()` bytes of `file` at `offset`, without moving
+/// (or depending on) the file position.
+pub fn read_exact_at(file: &File, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
@@ -260,11 +310,7 @@ impl Evidence {
     ) -> std::io::Result<Evidence> {
         let mut file = open_regular(path)?;
         let len = file.metadata()?.len();
-        let map = match mode {
-            ReadMode::Map => len > 0,
-            ReadMode::Read => false,
-            ReadMode::Auto => map_is_safe(path, len),
-        };
+        let map = mode.maps(path, len);
         if !map && len > 0 {
             let f = &file;
             if let Some(mut ranges) = plan(len, &mut |at, buf| read_exact_at(f, at, buf))? {
@@ -431,5 +477,25 @@ mod tests {
         std::fs::write(&small, b"abc").unwrap();
         let ev = Evidence::open(&small, ReadMode::Read).unwrap();
         assert_eq!((ev.bytes(), ev.bytes_read()), (&b"abc"[..], 3));
+    }
+
+    #[test]
+    fn data_from_steps_over_holes_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sparse.bin");
+        let f = File::create(&p).unwrap();
+        let len = 1u64 << 40;
+        f.set_len(len).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&f, b"data", 0).unwrap();
+        drop(f);
+        let f = open_regular(&p).unwrap();
+        assert_eq!(data_from(&f, 0).unwrap(), 0, "data is data");
+        let after = data_from(&f, 1 << 20).unwrap();
+        // A file system that cannot tell says "here"; one that can, "nothing follows".
+        assert!(after == 1 << 20 || after == len, "{after}");
+        assert_eq!(data_from(&f, len).unwrap(), len);
+        let mut b = [0u8; 4];
+        read_exact_at(&f, 0, &mut b).unwrap();
+        assert_eq!(&b, b"data");
     }
 }
