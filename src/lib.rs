@@ -21,6 +21,8 @@
 
 mod error;
 mod jobs;
+#[cfg(feature = "transcode")]
+mod provenance;
 
 pub use custody_container as container;
 pub use custody_evidence as evidence;
@@ -35,4 +37,4 @@ pub use jobs::{
     verify_range, write_tree,
 };
 #[cfg(feature = "transcode")]
-pub use jobs::{archive, compare};
+pub use jobs::{StoreTarget, StoredArchive, archive, archive_to_store, compare};
