@@ -4,7 +4,9 @@
 # consecutive segments with a gap, a file cut short by a power loss, a photo,
 # a voice note), probe it, ingest it into an evidence store (verified copies,
 # signed manifests, custody log, catalog), print the supervision report,
-# verify the store, then show what tampering looks like.
+# archive one recording as a preservation master and an access copy (each
+# proven and registered as a derivative), verify the store, then show what
+# tampering looks like.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -67,7 +69,21 @@ echo >&2
 echo "demo: officer 012345 on 2026-11-29, from the catalog" >&2
 target/release/custody catalog list --store "$store" --officer 012345 --day 2026-11-29
 echo >&2
-echo "demo: verify the store (read-only: keys, signed log, manifests, objects, cross-checks)" >&2
+echo "demo: archive one registered recording as a preservation master (FFV1, proven identical" >&2
+echo "      picture for picture) and an access copy (H.264 with the UTC time, device and officer" >&2
+echo "      burned in; lossy, proven picture count and timing), each registered in the store as a" >&2
+echo "      derivative: its own object, a signed manifest naming the source, a custody-log entry" >&2
+mkdir -p demo-out/archive
+target/release/custody archive "$first" --profile preservation -o demo-out/archive/ \
+  --store "$store" --station dock-07 --operator demo
+target/release/custody archive "$first" --profile access --preset veryfast --overlay -o demo-out/archive/ \
+  --store "$store" --station dock-07 --operator demo
+ffmpeg -nostdin -hide_banner -loglevel error -y -ss 5 \
+  -i "demo-out/archive/$(basename "${first%.*}").access.mp4" -frames:v 1 demo-out/archive/access-frame.png
+echo "demo: a picture of the access copy, with its overlay: demo-out/archive/access-frame.png" >&2
+echo >&2
+echo "demo: verify the store (read-only: keys, signed log, manifests, objects, cross-checks," >&2
+echo "      and each derivative's link to its registered source)" >&2
 target/release/custody verify --store "$store"
 echo >&2
 echo "demo: the log's signed head, kept elsewhere as an anchor; verify against it" >&2

@@ -5,7 +5,8 @@
 # gcc, pkg-config and valgrind (the C API's tests), FFmpeg's development
 # packages with clang (custody-transcode builds on ffmpeg-next, whose
 # bindings bindgen generates against the installed headers),
-# and a Python virtual environment for the third-party store verifier.
+# the DejaVu fonts (the access overlay), and a Python virtual environment
+# for the third-party store verifier.
 # Rust (1.95, stable) is expected from rustup. Idempotent; prints what it does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +21,9 @@ command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
-# Fonts for burned-in overlays and the plates drawn in redaction tests.
-[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need+=(fonts-dejavu-core)
+# Fonts: the access copy's burned-in overlay (DejaVu Sans Mono) and the
+# plates drawn in redaction tests (no font is fetched at run time).
+{ [ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ]; } || need+=(fonts-dejavu-core)
 # custody-transcode: FFmpeg 5.1's libraries and headers, and libclang for bindgen.
 for pkg in libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev \
            libavfilter-dev libavdevice-dev clang libclang-dev; do

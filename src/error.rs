@@ -101,6 +101,15 @@ pub enum Error {
         /// The cause, with its position in the file when known.
         source: Box<custody_transcode::Error>,
     },
+    /// A derivative could not be registered in a store: a source not
+    /// registered there, a key that is not the store's, bytes that changed.
+    #[error("{}: {source}", path.display())]
+    Derive {
+        /// The source, the output or the store concerned.
+        path: PathBuf,
+        /// The cause.
+        source: custody_evidence::derive::DeriveError,
+    },
     /// An argument is outside what the job accepts.
     #[error("{0}")]
     InvalidArgument(String),
@@ -151,7 +160,8 @@ impl Error {
             | Error::DeviceOffsets { path, .. }
             | Error::Catalog { path, .. }
             | Error::EmptyLog { path }
-            | Error::Verify { path, .. } => Some(path),
+            | Error::Verify { path, .. }
+            | Error::Derive { path, .. } => Some(path),
             #[cfg(feature = "transcode")]
             Error::Transcode { path, .. } => Some(path),
             Error::InvalidArgument(_) | Error::Cancelled => None,
@@ -192,6 +202,7 @@ impl Error {
             Error::Catalog { source, .. } => source.to_string(),
             Error::EmptyLog { .. } => "the log is empty: nothing to anchor".into(),
             Error::Verify { source, .. } => source.to_string(),
+            Error::Derive { source, .. } => source.to_string(),
             #[cfg(feature = "transcode")]
             Error::Transcode { source, .. } => source.message(),
             Error::InvalidArgument(m) => m.clone(),

@@ -387,8 +387,11 @@ pub fn verify(
 /// stream copies, decoded frame by decoded frame for re-encodes); an output
 /// whose proof fails is removed ([`crate::transcode::Archived::kept`]). The
 /// sources' BLAKE3 and content hashes, the profile, its parameters and the
-/// FFmpeg version are written into the output's tags. `progress` returning
-/// `false` cancels the job, leaving nothing behind.
+/// FFmpeg version are written into the output's tags. An access overlay
+/// ([`custody_transcode::Options::overlay`]) shows what the caller gave,
+/// else the recording's creation time and the device and officer its file
+/// name carries. `progress` returning `false` cancels the job, leaving
+/// nothing behind. [`archive_to_store`] also registers the output.
 ///
 /// ```no_run
 /// # fn main() -> custody::Result<()> {
@@ -408,6 +411,9 @@ pub fn archive<P: AsRef<Path>>(
     let output = output.as_ref();
     let fallback = inputs.first().map(|p| p.as_ref()).unwrap_or(output);
     let mut opts = opts.clone();
+    if let (Some(o), Some(first)) = (opts.overlay.as_mut(), inputs.first()) {
+        crate::provenance::fill_overlay(o, None, first.as_ref());
+    }
     // Container-independent content hashes of each source the parsers
     // read (MP4, MPEG-TS, MPEG-PS), so the derivative names its source's
     // content as well as its bytes; `-` where they do not apply.
@@ -447,6 +453,134 @@ pub fn archive<P: AsRef<Path>>(
     }
     custody_transcode::archive(inputs, output, &opts, progress)
         .map_err(|e| Error::transcode(fallback, e))
+}
+
+/// Where [`archive_to_store`] registers a derivative.
+#[cfg(feature = "transcode")]
+#[derive(Debug, Clone, Copy)]
+pub struct StoreTarget<'a> {
+    /// The store (it must exist and hold the sources).
+    pub store: &'a Path,
+    /// The station key: one of the store's keys.
+    pub key: &'a StationKey,
+    /// Station and operator, for the manifest and the log.
+    pub who: &'a custody_evidence::derive::DeriveOptions,
+}
+
+/// A derivative made and, when its proof held, registered.
+#[cfg(feature = "transcode")]
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoredArchive {
+    /// What was made, and its proof.
+    #[serde(flatten)]
+    pub archived: custody_transcode::Archived,
+    /// The registration; `None` when the output failed its proof (it was
+    /// then removed, and nothing is registered).
+    pub registration: Option<custody_evidence::derive::Registration>,
+}
+
+/// [`archive`], then registers the output in the store `target.store` as a
+/// derivative of its sources (docs/FORMAT.md §10): its own object, a
+/// manifest signed with `target.key` naming each source's BLAKE3, the
+/// profile, every parameter, the FFmpeg versions, the output's hashes and
+/// the proof, and a `derivation` entry in the custody log. Every source must
+/// be registered in that store, and the key must be one of its keys: both
+/// are checked before anything is made ([`Error::Derive`]). The proof
+/// cannot be switched off. An access overlay shows, where the caller gave
+/// nothing, what the source's signed manifest says (start, device,
+/// officer).
+///
+/// ```no_run
+/// # fn main() -> custody::Result<()> {
+/// use custody::transcode::{Options, Profile};
+/// let key = custody::load_key(custody::default_key_path())?;
+/// let who = custody::evidence::derive::DeriveOptions { station: "dock-07".into(), operator: None };
+/// let target = custody::StoreTarget { store: "store".as_ref(), key: &key, who: &who };
+/// let opts = Options { profile: Profile::Preservation, ..Default::default() };
+/// let done = custody::archive_to_store(&["CLIP.MP4"], "CLIP.mkv", &opts, &target, |_| true)?;
+/// println!("{:?}", done.registration.map(|r| r.outcome));
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "transcode")]
+pub fn archive_to_store<P: AsRef<Path>>(
+    inputs: &[P],
+    output: impl AsRef<Path>,
+    opts: &custody_transcode::Options,
+    target: &StoreTarget<'_>,
+    progress: impl FnMut(custody_transcode::Progress) -> bool,
+) -> Result<StoredArchive> {
+    use custody_evidence::derive::DeriveError;
+    let output = output.as_ref();
+    let dir = target.store;
+    let store = DirStore::open_existing(dir).map_err(Error::io(dir))?;
+    if !opts.prove {
+        return Err(Error::InvalidArgument(
+            "a derivative is registered only with its proof (--no-proof cannot go with --store)"
+                .into(),
+        ));
+    }
+    let derive_error = |path: &Path, source| Error::Derive {
+        path: path.to_path_buf(),
+        source,
+    };
+    if !store.has_key(&target.key.fingerprint()) {
+        return Err(derive_error(
+            dir,
+            DeriveError::KeyNotInStore(target.key.fingerprint()),
+        ));
+    }
+    // Every source registered, before anything is made.
+    let mut first_recording = None;
+    for p in inputs {
+        let p = p.as_ref();
+        let opts = DigestOptions {
+            algorithms: custody_hash::Algorithms::BLAKE3,
+            ..Default::default()
+        };
+        let (d, _) = hash(p, opts, ReadMode::Auto, |_| {})?;
+        let b3 = d.blake3_hex().unwrap_or_default();
+        if !store.is_registered(&b3) {
+            return Err(derive_error(
+                p,
+                DeriveError::SourceNotRegistered { source_blake3: b3 },
+            ));
+        }
+        if first_recording.is_none() {
+            let (trust, _, _) =
+                custody_evidence::keyring::trust_store(&store, &[]).map_err(Error::io(dir))?;
+            first_recording = store
+                .manifest_bytes(&b3)
+                .ok()
+                .and_then(|b| {
+                    custody_evidence::manifest::SignedManifest::verify_json(&b, &trust).ok()
+                })
+                .map(|m| m.manifest.recording);
+        }
+    }
+    let mut opts = opts.clone();
+    if let (Some(o), Some(first)) = (opts.overlay.as_mut(), inputs.first()) {
+        crate::provenance::fill_overlay(o, first_recording.as_ref(), first.as_ref());
+    }
+    let archived = archive(inputs, output, &opts, progress)?;
+    let Some(derivation) = crate::provenance::derivation(&archived) else {
+        return Ok(StoredArchive {
+            archived,
+            registration: None,
+        });
+    };
+    let registration = custody_evidence::derive::register(
+        &store,
+        target.key,
+        output,
+        Some(&archived.blake3),
+        derivation,
+        target.who,
+    )
+    .map_err(|e| derive_error(output, e))?;
+    Ok(StoredArchive {
+        archived,
+        registration: Some(registration),
+    })
 }
 
 /// Compares the files `a` and `b` by their decoded pictures and sound (video

@@ -21,6 +21,8 @@
 
 mod error;
 mod jobs;
+#[cfg(feature = "transcode")]
+mod provenance;
 mod station;
 mod stream;
 
@@ -37,7 +39,7 @@ pub use jobs::{
     verify_range, write_tree,
 };
 #[cfg(feature = "transcode")]
-pub use jobs::{archive, compare};
+pub use jobs::{StoreTarget, StoredArchive, archive, archive_to_store, compare};
 pub use station::{
     KeyListing, Rebuilt, StationKeyInfo, Trusted, catalog_list, catalog_rebuild, init_key,
     list_keys, log_anchor, read_anchor, read_device_offsets, read_patterns, report, rotate_key,

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Independent verifier for Custody evidence stores, store format version 1.
+"""Independent verifier for Custody evidence stores, store format version 1
+(manifest versions 1 and 2, derivations included: FORMAT.md section 10).
 
 This file was written from the written specification alone -- docs/FORMAT.md
 and the JSON Schemas in crates/custody-evidence/schema/*.json -- without
@@ -172,15 +173,62 @@ MANIFEST_SCHEMA = {
         },
         "fingerprint": _DEFS["fingerprint"],
         "signature": _DEFS["signature"],
+        "proofTrack": {
+            "type": "object",
+            "required": ["output_stream", "kind", "unit", "source_units", "output_units",
+                         "matched"],
+            "additionalProperties": False,
+            "properties": {
+                "output_stream": {"type": "integer", "minimum": 0},
+                "kind": {"type": "string"},
+                "unit": {"enum": ["packets", "frames"]},
+                "source_units": {"type": ["integer", "null"], "minimum": 0},
+                "output_units": {"type": "integer", "minimum": 0},
+                "matched": {"type": "integer", "minimum": 0},
+                "coverage": {"type": "array",
+                             "items": {"type": "array",
+                                       "items": {"type": "integer", "minimum": 0},
+                                       "minItems": 3, "maxItems": 3}},
+            },
+        },
+        # §10: how a derivative was made.
+        "derivation": {
+            "type": "object",
+            "required": ["sources", "profile", "parameters", "software", "proof"],
+            "additionalProperties": False,
+            "properties": {
+                "sources": {"type": "array", "items": {"$ref": "#/$defs/hex32"},
+                            "minItems": 1},
+                "profile": {"type": "string"},
+                "parameters": {"type": "object", "additionalProperties": {"type": "string"}},
+                "software": {"type": "object", "required": ["tool", "ffmpeg"],
+                             "additionalProperties": False,
+                             "properties": {"tool": {"type": "string"},
+                                            "ffmpeg": {"type": "string"}}},
+                "proof": {"type": "object", "required": ["kind", "result", "tracks"],
+                          "additionalProperties": False,
+                          "properties": {
+                              "kind": {"enum": ["packets", "frames"]},
+                              "result": {"enum": ["packets_matched", "identical", "lossy"]},
+                              "tracks": {"type": "array",
+                                         "items": {"$ref": "#/$defs/proofTrack"}}}},
+            },
+        },
     },
     "properties": {
         "manifest": {
             "type": "object",
             "required": ["schema", "object", "original", "media", "recording",
-                         "collection", "events", "derived"],
+                         "collection", "events"],
             "additionalProperties": False,
+            # §4: version 1 carries `derived` and no `derivation`; version 2
+            # carries no `derived`.
+            "if": {"properties": {"schema": {"const": "custody.manifest/1"}}},
+            "then": {"required": ["derived"], "not": {"required": ["derivation"]}},
+            "else": {"not": {"required": ["derived"]}},
             "properties": {
-                "schema": {"const": "custody.manifest/1"},
+                "schema": {"enum": ["custody.manifest/1", "custody.manifest/2"]},
+                "derivation": {"$ref": "#/$defs/derivation"},
                 "object": {
                     "type": "object",
                     "required": ["size", "blake3", "sha256", "tree_leaf_size", "tree"],
@@ -345,6 +393,21 @@ def validate(value: Any, schema: dict, root: dict, path: str = "$") -> None:
         raise SchemaError(f"{path}: must be {json.dumps(schema['const'])}")
     if "enum" in schema and not any(_json_equal(value, e) for e in schema["enum"]):
         raise SchemaError(f"{path}: {json.dumps(value)[:80]} is not one of the allowed values")
+    if "if" in schema:
+        try:
+            validate(value, schema["if"], root, path)
+            branch = schema.get("then")
+        except SchemaError:
+            branch = schema.get("else")
+        if branch is not None:
+            validate(value, branch, root, path)
+    if "not" in schema:
+        try:
+            validate(value, schema["not"], root, path)
+        except SchemaError:
+            pass
+        else:
+            raise SchemaError(f"{path}: matches a form that is not allowed")
     if "oneOf" in schema:
         matches = 0
         for sub in schema["oneOf"]:
@@ -379,6 +442,8 @@ def validate(value: Any, schema: dict, root: dict, path: str = "$") -> None:
     if isinstance(value, list):
         if "minItems" in schema and len(value) < schema["minItems"]:
             raise SchemaError(f"{path}: needs at least {schema['minItems']} items")
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            raise SchemaError(f"{path}: has more than {schema['maxItems']} items")
         if "items" in schema:
             for i, item in enumerate(value):
                 validate(item, schema["items"], root, f"{path}[{i}]")
@@ -505,6 +570,9 @@ class Verifier:
         self.log_failed = False  # any §5.2 / §5.3 / anchor_mismatch failure
         self.registered: set[str] = set()  # R (complete only when the log holds)
         self.registered_at: dict[str, int] = {}  # h -> seq of its first registration
+        self.ingested: set[str] = set()  # registered by an `ingestion` entry
+        # §10: h -> (seq, details.sources) of its first `derivation` entry
+        self.derived_by: dict[str, tuple[int, Any]] = {}
 
     # -- reporting ---------------------------------------------------------
     LOG_FAILURES = {"log_format", "log_untrusted_key", "log_signature", "log_sequence",
@@ -722,9 +790,16 @@ class Verifier:
                       f"({prev_hash})", seq=n)
             return False
         self.line_hashes.append(blake3_hex(line))
-        if entry["event"] == "ingestion" and entry["object"] is not None:
-            self.registered.add(entry["object"])
-            self.registered_at.setdefault(entry["object"], n)
+        if entry["event"] in ("ingestion", "derivation") and entry["object"] is not None:
+            h = entry["object"]
+            self.registered.add(h)
+            self.registered_at.setdefault(h, n)
+            if entry["event"] == "ingestion":
+                self.ingested.add(h)
+            else:
+                details = entry["details"]
+                sources = details.get("sources") if isinstance(details, dict) else None
+                self.derived_by.setdefault(h, (n, sources))
         return True
 
     def check_head(self, n: int) -> None:
@@ -1059,7 +1134,23 @@ class Verifier:
         if not self.log_failed:
             for h in sorted(manifests - registered):
                 self.fail("manifest_without_registration",
-                          "no ingestion entry of the log registers this object", obj=h)
+                          "no ingestion or derivation entry of the log registers this object",
+                          obj=h)
+            # §8, §10: the right kind of registering entry.
+            for h in sorted((manifests & registered) & good.keys()):
+                derivation = good[h].get("derivation")
+                if derivation is None:
+                    if h not in self.ingested:
+                        self.fail("manifest_without_registration",
+                                  "a collected file registered only by a derivation entry",
+                                  obj=h)
+                elif h not in self.derived_by:
+                    self.fail("manifest_without_registration",
+                              "a derivative that no derivation entry registers", obj=h)
+                elif self.derived_by[h][1] != derivation["sources"]:
+                    self.fail("derivation_log_mismatch",
+                              "its derivation entry names other sources than its manifest",
+                              obj=h, seq=self.derived_by[h][0])
             for h in sorted(registered - manifests - objects):
                 self.fail("registration_missing",
                           "the log registers this object but neither its manifest nor its "
@@ -1081,7 +1172,22 @@ class Verifier:
                 self.fail("object_without_manifest",
                           "the object has neither a manifest nor a log registration", obj=h)
 
+        self.check_derivations(manifests, good)
         self.check_catalog(manifests)
+
+    # -- §10 derivations -----------------------------------------------------------
+    def check_derivations(self, manifests: set[str], good: dict[str, dict]) -> None:
+        for h in sorted(good):
+            derivation = good[h].get("derivation")
+            if derivation is None:
+                continue
+            for s in derivation["sources"]:
+                if s not in manifests:
+                    self.fail("derivation_source_missing",
+                              f"derived from {s}, which has no manifest in this store", obj=h)
+                elif s not in good:
+                    self.fail("derivation_source_unverified",
+                              f"derived from {s}, whose manifest does not verify", obj=h)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -3,8 +3,9 @@
 
 use crate::archive_args::{ArchiveArgs, CompareArgs};
 use crate::common::{Failure, print_json, safe};
+use custody::evidence::derive::{DeriveOptions, Outcome, Registration};
 use custody::transcode::{
-    Action, Archived, Comparison, Container, Options, Parallel, Phase, Profile, Proof,
+    Action, Archived, Comparison, Container, Options, Overlay, Parallel, Phase, Profile, Proof,
 };
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -203,6 +204,62 @@ fn comparison_lines(c: &Comparison) -> String {
     s
 }
 
+/// What `--store` did with an output, for people.
+fn registration_line(store: &Path, r: Option<&Registration>) -> String {
+    let store = safe(&store.display().to_string());
+    match r {
+        None => format!("  not registered in {store}: the output failed its proof\n"),
+        Some(r) => {
+            let mut s = match r.outcome {
+                Outcome::Registered => format!(
+                    "  registered in {store} as {} (derived from {}; log entry {})\n",
+                    r.blake3,
+                    r.sources.join(" + "),
+                    r.seq.map_or("-".into(), |s| s.to_string())
+                ),
+                Outcome::AlreadyRegistered => {
+                    format!("  already registered in {store} as {}\n", r.blake3)
+                }
+            };
+            if let Some(e) = &r.catalog_error {
+                s += &format!("  note: not indexed in the catalog: {}\n", safe(e));
+            }
+            s
+        }
+    }
+}
+
+/// The overlay the arguments ask for.
+fn overlay(args: &ArchiveArgs) -> Result<Option<Overlay>, Failure> {
+    if !args.overlay {
+        return Ok(None);
+    }
+    let start_utc = match &args.overlay_start {
+        Some(t) => Some(custody::evidence::parse_utc(t).ok_or_else(|| {
+            Failure::from(custody::Error::InvalidArgument(format!(
+                "--overlay-start {t:?} is not YYYY-MM-DDThh:mm:ssZ"
+            )))
+        })?),
+        None => None,
+    };
+    Ok(Some(Overlay {
+        start_utc,
+        device: args.overlay_device.clone(),
+        officer: args.overlay_officer.clone(),
+        font: args.font.clone(),
+    }))
+}
+
+/// Ends a run that could not start: the failure, and exit 2.
+fn cannot_start(f: &Failure, json: bool) -> ExitCode {
+    let mut values = Vec::new();
+    fail(f, json, &mut values);
+    if json {
+        let _ = print_json(values, false);
+    }
+    ExitCode::from(2)
+}
+
 fn fail(f: &Failure, json: bool, values: &mut Vec<serde_json::Value>) {
     eprintln!("custody: {}: {}", safe(&f.path), safe(&f.message));
     if json {
@@ -219,15 +276,23 @@ pub(crate) fn run(args: &ArchiveArgs) -> ExitCode {
             .map_err(|e| Failure::from(custody::Error::InvalidArgument(e.to_string())))
     };
     let mut values = Vec::new();
-    let (from, to) = match (time(&args.from), time(&args.to)) {
-        (Ok(f), Ok(t)) => (f, t),
-        (Err(e), _) | (_, Err(e)) => {
-            fail(&e, args.json, &mut values);
-            if args.json {
-                let _ = print_json(values, false);
+    let (from, to, overlay) = match (time(&args.from), time(&args.to), overlay(args)) {
+        (Ok(f), Ok(t), Ok(o)) => (f, t, o),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return cannot_start(&e, args.json),
+    };
+    let key = match &args.store {
+        Some(_) => {
+            let path = args.key.clone().unwrap_or_else(custody::default_key_path);
+            match custody::load_key(&path) {
+                Ok(k) => Some(k),
+                Err(e) => return cannot_start(&e.into(), args.json),
             }
-            return ExitCode::from(2);
         }
+        None => None,
+    };
+    let who = DeriveOptions {
+        station: args.station.clone(),
+        operator: args.operator.clone(),
     };
     let opts = Options {
         profile,
@@ -243,6 +308,7 @@ pub(crate) fn run(args: &ArchiveArgs) -> ExitCode {
             Parallel::Frames
         },
         prove: !args.no_proof,
+        overlay,
         ..Default::default()
     };
     let stop = interrupt_flag();
@@ -257,7 +323,7 @@ pub(crate) fn run(args: &ArchiveArgs) -> ExitCode {
     for inputs in &jobs {
         let out = out_path(args, &inputs[0], several);
         let pb = bar();
-        let r = custody::archive(inputs, &out, &opts, |p| {
+        let progress = |p: custody::transcode::Progress| {
             if let Some(pb) = &pb {
                 pb.set_message(match p.phase {
                     Phase::Hash => "hash",
@@ -269,21 +335,39 @@ pub(crate) fn run(args: &ArchiveArgs) -> ExitCode {
                 }
             }
             !stop.load(Ordering::SeqCst)
-        });
+        };
+        let r = match (&args.store, &key) {
+            (Some(store), Some(key)) => {
+                let target = custody::StoreTarget {
+                    store,
+                    key,
+                    who: &who,
+                };
+                custody::archive_to_store(inputs, &out, &opts, &target, progress)
+                    .map(|s| (s.archived, Some(s.registration)))
+            }
+            _ => custody::archive(inputs, &out, &opts, progress).map(|a| (a, None)),
+        };
         if let Some(pb) = pb {
             pb.finish_and_clear();
         }
         match r {
-            Ok(a) => {
+            Ok((a, registration)) => {
                 if !a.kept || a.proof.as_ref().is_some_and(|p| !p.ok()) {
                     findings = true;
                 }
                 if args.json {
                     let mut v = serde_json::to_value(&a).unwrap_or_default();
                     v["ok"] = serde_json::Value::Bool(a.kept);
+                    if let Some(r) = &registration {
+                        v["registration"] = serde_json::to_value(r).unwrap_or_default();
+                    }
                     values.push(v);
                 } else {
                     print!("{}", describe(&a));
+                    if let (Some(store), Some(r)) = (&args.store, &registration) {
+                        print!("{}", registration_line(store, r.as_ref()));
+                    }
                 }
             }
             Err(e) => {

@@ -70,9 +70,43 @@ pub(crate) struct ArchiveArgs {
     /// frames in parallel (for comparison; the default is faster).
     #[arg(long)]
     pub(crate) slice_threads: bool,
-    /// Skip the proof (benchmarks only: an unproven output is kept).
-    #[arg(long)]
+    /// Skip the proof (benchmarks only: an unproven output is kept; not
+    /// with --store).
+    #[arg(long, conflicts_with = "store")]
     pub(crate) no_proof: bool,
+    /// Register each output in this evidence store as a derivative of its
+    /// source(s), which must be registered there: its own object, a signed
+    /// manifest naming the sources, profile, parameters, FFmpeg versions and
+    /// proof, and a custody-log entry.
+    #[arg(long, value_name = "STORE")]
+    pub(crate) store: Option<PathBuf>,
+    /// With --store: the station key file (default: $CUSTODY_KEY, else
+    /// ~/.config/custody/station.key).
+    #[arg(long, requires = "store")]
+    pub(crate) key: Option<PathBuf>,
+    /// With --store: station identifier.
+    #[arg(long, default_value = "station")]
+    pub(crate) station: String,
+    /// With --store: operator name.
+    #[arg(long)]
+    pub(crate) operator: Option<String>,
+    /// `access`: burn the UTC time, device and officer into every picture
+    /// (from the options below, else the source's signed manifest with
+    /// --store, else its creation time and file name).
+    #[arg(long)]
+    pub(crate) overlay: bool,
+    /// With --overlay: the recording's start, RFC 3339 UTC.
+    #[arg(long, requires = "overlay", value_name = "YYYY-MM-DDThh:mm:ssZ")]
+    pub(crate) overlay_start: Option<String>,
+    /// With --overlay: the device shown.
+    #[arg(long, requires = "overlay", value_name = "SERIAL")]
+    pub(crate) overlay_device: Option<String>,
+    /// With --overlay: the officer shown.
+    #[arg(long, requires = "overlay", value_name = "BADGE")]
+    pub(crate) overlay_officer: Option<String>,
+    /// With --overlay: the font file (default: DejaVu Sans Mono).
+    #[arg(long, requires = "overlay", value_name = "FILE")]
+    pub(crate) font: Option<PathBuf>,
     /// Print JSON (one object per output; an array for several).
     #[arg(long)]
     pub(crate) json: bool,

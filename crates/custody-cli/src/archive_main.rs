@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Make archival derivatives with FFmpeg, each proven against its original.
-    Archive(archive_args::ArchiveArgs),
+    Archive(Box<archive_args::ArchiveArgs>),
     /// Compare two files by their decoded pictures and sound.
     Compare(archive_args::CompareArgs),
 }

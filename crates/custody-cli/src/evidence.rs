@@ -438,6 +438,12 @@ pub(crate) fn run_verify(a: &VerifyArgs) -> ExitCode {
                 "the store's own key"
             },
         );
+        if report.derivations_checked > 0 {
+            println!(
+                "{} derivatives: each one's link to its sources checked",
+                report.derivations_checked
+            );
+        }
         for (label, list) in [("FAILED", &report.failures), ("warning", &report.warnings)] {
             for f in list {
                 let ranges: Vec<String> = f

@@ -82,10 +82,16 @@ enum Command {
     /// remux-mkv, remux-mp4, preservation (FFV1 + lossless audio), access
     /// (H.264 + AAC), join (segments), clip (--from/--to, cut at keyframes).
     ///
+    /// With --store, each proven output is registered in the evidence store
+    /// as a derivative of its (registered) sources; with --overlay, an access
+    /// copy shows the UTC time, device and officer.
+    ///
     /// Exit 0 when every output was written and its proof holds (tracks the
-    /// target cannot hold are listed as dropped), 1 when a proof failed (that
-    /// output is removed), 2 when a job could not run (a damaged, truncated
-    /// or empty input, named with its position; nothing is left behind).
+    /// target cannot hold are listed as dropped) and, with --store, it is
+    /// registered; 1 when a proof failed (that output is removed, nothing is
+    /// registered); 2 when a job could not run (a damaged, truncated or empty
+    /// input, named with its position; nothing is left behind; with --store,
+    /// a source not registered in the store or a key that is not the store's).
     Archive(archive_args::ArchiveArgs),
     /// Compare two files by their decoded pictures and sound.
     ///

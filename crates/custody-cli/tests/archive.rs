@@ -235,3 +235,168 @@ fn archive_exits_2_on_damaged_or_empty_input_leaving_nothing() {
     names.sort();
     assert_eq!(names, ["CAM.mp4", "cut.mp4", "empty.mp4", "out.mkv"]);
 }
+
+/// Runs `custody` with the station key `key`; returns exit code and stdout JSON.
+fn keyed(key: &Path, args: &[&str]) -> (Option<i32>, Value) {
+    let o = Command::new(env!("CARGO_BIN_EXE_custody"))
+        .env("CUSTODY_KEY", key)
+        .args(args)
+        .output()
+        .unwrap();
+    (o.status.code(), json(&o))
+}
+
+#[test]
+fn archive_with_store_registers_derivatives_that_verify_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir(&rec).unwrap();
+    let src = clip(&rec);
+    let key = dir.path().join("station.key");
+    let store = dir.path().join("store");
+    assert_eq!(
+        Command::new(env!("CARGO_BIN_EXE_custody"))
+            .env("CUSTODY_KEY", &key)
+            .args(["key", "init"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(0)
+    );
+    let (code, v) = keyed(
+        &key,
+        &[
+            "ingest",
+            s(&rec),
+            "--store",
+            s(&store),
+            "--settle",
+            "0",
+            "--json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{v}");
+    let source = blake3::hash(&std::fs::read(&src).unwrap())
+        .to_hex()
+        .to_string();
+
+    // A preservation master and an access copy with the overlay, both registered.
+    let master = dir.path().join("CAM.preservation.mkv");
+    let access = dir.path().join("CAM.access.mp4");
+    let (code, m) = keyed(
+        &key,
+        &[
+            "archive",
+            s(&src),
+            "--profile",
+            "preservation",
+            "-o",
+            s(&master),
+        ]
+        .into_iter()
+        .chain(["--store", s(&store), "--station", "dock-1", "--json"])
+        .collect::<Vec<_>>(),
+    );
+    assert_eq!(code, Some(0), "{m}");
+    assert_eq!(m["registration"]["outcome"], "registered", "{m}");
+    assert_eq!(m["registration"]["sources"][0], source.as_str());
+    assert_eq!(m["registration"]["blake3"], m["blake3"]);
+    let (code, a) = keyed(
+        &key,
+        &[
+            "archive",
+            s(&src),
+            "--profile",
+            "access",
+            "--preset",
+            "ultrafast",
+            "-o",
+            s(&access),
+            "--overlay",
+            "--overlay-officer",
+            "0042",
+            "--store",
+            s(&store),
+            "--json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{a}");
+    assert_eq!(a["registration"]["outcome"], "registered", "{a}");
+    assert!(
+        a["parameters"]["overlay"]
+            .as_str()
+            .unwrap()
+            .contains("officer=0042"),
+        "{a}"
+    );
+    // The signed manifests carry the derivation, with the proof's result.
+    let manifest = |h: &Value| -> Value {
+        let p = store.join(format!("manifests/{}.json", h.as_str().unwrap()));
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    let dm = manifest(&m["blake3"]);
+    let d = &dm["manifest"]["derivation"];
+    assert_eq!(d["sources"][0], source.as_str());
+    assert_eq!(d["profile"], "preservation");
+    assert_eq!(d["proof"]["result"], "identical");
+    assert_eq!(d["software"]["ffmpeg"], m["ffmpeg"]);
+    assert_eq!(dm["manifest"]["collection"]["station"], "dock-1");
+    let da = manifest(&a["blake3"]);
+    assert_eq!(da["manifest"]["derivation"]["proof"]["result"], "lossy");
+
+    let (code, v) = keyed(&key, &["verify", "--store", s(&store), "--json"]);
+    assert_eq!((code, &v["ok"]), (Some(0), &Value::Bool(true)), "{v}");
+    assert_eq!(
+        (
+            v["derivations_checked"].as_u64(),
+            v["objects_checked"].as_u64()
+        ),
+        (Some(2), Some(3))
+    );
+
+    // A source the store does not hold: exit 2 before anything is made.
+    // (the same recording with a `free` box after it: other bytes).
+    let stranger = dir.path().join("stranger.mp4");
+    let mut bytes = std::fs::read(&src).unwrap();
+    bytes.extend_from_slice(b"\0\0\0\x08free");
+    std::fs::write(&stranger, bytes).unwrap();
+    let out = dir.path().join("stranger.mkv");
+    let (code, e) = keyed(
+        &key,
+        &[
+            "archive",
+            s(&stranger),
+            "--profile",
+            "remux-mkv",
+            "-o",
+            s(&out),
+            "--store",
+            s(&store),
+            "--json",
+        ],
+    );
+    assert_eq!(code, Some(2), "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not registered"),
+        "{e}"
+    );
+    assert!(!out.exists());
+    // No proof, no registration: refused by the command line.
+    let o = custody(&[
+        "archive",
+        s(&src),
+        "--profile",
+        "remux-mkv",
+        "-o",
+        s(&out),
+        "--store",
+        s(&store),
+        "--no-proof",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!out.exists());
+}

@@ -414,7 +414,7 @@ fn reverify(c: &Copied) -> Result<(), String> {
 }
 
 /// Probes the stored bytes into the manifest's media section.
-fn describe(path: &Path) -> (Option<Media>, Recording) {
+pub(crate) fn describe(path: &Path) -> (Option<Media>, Recording) {
     let mut rec = Recording::default();
     let Ok(ev) = custody_io::Evidence::open(path, custody_io::ReadMode::Auto) else {
         return (None, rec);
@@ -1015,7 +1015,8 @@ pub(crate) fn manifest_for(
             station_key: key.fingerprint(),
         },
         events,
-        derived: Vec::new(),
+        derived: None,
+        derivation: None,
     };
     (manifest, warnings)
 }

@@ -8,6 +8,8 @@
 //! - [`store`]: the store format (docs/FORMAT.md); [`verify`]: checking it.
 //! - [`ingest`]: verified collection; [`recover`]: finishing what an
 //!   interrupted collection left.
+//! - [`derive`]: registering a derivative (an archival or access copy) with
+//!   signed provenance naming its registered sources.
 //!
 //! No system libraries are needed.
 
@@ -16,6 +18,7 @@
 
 pub mod canonical;
 pub mod catalog;
+pub mod derive;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod finding;

@@ -2,10 +2,16 @@
 //! canonical form and signed with the station's key over the canonical form
 //! of its `manifest` member: what is signed is exactly what is stored.
 //!
-//! The schema is versioned (`schema: "custody.manifest/1"`) and shipped as
-//! `schema/manifest.schema.json`. Event names follow the PREMIS event type
-//! vocabulary (capture, ingestion, message digest calculation, fixity check,
-//! migration, digital signature generation, digital signature validation).
+//! The schema is versioned and shipped as `schema/manifest.schema.json`:
+//! this version writes `custody.manifest/2` ([`SCHEMA`]) and still reads
+//! `custody.manifest/1` ([`SCHEMA_V1`]), which differs only in carrying a
+//! member `derived` (always written empty) and no `derivation`. A
+//! derivative (an archival or access copy made from registered files) has
+//! a [`Derivation`] naming its sources by BLAKE3: the link goes from the
+//! derivative to its sources, because a signed manifest never changes.
+//! Event names follow the PREMIS event type vocabulary (capture, ingestion,
+//! message digest calculation, fixity check, migration, digital signature
+//! generation, digital signature validation).
 
 use crate::canonical::{canonical_value, to_canonical};
 use crate::format::ALGORITHM;
@@ -13,8 +19,11 @@ use crate::keyring::Trust;
 use crate::keys::{StationKey, verify_hex};
 use serde::{Deserialize, Serialize};
 
-/// Schema identifier of this manifest version.
-pub const SCHEMA: &str = "custody.manifest/1";
+/// Schema identifier of the manifest version this version writes.
+pub const SCHEMA: &str = "custody.manifest/2";
+
+/// Schema identifier of the first manifest version, still read (and verified).
+pub const SCHEMA_V1: &str = "custody.manifest/1";
 
 /// The registered object: the file's bytes as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,7 +174,9 @@ pub struct Event {
     pub detail: Option<String>,
 }
 
-/// An artifact derived from this file (archive, access copy, redaction).
+/// Version 1's record of an artifact derived from a file. Never filled in
+/// (a signed manifest does not change once written); kept so that version
+/// 1 manifests, which carry it empty, still read exactly as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Derived {
@@ -177,6 +188,71 @@ pub struct Derived {
     pub blake3: String,
     /// How it was made (profile, parameters, library versions).
     pub parameters: serde_json::Value,
+}
+
+/// How a derivative was made, and from what (version 2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Derivation {
+    /// BLAKE3 of each source, in order (several for a join), each
+    /// registered in the same store.
+    pub sources: Vec<String>,
+    /// The profile (`preservation`, `access`, `remux-mkv`, ...).
+    pub profile: String,
+    /// Every parameter that shaped the output, by name.
+    pub parameters: std::collections::BTreeMap<String, String>,
+    /// The software that made it: the tool and the FFmpeg libraries' versions.
+    pub software: Software,
+    /// How the output was proven against its sources.
+    pub proof: DerivationProof,
+}
+
+/// The software that made a derivative.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Software {
+    /// The transcoder and its version, e.g. `custody-transcode 0.1.0`.
+    pub tool: String,
+    /// The FFmpeg libraries' versions.
+    pub ffmpeg: String,
+}
+
+/// The proof of a derivative, as its maker found it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DerivationProof {
+    /// `packets` (stream copies, packet by packet), `frames` (re-encodes,
+    /// by decoded pictures and sound) or `none` (not run).
+    pub kind: String,
+    /// `packets_matched`, `identical` (lossless), `lossy` (every picture
+    /// at its time, pictures not identical: an access copy), `failed` or
+    /// `not_run`.
+    pub result: String,
+    /// Per output track: what was compared and how much matched.
+    pub tracks: Vec<ProofTrack>,
+}
+
+/// One output track's share of a proof.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProofTrack {
+    /// Stream index in the output.
+    pub output_stream: u64,
+    /// `video`, `audio`, ... (or the codec for packet proofs of other tracks).
+    pub kind: String,
+    /// `packets` or `frames`.
+    pub unit: String,
+    /// Units in the source (frames), when counted.
+    pub source_units: Option<u64>,
+    /// Units in the output.
+    pub output_units: u64,
+    /// Output packets equal to an original packet, or decoded frames
+    /// identical to the source's.
+    pub matched: u64,
+    /// Packet proofs: the runs of original packets the output holds, as
+    /// `[source, first, last]` (source index, first and last packet number).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coverage: Vec<[u64; 3]>,
 }
 
 /// A manifest.
@@ -197,8 +273,13 @@ pub struct Manifest {
     pub collection: Collection,
     /// What happened to them.
     pub events: Vec<Event>,
-    /// What was made from them.
-    pub derived: Vec<Derived>,
+    /// Version 1 only: always present and empty there; absent in version 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derived: Option<Vec<Derived>>,
+    /// Version 2: how this file was derived from registered files, when it
+    /// is a derivative; absent for a collected file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derivation: Option<Derivation>,
 }
 
 /// A signature over a manifest's canonical form.
@@ -363,7 +444,7 @@ impl SignedManifest {
                 "members are missing, or null where the schema has none".into(),
             ));
         }
-        if signed.manifest.schema != SCHEMA {
+        if signed.manifest.schema != SCHEMA && signed.manifest.schema != SCHEMA_V1 {
             return Err(ManifestError::Format(format!(
                 "unknown schema {}",
                 signed.manifest.schema

@@ -244,6 +244,11 @@ pub fn report(store: &DirStore, opts: &ReportOptions, trust: &Trust) -> std::io:
                 continue;
             }
         };
+        // A derivative (archival or access copy) shows a recording its
+        // source already stands for: it is not a segment of its own.
+        if m.derivation.is_some() {
+            continue;
+        }
         let device = m
             .recording
             .device_serial

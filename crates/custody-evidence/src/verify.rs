@@ -4,7 +4,9 @@
 //! signed over what is stored, every object re-hashed (BLAKE3 and SHA-256;
 //! a changed object is located with its chunk tree), and the three records
 //! of a registration (object, manifest, log entry) cross-checked, so that
-//! nothing can be added, changed or removed without a named failure.
+//! nothing can be added, changed or removed without a named failure. A
+//! derivative's link to its sources is checked too (§10): each source it
+//! names is registered in the store and its manifest verifies.
 //!
 //! Verification only reads: it opens nothing for writing and creates or
 //! removes nothing, not even temporary files it finds.
@@ -13,7 +15,7 @@ use crate::finding::Finding;
 use crate::format::STORE_FORMAT;
 use crate::keyring::Trust;
 use crate::log::{Head, LogReport};
-use crate::manifest::SignedManifest;
+use crate::manifest::{Derivation, SignedManifest};
 use crate::store::DirStore;
 use custody_hash::{Algorithms, ChunkTree, DigestOptions};
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,6 +58,8 @@ pub struct VerifyReport {
     pub trust: Trust,
     /// Objects re-hashed.
     pub objects_checked: u64,
+    /// Derivatives whose link to their sources was checked (§10).
+    pub derivations_checked: u64,
     /// Whether SHA-256 was checked too (false with `fast`).
     pub sha256_checked: bool,
     /// Every failure, named (docs/FORMAT.md, "Verification rules").
@@ -106,13 +110,28 @@ pub fn verify_with(store: &DirStore, opts: &VerifyOptions) -> Result<VerifyRepor
         Some(Ok(h)) => Some(h),
         None => None,
     };
-    // First ingestion entry of every object the log registers.
-    let mut registrations: BTreeMap<String, u64> = BTreeMap::new();
+    // First registering entry (`ingestion` or `derivation`) of every object
+    // the log registers, and the sources each first `derivation` entry names.
+    let mut registrations: BTreeMap<String, Registered> = BTreeMap::new();
     let log = store.log().verify(&trust, anchor.as_ref(), |e| {
-        if e.event == "ingestion"
-            && let Some(o) = &e.object
-        {
-            registrations.entry(o.clone()).or_insert(e.seq);
+        let Some(o) = &e.object else { return };
+        let by = match e.event.as_str() {
+            "ingestion" => By::Ingestion,
+            crate::derive::EVENT => By::Derivation(
+                e.details
+                    .get("sources")
+                    .and_then(|s| serde_json::from_value(s.clone()).ok()),
+            ),
+            _ => return,
+        };
+        let r = registrations.entry(o.clone()).or_default();
+        match by {
+            By::Ingestion => {
+                r.ingestion.get_or_insert(e.seq);
+            }
+            By::Derivation(sources) => {
+                r.derivation.get_or_insert((e.seq, sources));
+            }
         }
     })?;
     failures.extend(log.failures.iter().cloned());
@@ -137,6 +156,10 @@ pub fn verify_with(store: &DirStore, opts: &VerifyOptions) -> Result<VerifyRepor
         None => manifests.iter().collect(),
     };
     let mut checked = 0;
+    // Authentic manifests that describe derivatives, checked after the loop.
+    let mut derivatives: Vec<(String, Derivation)> = Vec::new();
+    // What verification made of each manifest read: `None` when authentic.
+    let mut read: BTreeMap<String, Option<&'static str>> = BTreeMap::new();
     for h in selected {
         // Only a regular file named after the object is its manifest (a
         // symbolic link, already reported, is not read).
@@ -150,17 +173,27 @@ pub fn verify_with(store: &DirStore, opts: &VerifyOptions) -> Result<VerifyRepor
         };
         match bytes {
             Ok(bytes) => match SignedManifest::verify_json(&bytes, &trust) {
-                Ok(m) if m.manifest.object.blake3 != *h => failures.push(
-                    Finding::new(
-                        "manifest_misfiled",
-                        format!(
-                            "manifest describes {} but is filed under {h}",
-                            m.manifest.object.blake3
-                        ),
+                Ok(m) if m.manifest.object.blake3 != *h => {
+                    read.insert(h.clone(), Some("manifest_misfiled"));
+                    failures.push(
+                        Finding::new(
+                            "manifest_misfiled",
+                            format!(
+                                "manifest describes {} but is filed under {h}",
+                                m.manifest.object.blake3
+                            ),
+                        )
+                        .object(h),
                     )
-                    .object(h),
-                ),
+                }
                 Ok(m) => {
+                    read.insert(h.clone(), None);
+                    if log.ok {
+                        check_registration(h, &m, registrations.get(h), &mut failures);
+                    }
+                    if let Some(d) = &m.manifest.derivation {
+                        derivatives.push((h.clone(), d.clone()));
+                    }
                     if objects.contains(h) {
                         checked += 1;
                         check_object(
@@ -173,7 +206,10 @@ pub fn verify_with(store: &DirStore, opts: &VerifyOptions) -> Result<VerifyRepor
                         )?;
                     }
                 }
-                Err(e) => failures.push(Finding::new(e.name(), e.to_string()).object(h)),
+                Err(e) => {
+                    read.insert(h.clone(), Some(e.name()));
+                    failures.push(Finding::new(e.name(), e.to_string()).object(h))
+                }
             },
             Err(e) => failures
                 .push(Finding::new("manifest_missing", format!("no manifest: {e}")).object(h)),
@@ -186,27 +222,74 @@ pub fn verify_with(store: &DirStore, opts: &VerifyOptions) -> Result<VerifyRepor
             failures.push(
                 Finding::new(
                     "manifest_without_registration",
-                    "no ingestion entry in the custody log registers this manifest's object",
+                    "no ingestion or derivation entry in the custody log registers this manifest's object",
                 )
                 .object(h),
             );
         }
     }
+    for (h, d) in &derivatives {
+        for source in &d.sources {
+            let verdict = match read.get(source) {
+                Some(v) => Some(*v),
+                None if manifests.contains(source) => {
+                    let v = match store.manifest_bytes(source).map(|b| {
+                        SignedManifest::verify_json(&b, &trust)
+                            .map(|m| m.manifest.object.blake3 == *source)
+                    }) {
+                        Ok(Ok(true)) => None,
+                        Ok(Ok(false)) => Some("manifest_misfiled"),
+                        Ok(Err(e)) => Some(e.name()),
+                        Err(_) => Some("manifest_missing"),
+                    };
+                    read.insert(source.clone(), v);
+                    Some(v)
+                }
+                None => None,
+            };
+            match verdict {
+                None => failures.push(
+                    Finding::new(
+                        "derivation_source_missing",
+                        format!(
+                            "derived from {source}, which is not registered in this store (no manifest)"
+                        ),
+                    )
+                    .object(h),
+                ),
+                Some(Some(rule)) => failures.push(
+                    Finding::new(
+                        "derivation_source_unverified",
+                        format!(
+                            "derived from {source}, whose manifest does not verify ({rule})"
+                        ),
+                    )
+                    .object(h),
+                ),
+                Some(None) => {}
+            }
+        }
+    }
     if opts.object.is_none() {
         for h in objects.difference(&manifests) {
             failures.push(match registrations.get(h) {
-                Some(seq) => Finding::new(
+                Some(r) => Finding::new(
                     "manifest_missing",
-                    "an object registered in the log has no manifest (deleted, or its collection was \
-                     interrupted before the manifest was written: ingesting the file again completes it)",
+                    if r.ingestion.is_some() {
+                        "an object registered in the log has no manifest (deleted, or its collection was \
+                         interrupted before the manifest was written: ingesting the file again completes it)"
+                    } else {
+                        "a derivative registered in the log has no manifest (deleted, or its registration was \
+                         interrupted before the manifest was written: registering it again completes it)"
+                    },
                 )
                 .object(h)
-                .seq(*seq),
+                .seq(r.seq()),
                 None => Finding::new("object_without_manifest", "an object no manifest or log entry registers").object(h),
             });
         }
         if log.ok {
-            for (h, seq) in &registrations {
+            for (h, r) in &registrations {
                 if !objects.contains(h) && !manifests.contains(h) {
                     failures.push(
                         Finding::new(
@@ -214,7 +297,7 @@ pub fn verify_with(store: &DirStore, opts: &VerifyOptions) -> Result<VerifyRepor
                             "the custody log registers this object, but its object and manifest are gone",
                         )
                         .object(h)
-                        .seq(*seq),
+                        .seq(r.seq()),
                     );
                 }
             }
@@ -228,11 +311,79 @@ pub fn verify_with(store: &DirStore, opts: &VerifyOptions) -> Result<VerifyRepor
         format: STORE_FORMAT,
         trust,
         objects_checked: checked,
+        derivations_checked: derivatives.len() as u64,
         sha256_checked: !opts.fast,
         failures,
         warnings,
         log,
     })
+}
+
+/// The entries that register one object: its first `ingestion` entry, and
+/// its first `derivation` entry with the sources that entry names.
+#[derive(Default)]
+struct Registered {
+    ingestion: Option<u64>,
+    derivation: Option<(u64, Option<Vec<String>>)>,
+}
+
+impl Registered {
+    /// The first registering entry.
+    fn seq(&self) -> u64 {
+        let d = self.derivation.as_ref().map(|d| d.0);
+        match (self.ingestion, d) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b).unwrap_or(0),
+        }
+    }
+}
+
+/// What kind of entry registers an object.
+enum By {
+    Ingestion,
+    Derivation(Option<Vec<String>>),
+}
+
+/// Checks that an authentic manifest is registered by the right kind of
+/// entry: a derivative by a `derivation` entry naming the same sources
+/// (`derivation_log_mismatch` otherwise), a collected file by an
+/// `ingestion` entry. No entry at all is reported by the caller.
+fn check_registration(
+    h: &str,
+    m: &SignedManifest,
+    r: Option<&Registered>,
+    failures: &mut Vec<Finding>,
+) {
+    let Some(r) = r else { return };
+    match (&m.manifest.derivation, &r.derivation, r.ingestion) {
+        (Some(d), Some((seq, sources)), _) => {
+            if sources.as_ref() != Some(&d.sources) {
+                failures.push(
+                    Finding::new(
+                        "derivation_log_mismatch",
+                        "the derivation entry that registers this derivative names other sources than its manifest",
+                    )
+                    .object(h)
+                    .seq(*seq),
+                );
+            }
+        }
+        (Some(_), None, _) => failures.push(
+            Finding::new(
+                "manifest_without_registration",
+                "the manifest describes a derivative, but no derivation entry in the custody log registers it",
+            )
+            .object(h),
+        ),
+        (None, _, None) => failures.push(
+            Finding::new(
+                "manifest_without_registration",
+                "no ingestion entry in the custody log registers this collected file (only a derivation entry)",
+            )
+            .object(h),
+        ),
+        (None, _, Some(_)) => {}
+    }
 }
 
 /// Whether `path` is a symbolic link (the store holds none; one is never followed).

@@ -55,6 +55,8 @@ struct VideoWork {
     enc_format: Pixel,
     full_range: bool,
     scaler: Option<ffmpeg::software::scaling::Context>,
+    /// The access overlay, which also converts to yuv420p (no scaler then).
+    burner: Option<crate::overlay::Burner>,
     enc: VideoEnc,
     enc_tb: Rational,
     /// Its slot in the recorder of decoded-frame digests.
@@ -395,22 +397,37 @@ pub(crate) fn transcode(
                 let o = ost.index();
                 (VideoEnc::Single(e), o)
             };
-            let scaler = if profile == Profile::Access && plain != Pixel::YUV420P {
-                Some(
-                    ffmpeg::software::scaling::Context::get(
-                        src_format,
-                        shape.width,
-                        shape.height,
-                        Pixel::YUV420P,
-                        shape.width,
-                        shape.height,
-                        ffmpeg::software::scaling::Flags::BICUBIC,
-                    )
-                    .map_err(|e| Error::ffmpeg(input, "setting up the scaler", e))?,
-                )
-            } else {
-                None
+            let burner = match &opts.overlay {
+                Some(o) if profile == Profile::Access => Some(crate::overlay::Burner::new(
+                    input,
+                    o,
+                    &crate::overlay::Picture {
+                        size: (shape.width, shape.height),
+                        format: plain,
+                        time_base: dec.tb,
+                        sar: d.aspect_ratio(),
+                        first: crate::frames::video_start(&inp).unwrap_or(0.0),
+                    },
+                )?),
+                _ => None,
             };
+            let scaler =
+                if profile == Profile::Access && plain != Pixel::YUV420P && burner.is_none() {
+                    Some(
+                        ffmpeg::software::scaling::Context::get(
+                            src_format,
+                            shape.width,
+                            shape.height,
+                            Pixel::YUV420P,
+                            shape.width,
+                            shape.height,
+                            ffmpeg::software::scaling::Flags::BICUBIC,
+                        )
+                        .map_err(|e| Error::ffmpeg(input, "setting up the scaler", e))?,
+                    )
+                } else {
+                    None
+                };
             action = Action::Encoded {
                 codec: if profile == Profile::Preservation {
                     "ffv1"
@@ -429,6 +446,7 @@ pub(crate) fn transcode(
                 enc_format,
                 full_range,
                 scaler,
+                burner,
                 enc: enc.0,
                 enc_tb: st.time_base(),
                 frame_ticks: {
@@ -785,7 +803,16 @@ impl Job<'_> {
             });
         }
         let pts = f.timestamp();
-        let mut f = if let Some(sc) = &mut v.scaler {
+        let mut f = if let Some(b) = &mut v.burner {
+            // The decoded bytes, labelled `yuv*` (the range is kept apart).
+            f.set_format(unj(f.format()).0);
+            let mut out = b.burn(&f)?;
+            out.set_color_range(f.color_range());
+            out.set_color_primaries(f.color_primaries());
+            out.set_color_transfer_characteristic(f.color_transfer_characteristic());
+            out.set_color_space(f.color_space());
+            out
+        } else if let Some(sc) = &mut v.scaler {
             let mut out = frame::Video::empty();
             sc.run(&f, &mut out)
                 .map_err(|e| Error::ffmpeg(self.path, "converting a picture", e))?;

@@ -115,6 +115,10 @@ pub enum Error {
     /// An encoder the profile needs is missing from this FFmpeg build.
     #[error("encoder {0} is not available in this FFmpeg build")]
     MissingEncoder(String),
+    /// A filter a job needs (the access overlay's `drawtext`) is missing
+    /// from this FFmpeg build.
+    #[error("filter {0} is not available in this FFmpeg build")]
+    MissingFilter(String),
     /// An argument is outside what the job accepts.
     #[error("{0}")]
     InvalidArgument(String),
@@ -134,7 +138,10 @@ impl Error {
             | Error::Ffmpeg { path, .. }
             | Error::Mismatch { path, .. }
             | Error::Nothing { path, .. } => Some(path),
-            Error::MissingEncoder(_) | Error::InvalidArgument(_) | Error::Cancelled => None,
+            Error::MissingEncoder(_)
+            | Error::MissingFilter(_)
+            | Error::InvalidArgument(_)
+            | Error::Cancelled => None,
         }
     }
 

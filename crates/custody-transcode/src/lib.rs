@@ -12,7 +12,8 @@
 //!   and 24-bit PCM to FLAC (bit-exact); Matroska with the source's BLAKE3
 //!   and provenance in its tags.
 //! - `access`: H.264 (libx264, CRF and preset configurable) and AAC in an
-//!   MP4 with the index first (faststart).
+//!   MP4 with the index first (faststart); optionally with the UTC time,
+//!   device and officer burned into every picture ([`Overlay`]).
 //! - `join`: consecutive segments of one recording stream-copied into one
 //!   file, the boundaries as chapters; segments whose codecs or parameters
 //!   differ are refused, naming the difference.
@@ -52,6 +53,7 @@ mod error;
 mod ffi;
 mod frames;
 mod output;
+mod overlay;
 mod proof;
 mod source;
 
@@ -59,6 +61,7 @@ pub use error::{Error, Position, Result};
 pub use frames::{
     Comparison, Difference, FrameDigest, StreamComparison, StreamDigest, compare, frame_digests,
 };
+pub use overlay::{DEFAULT_FONT, Overlay};
 pub use proof::{Coverage, PacketProof, TrackProof, Unmatched, prove_copy};
 
 use std::collections::BTreeMap;
@@ -233,6 +236,10 @@ pub struct Options {
     /// Extra tags written into the output (provenance from the caller:
     /// content hashes, case numbers).
     pub tags: Vec<(String, String)>,
+    /// `access`: burn the UTC time, device and officer into every picture
+    /// (FFmpeg's `drawtext` filter); `None` (the default) leaves the
+    /// pictures as they are.
+    pub overlay: Option<Overlay>,
 }
 
 impl Default for Options {
@@ -249,6 +256,7 @@ impl Default for Options {
             prove: true,
             container: None,
             tags: Vec::new(),
+            overlay: None,
         }
     }
 }
@@ -270,6 +278,9 @@ impl Options {
                 m.insert("crf".into(), self.crf.to_string());
                 m.insert("preset".into(), self.preset.clone());
                 m.insert("audio".into(), "aac copy, else aac 128k".into());
+                if let Some(o) = &self.overlay {
+                    m.insert("overlay".into(), o.describe());
+                }
             }
             Profile::Clip => {
                 if let Some(f) = self.from {
@@ -706,6 +717,11 @@ fn check_request(inputs: &[PathBuf], output: &Path, opts: &Options) -> Result<()
     } else if opts.from.is_some() || opts.to.is_some() {
         return Err(Error::InvalidArgument(
             "--from and --to belong to the clip profile".into(),
+        ));
+    }
+    if opts.overlay.is_some() && opts.profile != Profile::Access {
+        return Err(Error::InvalidArgument(
+            "--overlay belongs to the access profile".into(),
         ));
     }
     if opts.crf > 51 {

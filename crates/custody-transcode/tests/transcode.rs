@@ -474,6 +474,128 @@ fn access_copy_is_h264_aac_faststart_with_every_picture() {
     assert!(moov < mdat, "faststart");
 }
 
+/// Frame `n` of `file` as 8-bit gray pixels (the ffmpeg CLI decodes it).
+fn gray_frame(file: &Path, n: u32, out: &Path) -> Vec<u8> {
+    ffmpeg(&[
+        "-i",
+        s(file),
+        "-vf",
+        &format!("select=eq(n\\,{n})"),
+        "-frames:v",
+        "1",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "gray",
+        s(out),
+    ]);
+    std::fs::read(out).unwrap()
+}
+
+/// Mean absolute difference of two 320-pixel-wide gray pictures over the
+/// rectangle `x0..x1` × `y0..y1`.
+fn region_diff(a: &[u8], b: &[u8], (x0, x1): (usize, usize), (y0, y1): (usize, usize)) -> f64 {
+    let mut sum = 0u64;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            sum += u64::from(a[y * 320 + x].abs_diff(b[y * 320 + x]));
+        }
+    }
+    sum as f64 / ((x1 - x0) * (y1 - y0)) as f64
+}
+
+#[test]
+fn access_overlay_burns_in_time_device_and_officer_and_the_proof_says_lossy() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = full_range_clip(dir.path(), "SN1234_012345.MP4");
+    let access = |name: &str, overlay: Option<custody_transcode::Overlay>| {
+        let out = dir.path().join(name);
+        let o = Options {
+            profile: Profile::Access,
+            crf: 18,
+            preset: "ultrafast".into(),
+            overlay,
+            ..Default::default()
+        };
+        (archive(&[&src], &out, &o, |_| true).unwrap(), out)
+    };
+    // Text that would be an option separator, an expansion or an escape
+    // if it reached drawtext's parsers unescaped.
+    let overlay = custody_transcode::Overlay {
+        start_utc: Some(1_796_026_500),
+        device: Some("SN:1234 %{e:1} \\".into()),
+        officer: Some("012345'".into()),
+        font: None,
+    };
+    let (burned, burned_out) = access("burned.mp4", Some(overlay.clone()));
+    let (plain, plain_out) = access("plain.mp4", None);
+    for a in [&burned, &plain] {
+        proof_ok(a);
+        // Access is lossy: every picture at its time, never "identical".
+        let Some(Proof::Frames(f)) = &a.proof else {
+            panic!()
+        };
+        assert!(!f.lossless && !f.comparison.identical && f.comparison.same_frames());
+    }
+    assert_eq!(burned.parameters["overlay"], overlay.describe());
+    assert!(!plain.parameters.contains_key("overlay"));
+    let raw = dir.path().join("frame.gray");
+    let mut frames = Vec::new();
+    for f in [&src, &plain_out, &burned_out] {
+        let _ = std::fs::remove_file(&raw);
+        let g = gray_frame(f, 10, &raw);
+        assert_eq!(g.len(), 320 * 240);
+        frames.push(g);
+    }
+    let (src_f, plain_f, burned_f) = (&frames[0], &frames[1], &frames[2]);
+    // The text box (top left) differs from the source far more than the
+    // encoding alone makes it differ; the rest of the picture does not.
+    let text = ((8, 150), (8, 36));
+    let rest = ((160, 320), (120, 240));
+    let (burned_text, plain_text) = (
+        region_diff(src_f, burned_f, text.0, text.1),
+        region_diff(src_f, plain_f, text.0, text.1),
+    );
+    assert!(
+        burned_text > 20.0 && burned_text > 5.0 * plain_text,
+        "text box: {burned_text} with the overlay, {plain_text} without"
+    );
+    let (burned_rest, plain_rest) = (
+        region_diff(src_f, burned_f, rest.0, rest.1),
+        region_diff(src_f, plain_f, rest.0, rest.1),
+    );
+    assert!(
+        burned_rest < 2.0 * plain_rest + 1.0,
+        "elsewhere: {burned_rest} with the overlay, {plain_rest} without"
+    );
+    // No font: a typed error on the font file, nothing left behind.
+    let missing = custody_transcode::Overlay {
+        font: Some(dir.path().join("no-such-font.ttf")),
+        ..overlay.clone()
+    };
+    let o = Options {
+        profile: Profile::Access,
+        preset: "ultrafast".into(),
+        overlay: Some(missing),
+        ..Default::default()
+    };
+    let e = archive(&[&src], dir.path().join("nofont.mp4"), &o, |_| true).unwrap_err();
+    assert!(
+        matches!(&e, Error::Io { path, .. } if path.ends_with("no-such-font.ttf")),
+        "{e:?}"
+    );
+    assert!(!dir.path().join("nofont.mp4").exists());
+    no_temporaries(dir.path());
+    // The overlay belongs to the access profile.
+    let o = Options {
+        profile: Profile::Preservation,
+        overlay: Some(overlay),
+        ..Default::default()
+    };
+    let e = archive(&[&src], dir.path().join("p.mkv"), &o, |_| true).unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+}
+
 /// Two consecutive MPEG-TS segments of one recording, as a recorder splits it.
 fn segments(dir: &Path) -> Vec<PathBuf> {
     let whole = full_range_clip(dir, "whole.mp4");
