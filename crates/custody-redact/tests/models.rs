@@ -205,10 +205,11 @@ fn centerface_in_tract_equals_onnxruntime_on_real_photographs() {
     assert!(faces >= 1, "no face found in {FACES:?}");
 }
 
-/// A European-style plate drawn on a photograph.
-const PLATE: &str = "drawbox=x=180:y=250:w=220:h=48:color=white:t=fill,\
-drawbox=x=180:y=250:w=220:h=48:color=black:t=3,\
-drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf:text='AB 123 CD':fontsize=34:fontcolor=black:x=192:y=257";
+/// A plate drawn on a photograph: white characters on blue, the style of
+/// the plates the model was trained on (it does not fire on a white or
+/// yellow plate drawn out of a car's context).
+const PLATE: &str = "drawbox=x=180:y=250:w=150:h=48:color=blue:t=fill,\
+drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf:text='A 12345':fontsize=34:fontcolor=white:x=190:y=257";
 
 #[test]
 fn the_plate_detector_in_tract_equals_onnxruntime_and_finds_a_drawn_plate() {
@@ -230,11 +231,11 @@ fn the_plate_detector_in_tract_equals_onnxruntime_and_finds_a_drawn_plate() {
         );
         assert_same_boxes(name, &a, &b);
         if filter.is_some() {
-            // The drawn plate (180..400 x 250..298) is found and covered.
+            // The drawn plate (180..330 x 250..298) is found and covered.
             let plate = custody_redact::BBox {
                 x0: 180.0,
                 y0: 250.0,
-                x1: 400.0,
+                x1: 330.0,
                 y1: 298.0,
             };
             let hit = plates.detect(&frame).unwrap().iter().any(|d| {
