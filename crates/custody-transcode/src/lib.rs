@@ -57,7 +57,8 @@ mod source;
 
 pub use error::{Error, Position, Result};
 pub use frames::{
-    Comparison, Difference, FrameDigest, StreamComparison, StreamDigest, compare, frame_digests,
+    Comparison, Difference, FrameDigest, Plane, StreamComparison, StreamDigest, compare,
+    frame_digests,
 };
 pub use proof::{Coverage, PacketProof, TrackProof, Unmatched, prove_copy};
 
