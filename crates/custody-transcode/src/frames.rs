@@ -954,7 +954,19 @@ pub(crate) enum DecKind {
 }
 
 impl Dec {
+    /// Opens the decoder of `st`, with FFmpeg's own threads for video.
     pub(crate) fn open(path: &Path, st: &ffmpeg::format::stream::Stream, k: usize) -> Result<Dec> {
+        Dec::open_threads(path, st, k, 0)
+    }
+
+    /// Opens the decoder of `st` with `threads` threads for video (0: one
+    /// per core; 1: none besides the caller's).
+    pub(crate) fn open_threads(
+        path: &Path,
+        st: &ffmpeg::format::stream::Stream,
+        k: usize,
+        threads: usize,
+    ) -> Result<Dec> {
         let par = st.parameters();
         let mut ctx = ffmpeg::codec::context::Context::from_parameters(par.clone())
             .map_err(|e| Error::ffmpeg(path, "setting up a decoder", e))?;
@@ -1171,7 +1183,13 @@ impl Recorder {
 
     pub(crate) fn video(&mut self, slot: usize, f: &frame::Video, time: Option<f64>) {
         let (u, text) = video_unit(f, time);
-        self.digests[slot].units.push(u);
+        self.push_video(slot, u, text);
+    }
+
+    /// Adds a picture's digest taken elsewhere by [`video_unit`] (on the
+    /// thread that decoded it), in presentation order.
+    pub(crate) fn push_video(&mut self, slot: usize, unit: Unit, text: String) {
+        self.digests[slot].units.push(unit);
         self.digests[slot].formats.push(text);
     }
 

@@ -51,9 +51,12 @@ mod encode;
 mod error;
 mod ffi;
 mod frames;
+mod gops;
 mod output;
 mod proof;
 mod source;
+mod source_hashes;
+mod writeback;
 
 pub use error::{Error, Position, Result};
 pub use frames::{
@@ -595,6 +598,8 @@ pub fn archive<P: AsRef<Path>>(
     } else {
         drop(tmp);
     }
+    // The early writeback thread ends now that the commit has synced.
+    drop(written.writeback.take());
     let mut proof = proof;
     if let Some(Proof::Packets(p)) = &mut proof {
         p.output = output.to_path_buf();
@@ -672,11 +677,12 @@ fn prove_output(
                 copies,
             })
         }
-        _ => Proof::Packets(proof::prove(
+        _ => Proof::Packets(proof::prove_against(
             inputs,
             tmp.path(),
             None,
             opts.profile != Profile::Clip,
+            written.packets.take(),
             &mut prog,
         )?),
     }))
@@ -787,4 +793,9 @@ pub(crate) struct Written {
     /// Re-encodes: the source's decoded-frame digests, taken while
     /// encoding, and the output streams they belong to.
     pub(crate) recorded: Option<(frames::Recorder, Vec<usize>)>,
+    /// Stream copies: the originals' packets, hashed as they were read.
+    pub(crate) packets: Option<proof::SourcePackets>,
+    /// The output's early writeback, finished by the time this is dropped
+    /// (after the commit).
+    pub(crate) writeback: Option<writeback::Writeback>,
 }
