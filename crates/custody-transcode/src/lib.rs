@@ -203,6 +203,8 @@ impl Container {
 pub enum Parallel {
     /// Frames are independent (every FFV1 frame is a keyframe): several
     /// encoders work on different frames at once, one slice thread each.
+    /// Where the source's video starts afresh at IDR pictures, each worker
+    /// also decodes its own runs of GOPs; otherwise one decoder feeds them.
     #[default]
     Frames,
     /// One encoder, FFmpeg's own slice threads (what the ffmpeg CLI does).
