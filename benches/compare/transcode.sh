@@ -6,7 +6,8 @@
 #                 vs custody archive --profile remux-mkv (with and without its packet proof)
 #   preservation: ffmpeg -i CLIP -map 0 -c:v ffv1 -level 3 -g 1 -slices 16 -slicecrc 1 -c:a copy OUT.mkv
 #                 vs custody archive --profile preservation --no-proof (frames in
-#                 parallel, and FFmpeg's slice threads), and with its proof
+#                 parallel: runs of GOPs on workers; and FFmpeg's slice threads),
+#                 and with its proof
 #   proof:        custody compare CLIP MASTER vs ffmpeg -f null on both files
 #                 (and -f framemd5 on both, for reference)
 # RUNS (default 3) runs each; the clip is kept in BENCH_DATA (bench-data).
@@ -36,6 +37,8 @@ if [ ! -s "$clip" ]; then
     -g 60 -c:a aac -b:a 128k -shortest "$clip"
 fi
 cat "$clip" > /dev/null   # into the page cache
+# The machine's load beside the figures: ratios from one run are what count.
+echo "transcode: load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 out=$(mktemp -d)
 json=$(mktemp -d)
 trap 'rm -rf "$out" "$json"' EXIT
@@ -63,6 +66,7 @@ hyperfine -N --style basic --runs "$runs" \
   -n "framemd5 both (ffmpeg)" "sh -c 'ffmpeg -nostdin -v error -i $clip -f framemd5 - > /dev/null && ffmpeg -nostdin -v error -i $master -f framemd5 - > /dev/null'" \
   -n "custody compare" "$custody compare $clip $master"
 rm -f "$master"
+echo "transcode: load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 python3 - "$json" <<'PY'
 import json, sys, os

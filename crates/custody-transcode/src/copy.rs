@@ -4,6 +4,8 @@
 use crate::error::{Error, Result};
 use crate::output::TempOutput;
 use crate::source::{Input, codec_name, kind_name, seconds};
+use crate::source_hashes::SourceHasher;
+use crate::writeback::Writeback;
 use crate::{
     Action, Chapter, ClipRange, Container, Options, Phase, Profile, Progress, TrackOutcome,
     Written, ffi,
@@ -298,6 +300,14 @@ pub(crate) fn stream_copy(
         written: 0,
         repaired: 0,
         first_repair: None,
+        writeback: Writeback::start(out_path),
+    };
+    // Remux and join read every original packet: the proof's side of the
+    // originals is hashed now, on another thread, instead of read again.
+    let mut hasher = if opts.prove && clip.is_none() {
+        SourceHasher::start(&first)
+    } else {
+        None
     };
     let mut chapters = Vec::new();
     let mut range = None;
@@ -307,6 +317,9 @@ pub(crate) fn stream_copy(
             Some(x) => x,
             None => Input::open(path)?,
         };
+        if let Some(h) = &mut hasher {
+            h.source(&inp);
+        }
         let tbs: Vec<Rational> = inp.ctx.streams().map(|s| s.time_base()).collect();
         // Join: each segment starts where the previous one ended. Its start
         // is its earliest decode time (an audio track's priming packet can
@@ -322,7 +335,7 @@ pub(crate) fn stream_copy(
                     .iter()
                     .all(|&s| ahead.iter().any(|(p, _): &(Packet, u64)| p.stream() == s))
             {
-                match inp.next()? {
+                match read(&mut inp, &mut hasher)? {
                     Some(x) => ahead.push(x),
                     None => break,
                 }
@@ -355,7 +368,7 @@ pub(crate) fn stream_copy(
             None => loop {
                 let next = match ahead.next() {
                     Some(x) => Some(x),
-                    None => inp.next()?,
+                    None => read(&mut inp, &mut hasher)?,
                 };
                 let Some((p, k)) = next else { break };
                 let s = p.stream();
@@ -420,8 +433,9 @@ pub(crate) fn stream_copy(
     w.octx
         .write_trailer()
         .map_err(|e| Error::ffmpeg(&w.path, "finishing the output", e))?;
+    w.writeback.done();
     let duration = if w.end.is_finite() { w.end } else { 0.0 };
-    drop(w);
+    let Writer { writeback, .. } = w;
     Ok(Written {
         tracks,
         range,
@@ -429,7 +443,18 @@ pub(crate) fn stream_copy(
         duration,
         warnings,
         recorded: None,
+        packets: hasher.and_then(SourceHasher::finish),
+        writeback: Some(writeback),
     })
+}
+
+/// The next packet of `inp`, handed to the hasher of the originals too.
+fn read(inp: &mut Input, hasher: &mut Option<SourceHasher>) -> Result<Option<(Packet, u64)>> {
+    let next = inp.next()?;
+    if let (Some(h), Some((p, _))) = (hasher.as_mut(), &next) {
+        h.packet(p);
+    }
+    Ok(next)
 }
 
 /// The output side of a copy: the header is written once the first packets
@@ -452,6 +477,7 @@ struct Writer {
     /// Timestamps the source gets wrong, repaired as the ffmpeg CLI does.
     repaired: u64,
     first_repair: Option<String>,
+    writeback: Writeback,
 }
 
 /// Packets read before the header is written, at most.
@@ -496,6 +522,7 @@ impl Writer {
         p.set_stream(o);
         ffi::clear_log();
         self.written += 1;
+        self.writeback.wrote(p.size() as u64);
         p.write_interleaved(&mut self.octx)
             .map_err(|e| Error::ffmpeg(&self.path, "writing a packet", e))
     }

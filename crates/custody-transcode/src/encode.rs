@@ -4,8 +4,10 @@
 use crate::copy::{metadata, muxer_options, refusal};
 use crate::error::{Error, Position, Result};
 use crate::frames::{Dec, Recorder};
+use crate::gops::{self, Fail, Gops};
 use crate::output::TempOutput;
 use crate::source::{Input, codec_name, kind_name, seconds};
+use crate::writeback::Writeback;
 use crate::{
     Action, Container, Options, Parallel, Phase, Profile, Progress, TrackOutcome, Written, ffi,
 };
@@ -26,10 +28,67 @@ enum Route {
 
 /// The picture the encoder is set up for: a change mid-stream is refused.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-struct Shape {
+pub(crate) struct Shape {
     width: u32,
     height: u32,
     format: Pixel,
+}
+
+/// How a decoded picture is handed to the video encoder.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Prep {
+    shape: Shape,
+    /// The encoder's picture format (the `yuv*` of a `yuvj*` source, or
+    /// yuv420p for an access copy).
+    enc_format: Pixel,
+    full_range: bool,
+}
+
+impl Prep {
+    /// Refuses a picture whose size or layout differs from the first one's.
+    fn check(&self, path: &Path, f: &frame::Video, pos: Position) -> Result<()> {
+        let shape = Shape {
+            width: f.width(),
+            height: f.height(),
+            format: f.format(),
+        };
+        if shape == self.shape {
+            return Ok(());
+        }
+        let was = self.shape;
+        Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            position: pos,
+            message: format!(
+                "the picture changes from {}x{} {:?} to {}x{} {:?}; one encoder cannot follow",
+                was.width, was.height, was.format, shape.width, shape.height, shape.format
+            ),
+        })
+    }
+
+    /// Labels a picture's bytes as the encoder takes them (no conversion:
+    /// the same bytes), with its presentation time as its timestamp.
+    fn label(&self, mut f: frame::Video) -> frame::Video {
+        let pts = f.timestamp();
+        f.set_format(self.enc_format);
+        if self.full_range {
+            f.set_color_range(ffmpeg::color::Range::JPEG);
+        }
+        f.set_pts(pts);
+        f.set_kind(ffmpeg::picture::Type::None);
+        f
+    }
+
+    /// [`Prep::check`], then [`Prep::label`].
+    pub(crate) fn apply(
+        &self,
+        path: &Path,
+        f: frame::Video,
+        pos: Position,
+    ) -> Result<frame::Video> {
+        self.check(path, &f, pos)?;
+        Ok(self.label(f))
+    }
 }
 
 /// `yuvj*` is `yuv*` with full range: FFV1 and x264 take the `yuv*` layout
@@ -49,11 +108,7 @@ fn unj(f: Pixel) -> (Pixel, bool) {
 struct VideoWork {
     o: usize,
     dec: Dec,
-    shape: Shape,
-    /// The encoder's picture format (the `yuv*` of a `yuvj*` source, or
-    /// yuv420p for an access copy).
-    enc_format: Pixel,
-    full_range: bool,
+    prep: Prep,
     scaler: Option<ffmpeg::software::scaling::Context>,
     /// The access overlay, which also converts to yuv420p (no scaler then).
     burner: Option<crate::overlay::Burner>,
@@ -70,6 +125,9 @@ struct VideoWork {
 enum VideoEnc {
     Single(ffmpeg::encoder::video::Encoder),
     Pool(Pool),
+    /// Runs of GOPs decoded and encoded by workers of their own; the
+    /// decoder of [`VideoWork`] is not used.
+    Gops(Gops),
 }
 
 /// Several FFV1 encoders on their own threads, each encoding whole frames
@@ -107,6 +165,10 @@ struct Job<'a> {
     end: f64,
     /// Packets written.
     written: u64,
+    writeback: Writeback,
+    /// Why GOP-parallel video must give way to one decoder, once a run
+    /// failed its check.
+    retry: Option<String>,
     /// Digests of the source's decoded pictures and sound, taken as they
     /// are encoded: the proof compares the output's with them (not taken
     /// when the proof is off).
@@ -225,7 +287,7 @@ impl Pool {
 }
 
 /// Sends a frame (or the end, `None`) and collects every packet ready.
-fn encode_one(
+pub(crate) fn encode_one(
     enc: &mut ffmpeg::encoder::video::Encoder,
     f: Option<&frame::Video>,
 ) -> std::result::Result<Vec<Packet>, String> {
@@ -258,6 +320,28 @@ pub(crate) fn transcode(
     tags: &[(String, String)],
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<Written> {
+    match run(input, tmp, container, opts, tags, progress, true)? {
+        Some(w) => Ok(w),
+        // A run of GOPs did not decode alone as it must: start again with
+        // one decoder (the output is written anew).
+        None => run(input, tmp, container, opts, tags, progress, false)?.ok_or_else(|| {
+            Error::InvalidArgument("the one-decoder transcode asked to start again".into())
+        }),
+    }
+}
+
+/// [`transcode`], with GOP-parallel video where `gops_allowed` and the
+/// source permits; `None` when a run of GOPs failed its check and the job
+/// must start again without.
+fn run(
+    input: &Path,
+    tmp: &TempOutput,
+    container: Container,
+    opts: &Options,
+    tags: &[(String, String)],
+    progress: &mut dyn FnMut(Progress) -> bool,
+    gops_allowed: bool,
+) -> Result<Option<Written>> {
     let profile = opts.profile;
     let mut inp = Input::open(input)?;
     let total = inp.duration_seconds().unwrap_or(0.0);
@@ -347,6 +431,16 @@ pub(crate) fn transcode(
             let frames_pool = profile == Profile::Preservation
                 && opts.parallel == Parallel::Frames
                 && threads > 1;
+            // Frames in parallel: runs of GOPs on workers of their own where
+            // the source's pictures allow, else one decoder feeding a pool
+            // of encoders.
+            let runs = if frames_pool && gops_allowed {
+                // A source the plan cannot read is left to the one-decoder
+                // path, which reports its damage where it lies.
+                gops::plan(input, st.index()).ok().flatten()
+            } else {
+                None
+            };
             let enc = if frames_pool {
                 let mut encs = Vec::new();
                 for _ in 0..threads {
@@ -370,7 +464,23 @@ pub(crate) fn transcode(
                 ost.set_metadata(st.metadata().to_owned());
                 ffi::set_disposition(&mut ost, ffi::disposition(&st));
                 let o = ost.index();
-                (VideoEnc::Pool(Pool::new(encs)), o)
+                let prep = Prep {
+                    shape,
+                    enc_format,
+                    full_range,
+                };
+                match runs {
+                    Some(runs) => {
+                        let setup = gops::Setup {
+                            path: input.to_path_buf(),
+                            stream: st.index(),
+                            prep,
+                            record: opts.prove,
+                        };
+                        (VideoEnc::Gops(Gops::start(setup, runs, encs)), o)
+                    }
+                    None => (VideoEnc::Pool(Pool::new(encs)), o),
+                }
             } else {
                 let e = open_video_encoder(
                     input,
@@ -442,9 +552,11 @@ pub(crate) fn transcode(
                 o: enc.1,
                 slot,
                 dec,
-                shape,
-                enc_format,
-                full_range,
+                prep: Prep {
+                    shape,
+                    enc_format,
+                    full_range,
+                },
                 scaler,
                 burner,
                 enc: enc.0,
@@ -611,6 +723,8 @@ pub(crate) fn transcode(
         itbs,
         end: 0.0,
         written: 0,
+        writeback: Writeback::start(tmp.path()),
+        retry: None,
         rec,
         record: opts.prove,
     };
@@ -625,7 +739,9 @@ pub(crate) fn transcode(
         }
     };
     for (p, k) in queued {
-        handle(&mut job, p, k)?;
+        if let Err(e) = handle(&mut job, p, k) {
+            return job.retry_or(e);
+        }
     }
     if !eof {
         while let Some((p, k)) = inp.next()? {
@@ -641,10 +757,14 @@ pub(crate) fn transcode(
                     return Err(Error::Cancelled);
                 }
             }
-            handle(&mut job, p, k)?;
+            if let Err(e) = handle(&mut job, p, k) {
+                return job.retry_or(e);
+            }
         }
     }
-    job.finish()?;
+    if let Err(e) = job.finish() {
+        return job.retry_or(e);
+    }
     if job.written == 0 {
         return Err(Error::Nothing {
             path: input.to_path_buf(),
@@ -655,17 +775,25 @@ pub(crate) fn transcode(
     job.octx
         .write_trailer()
         .map_err(|e| Error::ffmpeg(&job.dest, "finishing the output", e))?;
+    job.writeback.done();
     let duration = job.end.max(total);
-    let Job { octx, rec, .. } = job;
+    let Job {
+        octx,
+        rec,
+        writeback,
+        ..
+    } = job;
     drop(octx);
-    Ok(Written {
+    Ok(Some(Written {
         tracks,
         range: None,
         chapters: Vec::new(),
         duration,
         warnings: Vec::new(),
         recorded: Some((rec, rec_outputs)),
-    })
+        packets: None,
+        writeback: Some(writeback),
+    }))
 }
 
 fn first_skip(p: &Packet) -> i32 {
@@ -750,6 +878,7 @@ impl Job<'_> {
         p.set_stream(o);
         ffi::clear_log();
         self.written += 1;
+        self.writeback.wrote(p.size() as u64);
         p.write_interleaved(&mut self.octx)
             .map_err(|e| Error::ffmpeg(&self.dest, "writing a packet", e))
     }
@@ -759,7 +888,54 @@ impl Job<'_> {
         self.write(p, tb, o)
     }
 
+    /// `Ok(None)` when GOP-parallel video must give way (the error `e` only
+    /// stopped the job), else `e`.
+    fn retry_or(&mut self, e: Error) -> Result<Option<Written>> {
+        match self.retry.take() {
+            Some(_) => Ok(None),
+            None => Err(e),
+        }
+    }
+
+    /// Writes the next run of GOP-parallel stream `i`, waiting for it.
+    fn write_run(&mut self, i: usize) -> Result<()> {
+        let VideoEnc::Gops(g) = &mut self.videos[i].enc else {
+            return Ok(());
+        };
+        let run = match g.take() {
+            Ok(r) => r,
+            Err(Fail::Error(e)) => return Err(e),
+            Err(Fail::Retry(why)) => {
+                self.retry = Some(why);
+                // Stops the job; `retry_or` turns it into a new start.
+                return Err(Error::Cancelled);
+            }
+        };
+        let v = &self.videos[i];
+        let (tb, o, ticks, slot) = (v.enc_tb, v.o, v.frame_ticks, v.slot);
+        if self.record {
+            for (unit, text) in run.digests {
+                self.rec.push_video(slot, unit, text);
+            }
+        }
+        for mut p in run.packets {
+            if p.duration() <= 0 {
+                p.set_duration(ticks);
+            }
+            self.write(p, tb, o)?;
+        }
+        Ok(())
+    }
+
     fn video(&mut self, i: usize, p: &Packet, k: u64) -> Result<()> {
+        // GOP-parallel: the workers decode; each run is written once the
+        // reader is past it, in step with the other tracks.
+        if let VideoEnc::Gops(_) = &self.videos[i].enc {
+            while matches!(&self.videos[i].enc, VideoEnc::Gops(g) if g.due(k)) {
+                self.write_run(i)?;
+            }
+            return Ok(());
+        }
         let s = p.stream();
         let tb = self.itbs[s];
         let pos = Position {
@@ -776,61 +952,49 @@ impl Job<'_> {
         Ok(())
     }
 
-    fn encode_video(&mut self, i: usize, mut f: frame::Video, pos: Position) -> Result<()> {
+    fn encode_video(&mut self, i: usize, f: frame::Video, pos: Position) -> Result<()> {
         let t = f.timestamp().map(|ts| seconds(ts, self.videos[i].dec.tb));
         if self.record {
             self.rec.video(self.videos[i].slot, &f, t);
         }
         let v = &mut self.videos[i];
-        let shape = Shape {
-            width: f.width(),
-            height: f.height(),
-            format: f.format(),
-        };
-        if shape != v.shape {
-            return Err(Error::Corrupt {
-                path: self.path.to_path_buf(),
-                position: pos,
-                message: format!(
-                    "the picture changes from {}x{} {:?} to {}x{} {:?}; one encoder cannot follow",
-                    v.shape.width,
-                    v.shape.height,
-                    v.shape.format,
-                    shape.width,
-                    shape.height,
-                    shape.format
-                ),
-            });
-        }
-        let pts = f.timestamp();
-        let mut f = if let Some(b) = &mut v.burner {
+        v.prep.check(self.path, &f, pos)?;
+        let f = if let Some(b) = &mut v.burner {
+            let mut f = f;
+            let pts = f.timestamp();
             // The decoded bytes, labelled `yuv*` (the range is kept apart).
             f.set_format(unj(f.format()).0);
             let mut out = b.burn(&f)?;
-            out.set_color_range(f.color_range());
+            out.set_color_range(if v.prep.full_range {
+                ffmpeg::color::Range::JPEG
+            } else {
+                f.color_range()
+            });
             out.set_color_primaries(f.color_primaries());
             out.set_color_transfer_characteristic(f.color_transfer_characteristic());
             out.set_color_space(f.color_space());
+            out.set_pts(pts);
+            out.set_kind(ffmpeg::picture::Type::None);
             out
         } else if let Some(sc) = &mut v.scaler {
             let mut out = frame::Video::empty();
             sc.run(&f, &mut out)
                 .map_err(|e| Error::ffmpeg(self.path, "converting a picture", e))?;
-            out.set_color_range(f.color_range());
+            out.set_color_range(if v.prep.full_range {
+                ffmpeg::color::Range::JPEG
+            } else {
+                f.color_range()
+            });
             out.set_color_primaries(f.color_primaries());
             out.set_color_transfer_characteristic(f.color_transfer_characteristic());
             out.set_color_space(f.color_space());
+            out.set_pts(f.timestamp());
+            out.set_kind(ffmpeg::picture::Type::None);
             out
         } else {
             // Same bytes, labelled with the layout the encoder takes.
-            f.set_format(v.enc_format);
-            f
+            v.prep.label(f)
         };
-        if v.full_range {
-            f.set_color_range(ffmpeg::color::Range::JPEG);
-        }
-        f.set_pts(pts);
-        f.set_kind(ffmpeg::picture::Type::None);
         let tb = v.enc_tb;
         let o = v.o;
         let ticks = v.frame_ticks;
@@ -853,6 +1017,11 @@ impl Job<'_> {
                     });
                 }
                 collect(pool, false, self.path)?
+            }
+            VideoEnc::Gops(_) => {
+                return Err(Error::InvalidArgument(
+                    "a picture decoded on the writer's thread for a GOP-parallel stream".into(),
+                ));
             }
         };
         for mut p in packets {
@@ -949,6 +1118,9 @@ impl Job<'_> {
     /// Drains decoders and encoders at the end of the input.
     fn finish(&mut self) -> Result<()> {
         for i in 0..self.videos.len() {
+            while matches!(&self.videos[i].enc, VideoEnc::Gops(g) if !g.done()) {
+                self.write_run(i)?;
+            }
             self.videos[i].dec.finish(self.path)?;
             let frames = self.videos[i]
                 .dec
@@ -972,6 +1144,8 @@ impl Job<'_> {
                     }
                     p
                 }
+                // Intra-only FFV1 holds no picture back: nothing to drain.
+                VideoEnc::Gops(_) => Vec::new(),
             };
             for mut p in packets {
                 if p.duration() <= 0 {

@@ -241,3 +241,43 @@ pub(crate) fn set_raw_bits(ctx: &mut ffmpeg::codec::Context, bits: i32) {
     // SAFETY: plain field write on a valid, not yet opened AVCodecContext.
     unsafe { (*ctx.as_mut_ptr()).bits_per_raw_sample = bits };
 }
+
+/// A new reference to `p`'s data (no copy, unlike `Packet::clone`, which
+/// makes the data writable and so copies it while it is shared): the
+/// payload is reference-counted and FFmpeg copies before any writer changes
+/// shared bytes. `None` if FFmpeg cannot allocate the reference.
+pub(crate) fn packet_ref(p: &ffmpeg::Packet) -> Option<ffmpeg::Packet> {
+    use ffmpeg::packet::{Mut, Ref};
+    let mut out = ffmpeg::Packet::empty();
+    // SAFETY: both point to valid AVPackets; `out` is blank (its fields
+    // default, no buffer), as av_packet_ref requires of its destination.
+    let r = unsafe { sys::av_packet_ref(out.as_mut_ptr(), p.as_ptr()) };
+    (r >= 0).then_some(out)
+}
+
+/// Moves the input to the last keyframe of `stream` at or before `ts`
+/// (in the stream's time base), as the demuxer's index allows; false when
+/// the demuxer cannot seek.
+pub(crate) fn seek_stream(
+    ictx: &mut ffmpeg::format::context::Input,
+    stream: usize,
+    ts: i64,
+) -> bool {
+    let Ok(index) = c_int::try_from(stream) else {
+        return false;
+    };
+    // SAFETY: `ictx` owns a valid, opened AVFormatContext; av_seek_frame
+    // only repositions its reader and flushes its packet queues.
+    unsafe { sys::av_seek_frame(ictx.as_mut_ptr(), index, ts, sys::AVSEEK_FLAG_BACKWARD) >= 0 }
+}
+
+/// True when every frame of codec `id` is coded alone (FFmpeg's
+/// `AV_CODEC_PROP_INTRA_ONLY`: MJPEG, ProRes, FFV1, ...).
+pub(crate) fn is_intra_only(id: ffmpeg::codec::Id) -> bool {
+    // SAFETY: avcodec_descriptor_get returns null or a pointer to a static
+    // descriptor.
+    unsafe {
+        let d = sys::avcodec_descriptor_get(id.into());
+        !d.is_null() && (*d).props & sys::AV_CODEC_PROP_INTRA_ONLY != 0
+    }
+}

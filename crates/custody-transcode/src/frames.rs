@@ -688,6 +688,69 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Bytes of padded rows gathered before each hasher update: enough 1 KiB
+/// BLAKE3 chunks for its SIMD paths, few enough to stay in cache.
+const GATHER: usize = 128 << 10;
+
+/// One plane of a decoded picture as laid out in memory: `rows` rows of
+/// `row_bytes` picture bytes, each `stride` bytes after the one before.
+#[derive(Debug, Clone, Copy)]
+pub struct Plane<'a> {
+    /// The plane's memory, from its first row.
+    pub data: &'a [u8],
+    /// Bytes from the start of one row to the next.
+    pub stride: usize,
+    /// Picture bytes in a row (padding excluded).
+    pub row_bytes: usize,
+    /// Rows.
+    pub rows: usize,
+}
+
+impl Plane<'_> {
+    /// BLAKE3 of the plane's picture bytes, row after row, padding left
+    /// out (rows the memory does not hold whole are skipped): the plane
+    /// hash inside a picture's [`FrameDigest`].
+    ///
+    /// ```
+    /// use custody_transcode::Plane;
+    /// let padded = [1u8, 2, 0, 3, 4, 0];
+    /// let p = Plane { data: &padded, stride: 3, row_bytes: 2, rows: 2 };
+    /// assert_eq!(p.digest(), *blake3::hash(&[1, 2, 3, 4]).as_bytes());
+    /// ```
+    pub fn digest(&self) -> [u8; 32] {
+        let (data, rb, stride) = (self.data, self.row_bytes, self.stride);
+        if stride == rb {
+            // One update over contiguous bytes lets BLAKE3 hash many 1 KiB
+            // chunks at once (SIMD).
+            let end = rb.saturating_mul(self.rows).min(data.len());
+            return *blake3::hash(&data[..end]).as_bytes();
+        }
+        // Padded rows are gathered a block at a time: the same hash, with
+        // the same SIMD paths, and the block stays in cache.
+        SCRATCH.with(|sc| {
+            let mut sc = sc.borrow_mut();
+            let mut h = blake3::Hasher::new();
+            sc.clear();
+            for y in 0..self.rows {
+                let Some(start) = y.checked_mul(stride) else {
+                    break;
+                };
+                if let Some(row) = data.get(start..start.saturating_add(rb)) {
+                    sc.extend_from_slice(row);
+                }
+                if sc.len() >= GATHER {
+                    h.update(&sc);
+                    sc.clear();
+                }
+            }
+            h.update(&sc);
+            *h.finalize().as_bytes()
+        })
+    }
+}
+
+/// The digest of one decoded picture presented at `time`, and its header
+/// in readable form.
 pub(crate) fn video_unit(f: &frame::Video, time: Option<f64>) -> (Unit, String) {
     let (header, text) = video_header(f);
     let fmt = normalized(f.format()).0;
@@ -695,28 +758,13 @@ pub(crate) fn video_unit(f: &frame::Video, time: Option<f64>) -> (Unit, String) 
     let mut all = blake3::Hasher::new();
     all.update(&header);
     for (p, slot) in planes.iter_mut().enumerate().take(f.planes().min(4)) {
-        let rb = ffi::row_bytes(fmt, f.width(), p);
-        let h = f.plane_height(p) as usize;
-        let stride = f.stride(p);
-        let data = f.data(p);
-        // One update over contiguous bytes lets BLAKE3 hash many 1 KiB
-        // chunks at once (SIMD); rows with padding are gathered first.
-        // The hash is the same either way.
-        let digest = if stride == rb {
-            blake3::hash(data.get(..rb * h).unwrap_or(data))
-        } else {
-            SCRATCH.with(|sc| {
-                let mut sc = sc.borrow_mut();
-                sc.clear();
-                for y in 0..h {
-                    if let Some(row) = data.get(y * stride..y * stride + rb) {
-                        sc.extend_from_slice(row);
-                    }
-                }
-                blake3::hash(&sc)
-            })
-        };
-        *slot = *digest.as_bytes();
+        *slot = Plane {
+            data: f.data(p),
+            stride: f.stride(p),
+            row_bytes: ffi::row_bytes(fmt, f.width(), p),
+            rows: f.plane_height(p) as usize,
+        }
+        .digest();
         all.update(slot);
     }
     (
@@ -906,13 +954,25 @@ pub(crate) enum DecKind {
 }
 
 impl Dec {
+    /// Opens the decoder of `st`, with FFmpeg's own threads for video.
     pub(crate) fn open(path: &Path, st: &ffmpeg::format::stream::Stream, k: usize) -> Result<Dec> {
+        Dec::open_threads(path, st, k, 0)
+    }
+
+    /// Opens the decoder of `st` with `threads` threads for video (0: one
+    /// per core; 1: none besides the caller's).
+    pub(crate) fn open_threads(
+        path: &Path,
+        st: &ffmpeg::format::stream::Stream,
+        k: usize,
+        threads: usize,
+    ) -> Result<Dec> {
         let par = st.parameters();
         let mut ctx = ffmpeg::codec::context::Context::from_parameters(par.clone())
             .map_err(|e| Error::ffmpeg(path, "setting up a decoder", e))?;
         let video = par.medium() == media::Type::Video;
         // Frame threads for video (pictures still come out in order).
-        ffi::set_threads(&mut ctx, 0, if video { 1 | 2 } else { 0 });
+        ffi::set_threads(&mut ctx, threads, if video { 1 | 2 } else { 0 });
         let mut dec = ctx.decoder();
         dec.set_packet_time_base(st.time_base());
         dec.check(ffmpeg::codec::decoder::Check::EXPLODE);
@@ -1123,7 +1183,13 @@ impl Recorder {
 
     pub(crate) fn video(&mut self, slot: usize, f: &frame::Video, time: Option<f64>) {
         let (u, text) = video_unit(f, time);
-        self.digests[slot].units.push(u);
+        self.push_video(slot, u, text);
+    }
+
+    /// Adds a picture's digest taken elsewhere by [`video_unit`] (on the
+    /// thread that decoded it), in presentation order.
+    pub(crate) fn push_video(&mut self, slot: usize, unit: Unit, text: String) {
+        self.digests[slot].units.push(unit);
         self.digests[slot].formats.push(text);
     }
 

@@ -52,14 +52,18 @@ mod encode;
 mod error;
 mod ffi;
 mod frames;
+mod gops;
 mod output;
 mod overlay;
 mod proof;
 mod source;
+mod source_hashes;
+mod writeback;
 
 pub use error::{Error, Position, Result};
 pub use frames::{
-    Comparison, Difference, FrameDigest, StreamComparison, StreamDigest, compare, frame_digests,
+    Comparison, Difference, FrameDigest, Plane, StreamComparison, StreamDigest, compare,
+    frame_digests,
 };
 pub use overlay::{DEFAULT_FONT, Overlay};
 pub use proof::{Coverage, PacketProof, TrackProof, Unmatched, prove_copy};
@@ -202,6 +206,8 @@ impl Container {
 pub enum Parallel {
     /// Frames are independent (every FFV1 frame is a keyframe): several
     /// encoders work on different frames at once, one slice thread each.
+    /// Where the source's video starts afresh at IDR pictures, each worker
+    /// also decodes its own runs of GOPs; otherwise one decoder feeds them.
     #[default]
     Frames,
     /// One encoder, FFmpeg's own slice threads (what the ffmpeg CLI does).
@@ -605,6 +611,8 @@ pub fn archive<P: AsRef<Path>>(
     } else {
         drop(tmp);
     }
+    // The early writeback thread ends now that the commit has synced.
+    drop(written.writeback.take());
     let mut proof = proof;
     if let Some(Proof::Packets(p)) = &mut proof {
         p.output = output.to_path_buf();
@@ -682,11 +690,12 @@ fn prove_output(
                 copies,
             })
         }
-        _ => Proof::Packets(proof::prove(
+        _ => Proof::Packets(proof::prove_against(
             inputs,
             tmp.path(),
             None,
             opts.profile != Profile::Clip,
+            written.packets.take(),
             &mut prog,
         )?),
     }))
@@ -802,4 +811,9 @@ pub(crate) struct Written {
     /// Re-encodes: the source's decoded-frame digests, taken while
     /// encoding, and the output streams they belong to.
     pub(crate) recorded: Option<(frames::Recorder, Vec<usize>)>,
+    /// Stream copies: the originals' packets, hashed as they were read.
+    pub(crate) packets: Option<proof::SourcePackets>,
+    /// The output's early writeback, finished by the time this is dropped
+    /// (after the commit).
+    pub(crate) writeback: Option<writeback::Writeback>,
 }

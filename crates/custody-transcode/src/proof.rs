@@ -150,12 +150,37 @@ pub fn prove_copy<P: AsRef<Path>>(
     prove(&sources, output.as_ref(), None, complete, &mut |_| true)
 }
 
+/// The source side of a packet proof taken while the copy read the
+/// originals (so the proof does not read them again): every packet's
+/// canonical hash, in the order read, per source.
+#[derive(Debug, Clone)]
+pub(crate) struct SourcePackets {
+    /// The kind of each stream of the first source.
+    pub(crate) kinds: Vec<ffmpeg::media::Type>,
+    /// Per source, in the order read: (stream, canonical hash).
+    pub(crate) packets: Vec<Vec<(u32, [u8; 32])>>,
+}
+
 /// [`prove_copy`] of the output streams `only` (all when `None`).
 pub(crate) fn prove(
     sources: &[PathBuf],
     output: &Path,
     only: Option<&[usize]>,
     complete: bool,
+    progress: &mut dyn FnMut(f64) -> bool,
+) -> Result<PacketProof> {
+    prove_against(sources, output, only, complete, None, progress)
+}
+
+/// [`prove`], taking the originals' packets from `recorded` when given
+/// (hashed as the copy read them) instead of reading the originals again.
+/// The output is always read back from the file written.
+pub(crate) fn prove_against(
+    sources: &[PathBuf],
+    output: &Path,
+    only: Option<&[usize]>,
+    complete: bool,
+    recorded: Option<SourcePackets>,
     progress: &mut dyn FnMut(f64) -> bool,
 ) -> Result<PacketProof> {
     ffi::init();
@@ -199,126 +224,89 @@ pub(crate) fn prove(
         } else {
             t.hashes.push(t.form.hash(data));
         }
-        t.times
-            .push(p.pts().or(p.dts()).map(|ts| seconds(ts, tbs[s])));
+        let time = p.pts().or(p.dts()).map(|ts| seconds(ts, tbs[s]));
+        t.times.push(time);
+        if recorded.is_some()
+            && let Some(time) = time
+            && !progress(time)
+        {
+            return Err(crate::Error::Cancelled);
+        }
     }
     drop(out);
 
-    // The originals, streamed once, in order.
     let mut cands: Vec<Vec<Candidate>> = Vec::new();
     let mut src_packets: Vec<Vec<u64>> = Vec::new();
-    for (i, path) in sources.iter().enumerate() {
-        let mut inp = Input::open(path)?;
-        if i == 0 {
-            // Candidates: every original stream of the same kind (codec
-            // names may change between containers: MPEG audio is `mp2` in
-            // MPEG-TS and `mp3` in MP4); the content decides.
-            let kinds: Vec<_> = inp.ctx.streams().map(|s| s.parameters().medium()).collect();
-            cands = tracks
-                .iter()
-                .enumerate()
-                .map(|(o, t)| {
-                    if only.is_some_and(|only| !only.contains(&o)) {
-                        return Vec::new();
+    // PCM is matched as one byte stream, which a recording does not keep.
+    let pcm = tracks.iter().any(|t| t.form == Form::Pcm);
+    if let Some(rec) = recorded.filter(|r| r.packets.len() == sources.len() && !pcm) {
+        // The originals as the copy read them.
+        cands = candidates(&tracks, &rec.kinds, only);
+        for (i, packets) in rec.packets.iter().enumerate() {
+            let mut counts = vec![0u64; rec.kinds.len()];
+            for &(s, h) in packets {
+                let s = s as usize;
+                let Some(count) = counts.get_mut(s) else {
+                    continue;
+                };
+                let k = *count;
+                *count += 1;
+                for (o, cs) in cands.iter_mut().enumerate() {
+                    let t = &tracks[o];
+                    for c in cs.iter_mut().filter(|c| c.stream == s) {
+                        step(c, t, h, i, k, complete);
                     }
-                    kinds
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, m)| **m == t.medium)
-                        .map(|(s, _)| Candidate {
-                            stream: s,
-                            next: 0,
-                            coverage: Vec::new(),
-                            pcm: Vec::new(),
-                            pcm_done: None,
-                            runs: Vec::new(),
-                            run_done: None,
-                        })
-                        .collect()
+                }
+            }
+            src_packets.push(counts);
+        }
+    } else {
+        // The originals, streamed once, in order.
+        for (i, path) in sources.iter().enumerate() {
+            let mut inp = Input::open(path)?;
+            if i == 0 {
+                // Candidates: every original stream of the same kind (codec
+                // names may change between containers: MPEG audio is `mp2` in
+                // MPEG-TS and `mp3` in MP4); the content decides.
+                let kinds: Vec<_> = inp.ctx.streams().map(|s| s.parameters().medium()).collect();
+                cands = candidates(&tracks, &kinds, only);
+            }
+            let src_forms: Vec<Form> = inp
+                .ctx
+                .streams()
+                .map(|s| {
+                    let par = s.parameters();
+                    Form::of(par.id(), &ffi::params(&par).extradata)
                 })
                 .collect();
-        }
-        let src_forms: Vec<Form> = inp
-            .ctx
-            .streams()
-            .map(|s| {
-                let par = s.parameters();
-                Form::of(par.id(), &ffi::params(&par).extradata)
-            })
-            .collect();
-        let itbs: Vec<_> = inp.ctx.streams().map(|s| s.time_base()).collect();
-        let mut last_t = 0.0f64;
-        while let Some((p, k)) = inp.next()? {
-            let s = p.stream();
-            let data = p.data().unwrap_or(&[]);
-            let mut hash: Option<[u8; 32]> = None;
-            for (o, cs) in cands.iter_mut().enumerate() {
-                let t = &tracks[o];
-                for c in cs.iter_mut().filter(|c| c.stream == s) {
-                    if t.form == Form::Pcm {
-                        pcm_step(c, t, data, i, k);
-                        continue;
-                    }
-                    let h = *hash.get_or_insert_with(|| {
-                        src_forms.get(s).copied().unwrap_or(Form::Bytes).hash(data)
-                    });
-                    if complete {
-                        // Remux, join: the output is the whole original
-                        // stream(s); greedy in-order matching is exact.
-                        if c.next < t.hashes.len() && h == t.hashes[c.next] {
-                            c.next += 1;
-                            add(&mut c.coverage, i, k);
+            let itbs: Vec<_> = inp.ctx.streams().map(|s| s.time_base()).collect();
+            let mut last_t = 0.0f64;
+            while let Some((p, k)) = inp.next()? {
+                let s = p.stream();
+                let data = p.data().unwrap_or(&[]);
+                let mut hash: Option<[u8; 32]> = None;
+                for (o, cs) in cands.iter_mut().enumerate() {
+                    let t = &tracks[o];
+                    for c in cs.iter_mut().filter(|c| c.stream == s) {
+                        if t.form == Form::Pcm {
+                            pcm_step(c, t, data, i, k);
+                            continue;
                         }
-                        continue;
+                        let h = *hash.get_or_insert_with(|| {
+                            src_forms.get(s).copied().unwrap_or(Form::Bytes).hash(data)
+                        });
+                        step(c, t, h, i, k, complete);
                     }
-                    // Clip: one contiguous run of original packets.
-                    if c.run_done.is_some() || t.hashes.is_empty() {
-                        continue;
-                    }
-                    let mut done = None;
-                    c.runs.retain_mut(|(next, cov)| {
-                        if h != t.hashes[*next] {
-                            return false;
-                        }
-                        *next += 1;
-                        add(cov, i, k);
-                        if *next == t.hashes.len() && done.is_none() {
-                            done = Some(cov.clone());
-                        }
-                        *next < t.hashes.len()
-                    });
-                    if done.is_none() && h == t.hashes[0] && c.runs.len() < MAX_RUNS {
-                        let mut cov = Vec::new();
-                        add(&mut cov, i, k);
-                        if t.hashes.len() == 1 {
-                            done = Some(cov);
-                        } else {
-                            c.runs.push((1, cov));
-                        }
-                    }
-                    // Keep the longest partial run for the report.
-                    if let Some(best) = c.runs.iter().max_by_key(|r| r.0)
-                        && best.0 > c.next
-                    {
-                        c.next = best.0;
-                        c.coverage = best.1.clone();
-                    }
-                    if let Some(d) = done {
-                        c.next = t.hashes.len();
-                        c.coverage = d.clone();
-                        c.run_done = Some(d);
-                        c.runs.clear();
+                }
+                if let Some(ts) = p.pts().or(p.dts()) {
+                    last_t = last_t.max(seconds(ts, itbs[s]));
+                    if !progress(last_t) {
+                        return Err(crate::Error::Cancelled);
                     }
                 }
             }
-            if let Some(ts) = p.pts().or(p.dts()) {
-                last_t = last_t.max(seconds(ts, itbs[s]));
-                if !progress(last_t) {
-                    return Err(crate::Error::Cancelled);
-                }
-            }
+            src_packets.push(inp.counts.clone());
         }
-        src_packets.push(inp.counts.clone());
     }
 
     // Each output track's best reading.
@@ -400,6 +388,90 @@ pub(crate) fn prove(
         tracks: result,
         unmatched,
     })
+}
+
+/// The candidate original streams of each output track: every stream of
+/// the same kind (`kinds`: the first original's streams).
+fn candidates(
+    tracks: &[OutTrack],
+    kinds: &[ffmpeg::media::Type],
+    only: Option<&[usize]>,
+) -> Vec<Vec<Candidate>> {
+    tracks
+        .iter()
+        .enumerate()
+        .map(|(o, t)| {
+            if only.is_some_and(|only| !only.contains(&o)) {
+                return Vec::new();
+            }
+            kinds
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| **m == t.medium)
+                .map(|(s, _)| Candidate {
+                    stream: s,
+                    next: 0,
+                    coverage: Vec::new(),
+                    pcm: Vec::new(),
+                    pcm_done: None,
+                    runs: Vec::new(),
+                    run_done: None,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Feeds packet `k` of source `source`, of canonical hash `h`, to candidate
+/// `c` of output track `t`.
+fn step(c: &mut Candidate, t: &OutTrack, h: [u8; 32], source: usize, k: u64, complete: bool) {
+    if complete {
+        // Remux, join: the output is the whole original stream(s); greedy
+        // in-order matching is exact.
+        if c.next < t.hashes.len() && h == t.hashes[c.next] {
+            c.next += 1;
+            add(&mut c.coverage, source, k);
+        }
+        return;
+    }
+    // Clip: one contiguous run of original packets.
+    if c.run_done.is_some() || t.hashes.is_empty() {
+        return;
+    }
+    let mut done = None;
+    c.runs.retain_mut(|(next, cov)| {
+        if h != t.hashes[*next] {
+            return false;
+        }
+        *next += 1;
+        add(cov, source, k);
+        if *next == t.hashes.len() && done.is_none() {
+            done = Some(cov.clone());
+        }
+        *next < t.hashes.len()
+    });
+    if done.is_none() && h == t.hashes[0] && c.runs.len() < MAX_RUNS {
+        let mut cov = Vec::new();
+        add(&mut cov, source, k);
+        if t.hashes.len() == 1 {
+            done = Some(cov);
+        } else {
+            c.runs.push((1, cov));
+        }
+    }
+    // Keep the longest partial run for the report.
+    if let Some(best) = c.runs.iter().max_by_key(|r| r.0)
+        && best.0 > c.next
+    {
+        c.next = best.0;
+        c.coverage = best.1.clone();
+    }
+    if let Some(d) = done {
+        c.next = t.hashes.len();
+        c.coverage = d.clone();
+        c.run_done = Some(d);
+        c.runs.clear();
+    }
 }
 
 /// Feeds one original PCM packet to the tries of candidate `c`, starting a
