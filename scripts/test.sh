@@ -12,20 +12,24 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export CUSTODY_REQUIRE_TOOLS=1
 
+# The heavy optional features (the redaction models through tract) are built
+# once, for every step, by naming them for the whole workspace.
+features=(--features custody-redact/models)
+
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --profile checked -- -D warnings
+cargo clippy --workspace --all-targets --profile checked "${features[@]}" -- -D warnings
 # The API documentation builds without a warning (broken links included).
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet "${features[@]}"
 
 # Every library and binary first, so that the tests exercising built
 # artefacts (the C ABI's cdylib, the CLI binaries) use this tree's build:
 # `cargo test` builds a library only as the rlib its tests link.
-cargo build --workspace --profile checked --quiet
+cargo build --workspace --profile checked --quiet "${features[@]}"
 
 # A hang fails the run instead of stalling it.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-timeout --kill-after=30 "${TEST_TIMEOUT:-2400}" cargo test --workspace --profile checked --no-fail-fast 2>&1 | tee "$log"
+timeout --kill-after=30 "${TEST_TIMEOUT:-2400}" cargo test --workspace --profile checked --no-fail-fast "${features[@]}" 2>&1 | tee "$log"
 scripts/test-counts.sh "$log"
 
 if [ -z "${CUSTODY_REQUIRE_CORPUS:-}" ]; then
