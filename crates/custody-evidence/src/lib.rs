@@ -8,7 +8,7 @@
 //! - [`store`]: the store format (docs/FORMAT.md); [`verify`]: checking it.
 //! - [`ingest`]: verified collection; [`recover`]: finishing what an
 //!   interrupted collection left.
-//! - [`derive`]: registering a derivative (an archival or access copy) with
+//! - [`derive`](mod@derive): registering a derivative (an archival or access copy) with
 //!   signed provenance naming its registered sources.
 //!
 //! No system libraries are needed.
