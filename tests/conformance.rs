@@ -15,7 +15,8 @@
 mod common;
 
 use custody::container::summary::{Probe, ProbeOptions};
-use custody::container::{Limits, detect, fuzzing, probe};
+use custody::container::{Limits, detect, probe};
+use custody_testkit::fuzz;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -284,10 +285,10 @@ fn hex_id(s: &Value) -> Option<u32> {
 
 /// Exercises every structure of a parsed file through the fuzz entry points.
 fn exercise(data: &[u8]) {
-    fuzzing::bmff(data);
-    fuzzing::ts(data);
-    fuzzing::ps(data);
-    custody::hash::fuzzing::content(data);
+    fuzz::bmff(data);
+    fuzz::ts(data);
+    fuzz::ps(data);
+    fuzz::content(data);
 }
 
 #[test]

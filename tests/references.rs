@@ -7,8 +7,8 @@ mod common;
 
 use custody::container::Limits;
 use custody::container::bmff::Mp4;
-use custody::container::bmff::write::synthetic_recording;
 use custody::hash::content::content_hashes;
+use custody_testkit::mp4::synthetic_recording;
 use serde_json::Value;
 use std::path::Path;
 

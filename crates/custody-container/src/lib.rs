@@ -18,7 +18,8 @@
 //! offset and box path, or a [`Warning`] in lenient mode (the default).
 //!
 //! ```
-//! use custody_container::{probe, summary::ProbeOptions, bmff::write::synthetic_recording};
+//! use custody_container::{probe, summary::ProbeOptions};
+//! use custody_testkit::mp4::synthetic_recording;
 //!
 //! // Two seconds of H.264 + AAC, written in memory (real files come from a memory map).
 //! let data = synthetic_recording(2, 30, 30);
@@ -38,8 +39,6 @@ pub mod detect;
 pub mod error;
 pub mod es;
 pub mod fourcc;
-pub mod fuzzing;
-pub mod hostile;
 pub mod input;
 pub mod ps;
 pub mod summary;

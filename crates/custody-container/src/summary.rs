@@ -507,9 +507,9 @@ fn from_streams<'s>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bmff::write::{TrackSpec, avc1_entry, write_mp4};
     use crate::bmff::{meta::XMP_UUID, write_box};
     use crate::fourcc::FourCC;
+    use custody_testkit::mp4::{TrackSpec, avc1_entry, write_mp4};
 
     #[test]
     fn xmp_outside_the_probed_bytes_gets_no_offset() {

@@ -20,7 +20,6 @@ pub mod catalog;
 pub mod fault;
 pub mod finding;
 pub mod format;
-pub mod fuzzing;
 pub mod ingest;
 pub mod keyring;
 pub mod keys;

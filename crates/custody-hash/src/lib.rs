@@ -14,7 +14,6 @@
 
 pub mod content;
 pub mod digest;
-pub mod fuzzing;
 pub mod tree;
 
 pub use digest::{

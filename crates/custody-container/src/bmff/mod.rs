@@ -14,7 +14,6 @@ pub mod plan;
 pub mod sample;
 mod track;
 pub mod tree;
-pub mod write;
 
 pub use boxes::{BoxIter, BoxRef, write_box};
 pub use entry::{Config, SampleEntry};
