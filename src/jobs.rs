@@ -31,7 +31,7 @@ pub struct ProbeRequest {
 /// let path = dir.path().join("clip.mp4");
 /// std::fs::write(&path, custody_testkit::mp4::synthetic_recording(2, 30, 30)).unwrap();
 /// let p = custody::probe(&path, &Default::default())?;
-/// assert_eq!((p.container, p.tracks.len()), ("mp4", 2));
+/// assert_eq!((p.container.as_str(), p.tracks.len()), ("mp4", 2));
 /// # Ok(()) }
 /// ```
 pub fn probe(path: impl AsRef<Path>, req: &ProbeRequest) -> Result<Probe> {

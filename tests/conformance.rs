@@ -811,7 +811,7 @@ fn check_file(rel: &str, ours: &Probe, ff: &Value, seen: &mut [bool], failures: 
     };
     for t in &ours.tracks {
         if !ff_ids.contains(&t.id) {
-            let desc = format!("{}/{}", t.kind, opt(t.codec));
+            let desc = format!("{}/{}", t.kind, opt(t.codec.map(|c| c.as_str())));
             differ(
                 t.id,
                 Field::Streams,
@@ -839,13 +839,14 @@ fn check_file(rel: &str, ours: &Probe, ff: &Value, seen: &mut [bool], failures: 
             continue;
         };
         let ff_codec = s["codec_name"].as_str();
-        if t.codec != ff_codec {
+        let codec = t.codec.map(|c| c.as_str());
+        if codec != ff_codec {
             differ(
                 id,
                 Field::Codec,
-                opt(t.codec),
+                opt(codec),
                 opt(ff_codec),
-                format!("track {id:#x} codec {:?}, ffprobe {ff_codec:?}", t.codec),
+                format!("track {id:#x} codec {:?}, ffprobe {ff_codec:?}", codec),
             );
         }
         if s["codec_type"] == "video" {
@@ -1127,13 +1128,13 @@ fn metadata_and_location() {
         .iter()
         .find(|t| t.codec_tag.as_deref() == Some("gpmd"))
         .expect("GPMF track");
-    assert_eq!(gpmd.kind, "data");
+    assert_eq!(gpmd.kind.as_str(), "data");
     let tmcd = karma
         .tracks
         .iter()
         .find(|t| t.codec_tag.as_deref() == Some("tmcd"))
         .expect("timecode track");
-    assert_eq!(tmcd.kind, "timecode");
+    assert_eq!(tmcd.kind.as_str(), "timecode");
 }
 
 /// Damaged files are recovered, not rejected, and the damage is reported with its offset.

@@ -226,7 +226,7 @@ fn content_form_v1_is_pinned() {
     let got: Vec<(u32, &str, String)> = content_hashes(&data, Limits::default())
         .unwrap()
         .into_iter()
-        .map(|t| (t.id, t.form, t.content_blake3))
+        .map(|t| (t.id, t.form, t.content_blake3.to_string()))
         .collect();
     assert_eq!(
         got,
@@ -320,7 +320,7 @@ fn content_hashes_match_ffmpeg_stream_copy() {
         let track = ours.iter().find(|t| t.id == id).unwrap();
         assert_eq!(track.codec, Some(codec), "{f} track {id}");
         assert_eq!(
-            track.content_blake3,
+            track.content_blake3.to_string(),
             ffmpeg_reference(&path, stream, codec),
             "{f} track {id} ({codec})"
         );

@@ -24,9 +24,10 @@
 //! // Two seconds of H.264 + AAC, written in memory (real files come from a memory map).
 //! let data = synthetic_recording(2, 30, 30);
 //! let p = probe(&data, ProbeOptions::default()).unwrap();
-//! assert_eq!(p.container, "mp4");
-//! assert_eq!((p.tracks[0].codec, p.tracks[0].samples), (Some("h264"), 60));
-//! assert_eq!(p.tracks[1].codec, Some("aac"));
+//! assert_eq!(p.container.as_str(), "mp4");
+//! assert_eq!(p.tracks[0].codec.unwrap().as_str(), "h264");
+//! assert_eq!(p.tracks[0].samples, 60);
+//! assert_eq!(p.tracks[1].codec.unwrap().as_str(), "aac");
 //! ```
 
 #![forbid(unsafe_code)]
@@ -40,6 +41,7 @@ pub mod error;
 pub mod es;
 pub mod fourcc;
 pub mod input;
+pub mod names;
 pub mod ps;
 pub mod summary;
 pub mod time;
@@ -48,4 +50,5 @@ pub mod ts;
 pub use detect::{Format, detect};
 pub use error::{Error, ErrorKind, Limits, Result, Warning};
 pub use fourcc::FourCC;
+pub use names::{Codec, Container};
 pub use summary::{Probe, TrackSummary, probe, probe_input, probe_ranges, probe_segment};

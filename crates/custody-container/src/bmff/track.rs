@@ -30,7 +30,36 @@ pub enum TrackKind {
     Data,
 }
 
+impl std::fmt::Display for TrackKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<crate::ts::StreamKind> for TrackKind {
+    fn from(k: crate::ts::StreamKind) -> TrackKind {
+        use crate::ts::StreamKind;
+        match k {
+            StreamKind::Video => TrackKind::Video,
+            StreamKind::Audio => TrackKind::Audio,
+            StreamKind::Subtitle => TrackKind::Subtitle,
+            StreamKind::Data => TrackKind::Data,
+        }
+    }
+}
+
 impl TrackKind {
+    /// The kind as probe output writes it (`video`, `audio`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrackKind::Video => "video",
+            TrackKind::Audio => "audio",
+            TrackKind::Subtitle => "subtitle",
+            TrackKind::Timecode => "timecode",
+            TrackKind::Data => "data",
+        }
+    }
+
     fn from_handler(h: FourCC) -> Self {
         match &h.0 {
             b"vide" | b"auxv" | b"pict" => TrackKind::Video,
