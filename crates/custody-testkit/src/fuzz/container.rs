@@ -72,7 +72,10 @@ pub fn ts(data: &[u8]) {
         handed += 1;
     });
     if let Ok(ts) = parsed {
-        assert_eq!(handed, ts.streams.iter().map(|s| s.units.len()).sum::<usize>());
+        assert_eq!(
+            handed,
+            ts.streams.iter().map(|s| s.units.len()).sum::<usize>()
+        );
         // Handing bytes over does not change what is parsed.
         let plain = Ts::parse(data, Limits::default()).expect("parses without bytes too");
         // Without keeping the index, the same units are handed over.
@@ -115,7 +118,10 @@ pub fn ps(data: &[u8]) {
         handed += 1;
     });
     if let Ok(ps) = parsed {
-        assert_eq!(handed, ps.streams.iter().map(|s| s.units.len()).sum::<usize>());
+        assert_eq!(
+            handed,
+            ps.streams.iter().map(|s| s.units.len()).sum::<usize>()
+        );
         let plain = Ps::parse(data, Limits::default()).expect("parses without bytes too");
         // Without keeping the index, the same units are handed over.
         let mut streamed = 0usize;
