@@ -7,7 +7,8 @@
 #![allow(missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use custody::container::{Limits, bmff::Mp4, bmff::write::synthetic_recording};
+use custody::container::{Limits, bmff::Mp4};
+use custody_testkit::mp4::synthetic_recording;
 use std::hint::black_box;
 
 fn custody_index(data: &[u8]) -> usize {

@@ -4,7 +4,8 @@
 //! corpus at fuzzing time (see `scripts/fuzz.sh`); these are the ones the
 //! repository can ship.
 
-use custody::container::bmff::write::synthetic_recording;
+use custody_testkit::mp4::synthetic_recording;
+use custody_testkit::ts::{PacketSize, TsWriter};
 
 fn main() -> std::io::Result<()> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
@@ -26,9 +27,9 @@ fn main() -> std::io::Result<()> {
         synthetic_recording(1, 10, 5),
     )?;
     std::fs::write(root.join("content/synthetic.ts"), synthetic_ts())?;
-    // Hostile shapes (custody::container::hostile), small: the most units,
+    // Hostile shapes (custody_testkit::hostile), small: the most units,
     // samples or boxes per byte, for the cost limits the fuzzer enforces.
-    use custody::container::hostile as h;
+    use custody_testkit::hostile as h;
     for (path, data) in [
         ("ts/hostile-tiny-slices.ts", h::ts_tiny_slices(16_384)),
         ("ts/hostile-tiny-pes.ts", h::ts_tiny_pes(16_384)),
@@ -73,42 +74,24 @@ fn main() -> std::io::Result<()> {
     Ok(())
 }
 
-fn packet(pid: u16, pusi: bool, cc: u8, payload: &[u8]) -> Vec<u8> {
-    let mut p = vec![0x47, (pusi as u8) << 6 | (pid >> 8) as u8, pid as u8];
-    if payload.len() < 184 {
-        let stuff = 183 - payload.len();
-        p.push(0x30 | cc);
-        p.push(stuff as u8);
-        if stuff > 0 {
-            p.push(0);
-            p.extend(std::iter::repeat_n(0xff, stuff - 1));
-        }
-    } else {
-        p.push(0x10 | cc);
-    }
-    p.extend_from_slice(&payload[..payload.len().min(184)]);
-    p
-}
-
 fn synthetic_ts() -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend(packet(
+    let mut w = TsWriter::new(PacketSize::Ts188);
+    // Tables with their CRC fields left zero.
+    w.packet(
         0,
         true,
-        0,
         &[
             0, 0x00, 0xb0, 13, 0, 1, 0xc1, 0, 0, 0, 1, 0xe1, 0x00, 0, 0, 0, 0,
         ],
-    ));
-    out.extend(packet(
+    );
+    w.packet(
         0x100,
         true,
-        0,
         &[
             0, 0x02, 0xb0, 23, 0, 1, 0xc1, 0, 0, 0xe1, 0x01, 0xf0, 0, 0x1b, 0xe1, 0x01, 0xf0, 0,
             0x0f, 0xe1, 0x02, 0xf0, 0, 0, 0, 0, 0,
         ],
-    ));
+    );
     for i in 0..4u8 {
         let nal = if i == 0 { 0x65 } else { 0x41 };
         let pes = [
@@ -142,14 +125,14 @@ fn synthetic_ts() -> Vec<u8> {
             2,
             3,
         ];
-        out.extend(packet(0x101, true, i, &pes));
+        w.packet(0x101, true, &pes);
         let adts = [0xff, 0xf1, 0x4c, 0x80, 0x01, 0x40, 0x00, 1, 2, 3];
         let mut pes = vec![0, 0, 1, 0xc0, 0, 0, 0x80, 0x80, 5, 0x21, 0, 1 + 2 * i, 0, 1];
         pes.extend(adts);
         pes.extend(adts);
-        out.extend(packet(0x102, true, i, &pes));
+        w.packet(0x102, true, &pes);
     }
-    out
+    w.into_bytes()
 }
 
 fn synthetic_ps() -> Vec<u8> {

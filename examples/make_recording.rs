@@ -5,7 +5,7 @@
 //! One hour (the default) holds 108,000 video and 168,750 audio samples. With
 //! an extra 37,000 bytes per video frame the file is about 4 GiB.
 
-use custody::container::bmff::write::write_synthetic_recording;
+use custody_testkit::mp4::write_synthetic_recording;
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);

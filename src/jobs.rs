@@ -29,9 +29,9 @@ pub struct ProbeRequest {
 /// # fn main() -> custody::Result<()> {
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("clip.mp4");
-/// std::fs::write(&path, custody::container::bmff::write::synthetic_recording(2, 30, 30)).unwrap();
+/// std::fs::write(&path, custody_testkit::mp4::synthetic_recording(2, 30, 30)).unwrap();
 /// let p = custody::probe(&path, &Default::default())?;
-/// assert_eq!((p.container, p.tracks.len()), ("mp4", 2));
+/// assert_eq!((p.container.as_str(), p.tracks.len()), ("mp4", 2));
 /// # Ok(()) }
 /// ```
 pub fn probe(path: impl AsRef<Path>, req: &ProbeRequest) -> Result<Probe> {
@@ -340,7 +340,7 @@ pub fn load_key(path: impl AsRef<Path>) -> Result<StationKey> {
 /// let dir = tempfile::tempdir().unwrap();
 /// let rec = dir.path().join("recorder/DCIM");
 /// std::fs::create_dir_all(&rec).unwrap();
-/// std::fs::write(rec.join("CLIP.MP4"), custody::container::bmff::write::synthetic_recording(1, 30, 30)).unwrap();
+/// std::fs::write(rec.join("CLIP.MP4"), custody_testkit::mp4::synthetic_recording(1, 30, 30)).unwrap();
 /// let key = custody::evidence::keys::StationKey::init(&dir.path().join("station.key")).unwrap();
 /// let store = dir.path().join("store");
 /// let r = custody::ingest(dir.path().join("recorder"), &store, &key, &Default::default(), |_, _| {})?;

@@ -1,6 +1,6 @@
 //! Cost regression: every parser (ISO-BMFF with fragments, MPEG-TS,
 //! MPEG-PS), the content hashes of each and the box dump, on generated
-//! hostile shapes (`custody::container::hostile`) of 64 KiB, 256 KiB and
+//! hostile shapes (`custody_testkit::hostile`) of 64 KiB, 256 KiB and
 //! 1 MiB.
 //!
 //! Cost is counted, never timed: steps of work (`custody::container::cost`,
@@ -11,10 +11,10 @@
 //! most 1.5 times the growth of the size, plus a small constant), and each
 //! stays within a fixed multiple of the input.
 
-use custody::container::hostile;
 use custody::container::summary::{ProbeOptions, probe};
 use custody::container::{Limits, bmff::Mp4, cost, ps::Ps, ts::Ts};
 use custody::hash::content::content_hashes;
+use custody_testkit::hostile;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -240,8 +240,9 @@ fn content(d: &[u8]) {
 /// bytes must be those the sorted `Value` gave, every field of every type.
 #[test]
 fn probe_json_written_directly_is_what_a_sorted_value_gave() {
-    use custody::container::bmff::{Location, MetaValue, write::synthetic_recording};
+    use custody::container::bmff::{Location, MetaValue};
     use custody::container::{Warning, probe};
+    use custody_testkit::mp4::synthetic_recording;
     let all = ProbeOptions {
         limits: Limits::default(),
         samples: true,

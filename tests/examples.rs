@@ -1,6 +1,6 @@
 //! The examples run as a user runs them (the binaries `cargo test` builds).
 
-use custody::container::bmff::write::write_synthetic_recording;
+use custody_testkit::mp4::write_synthetic_recording;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

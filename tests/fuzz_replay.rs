@@ -12,16 +12,15 @@ type Target = fn(&[u8]);
 
 /// The library function behind each cargo-fuzz target.
 fn entry(target: &str) -> Option<Target> {
-    use custody::container::fuzzing as c;
-    use custody::hash::fuzzing as h;
+    use custody_testkit::fuzz;
     Some(match target {
-        "bmff" => c::bmff,
-        "ts" => c::ts,
-        "ps" => c::ps,
-        "window" => c::window,
-        "tree" => h::tree,
-        "content" => h::content,
-        "store_json" => custody_evidence::fuzzing::store_json,
+        "bmff" => fuzz::bmff,
+        "ts" => fuzz::ts,
+        "ps" => fuzz::ps,
+        "window" => fuzz::window,
+        "tree" => fuzz::tree,
+        "content" => fuzz::content,
+        "store_json" => fuzz::store_json,
         _ => return None,
     })
 }

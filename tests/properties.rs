@@ -6,6 +6,7 @@
 use custody::container::bmff::{BoxIter, Mp4, write_box};
 use custody::container::ts::Ts;
 use custody::container::{FourCC, Limits};
+use custody_testkit::ts::{self, PacketSize, TsWriter};
 use proptest::prelude::*;
 
 // ---------- box trees ----------
@@ -354,8 +355,7 @@ fn build(t: &Tables) -> (Vec<u8>, Vec<Expect>) {
     durations.resize(n, last);
 
     let mut stbl = Vec::new();
-    let avc1 =
-        custody::container::bmff::write::avc1_entry(16, 16, &[1, 0x64, 0, 0x1f, 0xff, 0xe0, 0]);
+    let avc1 = custody_testkit::mp4::avc1_entry(16, 16, &[1, 0x64, 0, 0x1f, 0xff, 0xe0, 0]);
     let mut entries = be(&[2]);
     entries.extend_from_slice(&avc1);
     entries.extend_from_slice(&avc1);
@@ -585,7 +585,7 @@ proptest! {
         hdlr[4..8].copy_from_slice(b"vide");
         let mut tkhd = vec![0u8; 80];
         tkhd[8..12].copy_from_slice(&1u32.to_be_bytes());
-        let avc1 = custody::container::bmff::write::avc1_entry(16, 16, &[1, 0x64, 0, 0x1f, 0xff, 0xe0, 0]);
+        let avc1 = custody_testkit::mp4::avc1_entry(16, 16, &[1, 0x64, 0, 0x1f, 0xff, 0xe0, 0]);
         let stbl = [
             fullbox(b"stsd", 0, 0, &[be(&[1]), avc1].concat()),
             fullbox(b"stts", 0, 0, &be(&[0])),
@@ -660,77 +660,23 @@ proptest! {
 
 // ---------- transport streams ----------
 
-fn crc32_mpeg(data: &[u8]) -> u32 {
-    let mut crc = 0xffff_ffffu32;
-    for &b in data {
-        crc ^= (b as u32) << 24;
-        for _ in 0..8 {
-            crc = if crc & 0x8000_0000 != 0 {
-                (crc << 1) ^ 0x04c1_1db7
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
-}
-
-fn section(mut s: Vec<u8>) -> Vec<u8> {
-    let crc = crc32_mpeg(&s);
-    s.extend(crc.to_be_bytes());
-    s
-}
-
-fn pes_ts(marker: u8, t: u64) -> [u8; 5] {
-    [
-        (marker << 4) | (((t >> 30) & 7) as u8) << 1 | 1,
-        (t >> 22) as u8,
-        (((t >> 15) & 0x7f) as u8) << 1 | 1,
-        (t >> 7) as u8,
-        ((t & 0x7f) as u8) << 1 | 1,
-    ]
-}
-
-/// Splits `payload` into TS packets on `pid`, with optional adaptation-field stuffing.
-fn packetise(
-    out: &mut Vec<u8>,
-    pid: u16,
-    payload: &[u8],
-    cc: &mut u8,
-    stuffing: &[u8],
-    m2ts: bool,
-) {
+/// Writes `payload` on `pid` as one unit, each packet but the last taking
+/// the next adaptation-field stuffing length from `stuffing` (0: none).
+fn packetise(w: &mut TsWriter, pid: u16, payload: &[u8], stuffing: &[u8]) {
     let mut rest = payload;
     let mut first = true;
     let mut k = 0;
     while !rest.is_empty() || first {
         let stuff = stuffing[k % stuffing.len()] as usize;
         k += 1;
-        let room_af = 184usize.saturating_sub(stuff.max(1) + 1);
-        let (af, take) = if rest.len() < 184 {
-            // Last packet: fill with adaptation-field stuffing.
-            (Some(183 - rest.len()), rest.len())
-        } else if stuff > 0 {
-            (Some(stuff), room_af.min(rest.len()))
-        } else {
-            (None, 184)
+        // A stuffed packet gives up the field's length byte and `stuff`
+        // bytes; the last (under 184 bytes left) is stuffed to fit them.
+        let take = match rest.len() {
+            n if n < 184 => n,
+            _ if stuff > 0 => 183 - stuff,
+            _ => 184,
         };
-        if m2ts {
-            out.extend([0, 0, 0, 0]);
-        }
-        out.push(0x47);
-        out.push(if first { 0x40 } else { 0 } | (pid >> 8) as u8);
-        out.push(pid as u8);
-        out.push(if af.is_some() { 0x30 } else { 0x10 } | *cc);
-        *cc = (*cc + 1) & 0xf;
-        if let Some(len) = af {
-            out.push(len as u8);
-            if len > 0 {
-                out.push(0);
-                out.extend(std::iter::repeat_n(0xff, len - 1));
-            }
-        }
-        out.extend(&rest[..take]);
+        w.packet(pid, first, &rest[..take]);
         rest = &rest[take..];
         first = false;
     }
@@ -747,13 +693,10 @@ proptest! {
         stuffing in prop::collection::vec(0u8..40, 1..5),
         m2ts in any::<bool>(),
     ) {
-        let mut out = Vec::new();
-        let (mut cc_pat, mut cc_pmt, mut cc_es) = (0u8, 0u8, 0u8);
-        let pat = section(vec![0x00, 0xb0, 13, 0, 1, 0xc1, 0, 0, 0, 1, 0xe1, 0x00]);
-        packetise(&mut out, 0, &[&[0u8][..], &pat].concat(), &mut cc_pat, &[0], m2ts);
+        let mut w = TsWriter::new(if m2ts { PacketSize::M2ts192 } else { PacketSize::Ts188 });
+        w.psi(0, &ts::pat(0x100));
         // PMT: one private-data stream (type 0x06) on PID 0x101.
-        let pmt = section(vec![0x02, 0xb0, 18, 0, 1, 0xc1, 0, 0, 0xe1, 0x01, 0xf0, 0, 0x06, 0xe1, 0x01, 0xf0, 0]);
-        packetise(&mut out, 0x100, &[&[0u8][..], &pmt].concat(), &mut cc_pmt, &[0], m2ts);
+        w.psi(0x100, &ts::pmt(&[(0x06, 0x101)]));
         let mut pts_list = Vec::new();
         // Opaque private data: a payload that happened to begin like an audio frame
         // would (rightly) be recognised as audio, so the first byte is kept off sync words.
@@ -765,14 +708,15 @@ proptest! {
             let pts = (start + i as u64 * step) % (1 << 33);
             pts_list.push(pts);
             let mut pes = vec![0, 0, 1, 0xbd, 0, 0, 0x80, 0x80, 5];
-            pes.extend(pes_ts(2, pts));
+            pes.extend(ts::pes_timestamp(2, pts));
             pes.extend(p);
             let len = pes.len() - 6;
             if len <= 0xffff {
                 pes[4..6].copy_from_slice(&(len as u16).to_be_bytes());
             }
-            packetise(&mut out, 0x101, &pes, &mut cc_es, &stuffing, m2ts);
+            packetise(&mut w, 0x101, &pes, &stuffing);
         }
+        let out = w.into_bytes();
         // Every unit's bytes as the parser hands them over, in one pass.
         let mut handed: Vec<Vec<u8>> = Vec::new();
         let ts = Ts::parse_with_units(&out, Limits::default(), &mut |_, _, _, b| {

@@ -7,8 +7,8 @@ mod common;
 
 use custody::container::Limits;
 use custody::container::bmff::Mp4;
-use custody::container::bmff::write::synthetic_recording;
 use custody::hash::content::content_hashes;
+use custody_testkit::mp4::synthetic_recording;
 use serde_json::Value;
 use std::path::Path;
 
@@ -226,7 +226,7 @@ fn content_form_v1_is_pinned() {
     let got: Vec<(u32, &str, String)> = content_hashes(&data, Limits::default())
         .unwrap()
         .into_iter()
-        .map(|t| (t.id, t.form, t.content_blake3))
+        .map(|t| (t.id, t.form, t.content_blake3.to_string()))
         .collect();
     assert_eq!(
         got,
@@ -320,7 +320,7 @@ fn content_hashes_match_ffmpeg_stream_copy() {
         let track = ours.iter().find(|t| t.id == id).unwrap();
         assert_eq!(track.codec, Some(codec), "{f} track {id}");
         assert_eq!(
-            track.content_blake3,
+            track.content_blake3.to_string(),
             ffmpeg_reference(&path, stream, codec),
             "{f} track {id} ({codec})"
         );

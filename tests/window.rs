@@ -83,8 +83,9 @@ fn every_stored_fuzz_input_probes_the_same_from_its_planned_ranges() {
 
 // ---------- transport and program streams, read through a window ----------
 
-use custody_container::fuzzing::{SliceSource, windowed};
 use custody_container::input::Windowed;
+use custody_testkit::fuzz::{SliceSource, windowed};
+use custody_testkit::ts::{self, PacketSize, TsWriter};
 use proptest::prelude::*;
 
 /// Windows from smaller than a packet to larger than most inputs.
@@ -185,45 +186,13 @@ fn every_stored_fuzz_input_parses_the_same_through_a_window() {
     assert!(checked >= 6, "{checked} stored TS/PS fuzz inputs");
 }
 
-/// One TS packet of `size` bytes (188, 192 with a 4-byte lead, 204 with 16
-/// parity bytes) on `pid` carrying `payload` (at most 184 bytes; the rest
-/// is adaptation-field stuffing).
-fn ts_packet(out: &mut Vec<u8>, size: usize, pid: u16, pusi: bool, cc: &mut u8, payload: &[u8]) {
-    if size == 192 {
-        out.extend([0x12, 0x34, 0x56, 0x78]);
-    }
-    let pad = 184 - payload.len();
-    out.push(0x47);
-    out.push(if pusi { 0x40 } else { 0 } | (pid >> 8) as u8);
-    out.push(pid as u8);
-    out.push(if pad > 0 { 0x30 } else { 0x10 } | *cc);
-    *cc = (*cc + 1) & 0xf;
-    if pad > 0 {
-        out.push(pad as u8 - 1);
-        if pad > 1 {
-            out.push(if pusi { 0x40 } else { 0 });
-            out.extend(std::iter::repeat_n(0xff, pad - 2));
-        }
-    }
-    out.extend_from_slice(payload);
-    if size == 204 {
-        out.extend([0u8; 16]);
-    }
-}
-
 /// A PES packet: stream id, optional PTS, payload.
 fn pes(sid: u8, pts: Option<u64>, payload: &[u8]) -> Vec<u8> {
     let mut v = vec![0, 0, 1, sid, 0, 0, 0x80];
     match pts {
         Some(t) => {
             v.extend([0x80, 5]);
-            v.extend([
-                0x21 | (((t >> 30) & 7) as u8) << 1,
-                (t >> 22) as u8,
-                (((t >> 15) & 0x7f) as u8) << 1 | 1,
-                (t >> 7) as u8,
-                ((t & 0x7f) as u8) << 1 | 1,
-            ]);
+            v.extend(ts::pes_timestamp(2, t));
         }
         None => v.extend([0, 0]),
     }
@@ -270,52 +239,19 @@ fn unit_payload(kind: u8, i: usize, body: &[u8]) -> Vec<u8> {
 /// A transport stream: PAT, PMT, then PES packets of the given streams
 /// (stream types), interleaved, with a PAT/PMT repeat now and then.
 fn gen_ts(size: usize, kinds: &[u8], units: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut ccs = [0u8; 8];
-    let crc = |s: &[u8]| {
-        let mut c = 0xffff_ffffu32;
-        for &b in s {
-            c ^= (b as u32) << 24;
-            for _ in 0..8 {
-                c = if c & 0x8000_0000 != 0 {
-                    (c << 1) ^ 0x04c1_1db7
-                } else {
-                    c << 1
-                };
-            }
-        }
-        c.to_be_bytes()
+    let size = PacketSize::from_bytes(size).expect("a TS packet size");
+    let mut w = TsWriter::new(size).with_random_access();
+    let streams: Vec<(u8, u16)> = (0..kinds.len())
+        .map(|k| (kinds[k], 0x101 + k as u16))
+        .collect();
+    let tables = |w: &mut TsWriter| {
+        w.psi(0, &ts::pat(0x100));
+        w.psi(0x100, &ts::pmt(&streams));
     };
-    let mut pat = vec![0x00, 0xb0, 13, 0, 1, 0xc1, 0, 0, 0, 1, 0xe1, 0x00];
-    pat.extend(crc(&pat));
-    let mut pmt = vec![0x02, 0xb0, 0, 0, 1, 0xc1, 0, 0, 0xe1, 0x01, 0xf0, 0];
-    for (k, &t) in kinds.iter().enumerate() {
-        pmt.extend([t, 0xe1, 0x01 + k as u8, 0xf0, 0]);
-    }
-    pmt[2] = (pmt.len() - 3 + 4) as u8;
-    pmt.extend(crc(&pmt));
-    let tables = |out: &mut Vec<u8>, ccs: &mut [u8; 8]| {
-        ts_packet(
-            out,
-            size,
-            0,
-            true,
-            &mut ccs[0],
-            &[&[0u8][..], &pat].concat(),
-        );
-        ts_packet(
-            out,
-            size,
-            0x100,
-            true,
-            &mut ccs[1],
-            &[&[0u8][..], &pmt].concat(),
-        );
-    };
-    tables(&mut out, &mut ccs);
+    tables(&mut w);
     for (i, body) in units.iter().enumerate() {
         if i % 7 == 6 {
-            tables(&mut out, &mut ccs);
+            tables(&mut w);
         }
         let k = i % kinds.len();
         let pes = pes(
@@ -323,18 +259,9 @@ fn gen_ts(size: usize, kinds: &[u8], units: &[Vec<u8>]) -> Vec<u8> {
             Some(9000 + 3000 * i as u64),
             &unit_payload(kinds[k], i, body),
         );
-        for (j, chunk) in pes.chunks(184).enumerate() {
-            ts_packet(
-                &mut out,
-                size,
-                0x101 + k as u16,
-                j == 0,
-                &mut ccs[2 + k],
-                chunk,
-            );
-        }
+        w.pes(0x101 + k as u16, &pes);
     }
-    out
+    w.into_bytes()
 }
 
 /// A program stream: pack headers, a system header, PES packets of MPEG

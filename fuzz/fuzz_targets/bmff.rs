@@ -1,4 +1,4 @@
-//! Fuzz target: see `custody_container::fuzzing::bmff`.
+//! Fuzz target: see `custody_testkit::fuzz::bmff`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| custody_container::fuzzing::bmff(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| custody_testkit::fuzz::bmff(data));

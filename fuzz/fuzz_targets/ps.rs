@@ -1,4 +1,4 @@
-//! Fuzz target: see `custody_container::fuzzing::ps`.
+//! Fuzz target: see `custody_testkit::fuzz::ps`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| custody_container::fuzzing::ps(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| custody_testkit::fuzz::ps(data));

@@ -1,4 +1,4 @@
-//! Fuzz target: untrusted chunk-tree outboard files; see `custody_hash::fuzzing::tree`.
+//! Fuzz target: untrusted chunk-tree outboard files; see `custody_testkit::fuzz::tree`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| custody_hash::fuzzing::tree(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| custody_testkit::fuzz::tree(data));

@@ -1,4 +1,4 @@
-//! Fuzz target: see `custody_container::fuzzing::ts`.
+//! Fuzz target: see `custody_testkit::fuzz::ts`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| custody_container::fuzzing::ts(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| custody_testkit::fuzz::ts(data));

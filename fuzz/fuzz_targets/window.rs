@@ -1,4 +1,4 @@
-//! Fuzz target: see `custody_container::fuzzing::window`.
+//! Fuzz target: see `custody_testkit::fuzz::window`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| custody_container::fuzzing::window(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| custody_testkit::fuzz::window(data));

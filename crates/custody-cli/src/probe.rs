@@ -2,6 +2,7 @@
 
 use crate::ProbeArgs;
 use crate::common::{Failure, fmt_opt, job_failure, mode, open};
+use custody_container::bmff::TrackKind;
 use custody_container::summary::{Probe, ProbeOptions};
 use custody_container::{Limits, probe_segment};
 use custody_io::Evidence;
@@ -63,8 +64,10 @@ fn print_table(out: &mut impl Write, p: &Probe) -> std::io::Result<()> {
     }
     for t in &p.tracks {
         let details = match t.kind {
-            "video" if t.width.is_some() => format!("{}x{}", fmt_opt(t.width), fmt_opt(t.height)),
-            "audio" => format!("{} Hz {} ch", fmt_opt(t.sample_rate), fmt_opt(t.channels)),
+            TrackKind::Video if t.width.is_some() => {
+                format!("{}x{}", fmt_opt(t.width), fmt_opt(t.height))
+            }
+            TrackKind::Audio => format!("{} Hz {} ch", fmt_opt(t.sample_rate), fmt_opt(t.channels)),
             _ => String::new(),
         };
         writeln!(
@@ -72,7 +75,7 @@ fn print_table(out: &mut impl Write, p: &Probe) -> std::io::Result<()> {
             "  {:>6}  {:<8} {:<12} {:<6} {:>8} {:>6} {:>10}  {} {}",
             t.id,
             t.kind,
-            t.codec.unwrap_or("-"),
+            t.codec.map_or("-", |c| c.as_str()),
             t.codec_tag.as_deref().unwrap_or("-"),
             t.samples,
             t.keyframes,

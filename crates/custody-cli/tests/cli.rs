@@ -1,6 +1,6 @@
 //! The `custody probe` contract, checked by running the real binary.
 
-use custody_container::bmff::write::synthetic_recording;
+use custody_testkit::mp4::synthetic_recording;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{assert_counts, b3, exactly_once};
-use custody_container::bmff::write::write_synthetic_recording;
+use custody_testkit::mp4::write_synthetic_recording;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -11,7 +11,7 @@
 mod common;
 
 use common::{assert_counts, b3, exactly_once, store_counts};
-use custody_container::bmff::write::write_synthetic_recording;
+use custody_testkit::mp4::write_synthetic_recording;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};

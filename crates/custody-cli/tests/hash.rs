@@ -137,11 +137,7 @@ fn tree_out_then_locate_finds_the_changed_range() {
 fn content_hash_json() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("rec.mp4");
-    std::fs::write(
-        &f,
-        custody_container::bmff::write::synthetic_recording(2, 10, 5),
-    )
-    .unwrap();
+    std::fs::write(&f, custody_testkit::mp4::synthetic_recording(2, 10, 5)).unwrap();
     let v = json(&custody(&[
         "hash",
         "--content",
@@ -235,7 +231,7 @@ fn probe_without_a_map_reads_the_index_of_a_5_tb_recording_not_5_tb() {
     use std::os::unix::fs::FileExt;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("huge.mp4");
-    let mut head = custody_container::bmff::write::synthetic_recording(2, 30, 30);
+    let mut head = custody_testkit::mp4::synthetic_recording(2, 30, 30);
     let len = 5u64 << 40;
     // A `free` box (64-bit size) runs from the end of the recording to 5 TB.
     let free = len - head.len() as u64;
@@ -282,7 +278,7 @@ fn custody_capped(args: &[&str], mib: u64) -> Output {
 fn probe_and_content_of_a_sparse_5_tb_transport_stream_without_a_map() {
     use std::os::unix::fs::FileExt;
     let dir = tempfile::tempdir().unwrap();
-    let head = custody_container::hostile::ts_tiny_pes(188 * 64);
+    let head = custody_testkit::hostile::ts_tiny_pes(188 * 64);
     let small = dir.path().join("head.ts");
     std::fs::write(&small, &head).unwrap();
     let path = dir.path().join("huge.ts");

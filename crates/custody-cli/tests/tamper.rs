@@ -4,7 +4,7 @@
 //! (`tests/third_party/verify_store.py`). Verification leaves every byte
 //! and timestamp of the store unchanged.
 
-use custody_container::bmff::write::write_synthetic_recording;
+use custody_testkit::mp4::write_synthetic_recording;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,7 @@
 //! Recognition of container formats from their first bytes.
 
+use crate::names::Container;
+
 use crate::bytes::be32;
 
 /// A container format Custody recognises.
@@ -47,24 +49,30 @@ pub enum Format {
 impl Format {
     /// The short container name used in probe output (`mp4`, `mpegts`, `m2ts`, ...).
     pub fn name(self) -> &'static str {
+        self.container().as_str()
+    }
+
+    /// The container probe output names (ISO-BMFF: `mp4`; the brand may
+    /// make a parsed file `mov` or `3gp`).
+    pub fn container(self) -> Container {
         match self {
-            Format::IsoBmff => "mp4",
-            Format::MpegTs { packet_size: 192 } => "m2ts",
-            Format::MpegTs { .. } => "mpegts",
-            Format::MpegPs => "mpegps",
-            Format::Matroska => "matroska",
-            Format::WebM => "webm",
-            Format::Avi => "avi",
-            Format::Wav => "wav",
-            Format::Rf64 => "rf64",
-            Format::Flv => "flv",
-            Format::Amr => "amr",
-            Format::Jpeg => "jpeg",
-            Format::Png => "png",
-            Format::Adts => "adts",
-            Format::Mp3 => "mp3",
-            Format::Ogg => "ogg",
-            Format::AnnexB => "annexb",
+            Format::IsoBmff => Container::Mp4,
+            Format::MpegTs { packet_size: 192 } => Container::M2ts,
+            Format::MpegTs { .. } => Container::MpegTs,
+            Format::MpegPs => Container::MpegPs,
+            Format::Matroska => Container::Matroska,
+            Format::WebM => Container::WebM,
+            Format::Avi => Container::Avi,
+            Format::Wav => Container::Wav,
+            Format::Rf64 => Container::Rf64,
+            Format::Flv => Container::Flv,
+            Format::Amr => Container::Amr,
+            Format::Jpeg => Container::Jpeg,
+            Format::Png => Container::Png,
+            Format::Adts => Container::Adts,
+            Format::Mp3 => Container::Mp3,
+            Format::Ogg => Container::Ogg,
+            Format::AnnexB => Container::AnnexB,
         }
     }
 }

@@ -18,14 +18,16 @@
 //! offset and box path, or a [`Warning`] in lenient mode (the default).
 //!
 //! ```
-//! use custody_container::{probe, summary::ProbeOptions, bmff::write::synthetic_recording};
+//! use custody_container::{probe, summary::ProbeOptions};
+//! use custody_testkit::mp4::synthetic_recording;
 //!
 //! // Two seconds of H.264 + AAC, written in memory (real files come from a memory map).
 //! let data = synthetic_recording(2, 30, 30);
 //! let p = probe(&data, ProbeOptions::default()).unwrap();
-//! assert_eq!(p.container, "mp4");
-//! assert_eq!((p.tracks[0].codec, p.tracks[0].samples), (Some("h264"), 60));
-//! assert_eq!(p.tracks[1].codec, Some("aac"));
+//! assert_eq!(p.container.as_str(), "mp4");
+//! assert_eq!(p.tracks[0].codec.unwrap().as_str(), "h264");
+//! assert_eq!(p.tracks[0].samples, 60);
+//! assert_eq!(p.tracks[1].codec.unwrap().as_str(), "aac");
 //! ```
 
 #![forbid(unsafe_code)]
@@ -38,9 +40,8 @@ pub mod detect;
 pub mod error;
 pub mod es;
 pub mod fourcc;
-pub mod fuzzing;
-pub mod hostile;
 pub mod input;
+pub mod names;
 pub mod ps;
 pub mod summary;
 pub mod time;
@@ -49,4 +50,5 @@ pub mod ts;
 pub use detect::{Format, detect};
 pub use error::{Error, ErrorKind, Limits, Result, Warning};
 pub use fourcc::FourCC;
+pub use names::{Codec, Container};
 pub use summary::{Probe, TrackSummary, probe, probe_input, probe_ranges, probe_segment};

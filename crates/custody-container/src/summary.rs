@@ -5,6 +5,7 @@ use crate::detect::{Format, detect};
 use crate::error::{Error, ErrorKind, Limits, Result, Warning};
 use crate::es::{Frame, Units};
 use crate::input::Input;
+use crate::names::{Codec, Container};
 use crate::ps::Ps;
 use crate::ts::{StreamKind, Ts};
 use std::collections::BTreeMap;
@@ -45,7 +46,7 @@ pub struct TrackSummary {
     /// Audio channels.
     pub channels: Option<u32>,
     /// FFmpeg's codec name.
-    pub codec: Option<&'static str>,
+    pub codec: Option<Codec>,
     /// Sample entry four-cc (MP4) or stream type (TS, as `0x1b`).
     pub codec_tag: Option<String>,
     /// Duration in seconds.
@@ -56,8 +57,8 @@ pub struct TrackSummary {
     pub id: u32,
     /// Sync samples.
     pub keyframes: u64,
-    /// `video`, `audio`, `subtitle`, `timecode` or `data`.
-    pub kind: &'static str,
+    /// What the track carries: `video`, `audio`, `subtitle`, `timecode` or `data`.
+    pub kind: TrackKind,
     /// ISO 639-2 language.
     pub language: Option<String>,
     /// Media duration in seconds, before any edit list (MP4 only).
@@ -84,7 +85,7 @@ pub struct Probe {
     /// ISO-BMFF major brand.
     pub brand: Option<String>,
     /// Container name: `mp4`, `mov`, `3gp`, `mpegts`, `m2ts`, `mpegps`, `matroska`, ...
-    pub container: &'static str,
+    pub container: Container,
     /// Creation time, UTC (RFC 3339).
     pub created: Option<String>,
     /// Duration in seconds.
@@ -106,7 +107,7 @@ pub struct Probe {
 }
 
 impl Probe {
-    fn new(size: u64, container: &'static str) -> Self {
+    fn new(size: u64, container: Container) -> Self {
         Probe {
             path: None,
             size,
@@ -145,7 +146,7 @@ fn probe_format(data: &[u8], format: Format, opts: ProbeOptions) -> Result<Probe
         Format::IsoBmff => match Mp4::parse(data, opts.limits) {
             Ok(mp4) => Ok(from_mp4(&mp4, opts)),
             Err(e) if e.kind == ErrorKind::Missing("moov") && is_media_segment(data) => {
-                let mut p = Probe::new(data.len() as u64, "mp4");
+                let mut p = Probe::new(data.len() as u64, Container::Mp4);
                 p.fragmented = true;
                 p.warnings.push(Warning {
                     offset: 0,
@@ -159,7 +160,7 @@ fn probe_format(data: &[u8], format: Format, opts: ProbeOptions) -> Result<Probe
         },
         Format::MpegTs { .. } | Format::MpegPs => probe_mpeg(data, format, opts),
         other => {
-            let mut p = Probe::new(data.len() as u64, other.name());
+            let mut p = Probe::new(data.len() as u64, other.container());
             p.warnings.push(Warning {
                 offset: 0,
                 path: String::new(),
@@ -218,7 +219,7 @@ fn probe_mpeg<I: Input>(input: I, format: Format, opts: ProbeOptions) -> Result<
         let ts = Ts::parse_from(input, opts.limits, None, true)?;
         Ok(from_streams(
             size,
-            format.name(),
+            format.container(),
             ts.streams.iter().map(|s| StreamView {
                 id: s.pid as u32,
                 kind: s.kind,
@@ -235,7 +236,7 @@ fn probe_mpeg<I: Input>(input: I, format: Format, opts: ProbeOptions) -> Result<
         let ps = Ps::parse_from(input, opts.limits, None, true)?;
         Ok(from_streams(
             size,
-            format.name(),
+            format.container(),
             ps.streams.iter().map(|s| StreamView {
                 id: s.id as u32,
                 kind: s.kind,
@@ -292,7 +293,7 @@ fn is_media_segment(data: &[u8]) -> bool {
 }
 
 fn from_mp4(mp4: &Mp4<'_>, opts: ProbeOptions) -> Probe {
-    let mut p = Probe::new(mp4.data.len() as u64, mp4.container_name());
+    let mut p = Probe::new(mp4.data.len() as u64, mp4.container());
     p.brand = mp4.major_brand.map(|b| b.to_string());
     p.fragmented = mp4.fragmented;
     p.duration_s = mp4.duration_seconds();
@@ -350,14 +351,8 @@ fn from_mp4(mp4: &Mp4<'_>, opts: ProbeOptions) -> Probe {
         let audio = t.kind == TrackKind::Audio;
         p.tracks.push(TrackSummary {
             id: t.id,
-            kind: match t.kind {
-                TrackKind::Video => "video",
-                TrackKind::Audio => "audio",
-                TrackKind::Subtitle => "subtitle",
-                TrackKind::Timecode => "timecode",
-                TrackKind::Data => "data",
-            },
-            codec: t.codec(),
+            kind: t.kind,
+            codec: t.codec().map(Codec::new),
             codec_tag: t.codec_tag().map(|c| c.to_string()),
             samples,
             keyframes,
@@ -435,7 +430,7 @@ fn timeline(
 
 fn from_streams<'s>(
     size: u64,
-    container: &'static str,
+    container: Container,
     streams: impl Iterator<Item = StreamView<'s>>,
     warnings: Vec<Warning>,
     opts: ProbeOptions,
@@ -478,13 +473,8 @@ fn from_streams<'s>(
         let audio = s.kind == StreamKind::Audio;
         p.tracks.push(TrackSummary {
             id: s.id,
-            kind: match s.kind {
-                StreamKind::Video => "video",
-                StreamKind::Audio => "audio",
-                StreamKind::Subtitle => "subtitle",
-                StreamKind::Data => "data",
-            },
-            codec: s.codec,
+            kind: s.kind.into(),
+            codec: s.codec.map(Codec::new),
             codec_tag: s.tag,
             samples: s.units.len() as u64,
             keyframes,
@@ -507,9 +497,9 @@ fn from_streams<'s>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bmff::write::{TrackSpec, avc1_entry, write_mp4};
     use crate::bmff::{meta::XMP_UUID, write_box};
     use crate::fourcc::FourCC;
+    use custody_testkit::mp4::{TrackSpec, avc1_entry, write_mp4};
 
     #[test]
     fn xmp_outside_the_probed_bytes_gets_no_offset() {

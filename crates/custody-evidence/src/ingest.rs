@@ -495,12 +495,12 @@ pub(crate) fn describe(path: &Path) -> (Option<Media>, Recording) {
             TrackSummary {
                 id: t.id,
                 kind: t.kind.to_string(),
-                codec: t.codec.map(str::to_string),
+                codec: t.codec.map(|c| c.to_string()),
                 samples: t.samples,
                 keyframes: t.keyframes,
                 duration_s: t.duration_s,
-                content_blake3: c.map(|c| c.content_blake3.clone()),
-                params_blake3: c.and_then(|c| c.params_blake3.clone()),
+                content_blake3: c.map(|c| c.content_blake3.to_string()),
+                params_blake3: c.and_then(|c| c.params_blake3.map(|p| p.to_string())),
             }
         })
         .collect();

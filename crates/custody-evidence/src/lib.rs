@@ -23,7 +23,6 @@ pub mod derive;
 pub mod fault;
 pub mod finding;
 pub mod format;
-pub mod fuzzing;
 pub mod ingest;
 pub mod keyring;
 pub mod keys;

@@ -4,7 +4,6 @@
 //! verifying, and every broken link named alike by `verify` and by the
 //! third-party verifier (tests/third_party/verify_store.py).
 
-use custody_container::bmff::write::synthetic_recording;
 use custody_evidence::derive::{DeriveError, DeriveOptions, Outcome, register};
 use custody_evidence::ingest::{IngestOptions, ingest};
 use custody_evidence::keys::StationKey;
@@ -13,6 +12,7 @@ use custody_evidence::manifest::{
 };
 use custody_evidence::store::DirStore;
 use custody_evidence::verify::{VerifyReport, verify_store};
+use custody_testkit::mp4::synthetic_recording;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

@@ -1,10 +1,10 @@
 //! Ingest, verification and tampering, on real recorder-like trees.
 
-use custody_container::bmff::write::synthetic_recording;
 use custody_evidence::ingest::{IngestOptions, Outcome, ingest};
 use custody_evidence::keys::StationKey;
 use custody_evidence::store::DirStore;
 use custody_evidence::verify::verify_store;
+use custody_testkit::mp4::synthetic_recording;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -24,8 +24,7 @@ fn dump(dir: &Path) -> PathBuf {
     for (i, secs) in [(1, 3), (2, 2), (3, 4)] {
         // Frames of about 5 KB: the segments span several 64 KiB leaves.
         let mut v = Vec::new();
-        custody_container::bmff::write::write_synthetic_recording(&mut v, secs, 10, 5, 5000)
-            .unwrap();
+        custody_testkit::mp4::write_synthetic_recording(&mut v, secs, 10, 5, 5000).unwrap();
         std::fs::write(
             dcim.join(format!("SN77_4242_2026112908300{i}_000{i}.MP4")),
             v,

@@ -5,13 +5,13 @@
 
 #![cfg(unix)]
 
-use custody_container::bmff::write::synthetic_recording;
 use custody_evidence::fault::{FULL_AFTER_LOG_MARKER, FULL_AFTER_OBJECT_MARKER, STAT_MARKER};
 use custody_evidence::ingest::{IngestOptions, IngestReport, Outcome, ingest};
 use custody_evidence::keys::StationKey;
 use custody_evidence::recover::Action;
 use custody_evidence::store::DirStore;
 use custody_evidence::verify::verify_store;
+use custody_testkit::mp4::synthetic_recording;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -2,12 +2,12 @@
 //! store that verification calls intact while a registered byte, manifest
 //! or log entry differs from what was registered.
 
-use custody_container::bmff::write::write_synthetic_recording;
 use custody_evidence::ingest::{IngestOptions, Outcome, ingest};
 use custody_evidence::keys::StationKey;
 use custody_evidence::recover::Action;
 use custody_evidence::store::DirStore;
 use custody_evidence::verify::verify_store;
+use custody_testkit::mp4::write_synthetic_recording;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@
 //! without them the test says so and skips, unless `CUSTODY_REQUIRE_TOOLS`
 //! is set (as `.ci/run` does).
 
-use custody::container::bmff::write::write_synthetic_recording;
+use custody_testkit::mp4::write_synthetic_recording;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

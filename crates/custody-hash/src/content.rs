@@ -23,6 +23,7 @@
 //!
 //! `content_blake3` is the BLAKE3 hash of that byte stream.
 
+use crate::hex::Digest32;
 use custody_container::bmff::Mp4;
 use custody_container::input::Input;
 use custody_container::ps::Ps;
@@ -45,10 +46,10 @@ pub struct TrackContent {
     pub samples: u64,
     /// Name of the canonical form used.
     pub form: &'static str,
-    /// BLAKE3 of the canonical media bytes, hex.
-    pub content_blake3: String,
+    /// BLAKE3 of the canonical media bytes (hex in JSON).
+    pub content_blake3: Digest32,
     /// BLAKE3 of the parameter sets (H.264/H.265), hex.
-    pub params_blake3: Option<String>,
+    pub params_blake3: Option<Digest32>,
     /// Samples the tables name but the file does not hold, or units that could not be read.
     pub missing: u64,
 }
@@ -158,14 +159,14 @@ impl Canon {
                 h.update(&(p.len() as u32).to_be_bytes());
                 h.update(p);
             }
-            h.finalize().to_hex().to_string()
+            Digest32(*h.finalize().as_bytes())
         });
         TrackContent {
             id,
             codec,
             samples: self.samples,
             form: self.form.name(),
-            content_blake3: self.content.finalize().to_hex().to_string(),
+            content_blake3: Digest32(*self.content.finalize().as_bytes()),
             params_blake3: params,
             missing: self.missing,
         }

@@ -5,6 +5,7 @@
 //! - [`tree`]: a chunk tree over 64 KiB leaves whose root is the plain BLAKE3
 //!   hash (`b3sum`-compatible); [`tree::locate`] names the byte ranges that
 //!   changed, [`tree::verify_range`] checks one range alone.
+//! - [`hex`]: [`Digest32`], a 32-byte digest written as lowercase hex.
 //! - [`content`]: hashes of each track's media, independent of the container.
 //!
 //! No system libraries are needed.
@@ -14,10 +15,11 @@
 
 pub mod content;
 pub mod digest;
-pub mod fuzzing;
+pub mod hex;
 pub mod tree;
 
 pub use digest::{
     Algorithms, DigestOptions, Digester, FileDigest, hash_bytes, hash_file, hash_reader,
 };
+pub use hex::Digest32;
 pub use tree::{ByteRange, ChunkTree, LocateReport, TreeError, locate, verify_range};

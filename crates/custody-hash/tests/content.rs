@@ -4,6 +4,7 @@
 mod common;
 
 use custody_container::{Limits, bmff::Mp4};
+use custody_hash::Digest32;
 use custody_hash::content::{TrackContent, content_hashes};
 use std::path::Path;
 
@@ -26,7 +27,7 @@ fn hashes(p: &Path) -> Vec<TrackContent> {
 }
 
 /// Audio and video tracks only (TS cannot carry timecode or GPMF tracks), in a stable order.
-fn av(v: Vec<TrackContent>) -> Vec<(Option<&'static str>, u64, String, Option<String>)> {
+fn av(v: Vec<TrackContent>) -> Vec<(Option<&'static str>, u64, Digest32, Option<Digest32>)> {
     let mut v: Vec<_> = v
         .into_iter()
         .filter(|t| matches!(t.codec, Some("h264" | "hevc" | "aac")))
@@ -106,8 +107,8 @@ fn remuxes_keep_their_content_hash() {
         "pcm_s16le",
         sowt.to_str().unwrap(),
     ]);
-    let a: Vec<String> = hashes(&src).into_iter().map(|t| t.content_blake3).collect();
-    let b: Vec<String> = hashes(&sowt)
+    let a: Vec<Digest32> = hashes(&src).into_iter().map(|t| t.content_blake3).collect();
+    let b: Vec<Digest32> = hashes(&sowt)
         .into_iter()
         .map(|t| t.content_blake3)
         .collect();

@@ -262,9 +262,9 @@ fn run_totals(r: &Run<'_>) -> (u64, i64) {
 mod tests {
     use super::*;
     use crate::Limits;
-    use crate::bmff::write::{TrackSpec, avc1_entry, write_mp4};
     use crate::bmff::write_box;
     use crate::fourcc::FourCC;
+    use custody_testkit::mp4::{TrackSpec, avc1_entry, write_mp4};
 
     fn boxed(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
         let mut v = Vec::new();

@@ -14,7 +14,6 @@ pub mod plan;
 pub mod sample;
 mod track;
 pub mod tree;
-pub mod write;
 
 pub use boxes::{BoxIter, BoxRef, write_box};
 pub use entry::{Config, SampleEntry};
@@ -267,12 +266,18 @@ impl<'a> Mp4<'a> {
 
     /// Container name: `mov`, `3gp` or `mp4`, from the major brand (no `ftyp`: `mov`).
     pub fn container_name(&self) -> &'static str {
+        self.container().as_str()
+    }
+
+    /// The container, from the major brand (no `ftyp`: QuickTime).
+    pub fn container(&self) -> crate::names::Container {
+        use crate::names::Container;
         match self.major_brand.map(|b| b.0) {
-            Some(b) if &b == b"qt  " => "mov",
-            Some([b'3', b'g', ..]) => "3gp",
-            Some(_) => "mp4",
+            Some(b) if &b == b"qt  " => Container::Mov,
+            Some([b'3', b'g', ..]) => Container::ThreeGp,
+            Some(_) => Container::Mp4,
             // No ftyp at all: QuickTime files older than the brand box.
-            None => "mov",
+            None => Container::Mov,
         }
     }
 

@@ -24,7 +24,8 @@ pub type ReadAt<'a> = dyn FnMut(u64, &mut [u8]) -> std::io::Result<()> + 'a;
 /// only the ranges equals a probe of the file.
 ///
 /// ```
-/// use custody_container::bmff::{probe_ranges, write::write_synthetic_recording};
+/// use custody_container::bmff::probe_ranges;
+/// use custody_testkit::mp4::write_synthetic_recording;
 /// let mut file = Vec::new();
 /// write_synthetic_recording(&mut file, 1, 30, 30, 2000).unwrap();
 /// let ranges = probe_ranges(file.len() as u64, false, &mut |at, buf| {
@@ -111,7 +112,7 @@ mod tests {
 
     /// Checks that the image probes as the file does; returns the bytes planned.
     fn same(data: &[u8]) -> u64 {
-        crate::fuzzing::window(data);
+        custody_testkit::fuzz::window(data);
         let ranges = crate::summary::probe_ranges(
             data.len() as u64,
             ProbeOptions::default(),
@@ -128,7 +129,7 @@ mod tests {
     #[test]
     fn a_probe_of_the_planned_image_equals_a_probe_of_the_file() {
         let mut file = Vec::new();
-        crate::bmff::write::write_synthetic_recording(&mut file, 4, 30, 30, 1000).unwrap();
+        custody_testkit::mp4::write_synthetic_recording(&mut file, 4, 30, 30, 1000).unwrap();
         let read = same(&file);
         assert!(read * 10 < file.len() as u64, "{read} of {}", file.len());
         // Cut short at many points, and a damaged header with garbage after it.

@@ -30,7 +30,36 @@ pub enum TrackKind {
     Data,
 }
 
+impl std::fmt::Display for TrackKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<crate::ts::StreamKind> for TrackKind {
+    fn from(k: crate::ts::StreamKind) -> TrackKind {
+        use crate::ts::StreamKind;
+        match k {
+            StreamKind::Video => TrackKind::Video,
+            StreamKind::Audio => TrackKind::Audio,
+            StreamKind::Subtitle => TrackKind::Subtitle,
+            StreamKind::Data => TrackKind::Data,
+        }
+    }
+}
+
 impl TrackKind {
+    /// The kind as probe output writes it (`video`, `audio`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrackKind::Video => "video",
+            TrackKind::Audio => "audio",
+            TrackKind::Subtitle => "subtitle",
+            TrackKind::Timecode => "timecode",
+            TrackKind::Data => "data",
+        }
+    }
+
     fn from_handler(h: FourCC) -> Self {
         match &h.0 {
             b"vide" | b"auxv" | b"pict" => TrackKind::Video,
@@ -738,9 +767,9 @@ fn parse_stbl<'a>(t: &mut Track<'a>, stbl: &BoxRef<'a>, path: &str, diag: &mut D
 
 #[cfg(test)]
 mod tests {
-    use crate::bmff::write::{SampleSpec, TrackSpec, avc1_entry, write_mp4};
     use crate::bmff::{Mp4, write_box};
     use crate::{ErrorKind, FourCC, Limits};
+    use custody_testkit::mp4::{SampleSpec, TrackSpec, avc1_entry, write_mp4};
 
     fn video(samples: u32) -> TrackSpec {
         TrackSpec {
@@ -822,7 +851,7 @@ mod tests {
     #[test]
     fn tracks_over_one_chunk_claim_the_file_once() {
         for len in [16_384, 65_536] {
-            let file = crate::hostile::bmff_tracks_one_chunk(len);
+            let file = custody_testkit::hostile::bmff_tracks_one_chunk(len);
             let mp4 = Mp4::parse(&file, Limits::default()).unwrap();
             assert!(mp4.tracks.len() > 10);
             let bytes: u64 = mp4

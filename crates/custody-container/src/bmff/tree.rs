@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn synthetic_file_tree() {
-        let d = crate::bmff::write::synthetic_recording(1, 10, 5);
+        let d = custody_testkit::mp4::synthetic_recording(1, 10, 5);
         let (nodes, warnings) = tree(&d, Limits::default()).unwrap();
         assert!(warnings.is_empty());
         let kinds: Vec<String> = nodes.iter().map(|n| n.kind.to_string()).collect();

@@ -5,8 +5,8 @@
 //! `stsc`, `stsz` and `stco`/`co64` tables. Sample payloads are filled with a
 //! repeating pattern; the tables are what it is for.
 
-use super::boxes::write_box;
-use crate::fourcc::FourCC;
+use custody_container::FourCC;
+use custody_container::bmff::write_box;
 
 /// One sample to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -330,8 +330,8 @@ pub fn write_synthetic_recording(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Limits;
-    use crate::bmff::Mp4;
+    use custody_container::Limits;
+    use custody_container::bmff::Mp4;
 
     #[test]
     fn written_file_parses_back() {

@@ -8,8 +8,9 @@
 //! cost is linear handles each of them in time and memory proportional to
 //! `len`.
 
-use crate::bmff::write_box;
-use crate::fourcc::FourCC;
+use crate::ts::{self, PacketSize, TsWriter, pes_timestamp};
+use custody_container::FourCC;
+use custody_container::bmff::write_box;
 
 fn boxed(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(payload.len() + 8);
@@ -23,71 +24,13 @@ fn full(version: u8, flags: u32, body: &[u8]) -> Vec<u8> {
     v
 }
 
-/// MPEG CRC-32 of a PSI section.
-fn crc32_mpeg(data: &[u8]) -> u32 {
-    let mut crc = 0xffff_ffffu32;
-    for &b in data {
-        crc ^= (b as u32) << 24;
-        for _ in 0..8 {
-            crc = if crc & 0x8000_0000 != 0 {
-                (crc << 1) ^ 0x04c1_1db7
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
-}
-
-/// One 188-byte TS packet on `pid` carrying `payload` (at most 184 bytes;
-/// shorter payloads are padded with adaptation-field stuffing).
-fn ts_packet(out: &mut Vec<u8>, pid: u16, pusi: bool, cc: &mut u8, payload: &[u8]) {
-    debug_assert!(payload.len() <= 184);
-    out.push(0x47);
-    out.push(if pusi { 0x40 } else { 0 } | (pid >> 8) as u8);
-    out.push(pid as u8);
-    let stuffing = 184 - payload.len();
-    out.push(if stuffing > 0 { 0x30 } else { 0x10 } | *cc);
-    *cc = (*cc + 1) & 0xf;
-    if stuffing > 0 {
-        out.push(stuffing as u8 - 1);
-        if stuffing > 1 {
-            out.push(0);
-            out.extend(std::iter::repeat_n(0xff, stuffing - 2));
-        }
-    }
-    out.extend_from_slice(payload);
-}
-
-/// PAT and PMT packets for one program whose elementary stream of
-/// `stream_type` is on PID 0x100.
-fn ts_tables(out: &mut Vec<u8>, stream_type: u8) {
-    let mut pat = vec![0x00, 0xb0, 13, 0, 1, 0xc1, 0, 0, 0, 1, 0xe0, 0x20];
-    pat.extend(crc32_mpeg(&pat).to_be_bytes());
-    let mut pmt = vec![
-        0x02,
-        0xb0,
-        18,
-        0,
-        1,
-        0xc1,
-        0,
-        0,
-        0xe1,
-        0x00,
-        0xf0,
-        0,
-        stream_type,
-        0xe1,
-        0x00,
-        0xf0,
-        0,
-    ];
-    pmt.extend(crc32_mpeg(&pmt).to_be_bytes());
-    let mut cc = 0;
-    ts_packet(out, 0, true, &mut cc, &[&[0u8][..], &pat].concat());
-    let mut cc = 0;
-    ts_packet(out, 0x20, true, &mut cc, &[&[0u8][..], &pmt].concat());
+/// A transport stream whose PAT and PMT list one program with an
+/// elementary stream of `stream_type` on PID 0x100.
+fn ts_tables(stream_type: u8) -> TsWriter {
+    let mut w = TsWriter::new(PacketSize::Ts188);
+    w.psi(0, &ts::pat(0x20));
+    w.psi(0x20, &ts::pmt(&[(stream_type, 0x100)]));
+    w
 }
 
 /// An MPEG-TS with one H.264 stream whose single unbounded PES packet holds
@@ -95,32 +38,28 @@ fn ts_tables(out: &mut Vec<u8>, stream_type: u8) {
 /// unit: about 37 units per packet, all in one PES. Reassembling each unit
 /// from its PES start costs the square of the size.
 pub fn ts_tiny_slices(len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 188);
-    ts_tables(&mut out, 0x1b);
+    let mut w = ts_tables(0x1b);
     // PES header without length (allowed for video) or timestamps.
     let mut es = vec![0, 0, 1, 0xe0, 0, 0, 0x80, 0, 0];
     let slice = [0u8, 0, 1, 0x65, 0x88];
-    let mut cc = 0;
     let mut first = true;
-    while out.len() + 188 <= len.max(3 * 188) {
+    while w.len() + 188 <= len.max(3 * 188) {
         while es.len() < 184 {
             es.extend_from_slice(&slice);
         }
-        ts_packet(&mut out, 0x100, first, &mut cc, &es[..184]);
+        w.packet(0x100, first, &es[..184]);
         es.drain(..184);
         first = false;
     }
-    out
+    w.into_bytes()
 }
 
 /// An MPEG-TS with one H.264 stream where every packet starts a PES with a
 /// PTS and DTS and holds tiny slices: every PES and many units carry timestamps.
 pub fn ts_tiny_pes(len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 188);
-    ts_tables(&mut out, 0x1b);
-    let mut cc = 0;
+    let mut w = ts_tables(0x1b);
     let mut t = 0u64;
-    while out.len() + 188 <= len.max(3 * 188) {
+    while w.len() + 188 <= len.max(3 * 188) {
         let mut pes = vec![0, 0, 1, 0xe0, 0, 0, 0x80, 0xc0, 10];
         pes.extend(pes_timestamp(3, t + 3000));
         pes.extend(pes_timestamp(1, t));
@@ -128,20 +67,9 @@ pub fn ts_tiny_pes(len: usize) -> Vec<u8> {
         while pes.len() + 5 <= 184 {
             pes.extend_from_slice(&[0, 0, 1, 0x65, 0x88]);
         }
-        ts_packet(&mut out, 0x100, true, &mut cc, &pes);
+        w.packet(0x100, true, &pes);
     }
-    out
-}
-
-/// A 5-byte PES timestamp with the 4-bit `marker` prefix.
-fn pes_timestamp(marker: u8, t: u64) -> [u8; 5] {
-    [
-        (marker << 4) | ((((t >> 30) & 7) as u8) << 1) | 1,
-        (t >> 22) as u8,
-        ((((t >> 15) & 0x7f) as u8) << 1) | 1,
-        (t >> 7) as u8,
-        (((t & 0x7f) as u8) << 1) | 1,
-    ]
+    w.into_bytes()
 }
 
 /// An MPEG pack header (MPEG-2).
@@ -198,7 +126,7 @@ fn mvhd() -> Vec<u8> {
 
 /// A sample description with one (empty) `avc1` entry.
 fn stsd() -> Vec<u8> {
-    let entry = crate::bmff::write::avc1_entry(16, 16, &[]);
+    let entry = crate::mp4::avc1_entry(16, 16, &[]);
     boxed(
         b"stsd",
         &full(0, 0, &[&1u32.to_be_bytes()[..], &entry].concat()),
@@ -368,7 +296,7 @@ pub fn bmff_many_boxes(len: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Limits, bmff::Mp4, ps::Ps, ts::Ts};
+    use custody_container::{Limits, bmff::Mp4, ps::Ps, ts::Ts};
 
     #[test]
     fn shapes_parse_and_have_the_size_asked_for() {

@@ -4,10 +4,10 @@
 //! checked as verification checks it, against a fixed trusted key, and
 //! nothing is written.
 
-use crate::keyring::{KeyRecord, Trust, trust};
-use crate::keys::StationKey;
-use crate::log::Head;
-use crate::manifest::SignedManifest;
+use custody_evidence::keyring::{KeyRecord, Trust, trust};
+use custody_evidence::keys::StationKey;
+use custody_evidence::log::Head;
+use custody_evidence::manifest::SignedManifest;
 
 /// A fixed key, so that inputs derived from real documents can verify.
 fn fixed() -> (StationKey, Trust) {
@@ -35,7 +35,7 @@ pub fn store_json(data: &[u8]) {
             }
         }
         1 => {
-            let _ = crate::log::check_line(doc, 1, crate::log::GENESIS, &t);
+            let _ = custody_evidence::log::check_line(doc, 1, custody_evidence::log::GENESIS, &t);
         }
         2 => {
             let _ = Head::parse_trusted(doc, &t);
@@ -55,10 +55,10 @@ mod tests {
     fn documents_signed_by_the_fixed_key_verify() {
         let (key, t) = fixed();
         let dir = tempfile::tempdir().unwrap();
-        let log = crate::log::CustodyLog::in_dir(dir.path());
+        let log = custody_evidence::log::CustodyLog::in_dir(dir.path());
         log.append(
             &key,
-            crate::log::NewEntry {
+            custody_evidence::log::NewEntry {
                 station: "s",
                 actor: "a",
                 operator: None,
@@ -70,7 +70,9 @@ mod tests {
         .unwrap();
         let line = std::fs::read(log.path()).unwrap();
         let line = line.strip_suffix(b"\n").unwrap();
-        assert!(crate::log::check_line(line, 1, crate::log::GENESIS, &t).is_ok());
+        assert!(
+            custody_evidence::log::check_line(line, 1, custody_evidence::log::GENESIS, &t).is_ok()
+        );
         let head = log.anchor().unwrap().unwrap();
         assert!(Head::parse_trusted(&head, &t).is_ok());
         // The same inputs through the fuzz entry point (no panic, no write).

@@ -1,13 +1,11 @@
-//! Entry points for fuzzing: each runs one parser over untrusted bytes and
-//! touches everything it produced. The cargo-fuzz targets in `fuzz/` call
-//! these, and `cargo test` replays the fuzz corpora through them.
+//! The container parsers' fuzz entry points.
 
-use crate::Limits;
-use crate::bmff::Mp4;
-use crate::input::{Source, Windowed};
-use crate::ps::Ps;
-use crate::summary::{ProbeOptions, probe};
-use crate::ts::Ts;
+use custody_container::Limits;
+use custody_container::bmff::Mp4;
+use custody_container::input::{Source, Windowed};
+use custody_container::ps::Ps;
+use custody_container::summary::{ProbeOptions, probe};
+use custody_container::ts::Ts;
 
 /// ISO-BMFF: probe (lenient and strict), then iterate, index and slice every sample.
 pub fn bmff(data: &[u8]) {
@@ -47,7 +45,7 @@ pub fn bmff(data: &[u8]) {
                 compact.next().is_none(),
                 "the compact index has more samples than the iterator"
             );
-            let _ = crate::bmff::gops(index.keyframes(), index.len());
+            let _ = custody_container::bmff::gops(index.keyframes(), index.len());
             let _ = t.duration_seconds(mp4.movie.map_or(0, |m| m.timescale));
         }
         let _ = mp4.duration_seconds();
@@ -74,7 +72,10 @@ pub fn ts(data: &[u8]) {
         handed += 1;
     });
     if let Ok(ts) = parsed {
-        assert_eq!(handed, ts.streams.iter().map(|s| s.units.len()).sum());
+        assert_eq!(
+            handed,
+            ts.streams.iter().map(|s| s.units.len()).sum::<usize>()
+        );
         // Handing bytes over does not change what is parsed.
         let plain = Ts::parse(data, Limits::default()).expect("parses without bytes too");
         // Without keeping the index, the same units are handed over.
@@ -117,7 +118,10 @@ pub fn ps(data: &[u8]) {
         handed += 1;
     });
     if let Ok(ps) = parsed {
-        assert_eq!(handed, ps.streams.iter().map(|s| s.units.len()).sum());
+        assert_eq!(
+            handed,
+            ps.streams.iter().map(|s| s.units.len()).sum::<usize>()
+        );
         let plain = Ps::parse(data, Limits::default()).expect("parses without bytes too");
         // Without keeping the index, the same units are handed over.
         let mut streamed = 0usize;
@@ -140,7 +144,7 @@ pub fn ps(data: &[u8]) {
     }
 }
 
-/// Probing from the planned ranges ([`crate::probe_ranges`]): an image
+/// Probing from the planned ranges ([`custody_container::probe_ranges`]): an image
 /// holding only them (zeros elsewhere) probes exactly as the whole input,
 /// with and without the box tree; and a transport or program stream parsed
 /// through a [`Windowed`] input equals its slice parse ([`windowed`]), for
@@ -157,7 +161,7 @@ pub fn window(data: &[u8]) {
             boxes,
             ..Default::default()
         };
-        let plan = crate::summary::probe_ranges(len, opts, &mut |at, buf| {
+        let plan = custody_container::summary::probe_ranges(len, opts, &mut |at, buf| {
             let at = usize::try_from(at).expect("within the input");
             buf.copy_from_slice(&data[at..at + buf.len()]);
             Ok(())
@@ -204,7 +208,7 @@ impl Source for SliceSource<'_> {
 }
 
 /// What a parse produced and handed over, as text: equal texts, equal parses.
-fn handed_text(stream: usize, unit: &crate::es::Frame, bytes: Option<&[u8]>) -> String {
+fn handed_text(stream: usize, unit: &custody_container::es::Frame, bytes: Option<&[u8]>) -> String {
     use std::hash::{Hash, Hasher};
     let digest = bytes.map(|b| {
         let mut h = std::hash::DefaultHasher::new();
@@ -226,20 +230,23 @@ pub fn windowed(data: &[u8], window: usize) {
         samples: true,
         boxes: false,
     };
-    let is_ts = match crate::detect(data) {
-        Some(crate::Format::MpegTs { .. }) => true,
-        Some(crate::Format::MpegPs) => false,
+    let is_ts = match custody_container::detect(data) {
+        Some(custody_container::Format::MpegTs { .. }) => true,
+        Some(custody_container::Format::MpegPs) => false,
         _ => return,
     };
     assert_eq!(
         format!("{:?}", probe(data, opts)),
-        format!("{:?}", crate::summary::probe_input(input(), opts)),
+        format!(
+            "{:?}",
+            custody_container::summary::probe_input(input(), opts)
+        ),
         "probe, window {window}"
     );
     for keep in [true, false] {
         let (mut a, mut b) = (String::new(), String::new());
         let (slice, streamed) = if is_ts {
-            let text = |r: crate::Result<Ts<'_>>| {
+            let text = |r: custody_container::Result<Ts<'_>>| {
                 r.map(|t| {
                     format!(
                         "{} {:?} {:?} {:?}",
@@ -262,7 +269,7 @@ pub fn windowed(data: &[u8], window: usize) {
                 )),
             )
         } else {
-            let text = |r: crate::Result<Ps<'_>>| {
+            let text = |r: custody_container::Result<Ps<'_>>| {
                 r.map(|p| format!("{} {} {:?} {:?}", p.packs, p.mpeg1, p.streams, p.warnings))
             };
             (
