@@ -58,7 +58,10 @@ echo "demo: the station key (created on first use)" >&2
 target/release/custody key init
 echo >&2
 echo "demo: ingest: copy while hashing, re-verify from disk, probe, sign, log, catalog" >&2
-target/release/custody ingest demo-out/recorder --store "$store" --station dock-07 --operator demo
+# The recorder's clock runs on local time (UTC+1): the file names' times
+# become UTC start times, which the report and the access overlay show.
+target/release/custody ingest demo-out/recorder --store "$store" --station dock-07 --operator demo \
+  --utc-offset +01:00
 echo >&2
 echo "demo: ingest again: everything is already registered, nothing is copied into the store" >&2
 target/release/custody ingest demo-out/recorder --store "$store" --station dock-07 | tail -1
