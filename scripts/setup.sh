@@ -20,6 +20,8 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
+# GNU time: tests measure a command's peak resident memory with it.
+[ -x /usr/bin/time ] || need+=(time)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 # Fonts: the access copy's burned-in overlay (DejaVu Sans Mono) and the
 # plates drawn in redaction tests (no font is fetched at run time).

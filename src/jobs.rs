@@ -212,15 +212,7 @@ pub fn content_with(path: impl AsRef<Path>, mode: ReadMode) -> Result<ContentSum
     let tracks = match crate::stream::open_windowed(path, mode)? {
         Some(mut w) => custody_hash::content::content_hashes_input(&mut w, limits)
             .map_err(|e| crate::stream::parse_error(path, &mut w, e))?,
-        None => {
-            let ev = Evidence::open(path, mode).map_err(Error::io(path))?;
-            custody_hash::content::content_hashes(ev.bytes(), limits).map_err(|source| {
-                Error::Parse {
-                    path: path.to_path_buf(),
-                    source,
-                }
-            })?
-        }
+        None => crate::stream::content_indexed(path, mode, limits)?,
     };
     Ok(ContentSummary {
         path: path.display().to_string(),

@@ -55,3 +55,44 @@ pub(crate) fn parse_error(
         },
     }
 }
+
+/// Content hashes of a file read at random: mapped, it is hashed in place;
+/// not mapped, an MP4/MOV/3GP is read as a probe reads it (its index) and
+/// then sample by sample, never whole (other formats are read whole).
+pub(crate) fn content_indexed(
+    path: &Path,
+    mode: ReadMode,
+    limits: custody_container::Limits,
+) -> Result<Vec<custody_hash::content::TrackContent>> {
+    use custody_container::{Format, bmff::Mp4, detect};
+    let parse = |source| Error::Parse {
+        path: path.to_path_buf(),
+        source,
+    };
+    let ev = custody_io::Evidence::open_planned(path, mode, |len, read| {
+        custody_container::probe_ranges(len, Default::default(), read)
+    })
+    .map_err(Error::io(path))?;
+    if !ev.is_partial() || detect(ev.bytes()) != Some(Format::IsoBmff) {
+        let ev = if ev.is_partial() {
+            custody_io::Evidence::open(path, mode).map_err(Error::io(path))?
+        } else {
+            ev
+        };
+        return custody_hash::content::content_hashes(ev.bytes(), limits).map_err(parse);
+    }
+    let mp4 = Mp4::parse(ev.bytes(), limits).map_err(parse)?;
+    let file = custody_io::open_regular(path).map_err(Error::io(path))?;
+    let len = ev.bytes().len() as u64;
+    let mut failed = None;
+    let hashes = custody_hash::content::mp4_content_hashes_read(&mp4, len, |at, buf| {
+        custody_io::read_exact_at(&file, at, buf).inspect_err(|e| {
+            failed = Some(std::io::Error::new(e.kind(), e.to_string()));
+        })
+    });
+    match (hashes, failed) {
+        (Ok(h), _) => Ok(h),
+        (Err(_), Some(e)) => Err(Error::io(path)(e)),
+        (Err(source), None) => Err(parse(source)),
+    }
+}

@@ -1,6 +1,7 @@
 //! Probing a file that is not mapped (removable media, `--no-mmap`) reads
 //! only the ranges the probe looks at, and says exactly what a probe of the
-//! whole file says: every corpus file, and every stored fuzz input.
+//! whole file says; its content hashes, read sample by sample, equal those
+//! of the mapped file: every corpus file, and every stored fuzz input.
 
 mod common;
 
@@ -37,6 +38,24 @@ fn check(files: &[PathBuf]) -> (u64, u64, usize) {
             };
             let (whole, planned, r) = both(f, opts);
             assert_eq!(whole, planned, "{} (boxes {boxes})", f.display());
+            if !boxes {
+                // Content hashes: mapped, and read as a probe reads plus
+                // sample by sample (an MP4 is never read whole).
+                let content = |mode| {
+                    format!(
+                        "{:?}",
+                        custody::content_with(f, mode)
+                            .map(|c| c.tracks)
+                            .map_err(|e| (e.offset(), e.message()))
+                    )
+                };
+                assert_eq!(
+                    content(ReadMode::Map),
+                    content(ReadMode::Read),
+                    "content hashes of {}",
+                    f.display()
+                );
+            }
             let head = &std::fs::read(f).unwrap()[..len.min(16) as usize];
             if !boxes && custody_container::detect(head) == Some(custody_container::Format::IsoBmff)
             {

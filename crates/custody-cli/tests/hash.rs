@@ -252,6 +252,36 @@ fn probe_without_a_map_reads_the_index_of_a_5_tb_recording_not_5_tb() {
     let v = json(&o);
     assert_eq!(v["size"], len);
     assert_eq!(v["tracks"][0]["samples"], 60, "{v}");
+    // Its content hashes too: the index, then sample by sample (the image
+    // of the index is reserved, not resident: measured by the peak resident
+    // memory GNU time reports); the same as the recording's alone.
+    let small = dir.path().join("small.mp4");
+    std::fs::write(&small, custody_testkit::mp4::synthetic_recording(2, 30, 30)).unwrap();
+    let content = |p: &std::path::Path| {
+        let o = Command::new("/usr/bin/time")
+            .args(["-f", "peak %M KB"])
+            .arg(env!("CARGO_BIN_EXE_custody"))
+            .args([
+                "hash",
+                "--content",
+                "--no-mmap",
+                "--json",
+                p.to_str().unwrap(),
+            ])
+            .output()
+            .expect("GNU time (/usr/bin/time; scripts/setup.sh installs it)");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        let peak: u64 = err
+            .lines()
+            .find_map(|l| l.strip_prefix("peak ")?.strip_suffix(" KB")?.parse().ok())
+            .unwrap_or_else(|| panic!("no peak memory in {err}"));
+        (json(&o), peak)
+    };
+    let ((c, peak), (expect, _)) = (content(&path), content(&small));
+    assert_eq!(c["tracks"], expect["tracks"]);
+    assert_eq!(c["tracks"][0]["samples"], 60, "{c}");
+    assert!(peak < 64 * 1024, "{peak} KB resident for a 5 TB file");
 }
 
 /// Runs the binary with its address space capped at `mib` MiB (`ulimit -v`):

@@ -438,23 +438,7 @@ pub fn content_hashes(data: &[u8], limits: Limits) -> Result<Vec<TrackContent>, 
                 .tracks
                 .iter()
                 .map(|t| {
-                    let mut form = form_for(t.codec());
-                    let mut canon;
-                    if let Form::Nal { hevc, .. } = form {
-                        let cfg = t.entries.first().and_then(|e| e.config);
-                        let (params, n) =
-                            cfg.map_or((Vec::new(), 4), |c| out_of_band(&c.kind.0, c.bytes));
-                        form = Form::Nal {
-                            hevc,
-                            length_size: Some(n),
-                        };
-                        canon = Canon::new(form);
-                        for p in &params {
-                            canon.nal(p, hevc);
-                        }
-                    } else {
-                        canon = Canon::new(form);
-                    }
+                    let mut canon = track_canon(t);
                     let mut it = t.samples();
                     for s in it.by_ref() {
                         match mp4.sample_bytes(&s) {
@@ -475,6 +459,79 @@ pub fn content_hashes(data: &[u8], limits: Limits) -> Result<Vec<TrackContent>, 
         )),
         None => Err(Error::new(0, "", ErrorKind::Unrecognised)),
     }
+}
+
+/// A track's canonical form, primed with the parameter sets its sample
+/// entry carries out of band.
+fn track_canon(t: &custody_container::bmff::Track) -> Canon {
+    let form = form_for(t.codec());
+    if let Form::Nal { hevc, .. } = form {
+        let cfg = t.entries.first().and_then(|e| e.config);
+        let (params, n) = cfg.map_or((Vec::new(), 4), |c| out_of_band(&c.kind.0, c.bytes));
+        let mut canon = Canon::new(Form::Nal {
+            hevc,
+            length_size: Some(n),
+        });
+        for p in &params {
+            canon.nal(p, hevc);
+        }
+        canon
+    } else {
+        Canon::new(form)
+    }
+}
+
+/// The largest sample [`mp4_content_hashes_read`] reads into memory.
+pub const MAX_READ_SAMPLE: u32 = 256 << 20;
+
+/// Content hashes of an MP4/MOV/3GP file that is not mapped: `mp4` is its
+/// index (parsed from the ranges a probe reads, see
+/// `custody_container::probe_ranges`), `len` the file's length, and
+/// `read(offset, buf)` fills `buf` from the file. Each sample is read on
+/// its own, so memory holds the index and one sample, never the file; the
+/// hashes equal [`content_hashes`] over the whole file's bytes. A sample
+/// larger than [`MAX_READ_SAMPLE`] is refused (`Unsupported`, at its
+/// offset) rather than read.
+pub fn mp4_content_hashes_read(
+    mp4: &Mp4,
+    len: u64,
+    mut read: impl FnMut(u64, &mut [u8]) -> std::io::Result<()>,
+) -> Result<Vec<TrackContent>, Error> {
+    let mut buf = Vec::new();
+    let mut out = Vec::with_capacity(mp4.tracks.len());
+    for t in &mp4.tracks {
+        let mut canon = track_canon(t);
+        let mut it = t.samples();
+        for s in it.by_ref() {
+            // Where the whole file's bytes would give no sample, none.
+            let inside = s
+                .offset
+                .checked_add(s.size as u64)
+                .is_some_and(|end| end <= len)
+                && usize::try_from(s.offset).is_ok();
+            if !inside {
+                canon.missing += 1;
+                continue;
+            }
+            if s.size > MAX_READ_SAMPLE {
+                return Err(Error::new(
+                    s.offset,
+                    "",
+                    ErrorKind::Unsupported(format!(
+                        "a {}-byte sample read without mapping the file (at most {MAX_READ_SAMPLE})",
+                        s.size
+                    )),
+                ));
+            }
+            buf.resize(s.size as usize, 0);
+            read(s.offset, &mut buf)
+                .map_err(|e| Error::new(s.offset, "", ErrorKind::Read(e.to_string())))?;
+            canon.sample(&buf);
+        }
+        canon.missing += it.missing();
+        out.push(canon.finish(t.id, t.codec()));
+    }
+    Ok(out)
 }
 
 /// Content hashes of every stream of an MPEG-TS or MPEG-PS file read front

@@ -352,6 +352,12 @@ impl Evidence {
         self.read
     }
 
+    /// Whether only planned ranges were read ([`Evidence::open_planned`]):
+    /// the other bytes are zeros, not the file's.
+    pub fn is_partial(&self) -> bool {
+        matches!(self.bytes, Bytes::Sparse(_))
+    }
+
     /// Whether the bytes come from a memory map.
     pub fn is_mapped(&self) -> bool {
         matches!(self.bytes, Bytes::Map(_))
