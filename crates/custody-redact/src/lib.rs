@@ -2,7 +2,9 @@
 //! ([`Detector`]) that built-in detectors and a caller's own implement,
 //! built-in face and licence-plate detectors (ONNX models run in pure Rust
 //! with tract; feature `models`), tracking between detections, masks
-//! applied to decoded pictures in place, and the redaction log.
+//! applied to decoded pictures in place, manual regions, and the pipeline
+//! that puts them together ([`redact::redact`]: detect, track, re-encode
+//! with masks, write the redaction log).
 
 #![deny(missing_docs)]
 
@@ -11,6 +13,8 @@ mod frame;
 pub mod mask;
 #[cfg(feature = "models")]
 pub mod models;
+pub mod redact;
+pub mod regions;
 pub mod track;
 
 pub use detect::{BBox, Class, DetectError, Detection, Detector, nms};

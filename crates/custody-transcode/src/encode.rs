@@ -120,6 +120,10 @@ struct VideoWork {
     /// packets the encoder leaves without one, so the last picture keeps
     /// its time in the output's index.
     frame_ticks: i64,
+    /// Pictures decoded so far (the next one's number, presentation order).
+    pictures: u64,
+    /// The video stream's start, seconds (picture times are counted from it).
+    start: f64,
 }
 
 enum VideoEnc {
@@ -174,6 +178,8 @@ struct Job<'a> {
     /// when the proof is off).
     rec: Recorder,
     record: bool,
+    /// The caller's picture hook (`access`).
+    hook: Option<crate::PictureHook>,
 }
 
 fn video_encoder_options(profile: Profile, opts: &Options) -> ffmpeg::Dictionary<'static> {
@@ -561,6 +567,8 @@ fn run(
                 burner,
                 enc: enc.0,
                 enc_tb: st.time_base(),
+                pictures: 0,
+                start: crate::frames::video_start(&inp).unwrap_or(0.0),
                 frame_ticks: {
                     let r = st.avg_frame_rate();
                     if r.numerator() > 0 && r.denominator() > 0 {
@@ -727,6 +735,7 @@ fn run(
         retry: None,
         rec,
         record: opts.prove,
+        hook: opts.pictures.clone(),
     };
     let base = inp.start_seconds();
     let handle = |job: &mut Job, p: Packet, k: u64| -> Result<()> {
@@ -959,6 +968,13 @@ impl Job<'_> {
         }
         let v = &mut self.videos[i];
         v.prep.check(self.path, &f, pos)?;
+        let index = v.pictures;
+        v.pictures += 1;
+        let mut f = f;
+        if let Some(hook) = &self.hook {
+            let time = crate::picture::picture_time(&f, &v.dec, v.start);
+            hook.apply(self.path, &mut f, index, time)?;
+        }
         let f = if let Some(b) = &mut v.burner {
             let mut f = f;
             let pts = f.timestamp();

@@ -125,6 +125,18 @@ pub enum Error {
     /// The caller cancelled the job (its progress callback returned `false`).
     #[error("cancelled")]
     Cancelled,
+    /// The caller's picture hook (or visitor) refused a picture.
+    #[error("{}: picture {index}: {hook}: {message}", path.display())]
+    Hook {
+        /// The input.
+        path: PathBuf,
+        /// The hook's name.
+        hook: String,
+        /// The picture's number, from 0, in presentation order.
+        index: u64,
+        /// What the hook said.
+        message: String,
+    },
 }
 
 impl Error {
@@ -137,7 +149,8 @@ impl Error {
             | Error::Corrupt { path, .. }
             | Error::Ffmpeg { path, .. }
             | Error::Mismatch { path, .. }
-            | Error::Nothing { path, .. } => Some(path),
+            | Error::Nothing { path, .. }
+            | Error::Hook { path, .. } => Some(path),
             Error::MissingEncoder(_)
             | Error::MissingFilter(_)
             | Error::InvalidArgument(_)
@@ -172,6 +185,12 @@ impl Error {
                 format!("cannot be joined to {}: {detail}", first.display())
             }
             Error::Nothing { reason, .. } => reason.clone(),
+            Error::Hook {
+                hook,
+                index,
+                message,
+                ..
+            } => format!("picture {index}: {hook}: {message}"),
             other => other.to_string(),
         }
     }

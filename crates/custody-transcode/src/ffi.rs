@@ -281,3 +281,45 @@ pub(crate) fn is_intra_only(id: ffmpeg::codec::Id) -> bool {
         !d.is_null() && (*d).props & sys::AV_CODEC_PROP_INTRA_ONLY != 0
     }
 }
+
+/// Makes `f`'s buffers its own (copying them if the decoder, or anything
+/// else, still holds a reference): afterwards its samples may be changed
+/// without touching a picture the decoder predicts later ones from. False
+/// when FFmpeg could not allocate the copy.
+pub(crate) fn make_writable(f: &mut ffmpeg::frame::Video) -> bool {
+    // SAFETY: `f` wraps a valid AVFrame; av_frame_make_writable either
+    // leaves it as it is (every buffer already has one reference) or
+    // replaces its buffers with fresh copies, releasing the old references.
+    unsafe { sys::av_frame_make_writable(f.as_mut_ptr()) >= 0 }
+}
+
+/// The first `n` planes of `f` as disjoint mutable slices, each from its
+/// first row to the end of its last row's picture bytes (stride times rows
+/// less one, plus a row's bytes); an empty slice for a plane that is missing or laid out
+/// bottom-up. Call [`make_writable`] first: the slices are only safe to
+/// change when the frame's buffers are its own.
+pub(crate) fn planes_mut(f: &mut ffmpeg::frame::Video, n: usize) -> Vec<&mut [u8]> {
+    let (format, width) = (f.format(), f.width());
+    let n = n.min(f.planes()).min(4);
+    let rows: Vec<usize> = (0..n).map(|i| f.plane_height(i) as usize).collect();
+    // SAFETY: `f` wraps a valid AVFrame of `format` and `width`, whose
+    // plane `i` holds `plane_height(i)` rows of `linesize[i]` bytes from
+    // `data[i]` (FFmpeg's allocators reserve at least that). The planes of
+    // one frame never overlap, so the slices are disjoint; they borrow `f`
+    // mutably, so nothing else reaches the memory while they live.
+    unsafe {
+        let p = &mut *f.as_mut_ptr();
+        (0..n)
+            .map(|i| {
+                let stride = p.linesize[i];
+                let data = p.data[i];
+                let rb = row_bytes(format, width, i);
+                if data.is_null() || stride <= 0 || rows[i] == 0 || (stride as usize) < rb {
+                    return &mut [][..];
+                }
+                let len = (stride as usize) * (rows[i] - 1) + rb;
+                std::slice::from_raw_parts_mut(data, len)
+            })
+            .collect()
+    }
+}

@@ -55,6 +55,7 @@ mod frames;
 mod gops;
 mod output;
 mod overlay;
+mod picture;
 mod proof;
 mod source;
 mod source_hashes;
@@ -66,6 +67,9 @@ pub use frames::{
     frame_digests,
 };
 pub use overlay::{DEFAULT_FONT, Overlay};
+pub use picture::{
+    Picture, PictureFn, PictureFormat, PictureHook, PictureInfo, PictureMut, visit_pictures,
+};
 pub use proof::{Coverage, PacketProof, TrackProof, Unmatched, prove_copy};
 
 use std::collections::BTreeMap;
@@ -246,6 +250,10 @@ pub struct Options {
     /// (FFmpeg's `drawtext` filter); `None` (the default) leaves the
     /// pictures as they are.
     pub overlay: Option<Overlay>,
+    /// `access`: a function applied to every decoded picture before it is
+    /// encoded (masks for redaction), after its buffers are made its own;
+    /// `None` (the default) leaves the pictures as they are.
+    pub pictures: Option<PictureHook>,
 }
 
 impl Default for Options {
@@ -263,6 +271,7 @@ impl Default for Options {
             container: None,
             tags: Vec::new(),
             overlay: None,
+            pictures: None,
         }
     }
 }
@@ -286,6 +295,9 @@ impl Options {
                 m.insert("audio".into(), "aac copy, else aac 128k".into());
                 if let Some(o) = &self.overlay {
                     m.insert("overlay".into(), o.describe());
+                }
+                if let Some(h) = &self.pictures {
+                    m.insert("pictures".into(), h.name().to_string());
                 }
             }
             Profile::Clip => {
@@ -731,6 +743,11 @@ fn check_request(inputs: &[PathBuf], output: &Path, opts: &Options) -> Result<()
     if opts.overlay.is_some() && opts.profile != Profile::Access {
         return Err(Error::InvalidArgument(
             "--overlay belongs to the access profile".into(),
+        ));
+    }
+    if opts.pictures.is_some() && opts.profile != Profile::Access {
+        return Err(Error::InvalidArgument(
+            "a picture hook belongs to the access profile".into(),
         ));
     }
     if opts.crf > 51 {

@@ -1,0 +1,270 @@
+//! The picture hook and the picture visitor with the real FFmpeg: both see
+//! the same pictures, numbered and timed the same way, in presentation
+//! order; a change made by the hook reaches only the picture it was made
+//! in (the decoder's reference pictures are never written).
+
+use custody_transcode::{
+    Error, Options, PictureFormat, PictureHook, Profile, archive, visit_pictures,
+};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg is installed (scripts/setup.sh)");
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// 2 s of 320x240 at 30 fps, H.264 with B-pictures (decode order differs
+/// from presentation order) and long GOPs (most pictures are predicted).
+fn clip(dir: &Path) -> PathBuf {
+    let p = dir.join("clip.mp4");
+    let out = p.to_str().unwrap();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=320x240:r=30:d=2",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-bf",
+        "2",
+        "-g",
+        "60",
+        "-pix_fmt",
+        "yuv420p",
+        out,
+    ]);
+    p
+}
+
+/// 2 s of 320x240 at 30 fps whose pictures repeat every 16: H.264 with
+/// 16 reference pictures and no B-pictures, so that picture 16 is predicted
+/// from picture 0 (identical), long after a decoder (even with a frame
+/// thread per core) has given picture 0 out.
+fn periodic_clip(dir: &Path) -> PathBuf {
+    let p = dir.join("periodic.mp4");
+    let out = p.to_str().unwrap();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=320x240:r=30:d=2",
+        "-vf",
+        "trim=end_frame=16,loop=loop=3:size=16,setpts=N/30/TB",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-bf",
+        "0",
+        "-refs",
+        "16",
+        "-g",
+        "64",
+        "-pix_fmt",
+        "yuv420p",
+        out,
+    ]);
+    p
+}
+
+fn access(hook: Option<PictureHook>) -> Options {
+    Options {
+        profile: Profile::Access,
+        preset: "veryfast".into(),
+        pictures: hook,
+        ..Default::default()
+    }
+}
+
+/// Every picture of `path`, as (index, luma plane without padding).
+fn lumas(path: &Path) -> Vec<(u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    visit_pictures(
+        path,
+        |_| true,
+        |p| {
+            let (y, stride) = p.plane(0);
+            let (w, h) = (p.info.width as usize, p.info.height as usize);
+            let mut v = Vec::with_capacity(w * h);
+            for r in 0..h {
+                v.extend_from_slice(&y[r * stride..r * stride + w]);
+            }
+            out.push((p.info.index, v));
+            Ok(true)
+        },
+    )
+    .unwrap();
+    out
+}
+
+type Seen = Vec<(u64, f64, [u8; 32])>;
+
+/// BLAKE3 of a 4:2:0 picture's samples (padding left out).
+fn digest(planes: [(&[u8], usize); 3], w: usize, h: usize) -> [u8; 32] {
+    let mut d = blake3::Hasher::new();
+    for (i, (data, stride)) in planes.into_iter().enumerate() {
+        let (pw, ph) = if i == 0 {
+            (w, h)
+        } else {
+            (w.div_ceil(2), h.div_ceil(2))
+        };
+        for r in 0..ph {
+            d.update(&data[r * stride..r * stride + pw]);
+        }
+    }
+    *d.finalize().as_bytes()
+}
+
+#[test]
+fn the_hook_and_the_visitor_see_the_same_pictures_in_presentation_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path());
+    let mut visited: Seen = Vec::new();
+    let n = visit_pictures(
+        &src,
+        |_| true,
+        |p| {
+            assert_eq!(p.info.format, PictureFormat::Yuv420p);
+            let (w, h) = (p.info.width as usize, p.info.height as usize);
+            let d = digest([p.plane(0), p.plane(1), p.plane(2)], w, h);
+            visited.push((p.info.index, p.info.time, d));
+            Ok(true)
+        },
+    )
+    .unwrap();
+    assert_eq!(n, 60);
+    let hooked: Arc<Mutex<Seen>> = Arc::default();
+    let h2 = hooked.clone();
+    let hook = PictureHook::new("record", move |p| {
+        let (w, h) = (p.info.width as usize, p.info.height as usize);
+        let q = p.as_picture();
+        let r = digest([q.plane(0), q.plane(1), q.plane(2)], w, h);
+        h2.lock().unwrap().push((p.info.index, p.info.time, r));
+        Ok(())
+    });
+    let out = dir.path().join("out.mp4");
+    let done = archive(&[&src], &out, &access(Some(hook)), |_| true).unwrap();
+    assert!(done.kept);
+    assert_eq!(
+        done.parameters.get("pictures").map(String::as_str),
+        Some("record")
+    );
+    let hooked = hooked.lock().unwrap();
+    assert_eq!(hooked.len(), 60);
+    for (i, ((vi, vt, vd), (hi, ht, hd))) in visited.iter().zip(hooked.iter()).enumerate() {
+        assert_eq!((*vi, *hi), (i as u64, i as u64));
+        assert!((vt - i as f64 / 30.0).abs() < 1e-3, "picture {i} at {vt} s");
+        assert_eq!(vt, ht);
+        // The bytes may be copied (made writable) but not changed.
+        assert_eq!(vd, hd, "picture {i}: the hook saw other bytes");
+    }
+}
+
+#[test]
+fn a_change_to_the_first_picture_stays_in_the_first_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = periodic_clip(dir.path());
+    // A black rectangle over the (static) middle of picture 0 only.
+    let (x0, y0, x1, y1) = (96usize, 64usize, 224usize, 176usize);
+    let hook = PictureHook::new("blacken-first", move |p| {
+        if p.info.index != 0 {
+            return Ok(());
+        }
+        let (y, stride) = p.plane_mut(0).ok_or("no luma")?;
+        for r in y0..y1 {
+            y[r * stride + x0..r * stride + x1].fill(16);
+        }
+        Ok(())
+    });
+    let plain = dir.path().join("plain.mp4");
+    let masked = dir.path().join("masked.mp4");
+    archive(&[&src], &plain, &access(None), |_| true).unwrap();
+    archive(&[&src], &masked, &access(Some(hook)), |_| true).unwrap();
+    let (a, b, s) = (lumas(&plain), lumas(&masked), lumas(&src));
+    assert_eq!((a.len(), b.len()), (64, 64));
+    let mean_diff = |p: &[u8], q: &[u8]| {
+        let mut sum = 0u64;
+        for r in y0..y1 {
+            for c in x0..x1 {
+                sum += p[r * 320 + c].abs_diff(q[r * 320 + c]) as u64;
+            }
+        }
+        sum as f64 / ((y1 - y0) * (x1 - x0)) as f64
+    };
+    let black = vec![16u8; 320 * 240];
+    // The source has detail there; picture 0 of the output is black there.
+    assert!(mean_diff(&s[0].1, &black) > 40.0);
+    assert!(mean_diff(&b[0].1, &black) < 4.0);
+    // Every later picture is as the plain access copy's: had the hook
+    // written into the decoder's reference picture, the black would have
+    // been carried into the pictures predicted from it.
+    for i in 1..64 {
+        let d = mean_diff(&a[i].1, &b[i].1);
+        assert!(
+            d < 4.0,
+            "picture {i}: {d} from the plain access copy inside the mask"
+        );
+        let d = mean_diff(&s[i].1, &b[i].1);
+        assert!(d < 6.0, "picture {i}: {d} from the source inside the mask");
+    }
+}
+
+#[test]
+fn a_hook_error_stops_the_job_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path());
+    let hook = PictureHook::new("refuse", |p| {
+        if p.info.index == 7 {
+            Err("no".into())
+        } else {
+            Ok(())
+        }
+    });
+    let out = dir.path().join("out.mp4");
+    let e = archive(&[&src], &out, &access(Some(hook)), |_| true).unwrap_err();
+    assert!(
+        matches!(&e, Error::Hook { index: 7, hook, .. } if hook == "refuse"),
+        "{e:?}"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    // A visitor's error ends the visit with it.
+    let e = visit_pictures(
+        &src,
+        |_| true,
+        |p| {
+            if p.info.index == 3 {
+                Err(Error::InvalidArgument("stop".into()))
+            } else {
+                Ok(true)
+            }
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument(_)));
+    // And a preservation job refuses a hook.
+    let opts = Options {
+        profile: Profile::Preservation,
+        ..access(Some(PictureHook::new("x", |_| Ok(()))))
+    };
+    assert!(matches!(
+        archive(&[&src], dir.path().join("p.mkv"), &opts, |_| true),
+        Err(Error::InvalidArgument(_))
+    ));
+}
