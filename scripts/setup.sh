@@ -71,7 +71,13 @@ if [ ! -f target/opencv-doc/data/Megamind.avi ]; then
   echo "setup: extracting test pictures from Debian's opencv-doc" >&2
   work=$(mktemp -d)
   chmod 755 "$work"   # apt's download user writes there
-  (cd "$work" && apt-get download -q opencv-doc >/dev/null)
+  if ! (cd "$work" && apt-get download -q opencv-doc >/dev/null 2>&1); then
+    # No package lists yet (a fresh image): fetch them, then try again.
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    (cd "$work" && apt-get download -q opencv-doc >/dev/null)
+  fi
   dpkg-deb -x "$work"/opencv-doc_*.deb "$work/x"
   mkdir -p target/opencv-doc
   rm -rf target/opencv-doc/data
