@@ -122,6 +122,9 @@ struct VideoWork {
     frame_ticks: i64,
     /// Pictures decoded so far (the next one's number, presentation order).
     pictures: u64,
+    /// The last picture's timestamp given to the encoder: a picture the
+    /// decoder leaves without one follows it by one picture's duration.
+    last_pts: Option<i64>,
     /// The video stream's start, seconds (picture times are counted from it).
     start: f64,
 }
@@ -568,6 +571,7 @@ fn run(
                 enc: enc.0,
                 enc_tb: st.time_base(),
                 pictures: 0,
+                last_pts: None,
                 start: crate::frames::video_start(&inp).unwrap_or(0.0),
                 frame_ticks: {
                     let r = st.avg_frame_rate();
@@ -1011,6 +1015,13 @@ impl Job<'_> {
             // Same bytes, labelled with the layout the encoder takes.
             v.prep.label(f)
         };
+        let mut f = f;
+        if f.pts().is_none() {
+            // A picture without a timestamp (the last of some AVI streams):
+            // one picture after the previous, never the previous's own.
+            f.set_pts(v.last_pts.map(|l| l + v.frame_ticks.max(1)));
+        }
+        v.last_pts = f.pts().or(v.last_pts);
         let tb = v.enc_tb;
         let o = v.o;
         let ticks = v.frame_ticks;

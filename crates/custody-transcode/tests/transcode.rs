@@ -474,6 +474,73 @@ fn access_copy_is_h264_aac_faststart_with_every_picture() {
     assert!(moov < mdat, "faststart");
 }
 
+/// An AVI of MPEG-4 Part 2 with B-frames leaves its last pictures without a
+/// timestamp: the access copy gives each the next time, so its times
+/// increase and the ffmpeg CLI decodes it without an error.
+#[test]
+fn pictures_without_timestamps_get_increasing_times_in_an_access_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("bf.avi");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=320x240:r=25:d=2",
+        "-c:v",
+        "mpeg4",
+        "-bf",
+        "2",
+        s(&src),
+    ]);
+    let frames = ffprobe(&[
+        "-select_streams",
+        "v",
+        "-show_entries",
+        "frame=pts",
+        "-of",
+        "csv",
+        s(&src),
+    ]);
+    assert!(
+        frames.contains("frame,N/A"),
+        "the source has untimed pictures: {frames}"
+    );
+    let out = dir.path().join("access.mp4");
+    let o = Options {
+        profile: Profile::Access,
+        preset: "ultrafast".into(),
+        ..Default::default()
+    };
+    let a = archive(&[&src], &out, &o, |_| true).unwrap();
+    proof_ok(&a);
+    let dec = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i", s(&out), "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&dec.stderr);
+    assert!(dec.status.success() && stderr.trim().is_empty(), "{stderr}");
+    let pts: Vec<i64> = ffprobe(&[
+        "-select_streams",
+        "v",
+        "-show_entries",
+        "packet=pts",
+        "-of",
+        "csv=p=0",
+        s(&out),
+    ])
+    .lines()
+    .map(|l| l.trim().parse().unwrap())
+    .collect();
+    let mut sorted = pts.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(
+        sorted.len(),
+        50,
+        "50 pictures, each at its own time: {pts:?}"
+    );
+}
+
 /// Frame `n` of `file` as 8-bit gray pixels (the ffmpeg CLI decodes it).
 fn gray_frame(file: &Path, n: u32, out: &Path) -> Vec<u8> {
     ffmpeg(&[
