@@ -66,6 +66,22 @@ impl Prep {
         })
     }
 
+    /// A picture converted from `from` (by the overlay or the scaler),
+    /// with `from`'s colour description, range and presentation time.
+    fn converted(&self, from: &frame::Video, mut out: frame::Video) -> frame::Video {
+        out.set_color_range(if self.full_range {
+            ffmpeg::color::Range::JPEG
+        } else {
+            from.color_range()
+        });
+        out.set_color_primaries(from.color_primaries());
+        out.set_color_transfer_characteristic(from.color_transfer_characteristic());
+        out.set_color_space(from.color_space());
+        out.set_pts(from.timestamp());
+        out.set_kind(ffmpeg::picture::Type::None);
+        out
+    }
+
     /// Labels a picture's bytes as the encoder takes them (no conversion:
     /// the same bytes), with its presentation time as its timestamp.
     fn label(&self, mut f: frame::Video) -> frame::Video {
@@ -981,36 +997,15 @@ impl Job<'_> {
         }
         let f = if let Some(b) = &mut v.burner {
             let mut f = f;
-            let pts = f.timestamp();
             // The decoded bytes, labelled `yuv*` (the range is kept apart).
             f.set_format(unj(f.format()).0);
-            let mut out = b.burn(&f)?;
-            out.set_color_range(if v.prep.full_range {
-                ffmpeg::color::Range::JPEG
-            } else {
-                f.color_range()
-            });
-            out.set_color_primaries(f.color_primaries());
-            out.set_color_transfer_characteristic(f.color_transfer_characteristic());
-            out.set_color_space(f.color_space());
-            out.set_pts(pts);
-            out.set_kind(ffmpeg::picture::Type::None);
-            out
+            let out = b.burn(&f)?;
+            v.prep.converted(&f, out)
         } else if let Some(sc) = &mut v.scaler {
             let mut out = frame::Video::empty();
             sc.run(&f, &mut out)
                 .map_err(|e| Error::ffmpeg(self.path, "converting a picture", e))?;
-            out.set_color_range(if v.prep.full_range {
-                ffmpeg::color::Range::JPEG
-            } else {
-                f.color_range()
-            });
-            out.set_color_primaries(f.color_primaries());
-            out.set_color_transfer_characteristic(f.color_transfer_characteristic());
-            out.set_color_space(f.color_space());
-            out.set_pts(f.timestamp());
-            out.set_kind(ffmpeg::picture::Type::None);
-            out
+            v.prep.converted(&f, out)
         } else {
             // Same bytes, labelled with the layout the encoder takes.
             v.prep.label(f)
