@@ -101,6 +101,17 @@ pub enum Error {
         /// The cause, with its position in the file when known.
         source: Box<custody_transcode::Error>,
     },
+    /// A redaction could not be made: a model missing or not the one
+    /// pinned (the message names the set-up command), a regions file that
+    /// cannot be used, a detector that failed. No output is left behind.
+    #[cfg(feature = "redact")]
+    #[error("{}: {source}", path.display())]
+    Redact {
+        /// The input, or the file concerned (a model, the regions file).
+        path: PathBuf,
+        /// The cause.
+        source: Box<custody_redact::redact::RedactError>,
+    },
     /// A derivative could not be registered in a store: a source not
     /// registered there, a key that is not the store's, bytes that changed.
     #[error("{}: {source}", path.display())]
@@ -164,6 +175,8 @@ impl Error {
             | Error::Derive { path, .. } => Some(path),
             #[cfg(feature = "transcode")]
             Error::Transcode { path, .. } => Some(path),
+            #[cfg(feature = "redact")]
+            Error::Redact { path, .. } => Some(path),
             Error::InvalidArgument(_) | Error::Cancelled => None,
         }
     }
@@ -205,6 +218,8 @@ impl Error {
             Error::Derive { source, .. } => source.to_string(),
             #[cfg(feature = "transcode")]
             Error::Transcode { source, .. } => source.message(),
+            #[cfg(feature = "redact")]
+            Error::Redact { source, .. } => source.to_string(),
             Error::InvalidArgument(m) => m.clone(),
             Error::Cancelled => "cancelled".into(),
         }

@@ -406,9 +406,17 @@ pub fn archive<P: AsRef<Path>>(
     if let (Some(o), Some(first)) = (opts.overlay.as_mut(), inputs.first()) {
         crate::provenance::fill_overlay(o, None, first.as_ref());
     }
-    // Container-independent content hashes of each source the parsers
-    // read (MP4, MPEG-TS, MPEG-PS), so the derivative names its source's
-    // content as well as its bytes; `-` where they do not apply.
+    opts.tags.extend(source_content_tag(inputs));
+    custody_transcode::archive(inputs, output, &opts, progress)
+        .map_err(|e| Error::transcode(fallback, e))
+}
+
+/// The `CUSTODY_SOURCE_CONTENT` tag: the container-independent content
+/// hashes of each source the parsers read (MP4, MPEG-TS, MPEG-PS), so that a
+/// derivative names its source's content as well as its bytes; `-` where
+/// they do not apply. `None` for an empty first source.
+#[cfg(feature = "transcode")]
+pub(crate) fn source_content_tag<P: AsRef<Path>>(inputs: &[P]) -> Option<(String, String)> {
     let mut parts = Vec::new();
     for p in inputs {
         let p = p.as_ref();
@@ -433,18 +441,16 @@ pub fn archive<P: AsRef<Path>>(
             Err(_) => "-".into(),
         });
     }
-    if !parts.is_empty() {
-        opts.tags.push((
+    (!parts.is_empty()).then(|| {
+        (
             "CUSTODY_SOURCE_CONTENT".into(),
             format!(
                 "v{} {}",
                 custody_hash::content::CONTENT_VERSION,
                 parts.join("; ")
             ),
-        ));
-    }
-    custody_transcode::archive(inputs, output, &opts, progress)
-        .map_err(|e| Error::transcode(fallback, e))
+        )
+    })
 }
 
 /// Where [`archive_to_store`] registers a derivative.
@@ -501,7 +507,6 @@ pub fn archive_to_store<P: AsRef<Path>>(
     target: &StoreTarget<'_>,
     progress: impl FnMut(custody_transcode::Progress) -> bool,
 ) -> Result<StoredArchive> {
-    use custody_evidence::derive::DeriveError;
     let output = output.as_ref();
     let dir = target.store;
     let store = DirStore::open_existing(dir).map_err(Error::io(dir))?;
@@ -511,6 +516,47 @@ pub fn archive_to_store<P: AsRef<Path>>(
                 .into(),
         ));
     }
+    let first_recording = check_store(&store, target, inputs)?;
+    let mut opts = opts.clone();
+    if let (Some(o), Some(first)) = (opts.overlay.as_mut(), inputs.first()) {
+        crate::provenance::fill_overlay(o, first_recording.as_ref(), first.as_ref());
+    }
+    let archived = archive(inputs, output, &opts, progress)?;
+    let Some(derivation) = crate::provenance::derivation(&archived) else {
+        return Ok(StoredArchive {
+            archived,
+            registration: None,
+        });
+    };
+    let registration = custody_evidence::derive::register(
+        &store,
+        target.key,
+        output,
+        Some(&archived.blake3),
+        derivation,
+        target.who,
+    )
+    .map_err(|source| Error::Derive {
+        path: output.to_path_buf(),
+        source,
+    })?;
+    Ok(StoredArchive {
+        archived,
+        registration: Some(registration),
+    })
+}
+
+/// Checks, before anything is made, that `target.key` is one of the store's
+/// keys and that every input is registered there; returns the first
+/// input's recording, as its signed manifest says.
+#[cfg(feature = "transcode")]
+pub(crate) fn check_store<P: AsRef<Path>>(
+    store: &DirStore,
+    target: &StoreTarget<'_>,
+    inputs: &[P],
+) -> Result<Option<custody_evidence::manifest::Recording>> {
+    use custody_evidence::derive::DeriveError;
+    let dir = target.store;
     let derive_error = |path: &Path, source| Error::Derive {
         path: path.to_path_buf(),
         source,
@@ -539,7 +585,7 @@ pub fn archive_to_store<P: AsRef<Path>>(
         }
         if first_recording.is_none() {
             let (trust, _, _) =
-                custody_evidence::keyring::trust_store(&store, &[]).map_err(Error::io(dir))?;
+                custody_evidence::keyring::trust_store(store, &[]).map_err(Error::io(dir))?;
             first_recording = store
                 .manifest_bytes(&b3)
                 .ok()
@@ -549,30 +595,7 @@ pub fn archive_to_store<P: AsRef<Path>>(
                 .map(|m| m.manifest.recording);
         }
     }
-    let mut opts = opts.clone();
-    if let (Some(o), Some(first)) = (opts.overlay.as_mut(), inputs.first()) {
-        crate::provenance::fill_overlay(o, first_recording.as_ref(), first.as_ref());
-    }
-    let archived = archive(inputs, output, &opts, progress)?;
-    let Some(derivation) = crate::provenance::derivation(&archived) else {
-        return Ok(StoredArchive {
-            archived,
-            registration: None,
-        });
-    };
-    let registration = custody_evidence::derive::register(
-        &store,
-        target.key,
-        output,
-        Some(&archived.blake3),
-        derivation,
-        target.who,
-    )
-    .map_err(|e| derive_error(output, e))?;
-    Ok(StoredArchive {
-        archived,
-        registration: Some(registration),
-    })
+    Ok(first_recording)
 }
 
 /// Compares the files `a` and `b` by their decoded pictures and sound (video

@@ -15,6 +15,9 @@
 //!   verification and supervision reports.
 //! - `transcode` (feature `transcode`): FFmpeg pipelines (remux, join, clip,
 //!   preservation master, access copy) and their proofs.
+//! - `redact` (feature `redact`; `models` adds the built-in face and plate
+//!   detectors): detector hooks, tracking, masks and the redaction log, with
+//!   the jobs `detect`, `redact` and `redact_to_store`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -23,6 +26,8 @@ mod error;
 mod jobs;
 #[cfg(feature = "transcode")]
 mod provenance;
+#[cfg(feature = "redact")]
+mod redaction;
 mod station;
 mod stream;
 
@@ -30,6 +35,8 @@ pub use custody_container as container;
 pub use custody_evidence as evidence;
 pub use custody_hash as hash;
 pub use custody_io as io;
+#[cfg(feature = "redact")]
+pub use custody_redact as redact;
 #[cfg(feature = "transcode")]
 pub use custody_transcode as transcode;
 pub use error::{Error, Result};
@@ -40,6 +47,8 @@ pub use jobs::{
 };
 #[cfg(feature = "transcode")]
 pub use jobs::{StoreTarget, StoredArchive, archive, archive_to_store, compare};
+#[cfg(feature = "redact")]
+pub use redaction::{StoredRedaction, detect, redact, redact_to_store};
 pub use station::{
     KeyListing, Rebuilt, StationKeyInfo, Trusted, catalog_list, catalog_rebuild, init_key,
     list_keys, log_anchor, read_anchor, read_device_offsets, read_patterns, report, rotate_key,

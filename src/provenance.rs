@@ -3,7 +3,8 @@
 //! shows ([`fill_overlay`]).
 
 use custody_evidence::manifest::{Derivation, DerivationProof, ProofTrack, Recording, Software};
-use custody_transcode::{Archived, Overlay, PacketProof, Proof};
+use custody_transcode::{Archived, Overlay, PacketProof, Proof, TrackOutcome};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The tool named in a derivation's `software.tool`.
@@ -13,15 +14,38 @@ const TOOL: &str = concat!("custody ", env!("CARGO_PKG_VERSION"));
 /// parameter (with the container), the software and the proof. `None`
 /// when the output was not proven (only a proven derivative is recorded).
 pub(crate) fn derivation(a: &Archived) -> Option<Derivation> {
-    let proof = match a.proof.as_ref()? {
+    let mut parameters = a.parameters.clone();
+    parameters.insert("container".into(), a.container.muxer().into());
+    record(
+        a.proof.as_ref()?,
+        &a.tracks,
+        a.sources.iter().map(|s| s.blake3.clone()).collect(),
+        a.profile.name(),
+        parameters,
+        &a.ffmpeg,
+    )
+}
+
+/// The derivation record of an output made from `sources` (their BLAKE3)
+/// by `profile` with `parameters`, proven by `proof` (`None` when the proof
+/// failed); `tracks` names the output's tracks by kind.
+pub(crate) fn record(
+    proof: &Proof,
+    tracks: &[TrackOutcome],
+    sources: Vec<String>,
+    profile: &str,
+    parameters: BTreeMap<String, String>,
+    ffmpeg: &str,
+) -> Option<Derivation> {
+    let proof = match proof {
         p if !p.ok() => return None,
         Proof::Packets(p) => DerivationProof {
             kind: "packets".into(),
             result: "packets_matched".into(),
-            tracks: packet_tracks(a, p),
+            tracks: packet_tracks(tracks, p),
         },
         Proof::Frames(f) => {
-            let mut tracks: Vec<ProofTrack> = f
+            let mut proof_tracks: Vec<ProofTrack> = f
                 .comparison
                 .streams
                 .iter()
@@ -36,7 +60,7 @@ pub(crate) fn derivation(a: &Archived) -> Option<Derivation> {
                 })
                 .collect();
             if let Some(p) = &f.copies {
-                tracks.extend(packet_tracks(a, p));
+                proof_tracks.extend(packet_tracks(tracks, p));
             }
             DerivationProof {
                 kind: "frames".into(),
@@ -46,32 +70,29 @@ pub(crate) fn derivation(a: &Archived) -> Option<Derivation> {
                     "lossy"
                 }
                 .into(),
-                tracks,
+                tracks: proof_tracks,
             }
         }
     };
-    let mut parameters = a.parameters.clone();
-    parameters.insert("container".into(), a.container.muxer().into());
     Some(Derivation {
-        sources: a.sources.iter().map(|s| s.blake3.clone()).collect(),
-        profile: a.profile.name().into(),
+        sources,
+        profile: profile.into(),
         parameters,
         software: Software {
             tool: TOOL.into(),
-            ffmpeg: a.ffmpeg.clone(),
+            ffmpeg: ffmpeg.into(),
         },
         proof,
     })
 }
 
 /// The packet-proof tracks of `p`, each named by the kind of its output track.
-fn packet_tracks(a: &Archived, p: &PacketProof) -> Vec<ProofTrack> {
+fn packet_tracks(tracks: &[TrackOutcome], p: &PacketProof) -> Vec<ProofTrack> {
     p.tracks
         .iter()
         .map(|t| ProofTrack {
             output_stream: t.output_stream as u64,
-            kind: a
-                .tracks
+            kind: tracks
                 .iter()
                 .find(|o| o.output_stream == Some(t.output_stream))
                 .map_or_else(|| t.codec.clone(), |o| o.kind.clone()),

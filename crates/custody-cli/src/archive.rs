@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Ctrl-C stops the job between packets; the partial output is removed.
-fn interrupt_flag() -> Arc<AtomicBool> {
+pub(crate) fn interrupt_flag() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let f = flag.clone();
     // A second handler cannot be installed; the job then simply runs on.
@@ -22,7 +22,7 @@ fn interrupt_flag() -> Arc<AtomicBool> {
     flag
 }
 
-fn bar() -> Option<indicatif::ProgressBar> {
+pub(crate) fn bar() -> Option<indicatif::ProgressBar> {
     std::io::stderr().is_terminal().then(|| {
         let pb = indicatif::ProgressBar::new(1000);
         pb.set_style(
@@ -205,7 +205,7 @@ fn comparison_lines(c: &Comparison) -> String {
 }
 
 /// What `--store` did with an output, for people.
-fn registration_line(store: &Path, r: Option<&Registration>) -> String {
+pub(crate) fn registration_line(store: &Path, r: Option<&Registration>) -> String {
     let store = safe(&store.display().to_string());
     match r {
         None => format!("  not registered in {store}: the output failed its proof\n"),
@@ -251,7 +251,7 @@ fn overlay(args: &ArchiveArgs) -> Result<Option<Overlay>, Failure> {
 }
 
 /// Ends a run that could not start: the failure, and exit 2.
-fn cannot_start(f: &Failure, json: bool) -> ExitCode {
+pub(crate) fn cannot_start(f: &Failure, json: bool) -> ExitCode {
     let mut values = Vec::new();
     fail(f, json, &mut values);
     if json {
@@ -260,7 +260,7 @@ fn cannot_start(f: &Failure, json: bool) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn fail(f: &Failure, json: bool, values: &mut Vec<serde_json::Value>) {
+pub(crate) fn fail(f: &Failure, json: bool, values: &mut Vec<serde_json::Value>) {
     eprintln!("custody: {}: {}", safe(&f.path), safe(&f.message));
     if json {
         values.push(f.json());

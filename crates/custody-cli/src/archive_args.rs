@@ -134,7 +134,7 @@ pub(crate) fn hand_over() -> std::process::ExitCode {
         Ok(h) if h.is_file() => h,
         _ => {
             eprintln!(
-                "custody: custody-archive, which runs archive and compare, is not installed beside custody"
+                "custody: custody-archive, which runs archive, compare, detect and redact, is not installed beside custody"
             );
             return std::process::ExitCode::from(2);
         }

@@ -1,11 +1,13 @@
-//! `custody-archive`: runs `custody archive` and `custody compare`, which
-//! `custody` hands to it. Kept apart because it links FFmpeg's libraries,
+//! `custody-archive`: runs `custody archive`, `compare`, `detect` and
+//! `redact`, which `custody` hands to it. Kept apart because it links FFmpeg's libraries,
 //! whose loading would slow every other command down.
 
 mod archive;
 mod archive_args;
 #[allow(dead_code)]
 mod common;
+mod redact;
+mod redact_args;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -14,7 +16,7 @@ use std::process::ExitCode;
 #[command(
     name = "custody",
     version,
-    about = "Archival derivatives of recorder media, proven against their originals"
+    about = "Archival and redacted derivatives of recorder media, proven against their originals"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -27,6 +29,10 @@ enum Command {
     Archive(Box<archive_args::ArchiveArgs>),
     /// Compare two files by their decoded pictures and sound.
     Compare(archive_args::CompareArgs),
+    /// Find faces and licence plates, picture by picture.
+    Detect(redact_args::DetectArgs),
+    /// Make a redacted copy with its redaction log.
+    Redact(Box<redact_args::RedactArgs>),
 }
 
 fn main() -> ExitCode {
@@ -35,5 +41,7 @@ fn main() -> ExitCode {
     match &cli.command {
         Command::Archive(args) => archive::run(args),
         Command::Compare(args) => archive::compare(args),
+        Command::Detect(args) => redact::detect(args),
+        Command::Redact(args) => redact::redact(args),
     }
 }

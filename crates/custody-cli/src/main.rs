@@ -6,6 +6,7 @@ mod common;
 mod evidence;
 mod hash;
 mod probe;
+mod redact_args;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -98,6 +99,26 @@ enum Command {
     /// Exit 0 when identical, 1 when they differ (the first differing
     /// picture, plane and position, and how many differ), 2 on error.
     Compare(archive_args::CompareArgs),
+    /// Find faces and licence plates in videos and pictures, picture by
+    /// picture (for review tools and for measuring recall).
+    ///
+    /// Exit 0 when every file was looked at (whether or not anything was
+    /// found), 2 when one could not be (a damaged input, a model missing or
+    /// not the one pinned: the message names the set-up command).
+    Detect(redact_args::DetectArgs),
+    /// Make a redacted copy of a recording: faces, plates and manual
+    /// regions masked in every picture, with a redaction log (JSON) and
+    /// its tracks (CSV) beside the copy.
+    ///
+    /// With --store, the copy is registered in the evidence store as a
+    /// derivative of the original (which must be registered there).
+    ///
+    /// Exit 0 when the copy was written, holds every picture of the
+    /// original at its time and, with --store, is registered; 1 when that
+    /// check failed (the copy is removed, nothing is registered); 2 when it
+    /// could not be made (a damaged input, a model missing or not the one
+    /// pinned, a bad regions file; nothing is left behind).
+    Redact(Box<redact_args::RedactArgs>),
 }
 
 #[derive(clap::Args)]
@@ -141,6 +162,8 @@ fn main() -> ExitCode {
         Command::Catalog(cmd) => evidence::catalog(cmd),
         // Run by `custody-archive`, beside this binary: only it loads
         // FFmpeg's libraries (tens of milliseconds at every start).
-        Command::Archive(_) | Command::Compare(_) => archive_args::hand_over(),
+        Command::Archive(_) | Command::Compare(_) | Command::Detect(_) | Command::Redact(_) => {
+            archive_args::hand_over()
+        }
     }
 }

@@ -131,6 +131,10 @@ pub struct RedactOptions {
     pub preset: String,
     /// Worker threads for the encoder (0: one per core).
     pub threads: usize,
+    /// The original's container-independent content hashes, as text
+    /// (`custody::redact` fills it): logged with the original's hash and
+    /// written into the copy's `CUSTODY_SOURCE_CONTENT` tag.
+    pub source_content: Option<String>,
 }
 
 impl Default for RedactOptions {
@@ -148,6 +152,7 @@ impl Default for RedactOptions {
             crf: 23,
             preset: "medium".into(),
             threads: 0,
+            source_content: None,
         }
     }
 }
@@ -182,6 +187,9 @@ pub struct Hashed {
     pub size: u64,
     /// Its BLAKE3, hex.
     pub blake3: String,
+    /// Its container-independent content hashes, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
 }
 
 /// The parameters a redaction ran with, as logged.
@@ -266,6 +274,14 @@ pub struct Redacted {
     pub counts: Counts,
     /// The audio: passed through unchanged (not muted, not bleeped).
     pub audio: String,
+    /// What became of each track of the original (video encoded, audio
+    /// copied or encoded, other tracks dropped, each with its reason).
+    pub streams: Vec<custody_transcode::TrackOutcome>,
+    /// The check that the copy holds every picture (and sound) of the
+    /// original at its time.
+    pub proof: Option<custody_transcode::Proof>,
+    /// What the encode noticed.
+    pub warnings: Vec<String>,
     /// Seconds spent.
     pub timing: Timing,
 }
@@ -501,6 +517,11 @@ pub fn redact(
         pictures: Some(PictureHook::new("redact", move |p| {
             hook_plan.apply(p).map(|_| ())
         })),
+        tags: opts
+            .source_content
+            .iter()
+            .map(|c| ("CUSTODY_SOURCE_CONTENT".to_string(), c.clone()))
+            .collect(),
         ..Default::default()
     };
     let started = Instant::now();
@@ -536,11 +557,13 @@ pub fn redact(
             path: src.path.clone(),
             size: src.size,
             blake3: src.blake3.clone(),
+            content: opts.source_content.clone(),
         },
         output: Hashed {
             path: output.to_path_buf(),
             size: archived.size,
             blake3: archived.blake3.clone(),
+            content: None,
         },
         log: log_path(output),
         tracks_csv: csv_path(output),
@@ -570,6 +593,9 @@ pub fn redact(
         ffmpeg: archived.ffmpeg.clone(),
         version: format!("custody-redact {}", env!("CARGO_PKG_VERSION")),
         audio: "passed through unchanged (AAC copied, other codecs encoded to AAC)".into(),
+        streams: archived.tracks.clone(),
+        proof: archived.proof.clone(),
+        warnings: archived.warnings.clone(),
         timing,
     };
     log::write(&done).map_err(remove)?;
