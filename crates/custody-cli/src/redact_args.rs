@@ -90,6 +90,10 @@ pub(crate) struct RedactArgs {
     /// Encoder worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub(crate) threads: usize,
+    /// Keep subtitle, timed-metadata and telemetry tracks (dropped by
+    /// default: they may carry positions).
+    #[arg(long)]
+    pub(crate) keep_other_tracks: bool,
     /// Register the copy in this evidence store as a derivative of the
     /// original, which must be registered there; the signed manifest names
     /// the detectors and their models, every parameter and the log's BLAKE3.

@@ -382,3 +382,83 @@ fn detect_lists_the_faces_of_real_videos_and_pictures() {
         files[1]
     );
 }
+
+#[test]
+fn redacted_copies_drop_other_tracks_unless_asked_to_keep_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path());
+    let srt = dir.path().join("note.srt");
+    std::fs::write(
+        &srt,
+        "1\n00:00:00,000 --> 00:00:00,900\n51.5007 N 0.1246 W\n",
+    )
+    .unwrap();
+    let with_subs = dir.path().join("subs.mp4");
+    let o = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-i"])
+        .arg(&src)
+        .arg("-i")
+        .arg(&srt)
+        .args(["-map", "0", "-map", "1", "-c", "copy", "-c:s", "mov_text"])
+        .arg(&with_subs)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let regions = dir.path().join("regions.json");
+    std::fs::write(&regions, REGIONS).unwrap();
+    let run = |out: &Path, keep: bool| -> Value {
+        let mut args = vec![
+            "redact",
+            s(&with_subs),
+            "-o",
+            s(out),
+            "--regions",
+            s(&regions),
+            "--preset",
+            "ultrafast",
+            "--json",
+        ];
+        if keep {
+            args.push("--keep-other-tracks");
+        }
+        let o = custody(&args);
+        let v = json(&o);
+        assert_eq!(o.status.code(), Some(0), "{v}");
+        v
+    };
+    let action = |v: &Value| -> String {
+        let t = v["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["kind"] == "subtitle")
+            .unwrap_or_else(|| panic!("no subtitle track listed: {v}"));
+        t["action"]["action"].as_str().unwrap().to_string()
+    };
+    let streams = |p: &Path| -> String {
+        let o = Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_type",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(p)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let dropped = dir.path().join("dropped.mp4");
+    let v = run(&dropped, false);
+    assert_eq!(action(&v), "dropped", "{v}");
+    assert_eq!(streams(&dropped), "video,audio");
+    let kept = dir.path().join("kept.mp4");
+    let v = run(&kept, true);
+    assert_eq!(action(&v), "copied", "{v}");
+    assert_eq!(streams(&kept), "video,audio,subtitle");
+}

@@ -672,6 +672,15 @@ fn run(
                     };
                     Route::Drop
                 }
+                None if !opts.other_tracks && kind != media::Type::Audio => {
+                    action = Action::Dropped {
+                        reason: format!(
+                            "a {} track, not pictures or sound: left out as asked (it may carry positions or other personal data)",
+                            kind_name(kind)
+                        ),
+                    };
+                    Route::Drop
+                }
                 None => add_copy(&mut octx, &st, tmp.dest())?,
             }
         };

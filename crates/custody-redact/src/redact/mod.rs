@@ -131,6 +131,11 @@ pub struct RedactOptions {
     pub preset: String,
     /// Worker threads for the encoder (0: one per core).
     pub threads: usize,
+    /// Keep the tracks other than pictures and sound (subtitles, timed
+    /// metadata, telemetry) where MP4 can hold them; by default (`false`)
+    /// they are dropped, since they may carry positions, and listed in the
+    /// log's `streams` as dropped.
+    pub keep_other_tracks: bool,
     /// The original's container-independent content hashes, as text
     /// (`custody::redact` fills it): logged with the original's hash and
     /// written into the copy's `CUSTODY_SOURCE_CONTENT` tag.
@@ -152,6 +157,7 @@ impl Default for RedactOptions {
             crf: 23,
             preset: "medium".into(),
             threads: 0,
+            keep_other_tracks: false,
             source_content: None,
         }
     }
@@ -174,6 +180,9 @@ impl std::fmt::Debug for RedactOptions {
             .field("track", &self.track)
             .field("crf", &self.crf)
             .field("preset", &self.preset)
+            .field("threads", &self.threads)
+            .field("keep_other_tracks", &self.keep_other_tracks)
+            .field("source_content", &self.source_content)
             .finish()
     }
 }
@@ -514,6 +523,7 @@ pub fn redact(
         crf: opts.crf,
         preset: opts.preset.clone(),
         threads: opts.threads,
+        other_tracks: opts.keep_other_tracks,
         pictures: Some(PictureHook::new("redact", move |p| {
             hook_plan.apply(p).map(|_| ())
         })),
