@@ -233,9 +233,83 @@ fn supported(path: &Path, f: Pixel) -> Result<(PictureFormat, bool)> {
     })
 }
 
+/// Turns pictures of a layout hooks and visitors do not take (10- or 12-bit,
+/// semi-planar `nv12`/`p010`, packed RGB) into 8-bit planar ones, with the
+/// colour description and time of the original; the swscale context is made
+/// for the first picture and remade when the size or layout changes.
+pub(crate) struct To8Bit {
+    /// The layout to convert to; `None`: the 8-bit planar layout with the
+    /// source's chroma subsampling.
+    target: Option<Pixel>,
+    ctx: Option<(Pixel, u32, u32, ffmpeg::software::scaling::Context)>,
+}
+
+impl To8Bit {
+    /// A converter to `target`, or (with `None`) to the 8-bit planar layout
+    /// of each source's chroma subsampling.
+    pub(crate) fn new(target: Option<Pixel>) -> To8Bit {
+        To8Bit { target, ctx: None }
+    }
+
+    /// True when pictures of layout `f` need converting.
+    pub(crate) fn needed(f: Pixel) -> bool {
+        PictureFormat::of(f).is_none()
+    }
+
+    /// `f`, converted.
+    pub(crate) fn run(&mut self, path: &Path, f: &frame::Video) -> Result<frame::Video> {
+        let from = f.format();
+        let (w, h) = (f.width(), f.height());
+        let to = self.target.unwrap_or_else(|| eight_bit(from));
+        if !self
+            .ctx
+            .as_ref()
+            .is_some_and(|c| (c.0, c.1, c.2) == (from, w, h))
+        {
+            let ctx = ffmpeg::software::scaling::Context::get(
+                from,
+                w,
+                h,
+                to,
+                w,
+                h,
+                ffmpeg::software::scaling::Flags::BICUBIC,
+            )
+            .map_err(|e| Error::ffmpeg(path, "setting up the picture converter", e))?;
+            self.ctx = Some((from, w, h, ctx));
+        }
+        let mut out = frame::Video::empty();
+        if let Some((_, _, _, ctx)) = self.ctx.as_mut() {
+            ctx.run(f, &mut out)
+                .map_err(|e| Error::ffmpeg(path, "converting a picture", e))?;
+        }
+        out.set_color_range(f.color_range());
+        out.set_color_primaries(f.color_primaries());
+        out.set_color_transfer_characteristic(f.color_transfer_characteristic());
+        out.set_color_space(f.color_space());
+        out.set_pts(f.timestamp());
+        Ok(out)
+    }
+}
+
+/// The 8-bit planar layout with `f`'s chroma subsampling (gray for a
+/// single-component layout; 4:2:0 where nothing closer exists).
+fn eight_bit(f: Pixel) -> Pixel {
+    match f.descriptor() {
+        Some(d) if d.nb_components() <= 2 => Pixel::GRAY8,
+        Some(d) => match (d.log2_chroma_w(), d.log2_chroma_h()) {
+            (0, 0) => Pixel::YUV444P,
+            (1, 0) => Pixel::YUV422P,
+            _ => Pixel::YUV420P,
+        },
+        None => Pixel::YUV420P,
+    }
+}
+
 /// Decodes the first video stream of `path` (cover pictures excepted) and
 /// gives each picture, read-only, to `visit` in presentation order with its
-/// number and time; `visit` returns `Ok(false)` to stop early, an error to
+/// number and time (pictures of other layouts, 10-bit or semi-planar,
+/// converted to 8-bit planar first); `visit` returns `Ok(false)` to stop early, an error to
 /// stop with it. `progress` gets seconds decoded; returning false cancels
 /// ([`Error::Cancelled`]). Returns the number of pictures visited.
 ///
@@ -271,7 +345,15 @@ pub fn visit_pictures(
     let tb = dec.tb;
     let mut n = 0u64;
     let mut failed: Option<Error> = None;
+    let mut to8 = To8Bit::new(None);
     let mut on_picture = |f: &frame::Video| -> Result<bool> {
+        let converted;
+        let f = if To8Bit::needed(f.format()) {
+            converted = to8.run(path, f)?;
+            &converted
+        } else {
+            f
+        };
         let (format, j) = supported(path, f.format())?;
         let planes_n = format.planes();
         let mut planes: [&[u8]; 3] = [&[], &[], &[]];
