@@ -16,6 +16,7 @@ fn options(d: &DetectorArgs) -> RedactOptions {
         plates: d.plates,
         models: d.models.clone(),
         every: d.every,
+        detect_width: d.detect_width,
         ..Default::default()
     }
 }

@@ -373,6 +373,30 @@ fn detect_lists_the_faces_of_real_videos_and_pictures() {
         "{with_face} of {} pictures with a face",
         frames.len()
     );
+    // Found on pictures scaled to 360 wide: the same pictures looked at,
+    // boxes in the picture's own pixels (the recording is 720 wide).
+    let o = custody(&[
+        "detect",
+        s(&short),
+        "--faces",
+        "--every",
+        "5",
+        "--detect-width",
+        "360",
+        "--json",
+    ]);
+    let half = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{half}");
+    let hf = half["frames"].as_array().unwrap();
+    assert_eq!(hf.len(), frames.len());
+    let widest = |fs: &[Value]| -> f64 {
+        fs.iter()
+            .flat_map(|f| f["detections"].as_array().unwrap().clone())
+            .map(|d| d["box"]["x1"].as_f64().unwrap())
+            .fold(0.0, f64::max)
+    };
+    let (a, b) = (widest(frames), widest(hf));
+    assert!(b > a * 0.8 && b < a * 1.2, "full size {a}, scaled {b}");
     // The picture: one frame, a face in it.
     let pf = files[1]["frames"].as_array().unwrap();
     assert_eq!(pf.len(), 1, "{}", files[1]);

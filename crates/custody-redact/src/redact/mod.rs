@@ -123,6 +123,10 @@ pub struct RedactOptions {
     /// Run the detectors on every `every`-th picture (default 1: all);
     /// the tracker interpolates between.
     pub every: u64,
+    /// Find faces on the picture scaled to this width (aspect kept, never
+    /// upscaled; default: the picture's own size). Smaller is faster and
+    /// misses small faces.
+    pub detect_width: Option<u32>,
     /// How detections become tracks.
     pub track: TrackOptions,
     /// libx264's constant rate factor (default 23).
@@ -153,6 +157,7 @@ impl Default for RedactOptions {
             style: Style::Blur,
             shape: Shape::Rectangle,
             every: 1,
+            detect_width: None,
             track: TrackOptions::default(),
             crf: 23,
             preset: "medium".into(),
@@ -177,6 +182,7 @@ impl std::fmt::Debug for RedactOptions {
             .field("style", &self.style)
             .field("shape", &self.shape)
             .field("every", &self.every)
+            .field("detect_width", &self.detect_width)
             .field("track", &self.track)
             .field("crf", &self.crf)
             .field("preset", &self.preset)
@@ -218,6 +224,8 @@ pub struct Parameters {
     pub shape: Shape,
     /// Detection on every n-th picture.
     pub every: u64,
+    /// Faces found on pictures scaled to this width (`None`: full size).
+    pub detect_width: Option<u32>,
     /// Tracking: least IoU to continue a track.
     pub track_iou: f32,
     /// Tracking: pictures held before and after a track.
@@ -323,7 +331,11 @@ fn detectors(opts: &mut RedactOptions) -> Result<Vec<Box<dyn Detector>>, RedactE
                 .clone()
                 .unwrap_or_else(crate::models::models_dir);
             if opts.faces {
-                out.push(Box::new(crate::models::CenterFace::load(&dir)?));
+                let mut f = crate::models::CenterFace::load(&dir)?;
+                if let Some(w) = opts.detect_width {
+                    f = f.with_width(w);
+                }
+                out.push(Box::new(f));
             }
             if opts.plates {
                 out.push(Box::new(crate::models::Plates::load(&dir)?));
@@ -594,6 +606,7 @@ pub fn redact(
             style: opts.style,
             shape: opts.shape,
             every: opts.every.max(1),
+            detect_width: opts.detect_width,
             track_iou: opts.track.iou,
             track_pad: opts.track.pad,
             track_max_gap: opts.track.max_gap,
