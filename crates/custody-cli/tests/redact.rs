@@ -19,7 +19,14 @@ fn clip(dir: &Path) -> PathBuf {
         .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
         .arg("testsrc2=s=160x120:r=20:d=1")
         .args(["-f", "lavfi", "-i", "sine=f=440:r=48000:d=1"])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
         .args(["-c:a", "aac", "-shortest"])
         .arg(&p)
         .output()

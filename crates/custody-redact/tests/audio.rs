@@ -114,10 +114,27 @@ fn share(x: &[f32], hz: f64) -> f64 {
 fn kept(src: &[f32], out: &[f32], a: f64, b: f64) {
     let (s, o) = (window(src, a, b), window(out, a, b));
     let (ls, lo) = (dbfs(s), dbfs(o));
-    assert!((ls - lo).abs() < 1.0, "{a}-{b} s: {lo:.1} dBFS, source {ls:.1}");
+    assert!(
+        (ls - lo).abs() < 1.0,
+        "{a}-{b} s: {lo:.1} dBFS, source {ls:.1}"
+    );
     assert!(ls > -25.0, "{a}-{b} s: the source tone is at {ls:.1} dBFS");
     let (t, b1k) = (share(o, 440.0), share(o, 1000.0));
-    assert!(t > 0.95 && b1k < 0.01, "{a}-{b} s: 440 Hz {t:.3}, 1 kHz {b1k:.3}");
+    assert!(
+        t > 0.95 && b1k < 0.01,
+        "{a}-{b} s: 440 Hz {t:.3}, 1 kHz {b1k:.3}"
+    );
+}
+
+/// The source's level is kept in the short `[a, b]` beside a range's edge
+/// (within 1 dB): the range starts and ends where asked, to a few
+/// milliseconds, and not a frame of priming away.
+fn edge_kept(src: &[f32], out: &[f32], a: f64, b: f64) {
+    let (ls, lo) = (dbfs(window(src, a, b)), dbfs(window(out, a, b)));
+    assert!(
+        (ls - lo).abs() < 1.0,
+        "{a}-{b} s: {lo:.1} dBFS, source {ls:.1}"
+    );
 }
 
 /// `[a, b]` of `out` is silent.
@@ -131,9 +148,15 @@ fn silent(out: &[f32], a: f64, b: f64) {
 fn bleeped(out: &[f32], a: f64, b: f64) {
     let w = window(out, a, b);
     let l = dbfs(w);
-    assert!((l + 15.01).abs() < 1.0, "{a}-{b} s: the bleep at {l:.1} dBFS");
+    assert!(
+        (l + 15.01).abs() < 1.0,
+        "{a}-{b} s: the bleep at {l:.1} dBFS"
+    );
     let (t, b1k) = (share(w, 440.0), share(w, 1000.0));
-    assert!(b1k > 0.95 && t < 0.01, "{a}-{b} s: 1 kHz {b1k:.3}, 440 Hz {t:.3}");
+    assert!(
+        b1k > 0.95 && t < 0.01,
+        "{a}-{b} s: 1 kHz {b1k:.3}, 440 Hz {t:.3}"
+    );
 }
 
 /// The copy's check held, with as many blocks of sound as the source.
@@ -151,12 +174,25 @@ fn proven(done: &Redacted) {
         .collect();
     assert_eq!(audio.len(), 1, "{:?}", f.comparison);
     assert!(audio[0].a_frames >= 140, "{:?}", audio[0]);
-    assert!(audio[0].a_frames.abs_diff(audio[0].b_frames) <= 1, "{:?}", audio[0]);
-    assert_eq!(f.copies.as_ref().map(|c| c.ok), None, "nothing stream-copied");
+    assert!(
+        audio[0].a_frames.abs_diff(audio[0].b_frames) <= 1,
+        "{:?}",
+        audio[0]
+    );
+    assert_eq!(
+        f.copies.as_ref().map(|c| c.ok),
+        None,
+        "nothing stream-copied"
+    );
     // The sound was encoded afresh, never copied.
     let a: Vec<_> = done.streams.iter().filter(|t| t.kind == "audio").collect();
     assert_eq!(a.len(), 1);
-    assert_eq!(a[0].action, Action::Encoded { codec: "aac".into() });
+    assert_eq!(
+        a[0].action,
+        Action::Encoded {
+            codec: "aac".into()
+        }
+    );
 }
 
 #[test]
@@ -167,15 +203,23 @@ fn muting_silences_the_range_and_keeps_the_rest_of_the_tone() {
     let done = run(&src, &out, vec![edit(AudioEditKind::Mute, 1.0, 2.0)]).unwrap();
     proven(&done);
     let (s, o) = (samples(&src), samples(&out));
-    assert!(o.len().abs_diff(s.len()) < 1024, "{} vs {}", o.len(), s.len());
+    assert!(
+        o.len().abs_diff(s.len()) < 1024,
+        "{} vs {}",
+        o.len(),
+        s.len()
+    );
     kept(&s, &o, 0.1, 0.9);
     silent(&o, 1.05, 1.95);
     kept(&s, &o, 2.1, 2.9);
+    // To the edges.
+    edge_kept(&s, &o, 0.99, 0.999);
+    silent(&o, 1.005, 1.995);
+    edge_kept(&s, &o, 2.001, 2.01);
     // The log says what was done, and the encode's parameters (signed with
     // a registered copy) hold the range exactly.
     assert_eq!(
-        done.audio,
-        "muted 1.000-2.000 s; track 1 aac encoded to aac",
+        done.audio, "muted 1.000-2.000 s; track 1 aac encoded to aac",
         "{}",
         done.audio
     );
@@ -250,9 +294,15 @@ fn pcm_sound_in_matroska_is_muted_and_bleeped_into_aac() {
     kept(&s, &o, 0.05, 0.35);
     silent(&o, 0.45, 1.15);
     kept(&s, &o, 1.25, 1.55);
+    edge_kept(&s, &o, 0.39, 0.399);
+    silent(&o, 0.405, 1.195);
+    edge_kept(&s, &o, 1.201, 1.21);
     bleeped(&o, 1.65, 2.55);
     kept(&s, &o, 2.65, 2.95);
-    assert!(done.audio.starts_with("muted 0.400-1.200 s; bleeped 1.600-2.600 s; "));
+    assert!(
+        done.audio
+            .starts_with("muted 0.400-1.200 s; bleeped 1.600-2.600 s; ")
+    );
 }
 
 #[test]
@@ -271,7 +321,10 @@ fn a_file_without_sound_is_redacted_and_logged_as_having_none() {
     assert_eq!(done.streams.len(), 1);
     // Without edits, likewise.
     let plain = dir.path().join("plain.mp4");
-    assert_eq!(run(&src, &plain, Vec::new()).unwrap().audio, "no audio track");
+    assert_eq!(
+        run(&src, &plain, Vec::new()).unwrap().audio,
+        "no audio track"
+    );
     // A file with sound and no edits passes it through.
     let tone = clip(dir.path(), "tone.mp4", Some("aac"));
     let done = run(&tone, &dir.path().join("tone.redacted.mp4"), Vec::new()).unwrap();

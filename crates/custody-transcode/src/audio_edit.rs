@@ -227,7 +227,12 @@ pub(crate) fn unchanged(edits: &[AudioEdit], changed: &[u64], sound: bool) -> Ve
         .iter()
         .zip(changed)
         .filter(|(_, n)| **n == 0)
-        .map(|(e, _)| format!("{}: no sound lies in this range; nothing changed", e.describe()))
+        .map(|(e, _)| {
+            format!(
+                "{}: no sound lies in this range; nothing changed",
+                e.describe()
+            )
+        })
         .collect()
 }
 
@@ -460,7 +465,10 @@ mod tests {
             assert!((s[n] - s[n + 8]).abs() < 1e-6, "period of 8 samples at {n}");
         }
         let peak = s.iter().fold(0f32, |m, v| m.max(v.abs()));
-        assert!((f64::from(peak) - 10f64.powf(-12.0 / 20.0)).abs() < 1e-3, "{peak}");
+        assert!(
+            (f64::from(peak) - 10f64.powf(-12.0 / 20.0)).abs() < 1e-3,
+            "{peak}"
+        );
         assert_eq!(s[0], 0.0);
         assert!((s[2] - peak).abs() < 1e-6, "a quarter cycle in: the peak");
         // Both channels carry the tone.
@@ -471,14 +479,21 @@ mod tests {
     fn overlapping_ranges_bleep_over_mute_and_count_each() {
         // Mute samples 0-79, bleep 40-119, mute again 100-139 (beneath the
         // bleep's end).
-        let edits = [mute(0.0, 0.01), bleep_edit(0.005, 0.015), mute(0.0125, 0.0175)];
+        let edits = [
+            mute(0.0, 0.01),
+            bleep_edit(0.005, 0.015),
+            mute(0.0125, 0.0175),
+        ];
         let mut p = fltp(160);
         let changed = run(&edits, FLTP2, &mut p, 160, 0);
         assert_eq!(changed, [80, 80, 40]);
         let s = f32s(&p[0]);
         assert!(s[..40].iter().all(|&v| v == 0.0));
         for n in 40..120 {
-            assert!((f64::from(s[n]) - bleep(n as i64, RATE)).abs() < 1e-6, "{n}");
+            assert!(
+                (f64::from(s[n]) - bleep(n as i64, RATE)).abs() < 1e-6,
+                "{n}"
+            );
         }
         assert!(s[120..140].iter().all(|&v| v == 0.0));
         assert!(s[140..].iter().all(|&v| v == 0.5));
@@ -488,7 +503,13 @@ mod tests {
     fn a_range_beyond_the_end_changes_nothing() {
         let mut p = fltp(100);
         let before = p.clone();
-        let changed = run(&[mute(5.0, 6.0), bleep_edit(0.0125, 1.0)], FLTP2, &mut p, 100, 0);
+        let changed = run(
+            &[mute(5.0, 6.0), bleep_edit(0.0125, 1.0)],
+            FLTP2,
+            &mut p,
+            100,
+            0,
+        );
         assert_eq!(changed, [0, 0]);
         assert_eq!(p, before);
         // Before the frame, likewise.
@@ -508,7 +529,10 @@ mod tests {
         ] {
             for kind in [AudioEditKind::Mute, AudioEditKind::Bleep] {
                 let e = AudioEdit::new(kind, f, t);
-                assert!(matches!(e, Err(Error::InvalidArgument(_))), "{f}-{t}: {e:?}");
+                assert!(
+                    matches!(e, Err(Error::InvalidArgument(_))),
+                    "{f}-{t}: {e:?}"
+                );
             }
         }
         assert!(AudioEdit::new(AudioEditKind::Mute, 0.0, 0.001).is_ok());

@@ -634,10 +634,7 @@ fn run(
                         slot: usize::MAX,
                         o: usize::MAX,
                         dec: Dec::open(input, &st, audios.len())?,
-                        clock: crate::audio_edit::Clock::new(
-                            origin,
-                            seconds(1, st.time_base()),
-                        ),
+                        clock: crate::audio_edit::Clock::new(origin, seconds(1, st.time_base())),
                         graph: None,
                         enc: None,
                         target: t,
@@ -827,7 +824,8 @@ fn run(
         .map_err(|e| Error::ffmpeg(&job.dest, "finishing the output", e))?;
     job.writeback.done();
     let duration = job.end.max(total);
-    let warnings = crate::audio_edit::unchanged(&opts.audio_edits, &job.edited, !job.audios.is_empty());
+    let warnings =
+        crate::audio_edit::unchanged(&opts.audio_edits, &job.edited, !job.audios.is_empty());
     let Job {
         octx,
         rec,

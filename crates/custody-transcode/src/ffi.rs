@@ -344,7 +344,12 @@ pub(crate) fn audio_planes_mut(f: &mut ffmpeg::frame::Audio) -> Vec<&mut [u8]> {
     let (planes, len) = if planar {
         (channels, samples.checked_mul(bytes))
     } else {
-        (1, samples.checked_mul(bytes).and_then(|b| b.checked_mul(channels)))
+        (
+            1,
+            samples
+                .checked_mul(bytes)
+                .and_then(|b| b.checked_mul(channels)),
+        )
     };
     let Some(len) = len else {
         return Vec::new();

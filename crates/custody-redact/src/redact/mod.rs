@@ -692,7 +692,14 @@ mod tests {
 
     #[test]
     fn the_audio_summary_says_what_was_done() {
-        let video = track(0, "video", "h264", Action::Encoded { codec: "h264".into() });
+        let video = track(
+            0,
+            "video",
+            "h264",
+            Action::Encoded {
+                codec: "h264".into(),
+            },
+        );
         let aac = |a| track(1, "audio", "aac", a);
         let mute = AudioEdit::new(AudioEditKind::Mute, 1.0, 2.0).unwrap();
         let bleep = AudioEdit::new(AudioEditKind::Bleep, 2.5, 9.0).unwrap();
@@ -705,9 +712,15 @@ mod tests {
             audio_summary(&[], &[], &[video.clone(), aac(Action::Copied)]),
             "passed through unchanged (track 1 aac stream-copied)"
         );
-        let encoded = aac(Action::Encoded { codec: "aac".into() });
+        let encoded = aac(Action::Encoded {
+            codec: "aac".into(),
+        });
         assert_eq!(
-            audio_summary(&[mute, bleep], &[48000, 24000], &[video.clone(), encoded.clone()]),
+            audio_summary(
+                &[mute, bleep],
+                &[48000, 24000],
+                &[video.clone(), encoded.clone()]
+            ),
             "muted 1.000-2.000 s; bleeped 2.500-9.000 s; bleep: 1000 Hz sine at -12 dBFS; \
              track 1 aac encoded to aac"
         );
