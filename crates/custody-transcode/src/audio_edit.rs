@@ -489,11 +489,8 @@ mod tests {
         assert_eq!(changed, [80, 80, 40]);
         let s = f32s(&p[0]);
         assert!(s[..40].iter().all(|&v| v == 0.0));
-        for n in 40..120 {
-            assert!(
-                (f64::from(s[n]) - bleep(n as i64, RATE)).abs() < 1e-6,
-                "{n}"
-            );
+        for (n, &v) in s.iter().enumerate().take(120).skip(40) {
+            assert!((f64::from(v) - bleep(n as i64, RATE)).abs() < 1e-6, "{n}");
         }
         assert!(s[120..140].iter().all(|&v| v == 0.0));
         assert!(s[140..].iter().all(|&v| v == 0.5));
@@ -603,11 +600,11 @@ mod tests {
     #[test]
     fn a_short_or_missing_plane_is_refused_not_overrun() {
         let edits = [mute(0.0, 1.0)];
-        let mut short = vec![vec![0u8; 4 * 99], vec![0u8; 4 * 100]];
+        let mut short = [vec![0u8; 4 * 99], vec![0u8; 4 * 100]];
         let mut refs: Vec<&mut [u8]> = short.iter_mut().map(|p| &mut p[..]).collect();
         let mut changed = [0];
         assert!(apply(&edits, FLTP2, &mut refs, 100, 0, RATE, &mut changed).is_err());
-        let mut one = vec![vec![0u8; 400]];
+        let mut one = [vec![0u8; 400]];
         let mut refs: Vec<&mut [u8]> = one.iter_mut().map(|p| &mut p[..]).collect();
         assert!(apply(&edits, FLTP2, &mut refs, 100, 0, RATE, &mut changed).is_err());
         assert!(apply(&edits, FLTP2, &mut [], usize::MAX, 0, RATE, &mut changed).is_err());

@@ -703,9 +703,12 @@ mod tests {
         let aac = |a| track(1, "audio", "aac", a);
         let mute = AudioEdit::new(AudioEditKind::Mute, 1.0, 2.0).unwrap();
         let bleep = AudioEdit::new(AudioEditKind::Bleep, 2.5, 9.0).unwrap();
-        assert_eq!(audio_summary(&[], &[], &[video.clone()]), "no audio track");
         assert_eq!(
-            audio_summary(&[mute], &[0], &[video.clone()]),
+            audio_summary(&[], &[], std::slice::from_ref(&video)),
+            "no audio track"
+        );
+        assert_eq!(
+            audio_summary(&[mute], &[0], std::slice::from_ref(&video)),
             "no audio track: nothing muted or bleeped"
         );
         assert_eq!(
