@@ -107,8 +107,9 @@ enum Command {
     /// not the one pinned: the message names the set-up command).
     Detect(redact_args::DetectArgs),
     /// Make a redacted copy of a recording: faces, plates and manual
-    /// regions masked in every picture, with a redaction log (JSON) and
-    /// its tracks (CSV) beside the copy.
+    /// regions masked in every picture, time ranges of the sound muted or
+    /// bleeped (--mute, --bleep; otherwise the sound is kept), with a
+    /// redaction log (JSON) and its tracks (CSV) beside the copy.
     ///
     /// With --store, the copy is registered in the evidence store as a
     /// derivative of the original (which must be registered there).
@@ -117,7 +118,7 @@ enum Command {
     /// original at its time and, with --store, is registered; 1 when that
     /// check failed (the copy is removed, nothing is registered); 2 when it
     /// could not be made (a damaged input, a model missing or not the one
-    /// pinned, a bad regions file; nothing is left behind).
+    /// pinned, a bad regions file or time range; nothing is left behind).
     Redact(Box<redact_args::RedactArgs>),
 }
 

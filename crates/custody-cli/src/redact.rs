@@ -7,6 +7,7 @@ use crate::redact_args::{DetectArgs, DetectorArgs, MaskArg, RedactArgs, ShapeArg
 use custody::evidence::derive::DeriveOptions;
 use custody::redact::mask::{Shape, Style};
 use custody::redact::redact::{FrameDetections, Phase, Progress, RedactOptions, Redacted};
+use custody::transcode::{AudioEdit, AudioEditKind};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -185,7 +186,29 @@ fn describe(r: &Redacted) -> String {
     s
 }
 
+/// The ranges of `--mute` and `--bleep`, in that order.
+fn audio_edits(args: &RedactArgs) -> custody::Result<Vec<AudioEdit>> {
+    let mut out = Vec::new();
+    for (kind, ranges) in [
+        (AudioEditKind::Mute, &args.mute),
+        (AudioEditKind::Bleep, &args.bleep),
+    ] {
+        for r in ranges {
+            let bad = |e: custody::transcode::Error| {
+                custody::Error::InvalidArgument(format!("--{} {e}", kind.name()))
+            };
+            let (from, to) = custody::transcode::parse_range(r).map_err(bad)?;
+            out.push(AudioEdit::new(kind, from, to).map_err(bad)?);
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) fn redact(args: &RedactArgs) -> ExitCode {
+    let audio_edits = match audio_edits(args) {
+        Ok(e) => e,
+        Err(e) => return cannot_start(&e.into(), args.json),
+    };
     let key = match &args.store {
         Some(_) => {
             let path = args.key.clone().unwrap_or_else(custody::default_key_path);
@@ -215,6 +238,7 @@ pub(crate) fn redact(args: &RedactArgs) -> ExitCode {
         preset: args.preset.clone(),
         threads: args.threads,
         keep_other_tracks: args.keep_other_tracks,
+        audio_edits,
         ..options(&args.detectors)
     };
     let stop = interrupt_flag();

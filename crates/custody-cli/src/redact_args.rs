@@ -85,6 +85,15 @@ pub(crate) struct RedactArgs {
     /// The masks' outline.
     #[arg(long, value_enum, default_value = "rectangle")]
     pub(crate) shape: ShapeArg,
+    /// Mute the sound from A to B (seconds, or [HH:]MM:SS[.fff], from the
+    /// recording's start: `--mute 1:05-1:07.5`); repeatable. Every audio
+    /// track is then re-encoded to AAC.
+    #[arg(long, value_name = "A-B")]
+    pub(crate) mute: Vec<String>,
+    /// Replace the sound from A to B with a 1 kHz tone (a bleep, -12 dBFS);
+    /// repeatable. Where it overlaps a muted range, the bleep is heard.
+    #[arg(long, value_name = "A-B")]
+    pub(crate) bleep: Vec<String>,
     /// libx264 constant rate factor (0-51).
     #[arg(long, default_value_t = 23)]
     pub(crate) crf: u8,

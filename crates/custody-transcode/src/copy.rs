@@ -442,6 +442,7 @@ pub(crate) fn stream_copy(
         chapters,
         duration,
         warnings,
+        audio_edited: Vec::new(),
         recorded: None,
         packets: hasher.and_then(SourceHasher::finish),
         writeback: Some(writeback),

@@ -173,6 +173,8 @@ struct Pool {
 struct AudioWork {
     o: usize,
     dec: Dec,
+    /// Where its decoded frames lie on the timeline the audio edits count.
+    clock: crate::audio_edit::Clock,
     graph: Option<ffmpeg::filter::Graph>,
     enc: Option<ffmpeg::encoder::audio::Encoder>,
     target: Id,
@@ -203,6 +205,10 @@ struct Job<'a> {
     record: bool,
     /// The caller's picture hook (`access`).
     hook: Option<crate::PictureHook>,
+    /// Time ranges muted or bleeped (`access`), and how many samples per
+    /// channel each changed, every track together.
+    edits: Vec<crate::AudioEdit>,
+    edited: Vec<u64>,
 }
 
 fn video_encoder_options(profile: Profile, opts: &Options) -> ffmpeg::Dictionary<'static> {
@@ -390,6 +396,10 @@ fn run(
     let mut videos = Vec::new();
     let mut audios = Vec::new();
     let itbs: Vec<Rational> = inp.ctx.streams().map(|s| s.time_base()).collect();
+    // The audio edits' timeline: the pictures' (from the first video
+    // stream's start), else the file's.
+    let origin = crate::frames::video_start(&inp).unwrap_or_else(|| inp.start_seconds());
+    let editing = profile == Profile::Access && !opts.audio_edits.is_empty();
     for st in inp.ctx.streams() {
         let par = st.parameters();
         let id = par.id();
@@ -619,7 +629,8 @@ fn run(
                     Id::PCM_S16LE | Id::PCM_S16BE | Id::PCM_S24LE | Id::PCM_S24BE,
                 ) => Some(Id::FLAC),
                 (Profile::Preservation, _) => None,
-                (_, Id::AAC) => None,
+                // Edited sound is encoded afresh: its samples change.
+                (_, Id::AAC) if !editing => None,
                 _ => Some(Id::AAC),
             };
             match target {
@@ -636,6 +647,7 @@ fn run(
                         slot: usize::MAX,
                         o: usize::MAX,
                         dec: Dec::open(input, &st, audios.len())?,
+                        clock: crate::audio_edit::Clock::new(origin, seconds(1, st.time_base())),
                         graph: None,
                         enc: None,
                         target: t,
@@ -778,6 +790,12 @@ fn run(
         rec,
         record: opts.prove,
         hook: opts.pictures.clone(),
+        edits: if editing {
+            opts.audio_edits.clone()
+        } else {
+            Vec::new()
+        },
+        edited: vec![0; opts.audio_edits.len()],
     };
     let base = inp.start_seconds();
     let handle = |job: &mut Job, p: Packet, k: u64| -> Result<()> {
@@ -828,10 +846,13 @@ fn run(
         .map_err(|e| Error::ffmpeg(&job.dest, "finishing the output", e))?;
     job.writeback.done();
     let duration = job.end.max(total);
+    let warnings =
+        crate::audio_edit::unchanged(&opts.audio_edits, &job.edited, !job.audios.is_empty());
     let Job {
         octx,
         rec,
         writeback,
+        edited,
         ..
     } = job;
     drop(octx);
@@ -840,7 +861,8 @@ fn run(
         range: None,
         chapters: Vec::new(),
         duration,
-        warnings: Vec::new(),
+        warnings,
+        audio_edited: edited,
         recorded: Some((rec, rec_outputs)),
         packets: None,
         writeback: Some(writeback),
@@ -1094,14 +1116,57 @@ impl Job<'_> {
         };
         self.audios[i].dec.send(self.path, p, pos)?;
         let frames = self.audios[i].dec.take_audio(self.path, pos)?;
-        for f in frames {
+        for mut f in frames {
             let t = f.timestamp().map(|ts| seconds(ts, tb));
             if self.record {
                 self.rec.audio(self.audios[i].slot, &f, t);
             }
+            self.edit_audio(i, &mut f, t)?;
             self.encode_audio(i, Some(f), tb)?;
         }
         Ok(())
+    }
+
+    /// Mutes or bleeps the samples of `f`, decoded from audio stream `i`
+    /// and presented at `time` (seconds of the stream), that the audio
+    /// edits cover, in the decoder's own sample format.
+    fn edit_audio(&mut self, i: usize, f: &mut frame::Audio, time: Option<f64>) -> Result<()> {
+        if self.edits.is_empty() {
+            return Ok(());
+        }
+        let fail = |message: String| Error::Ffmpeg {
+            path: self.path.to_path_buf(),
+            what: "muting or bleeping the sound".into(),
+            message,
+        };
+        let (rate, samples) = (f.rate(), f.samples());
+        if rate == 0 {
+            return Err(fail("a decoded frame has no sample rate".into()));
+        }
+        let first = self.audios[i].clock.place(time, rate, samples);
+        if !crate::audio_edit::touches(&self.edits, first, samples, rate) {
+            return Ok(());
+        }
+        let Some(layout) = crate::audio_edit::Layout::of(f.format(), f.channels()) else {
+            return Err(fail(format!(
+                "decoded sound in sample format {:?} cannot be edited",
+                f.format()
+            )));
+        };
+        if !ffi::make_writable(f) {
+            return Err(fail("out of memory copying a frame of sound".into()));
+        }
+        let mut planes = ffi::audio_planes_mut(f);
+        crate::audio_edit::apply(
+            &self.edits,
+            layout,
+            &mut planes,
+            samples,
+            first,
+            rate,
+            &mut self.edited,
+        )
+        .map_err(fail)
     }
 
     fn encode_audio(&mut self, i: usize, f: Option<frame::Audio>, itb: Rational) -> Result<()> {
@@ -1210,11 +1275,12 @@ impl Job<'_> {
             let frames = self.audios[i]
                 .dec
                 .take_audio(self.path, Position::default())?;
-            for f in frames {
+            for mut f in frames {
                 let t = f.timestamp().map(|ts| seconds(ts, itb));
                 if self.record {
                     self.rec.audio(self.audios[i].slot, &f, t);
                 }
+                self.edit_audio(i, &mut f, t)?;
                 self.encode_audio(i, Some(f), itb)?;
             }
             self.encode_audio(i, None, itb)?;

@@ -284,9 +284,10 @@ pub(crate) fn is_intra_only(id: ffmpeg::codec::Id) -> bool {
 
 /// Makes `f`'s buffers its own (copying them if the decoder, or anything
 /// else, still holds a reference): afterwards its samples may be changed
-/// without touching a picture the decoder predicts later ones from. False
-/// when FFmpeg could not allocate the copy.
-pub(crate) fn make_writable(f: &mut ffmpeg::frame::Video) -> bool {
+/// without touching a picture the decoder predicts later ones from (or a
+/// buffer of sound something else still reads). False when FFmpeg could
+/// not allocate the copy.
+pub(crate) fn make_writable(f: &mut ffmpeg::frame::Frame) -> bool {
     // SAFETY: `f` wraps a valid AVFrame; av_frame_make_writable either
     // leaves it as it is (every buffer already has one reference) or
     // replaces its buffers with fresh copies, releasing the old references.
@@ -321,5 +322,60 @@ pub(crate) fn planes_mut(f: &mut ffmpeg::frame::Video, n: usize) -> Vec<&mut [u8
                 std::slice::from_raw_parts_mut(data, len)
             })
             .collect()
+    }
+}
+
+/// The planes of decoded audio `f` as disjoint mutable slices, each
+/// exactly as long as its samples: one per channel when the format is
+/// planar, else one holding every channel interleaved. Empty when the
+/// frame does not hold what its format, channel count and sample count
+/// say (a null plane, planes shorter than their samples). Call
+/// [`make_writable`] first: the slices are only safe to change when the
+/// frame's buffers are its own.
+pub(crate) fn audio_planes_mut(f: &mut ffmpeg::frame::Audio) -> Vec<&mut [u8]> {
+    let channels = usize::from(f.channels());
+    let samples = f.samples();
+    let format = f.format();
+    if channels == 0 || samples == 0 || format == ffmpeg::format::Sample::None {
+        return Vec::new();
+    }
+    let bytes = format.bytes();
+    let planar = format.is_planar();
+    let (planes, len) = if planar {
+        (channels, samples.checked_mul(bytes))
+    } else {
+        (
+            1,
+            samples
+                .checked_mul(bytes)
+                .and_then(|b| b.checked_mul(channels)),
+        )
+    };
+    let Some(len) = len else {
+        return Vec::new();
+    };
+    // SAFETY: `f` wraps a valid AVFrame. For audio, FFmpeg keeps every
+    // plane's pointer in `extended_data` (one per channel when planar, one
+    // otherwise; `data` holds only the first eight) and every plane's size
+    // in bytes in `linesize[0]`; a plane is only read as far as
+    // `linesize[0]`, checked to cover its samples. Planes never overlap
+    // (separate buffers, or one buffer cut at `linesize[0]` intervals), so
+    // the slices are disjoint; they borrow `f` mutably, so nothing else
+    // reaches the memory while they live.
+    unsafe {
+        let p = &mut *f.as_mut_ptr();
+        let size = usize::try_from(p.linesize[0]).unwrap_or(0);
+        if p.extended_data.is_null() || size < len {
+            return Vec::new();
+        }
+        let mut out = Vec::with_capacity(planes);
+        for i in 0..planes {
+            let data = *p.extended_data.add(i);
+            if data.is_null() {
+                return Vec::new();
+            }
+            out.push(std::slice::from_raw_parts_mut(data, len));
+        }
+        out
     }
 }

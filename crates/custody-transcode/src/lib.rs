@@ -13,7 +13,8 @@
 //!   and provenance in its tags.
 //! - `access`: H.264 (libx264, CRF and preset configurable) and AAC in an
 //!   MP4 with the index first (faststart); optionally with the UTC time,
-//!   device and officer burned into every picture ([`Overlay`]).
+//!   device and officer burned into every picture ([`Overlay`]), and time
+//!   ranges of the sound muted or bleeped ([`AudioEdit`]).
 //! - `join`: consecutive segments of one recording stream-copied into one
 //!   file, the boundaries as chapters; segments whose codecs or parameters
 //!   differ are refused, naming the difference.
@@ -46,6 +47,7 @@
 
 #![deny(missing_docs)]
 
+mod audio_edit;
 mod canon;
 mod copy;
 mod encode;
@@ -61,6 +63,7 @@ mod source;
 mod source_hashes;
 mod writeback;
 
+pub use audio_edit::{AudioEdit, AudioEditKind, BLEEP_DBFS, BLEEP_HZ};
 pub use error::{Error, Position, Result};
 pub use frames::{
     Comparison, Difference, FrameDigest, Plane, StreamComparison, StreamDigest, compare,
@@ -259,6 +262,11 @@ pub struct Options {
     /// encoded (masks for redaction), after its buffers are made its own;
     /// `None` (the default) leaves the pictures as they are.
     pub pictures: Option<PictureHook>,
+    /// `access`: time ranges of the sound muted or bleeped ([`AudioEdit`]).
+    /// When there are any, every audio track is decoded, edited sample by
+    /// sample and encoded to AAC (never stream-copied, its samples being
+    /// changed); empty (the default) leaves the sound as it is.
+    pub audio_edits: Vec<AudioEdit>,
 }
 
 impl Default for Options {
@@ -278,6 +286,7 @@ impl Default for Options {
             other_tracks: true,
             overlay: None,
             pictures: None,
+            audio_edits: Vec::new(),
         }
     }
 }
@@ -298,7 +307,18 @@ impl Options {
                 m.insert("video".into(), "libx264 yuv420p".into());
                 m.insert("crf".into(), self.crf.to_string());
                 m.insert("preset".into(), self.preset.clone());
-                m.insert("audio".into(), "aac copy, else aac 128k".into());
+                if self.audio_edits.is_empty() {
+                    m.insert("audio".into(), "aac copy, else aac 128k".into());
+                } else {
+                    m.insert("audio".into(), "aac 128k".into());
+                    m.insert(
+                        "audio_edits".into(),
+                        format!(
+                            "{} (bleep: {BLEEP_HZ} Hz sine at {BLEEP_DBFS} dBFS)",
+                            audio_edit::describe_all(&self.audio_edits)
+                        ),
+                    );
+                }
                 if let Some(o) = &self.overlay {
                     m.insert("overlay".into(), o.describe());
                 }
@@ -491,8 +511,13 @@ pub struct Archived {
     pub ffmpeg: String,
     /// The proof, unless it was switched off.
     pub proof: Option<Proof>,
-    /// What was noticed on the way (timestamps repaired, ...).
+    /// What was noticed on the way (timestamps repaired, an audio edit
+    /// beyond the sound, ...).
     pub warnings: Vec<String>,
+    /// `access`: the samples (per channel, every audio track together)
+    /// each of [`Options::audio_edits`] replaced, in the same order (0 for
+    /// a range where there is no sound).
+    pub audio_edited: Vec<u64>,
 }
 
 impl Archived {
@@ -539,6 +564,37 @@ pub fn parse_time(s: &str) -> Result<f64> {
     } else {
         Err(bad())
     }
+}
+
+/// Parses a time range `FROM-TO`, each time as [`parse_time`] takes it
+/// (`1.5-3`, `1:02-1:04.5`), FROM before TO.
+///
+/// ```
+/// use custody_transcode::parse_range;
+/// assert_eq!(parse_range("1.5-3").unwrap(), (1.5, 3.0));
+/// assert_eq!(parse_range("1:02-1:04.5").unwrap(), (62.0, 64.5));
+/// assert!(parse_range("3-1").is_err() && parse_range("2-2").is_err());
+/// assert!(parse_range("1-2-3").is_err() && parse_range("-1-2").is_err());
+/// ```
+pub fn parse_range(s: &str) -> Result<(f64, f64)> {
+    let bad = |why: &str| {
+        Error::InvalidArgument(format!(
+            "{s:?} is not a time range FROM-TO ({why}; each time in seconds, or [HH:]MM:SS[.fff])"
+        ))
+    };
+    // No time holds a '-': the one '-' splits the two.
+    let (from, to) = s
+        .split_once('-')
+        .filter(|(_, to)| !to.contains('-'))
+        .ok_or_else(|| bad("one '-' between two times"))?;
+    let (from, to) = (
+        parse_time(from).map_err(|_| bad("FROM is not a time"))?,
+        parse_time(to).map_err(|_| bad("TO is not a time"))?,
+    );
+    if from >= to {
+        return Err(bad("FROM must come before TO"));
+    }
+    Ok((from, to))
 }
 
 /// The FFmpeg libraries' version string (`5.1.6-0+deb12u1`).
@@ -653,6 +709,7 @@ pub fn archive<P: AsRef<Path>>(
         ffmpeg: ffi::version_info(),
         proof,
         warnings: written.warnings,
+        audio_edited: written.audio_edited,
     })
 }
 
@@ -759,6 +816,14 @@ fn check_request(inputs: &[PathBuf], output: &Path, opts: &Options) -> Result<()
             "a picture hook belongs to the access profile".into(),
         ));
     }
+    if !opts.audio_edits.is_empty() && opts.profile != Profile::Access {
+        return Err(Error::InvalidArgument(
+            "muting and bleeping belong to the access profile".into(),
+        ));
+    }
+    for e in &opts.audio_edits {
+        e.check()?;
+    }
     if opts.crf > 51 {
         return Err(Error::InvalidArgument("--crf must be 0 to 51".into()));
     }
@@ -834,6 +899,8 @@ pub(crate) struct Written {
     /// Seconds of media written.
     pub(crate) duration: f64,
     pub(crate) warnings: Vec<String>,
+    /// Samples each audio edit replaced ([`Archived::audio_edited`]).
+    pub(crate) audio_edited: Vec<u64>,
     /// Re-encodes: the source's decoded-frame digests, taken while
     /// encoding, and the output streams they belong to.
     pub(crate) recorded: Option<(frames::Recorder, Vec<usize>)>,

@@ -3,8 +3,10 @@
 //! re-encode (H.264 + AAC in MP4) whose picture hook masks every track's
 //! and region's box in every picture; the redaction log beside the output.
 //!
-//! Audio is passed through (AAC stream-copied, anything else encoded to
-//! AAC) unchanged: muting or bleeping is not done yet.
+//! Audio is passed through unchanged (AAC stream-copied, anything else
+//! encoded to AAC) unless time ranges are to be muted or bleeped
+//! ([`RedactOptions::audio_edits`]): then every audio track is decoded,
+//! those ranges replaced sample by sample, and encoded to AAC.
 
 mod log;
 mod scan;
@@ -17,7 +19,10 @@ use crate::frame::FrameMut;
 use crate::mask::{self, Shape, Style};
 use crate::regions::{Regions, RegionsError};
 use crate::track::{TrackOptions, Tracker};
-use custody_transcode::{Options, PictureHook, PictureMut, Profile};
+use custody_transcode::{
+    Action, AudioEdit, AudioEditKind, BLEEP_DBFS, BLEEP_HZ, Options, PictureHook, PictureMut,
+    Profile, TrackOutcome,
+};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -144,6 +149,10 @@ pub struct RedactOptions {
     /// (`custody::redact` fills it): logged with the original's hash and
     /// written into the copy's `CUSTODY_SOURCE_CONTENT` tag.
     pub source_content: Option<String>,
+    /// Time ranges of the sound to mute or bleep (seconds on the pictures'
+    /// timeline, as regions count them), every audio track alike; empty
+    /// (the default) passes the sound through unchanged.
+    pub audio_edits: Vec<AudioEdit>,
 }
 
 impl Default for RedactOptions {
@@ -164,6 +173,7 @@ impl Default for RedactOptions {
             threads: 0,
             keep_other_tracks: false,
             source_content: None,
+            audio_edits: Vec::new(),
         }
     }
 }
@@ -189,6 +199,7 @@ impl std::fmt::Debug for RedactOptions {
             .field("threads", &self.threads)
             .field("keep_other_tracks", &self.keep_other_tracks)
             .field("source_content", &self.source_content)
+            .field("audio_edits", &self.audio_edits)
             .finish()
     }
 }
@@ -234,6 +245,8 @@ pub struct Parameters {
     pub track_max_gap: u64,
     /// Tracking: box growth factor.
     pub track_margin: f32,
+    /// The time ranges of the sound muted or bleeped, as asked.
+    pub audio_edits: Vec<AudioEdit>,
     /// The access encode's parameters (profile, codec, crf, preset, audio).
     pub encode: std::collections::BTreeMap<String, String>,
 }
@@ -289,7 +302,9 @@ pub struct Redacted {
     pub version: String,
     /// What was masked.
     pub counts: Counts,
-    /// The audio: passed through unchanged (not muted, not bleeped).
+    /// What was done to the sound: the ranges muted and bleeped and how
+    /// the tracks were encoded, "passed through unchanged (...)", or "no
+    /// audio track".
     pub audio: String,
     /// What became of each track of the original (video encoded, audio
     /// copied or encoded, other tracks dropped, each with its reason).
@@ -494,6 +509,10 @@ pub fn redact(
     if opts.crf > 51 {
         return Err(RedactError::InvalidArgument("crf must be 0 to 51".into()));
     }
+    for e in &opts.audio_edits {
+        e.check()
+            .map_err(|e| RedactError::InvalidArgument(e.to_string()))?;
+    }
     for p in [log_path(output), csv_path(output), output.to_path_buf()] {
         if p.symlink_metadata().is_ok() {
             return Err(RedactError::InvalidArgument(format!(
@@ -544,6 +563,7 @@ pub fn redact(
             .iter()
             .map(|c| ("CUSTODY_SOURCE_CONTENT".to_string(), c.clone()))
             .collect(),
+        audio_edits: opts.audio_edits.clone(),
         ..Default::default()
     };
     let started = Instant::now();
@@ -611,11 +631,12 @@ pub fn redact(
             track_pad: opts.track.pad,
             track_max_gap: opts.track.max_gap,
             track_margin: opts.track.margin,
+            audio_edits: opts.audio_edits.clone(),
             encode: archived.parameters.clone(),
         },
         ffmpeg: archived.ffmpeg.clone(),
         version: format!("custody-redact {}", env!("CARGO_PKG_VERSION")),
-        audio: "passed through unchanged (AAC copied, other codecs encoded to AAC)".into(),
+        audio: audio_summary(&opts.audio_edits, &archived.audio_edited, &archived.tracks),
         streams: archived.tracks.clone(),
         proof: archived.proof.clone(),
         warnings: archived.warnings.clone(),
@@ -623,4 +644,116 @@ pub fn redact(
     };
     log::write(&done).map_err(remove)?;
     Ok(done)
+}
+
+/// What was done to the sound, for the log: the ranges muted and bleeped
+/// (`edited[k]` samples per channel replaced by `edits[k]`), then what
+/// became of each audio track.
+fn audio_summary(edits: &[AudioEdit], edited: &[u64], tracks: &[TrackOutcome]) -> String {
+    let audio: Vec<&TrackOutcome> = tracks.iter().filter(|t| t.kind == "audio").collect();
+    if audio.is_empty() {
+        return if edits.is_empty() {
+            "no audio track".into()
+        } else {
+            "no audio track: nothing muted or bleeped".into()
+        };
+    }
+    let fate = audio
+        .iter()
+        .map(|t| {
+            let what = match &t.action {
+                Action::Copied => "stream-copied".to_string(),
+                Action::Encoded { codec } => format!("encoded to {codec}"),
+                Action::Dropped { reason } => format!("dropped ({reason})"),
+            };
+            format!("track {} {} {what}", t.stream, t.codec)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    if edits.is_empty() {
+        return format!("passed through unchanged ({fate})");
+    }
+    let mut parts: Vec<String> = edits
+        .iter()
+        .enumerate()
+        .map(|(k, e)| {
+            let verb = match e.kind {
+                AudioEditKind::Mute => "muted",
+                AudioEditKind::Bleep => "bleeped",
+            };
+            match edited.get(k).copied().unwrap_or(0) {
+                0 => format!(
+                    "{} {:.3}-{:.3} s: no sound there, nothing changed",
+                    e.kind.name(),
+                    e.from,
+                    e.to
+                ),
+                _ => format!("{verb} {:.3}-{:.3} s", e.from, e.to),
+            }
+        })
+        .collect();
+    if edits.iter().any(|e| e.kind == AudioEditKind::Bleep) {
+        parts.push(format!("bleep: {BLEEP_HZ} Hz sine at {BLEEP_DBFS} dBFS"));
+    }
+    format!("{}; {fate}", parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track(stream: usize, kind: &str, codec: &str, action: Action) -> TrackOutcome {
+        TrackOutcome {
+            source: 0,
+            stream,
+            kind: kind.into(),
+            codec: codec.into(),
+            action,
+            output_stream: Some(stream),
+        }
+    }
+
+    #[test]
+    fn the_audio_summary_says_what_was_done() {
+        let video = track(
+            0,
+            "video",
+            "h264",
+            Action::Encoded {
+                codec: "h264".into(),
+            },
+        );
+        let aac = |a| track(1, "audio", "aac", a);
+        let mute = AudioEdit::new(AudioEditKind::Mute, 1.0, 2.0).unwrap();
+        let bleep = AudioEdit::new(AudioEditKind::Bleep, 2.5, 9.0).unwrap();
+        assert_eq!(
+            audio_summary(&[], &[], std::slice::from_ref(&video)),
+            "no audio track"
+        );
+        assert_eq!(
+            audio_summary(&[mute], &[0], std::slice::from_ref(&video)),
+            "no audio track: nothing muted or bleeped"
+        );
+        assert_eq!(
+            audio_summary(&[], &[], &[video.clone(), aac(Action::Copied)]),
+            "passed through unchanged (track 1 aac stream-copied)"
+        );
+        let encoded = aac(Action::Encoded {
+            codec: "aac".into(),
+        });
+        assert_eq!(
+            audio_summary(
+                &[mute, bleep],
+                &[48000, 24000],
+                &[video.clone(), encoded.clone()]
+            ),
+            "muted 1.000-2.000 s; bleeped 2.500-9.000 s; bleep: 1000 Hz sine at -12 dBFS; \
+             track 1 aac encoded to aac"
+        );
+        assert_eq!(
+            audio_summary(&[bleep], &[0], &[video, encoded]),
+            "bleep 2.500-9.000 s: no sound there, nothing changed; \
+             bleep: 1000 Hz sine at -12 dBFS; track 1 aac encoded to aac"
+        );
+    }
 }
