@@ -315,11 +315,23 @@ pub fn csv_path(output: &Path) -> PathBuf {
 }
 
 /// The frames CSV's path for `output` (`OUT.frames.csv`).
+///
+/// ```
+/// use custody_redact::redact::frames_path;
+/// use std::path::Path;
+/// assert_eq!(frames_path(Path::new("out/CLIP.mp4")), Path::new("out/CLIP.mp4.frames.csv"));
+/// ```
 pub fn frames_path(output: &Path) -> PathBuf {
     sibling(output, "frames.csv")
 }
 
 /// The contact sheet's path for `output` (`OUT.contact.png`).
+///
+/// ```
+/// use custody_redact::redact::contact_sheet_path;
+/// use std::path::Path;
+/// assert_eq!(contact_sheet_path(Path::new("CLIP.mp4")), Path::new("CLIP.mp4.contact.png"));
+/// ```
 pub fn contact_sheet_path(output: &Path) -> PathBuf {
     sibling(output, "contact.png")
 }

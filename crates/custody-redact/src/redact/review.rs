@@ -36,9 +36,11 @@ const COLUMNS: usize = 4;
 const GAP: u32 = 4;
 /// The label's strip under each thumbnail: a 7-pixel line and its margins.
 const LABEL: u32 = 11;
-/// A mask's outline: red, 2 pixels wide, inside the masked area.
+/// A mask's outline: red, 2 pixels wide, inside the masked area, with a
+/// white pixel around it so that it shows on red too.
 const OUTLINE: [u8; 3] = [255, 0, 0];
 const OUTLINE_WIDTH: u32 = 2;
+const HALO: [u8; 3] = [255, 255, 255];
 const BACKGROUND: [u8; 3] = [40, 40, 40];
 const INK: [u8; 3] = [240, 240, 240];
 
@@ -171,9 +173,10 @@ impl Rgb {
         }
     }
 
-    /// Outlines `r` (pixels of a `w` x `h` picture) scaled to this
-    /// thumbnail: [`OUTLINE_WIDTH`] pixels inside its edges.
-    fn outline(&mut self, r: &Region, w: u32, h: u32) {
+    /// `r` (pixels of a `w` x `h` picture) scaled to this thumbnail, as
+    /// `(x0, y0, x1, y1)` (ends excluded), at least a pixel each way;
+    /// `None` when it falls outside.
+    fn scaled(&self, r: &Region, w: u32, h: u32) -> Option<(u32, u32, u32, u32)> {
         let scale = |v: u32, to: u32, from: u32, up: bool| -> u32 {
             let p = u64::from(v) * u64::from(to);
             let s = u64::from(from.max(1));
@@ -184,17 +187,44 @@ impl Rgb {
             scale(r.y0, self.height, h, false),
         );
         if x0 >= self.width || y0 >= self.height {
-            return;
+            return None;
         }
         let x1 = scale(r.x1, self.width, w, true).max(x0 + 1);
         let y1 = scale(r.y1, self.height, h, true).max(y0 + 1);
-        let t = OUTLINE_WIDTH;
+        Some((x0, y0, x1, y1))
+    }
+
+    /// Paints the pixels of `(x0, y0)-(x1, y1)` (ends excluded) within
+    /// `t` of its edges.
+    fn ring(&mut self, (x0, y0, x1, y1): (u32, u32, u32, u32), t: u32, c: [u8; 3]) {
         for y in y0..y1 {
             for x in x0..x1 {
                 if x < x0 + t || x + t >= x1 || y < y0 + t || y + t >= y1 {
-                    self.put(x, y, OUTLINE);
+                    self.put(x, y, c);
                 }
             }
+        }
+    }
+
+    /// Outlines `regions` (pixels of a `w` x `h` picture) scaled to this
+    /// thumbnail: [`OUTLINE_WIDTH`] pixels inside each one's edges, a
+    /// [`HALO`] pixel outside them (under every other region's outline).
+    fn outline(&mut self, regions: &[Region], w: u32, h: u32) {
+        let boxes: Vec<_> = regions
+            .iter()
+            .filter_map(|r| self.scaled(r, w, h))
+            .collect();
+        for &(x0, y0, x1, y1) in &boxes {
+            let grown = (
+                x0.saturating_sub(1),
+                y0.saturating_sub(1),
+                (x1 + 1).min(self.width),
+                (y1 + 1).min(self.height),
+            );
+            self.ring(grown, 1, HALO);
+        }
+        for &b in &boxes {
+            self.ring(b, OUTLINE_WIDTH, OUTLINE);
         }
     }
 
@@ -326,9 +356,7 @@ fn thumbnail(f: &FrameView, weights: (f32, f32), regions: &[Region]) -> Rgb {
                 .extend_from_slice(&to_rgb(f.sample(0, x, y), u, v, f.full_range(), weights));
         }
     }
-    for r in regions {
-        t.outline(r, w, h);
-    }
+    t.outline(regions, w, h);
     t
 }
 
@@ -622,9 +650,32 @@ mod tests {
         for (x, y) in [(50, 30), (51, 31), (99, 79), (98, 50), (75, 30), (75, 79)] {
             assert_eq!(t.get(x, y), OUTLINE, "({x}, {y})");
         }
-        for (x, y) in [(49, 30), (52, 32), (75, 50), (100, 79), (75, 80), (75, 29)] {
+        for (x, y) in [(52, 32), (75, 50), (97, 77)] {
+            assert_ne!(t.get(x, y), OUTLINE, "({x}, {y})");
+            assert_ne!(t.get(x, y), HALO, "({x}, {y})");
+        }
+        // Around it, a white pixel; beyond that, the picture.
+        for (x, y) in [(49, 30), (100, 79), (75, 80), (75, 29), (49, 29), (100, 80)] {
+            assert_eq!(t.get(x, y), HALO, "({x}, {y})");
+        }
+        for (x, y) in [(48, 30), (101, 79), (75, 81), (75, 28)] {
+            assert_ne!(t.get(x, y), HALO, "({x}, {y})");
             assert_ne!(t.get(x, y), OUTLINE, "({x}, {y})");
         }
+        // Overlapping regions: one's halo never covers another's outline.
+        let s = Region {
+            x0: 190,
+            y0: 100,
+            x1: 300,
+            y1: 200,
+        };
+        let t = thumbnail(&f, weights(Matrix::Bt601, h), &[r, s]);
+        for y in 50..80 {
+            assert_eq!(t.get(98, y), OUTLINE, "(98, {y})");
+            assert_eq!(t.get(99, y), OUTLINE, "(99, {y})");
+        }
+        assert_eq!(t.get(94, 50), HALO);
+        assert_eq!(t.get(95, 50), OUTLINE);
         // Never enlarged; a portrait picture is bounded by its height.
         assert_eq!(thumb_size(160, 120), (160, 120));
         assert_eq!(thumb_size(1080, 1920), (270, 480));
