@@ -96,7 +96,7 @@ pub(crate) fn detect(args: &DetectArgs) -> ExitCode {
     for file in &args.files {
         let mut opts = options(d);
         let pb = bar();
-        let r = custody::detect(file, &mut opts, progress(&pb, &*stop));
+        let r = custody::detect(file, &mut opts, progress(&pb, &stop));
         if let Some(pb) = pb {
             pb.finish_and_clear();
         }
@@ -223,11 +223,11 @@ pub(crate) fn redact(args: &RedactArgs) -> ExitCode {
                 &args.output,
                 &mut opts,
                 &target,
-                progress(&pb, &*stop),
+                progress(&pb, &stop),
             )
             .map(|s| (s.redacted, Some(s.registration)))
         }
-        _ => custody::redact(&args.input, &args.output, &mut opts, progress(&pb, &*stop))
+        _ => custody::redact(&args.input, &args.output, &mut opts, progress(&pb, &stop))
             .map(|r| (r, None)),
     };
     if let Some(pb) = pb {
