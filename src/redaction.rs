@@ -175,6 +175,9 @@ fn parameters(r: &Redacted) -> Result<std::collections::BTreeMap<String, String>
     };
     put("redaction_detectors", detectors.join(", "));
     put("redaction_every", p.every.to_string());
+    if let Some(w) = p.detect_width {
+        put("redaction_detect_width", w.to_string());
+    }
     put("redaction_style", name(&p.style));
     put("redaction_shape", name(&p.shape));
     put(

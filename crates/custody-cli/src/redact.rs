@@ -16,6 +16,7 @@ fn options(d: &DetectorArgs) -> RedactOptions {
         plates: d.plates,
         models: d.models.clone(),
         every: d.every,
+        detect_width: d.detect_width,
         ..Default::default()
     }
 }
@@ -155,6 +156,17 @@ fn describe(r: &Redacted) -> String {
         );
     }
     s += &format!("  audio: {}\n", safe(&r.audio));
+    for t in &r.streams {
+        if let custody::transcode::Action::Dropped { reason } = &t.action {
+            s += &format!(
+                "  {} {} {}: DROPPED: {}\n",
+                t.kind,
+                t.stream,
+                t.codec,
+                safe(reason)
+            );
+        }
+    }
     for w in &r.warnings {
         s += &format!("  note: {}\n", safe(w));
     }
@@ -207,6 +219,7 @@ pub(crate) fn redact(args: &RedactArgs) -> ExitCode {
         crf: args.crf,
         preset: args.preset.clone(),
         threads: args.threads,
+        keep_other_tracks: args.keep_other_tracks,
         ..options(&args.detectors)
     };
     let stop = interrupt_flag();

@@ -43,6 +43,10 @@ pub(crate) struct DetectorArgs {
     #[arg(long = "every", visible_alias = "detect-every", value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) every: u64,
+    /// Find faces on pictures scaled to this width (aspect kept, never
+    /// upscaled): faster, and small faces are missed (default: full size).
+    #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u32).range(32..))]
+    pub(crate) detect_width: Option<u32>,
     /// The folder holding the models (default: $CUSTODY_MODELS, else
     /// ~/.local/share/custody/models, where the set-up installs them).
     #[arg(long, value_name = "DIR")]
@@ -91,6 +95,10 @@ pub(crate) struct RedactArgs {
     /// Encoder worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub(crate) threads: usize,
+    /// Keep subtitle, timed-metadata and telemetry tracks (dropped by
+    /// default: they may carry positions).
+    #[arg(long)]
+    pub(crate) keep_other_tracks: bool,
     /// Register the copy in this evidence store as a derivative of the
     /// original, which must be registered there; the signed manifest names
     /// the detectors and their models, every parameter and the log's BLAKE3.

@@ -128,6 +128,10 @@ struct VideoWork {
     scaler: Option<ffmpeg::software::scaling::Context>,
     /// The access overlay, which also converts to yuv420p (no scaler then).
     burner: Option<crate::overlay::Burner>,
+    /// With a picture hook and pictures of a layout it does not take
+    /// (10-bit, semi-planar): the conversion to yuv420p, made before the
+    /// hook (no scaler then).
+    hook_convert: Option<crate::picture::To8Bit>,
     enc: VideoEnc,
     enc_tb: Rational,
     /// Its slot in the recorder of decoded-frame digests.
@@ -546,23 +550,31 @@ fn run(
                 )?),
                 _ => None,
             };
-            let scaler =
-                if profile == Profile::Access && plain != Pixel::YUV420P && burner.is_none() {
-                    Some(
-                        ffmpeg::software::scaling::Context::get(
-                            src_format,
-                            shape.width,
-                            shape.height,
-                            Pixel::YUV420P,
-                            shape.width,
-                            shape.height,
-                            ffmpeg::software::scaling::Flags::BICUBIC,
-                        )
-                        .map_err(|e| Error::ffmpeg(input, "setting up the scaler", e))?,
+            let hook_convert = (opts.pictures.is_some()
+                && profile == Profile::Access
+                && burner.is_none()
+                && crate::picture::To8Bit::needed(src_format))
+            .then(|| crate::picture::To8Bit::new(Some(Pixel::YUV420P)));
+            let scaler = if profile == Profile::Access
+                && plain != Pixel::YUV420P
+                && burner.is_none()
+                && hook_convert.is_none()
+            {
+                Some(
+                    ffmpeg::software::scaling::Context::get(
+                        src_format,
+                        shape.width,
+                        shape.height,
+                        Pixel::YUV420P,
+                        shape.width,
+                        shape.height,
+                        ffmpeg::software::scaling::Flags::BICUBIC,
                     )
-                } else {
-                    None
-                };
+                    .map_err(|e| Error::ffmpeg(input, "setting up the scaler", e))?,
+                )
+            } else {
+                None
+            };
             action = Action::Encoded {
                 codec: if profile == Profile::Preservation {
                     "ffv1"
@@ -584,6 +596,7 @@ fn run(
                 },
                 scaler,
                 burner,
+                hook_convert,
                 enc: enc.0,
                 enc_tb: st.time_base(),
                 pictures: 0,
@@ -668,6 +681,15 @@ fn run(
                         reason: format!(
                             "a cover picture, not part of the recording ({} copies keep the recording only)",
                             profile.name()
+                        ),
+                    };
+                    Route::Drop
+                }
+                None if !opts.other_tracks && kind != media::Type::Audio => {
+                    action = Action::Dropped {
+                        reason: format!(
+                            "a {} track, not pictures or sound: left out as asked (it may carry positions or other personal data)",
+                            kind_name(kind)
                         ),
                     };
                     Route::Drop
@@ -991,11 +1013,17 @@ impl Job<'_> {
         let index = v.pictures;
         v.pictures += 1;
         let mut f = f;
+        if let Some(c) = &mut v.hook_convert {
+            f = v.prep.converted(&f, c.run(self.path, &f)?);
+        }
         if let Some(hook) = &self.hook {
             let time = crate::picture::picture_time(&f, &v.dec, v.start);
             hook.apply(self.path, &mut f, index, time)?;
         }
-        let f = if let Some(b) = &mut v.burner {
+        let f = if v.hook_convert.is_some() {
+            // Converted to the encoder's layout before the hook.
+            f
+        } else if let Some(b) = &mut v.burner {
             let mut f = f;
             // The decoded bytes, labelled `yuv*` (the range is kept apart).
             f.set_format(unj(f.format()).0);

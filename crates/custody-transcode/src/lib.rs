@@ -246,6 +246,11 @@ pub struct Options {
     /// Extra tags written into the output (provenance from the caller:
     /// content hashes, case numbers).
     pub tags: Vec<(String, String)>,
+    /// Re-encodes (`preservation`, `access`): keep the tracks other than pictures and sound (subtitles,
+    /// timed metadata, telemetry) where the target can hold them (the
+    /// default); `false` drops them, each listed as dropped with the reason
+    /// (a redacted copy must not carry the positions a telemetry track holds).
+    pub other_tracks: bool,
     /// `access`: burn the UTC time, device and officer into every picture
     /// (FFmpeg's `drawtext` filter); `None` (the default) leaves the
     /// pictures as they are.
@@ -270,6 +275,7 @@ impl Default for Options {
             prove: true,
             container: None,
             tags: Vec::new(),
+            other_tracks: true,
             overlay: None,
             pictures: None,
         }
@@ -295,6 +301,9 @@ impl Options {
                 m.insert("audio".into(), "aac copy, else aac 128k".into());
                 if let Some(o) = &self.overlay {
                     m.insert("overlay".into(), o.describe());
+                }
+                if !self.other_tracks {
+                    m.insert("other_tracks".into(), "dropped".into());
                 }
                 if let Some(h) = &self.pictures {
                     m.insert("pictures".into(), h.name().to_string());

@@ -115,8 +115,8 @@ pub struct Picture<'a> {
     pub info: PictureInfo,
     planes: [&'a [u8]; 3],
     strides: [usize; 3],
-    /// The decoder's picture, when it is handed over unchanged (a
-    /// visitor's), for its digest.
+    /// The decoder's picture (before any conversion to 8-bit planar), when
+    /// it is at hand (a visitor's), for its digest.
     decoded: Option<&'a frame::Video>,
 }
 
@@ -135,6 +135,8 @@ impl<'a> Picture<'a> {
     /// define it (a header naming its size, layout, range, primaries,
     /// transfer and matrix, then each plane's rows without padding), so a
     /// digest taken while visiting a file can be checked against theirs.
+    /// It is the decoder's picture's, before any conversion to 8-bit planar
+    /// (a 10-bit picture's digest is of its 10-bit samples).
     /// `None` for a picture a [`PictureHook`] holds
     /// ([`PictureMut::as_picture`]): it is not the decoder's picture any more.
     ///
@@ -305,9 +307,83 @@ fn supported(path: &Path, f: Pixel) -> Result<(PictureFormat, bool)> {
     })
 }
 
+/// Turns pictures of a layout hooks and visitors do not take (10- or 12-bit,
+/// semi-planar `nv12`/`p010`, packed RGB) into 8-bit planar ones, with the
+/// colour description and time of the original; the swscale context is made
+/// for the first picture and remade when the size or layout changes.
+pub(crate) struct To8Bit {
+    /// The layout to convert to; `None`: the 8-bit planar layout with the
+    /// source's chroma subsampling.
+    target: Option<Pixel>,
+    ctx: Option<(Pixel, u32, u32, ffmpeg::software::scaling::Context)>,
+}
+
+impl To8Bit {
+    /// A converter to `target`, or (with `None`) to the 8-bit planar layout
+    /// of each source's chroma subsampling.
+    pub(crate) fn new(target: Option<Pixel>) -> To8Bit {
+        To8Bit { target, ctx: None }
+    }
+
+    /// True when pictures of layout `f` need converting.
+    pub(crate) fn needed(f: Pixel) -> bool {
+        PictureFormat::of(f).is_none()
+    }
+
+    /// `f`, converted.
+    pub(crate) fn run(&mut self, path: &Path, f: &frame::Video) -> Result<frame::Video> {
+        let from = f.format();
+        let (w, h) = (f.width(), f.height());
+        let to = self.target.unwrap_or_else(|| eight_bit(from));
+        if !self
+            .ctx
+            .as_ref()
+            .is_some_and(|c| (c.0, c.1, c.2) == (from, w, h))
+        {
+            let ctx = ffmpeg::software::scaling::Context::get(
+                from,
+                w,
+                h,
+                to,
+                w,
+                h,
+                ffmpeg::software::scaling::Flags::BICUBIC,
+            )
+            .map_err(|e| Error::ffmpeg(path, "setting up the picture converter", e))?;
+            self.ctx = Some((from, w, h, ctx));
+        }
+        let mut out = frame::Video::empty();
+        if let Some((_, _, _, ctx)) = self.ctx.as_mut() {
+            ctx.run(f, &mut out)
+                .map_err(|e| Error::ffmpeg(path, "converting a picture", e))?;
+        }
+        out.set_color_range(f.color_range());
+        out.set_color_primaries(f.color_primaries());
+        out.set_color_transfer_characteristic(f.color_transfer_characteristic());
+        out.set_color_space(f.color_space());
+        out.set_pts(f.timestamp());
+        Ok(out)
+    }
+}
+
+/// The 8-bit planar layout with `f`'s chroma subsampling (gray for a
+/// single-component layout; 4:2:0 where nothing closer exists).
+fn eight_bit(f: Pixel) -> Pixel {
+    match f.descriptor() {
+        Some(d) if d.nb_components() <= 2 => Pixel::GRAY8,
+        Some(d) => match (d.log2_chroma_w(), d.log2_chroma_h()) {
+            (0, 0) => Pixel::YUV444P,
+            (1, 0) => Pixel::YUV422P,
+            _ => Pixel::YUV420P,
+        },
+        None => Pixel::YUV420P,
+    }
+}
+
 /// Decodes the first video stream of `path` (cover pictures excepted) and
 /// gives each picture, read-only, to `visit` in presentation order with its
-/// number and time; `visit` returns `Ok(false)` to stop early, an error to
+/// number and time (pictures of other layouts, 10-bit or semi-planar,
+/// converted to 8-bit planar first); `visit` returns `Ok(false)` to stop early, an error to
 /// stop with it. `progress` gets seconds decoded; returning false cancels
 /// ([`Error::Cancelled`]). Returns the number of pictures visited.
 ///
@@ -343,7 +419,16 @@ pub fn visit_pictures(
     let tb = dec.tb;
     let mut n = 0u64;
     let mut failed: Option<Error> = None;
+    let mut to8 = To8Bit::new(None);
     let mut on_picture = |f: &frame::Video| -> Result<bool> {
+        let decoded = f;
+        let converted;
+        let f = if To8Bit::needed(f.format()) {
+            converted = to8.run(path, f)?;
+            &converted
+        } else {
+            f
+        };
         let (format, j) = supported(path, f.format())?;
         let planes_n = format.planes();
         let mut planes: [&[u8]; 3] = [&[], &[], &[]];
@@ -364,7 +449,7 @@ pub fn visit_pictures(
             },
             planes,
             strides,
-            decoded: Some(f),
+            decoded: Some(decoded),
         };
         n += 1;
         visit(&pic)

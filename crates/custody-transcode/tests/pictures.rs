@@ -271,6 +271,81 @@ fn a_hook_error_stops_the_job_and_leaves_nothing() {
     ));
 }
 
+/// 10-bit 4:2:0 and 4:2:2 and semi-planar sources reach hooks and visitors
+/// as 8-bit planar pictures; what the hook writes is in the access copy.
+#[test]
+fn deep_and_semi_planar_pictures_are_converted_for_hooks_and_visitors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, codec, fmt, want) in [
+        (
+            "x264-10.mp4",
+            "libx264",
+            "yuv420p10le",
+            PictureFormat::Yuv420p,
+        ),
+        (
+            "x264-422-10.mp4",
+            "libx264",
+            "yuv422p10le",
+            PictureFormat::Yuv422p,
+        ),
+        ("rawnv12.mkv", "rawvideo", "nv12", PictureFormat::Yuv420p),
+    ] {
+        let src = dir.path().join(name);
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=160x120:r=10:d=1",
+            "-c:v",
+            codec,
+            "-pix_fmt",
+            fmt,
+            src.to_str().unwrap(),
+        ]);
+        // The visitor: 8-bit planar pictures, every one of them.
+        let mut formats = Vec::new();
+        let n = visit_pictures(
+            &src,
+            |_| true,
+            |p| {
+                formats.push(p.info.format);
+                Ok(true)
+            },
+        )
+        .unwrap();
+        assert_eq!(n, 10, "{name}");
+        assert!(formats.iter().all(|f| *f == want), "{name}: {formats:?}");
+        // The hook: gets yuv420p (what the access copy encodes), and the
+        // black square it draws is in the copy.
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        let hook = PictureHook::new("square", move |p| {
+            s2.lock().unwrap().push(p.info.format);
+            let (y, stride) = p.plane_mut(0).ok_or("no luma")?;
+            for r in 16..48 {
+                y[r * stride + 16..r * stride + 48].fill(16);
+            }
+            Ok(())
+        });
+        let out = dir.path().join(format!("{name}.access.mp4"));
+        let a = archive(&[&src], &out, &access(Some(hook)), |_| true).unwrap();
+        assert!(a.kept && a.proof.as_ref().is_some_and(|p| p.ok()), "{name}");
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 10, "{name}");
+        assert!(seen.iter().all(|f| *f == PictureFormat::Yuv420p), "{name}");
+        for (i, y) in lumas(&out) {
+            let inside: Vec<u8> = (20..44)
+                .flat_map(|r| y[r * 160 + 20..r * 160 + 44].to_vec())
+                .collect();
+            assert!(
+                inside.iter().all(|&v| v < 40),
+                "{name}: picture {i}: the square is not black in the copy"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_visited_picture_has_the_digest_frame_digests_gives_and_names_its_matrix() {
     let dir = tempfile::tempdir().unwrap();
@@ -316,6 +391,35 @@ fn a_visited_picture_has_the_digest_frame_digests_gives_and_names_its_matrix() {
     let mut distinct = want.clone();
     distinct.dedup();
     assert_eq!(distinct.len(), 30);
+    // A picture converted to 8 bits for the visitor has the digest of the
+    // decoder's picture, as frame_digests takes it.
+    let deep = dir.path().join("deep.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=160x120:r=10:d=1",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p10le",
+        deep.to_str().unwrap(),
+    ]);
+    let mut seen = Vec::new();
+    visit_pictures(
+        &deep,
+        |_| true,
+        |p| {
+            assert_eq!(p.info.format, PictureFormat::Yuv420p);
+            seen.push(p.digest());
+            Ok(true)
+        },
+    )
+    .unwrap();
+    let d = frame_digests(&deep, |_| true).unwrap();
+    let want: Vec<Option<String>> = d[0].frames.iter().map(|f| Some(f.blake3.clone())).collect();
+    assert_eq!(seen.len(), 10);
+    assert_eq!(seen, want);
     // A hook's picture is not the decoder's: no digest; and a picture
     // that states no matrix says so.
     let plain = clip(dir.path());

@@ -129,6 +129,10 @@ pub struct RedactOptions {
     /// Run the detectors on every `every`-th picture (default 1: all);
     /// the tracker interpolates between.
     pub every: u64,
+    /// Find faces on the picture scaled to this width (aspect kept, never
+    /// upscaled; default: the picture's own size). Smaller is faster and
+    /// misses small faces.
+    pub detect_width: Option<u32>,
     /// How detections become tracks.
     pub track: TrackOptions,
     /// libx264's constant rate factor (default 23).
@@ -137,6 +141,11 @@ pub struct RedactOptions {
     pub preset: String,
     /// Worker threads for the encoder (0: one per core).
     pub threads: usize,
+    /// Keep the tracks other than pictures and sound (subtitles, timed
+    /// metadata, telemetry) where MP4 can hold them; by default (`false`)
+    /// they are dropped, since they may carry positions, and listed in the
+    /// log's `streams` as dropped.
+    pub keep_other_tracks: bool,
     /// The original's container-independent content hashes, as text
     /// (`custody::redact` fills it): logged with the original's hash and
     /// written into the copy's `CUSTODY_SOURCE_CONTENT` tag.
@@ -157,10 +166,12 @@ impl Default for RedactOptions {
             style: Style::Blur,
             shape: Shape::Rectangle,
             every: 1,
+            detect_width: None,
             track: TrackOptions::default(),
             crf: 23,
             preset: "medium".into(),
             threads: 0,
+            keep_other_tracks: false,
             source_content: None,
             contact_sheet: SHEET_PICTURES,
         }
@@ -181,9 +192,13 @@ impl std::fmt::Debug for RedactOptions {
             .field("style", &self.style)
             .field("shape", &self.shape)
             .field("every", &self.every)
+            .field("detect_width", &self.detect_width)
             .field("track", &self.track)
             .field("crf", &self.crf)
             .field("preset", &self.preset)
+            .field("threads", &self.threads)
+            .field("keep_other_tracks", &self.keep_other_tracks)
+            .field("source_content", &self.source_content)
             .field("contact_sheet", &self.contact_sheet)
             .finish()
     }
@@ -220,6 +235,8 @@ pub struct Parameters {
     pub shape: Shape,
     /// Detection on every n-th picture.
     pub every: u64,
+    /// Faces found on pictures scaled to this width (`None`: full size).
+    pub detect_width: Option<u32>,
     /// Tracking: least IoU to continue a track.
     pub track_iou: f32,
     /// Tracking: pictures held before and after a track.
@@ -354,7 +371,11 @@ fn detectors(opts: &mut RedactOptions) -> Result<Vec<Box<dyn Detector>>, RedactE
                 .clone()
                 .unwrap_or_else(crate::models::models_dir);
             if opts.faces {
-                out.push(Box::new(crate::models::CenterFace::load(&dir)?));
+                let mut f = crate::models::CenterFace::load(&dir)?;
+                if let Some(w) = opts.detect_width {
+                    f = f.with_width(w);
+                }
+                out.push(Box::new(f));
             }
             if opts.plates {
                 out.push(Box::new(crate::models::Plates::load(&dir)?));
@@ -587,6 +608,7 @@ pub fn redact(
         crf: opts.crf,
         preset: opts.preset.clone(),
         threads: opts.threads,
+        other_tracks: opts.keep_other_tracks,
         pictures: Some(PictureHook::new("redact", move |p| {
             hook_plan.apply(p).map(|_| ())
         })),
@@ -669,6 +691,7 @@ pub fn redact(
             style: opts.style,
             shape: opts.shape,
             every: opts.every.max(1),
+            detect_width: opts.detect_width,
             track_iou: opts.track.iou,
             track_pad: opts.track.pad,
             track_max_gap: opts.track.max_gap,
