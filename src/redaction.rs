@@ -53,8 +53,9 @@ pub fn detect(
 
 /// Redacts `input` into `output` (H.264 + AAC in MP4; refused if it
 /// exists): detects, tracks, masks every picture, checks the copy holds
-/// every picture at its time, then writes the redaction log
-/// (`OUT.redaction.json`) and the tracks (`OUT.tracks.csv`) beside it. The
+/// every picture at its time, then writes each picture's BLAKE3
+/// (`OUT.frames.csv`), a contact sheet (`OUT.contact.png`), the redaction
+/// log (`OUT.redaction.json`) and the tracks (`OUT.tracks.csv`) beside it. The
 /// original's content hashes are logged and written into the copy's tags.
 /// `progress` returning `false` cancels; on any failure nothing is left.
 ///

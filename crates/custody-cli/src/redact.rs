@@ -34,6 +34,7 @@ fn progress<'a>(
                 Phase::Hash => "hash",
                 Phase::Write => "write",
                 Phase::Prove => "check",
+                Phase::Review => "review",
             });
             if p.total > 0.0 {
                 pb.set_position(((p.done / p.total).clamp(0.0, 1.0) * 1000.0) as u64);
@@ -179,10 +180,14 @@ fn describe(r: &Redacted) -> String {
         }
     );
     s += &format!(
-        "  log: {}\n  tracks: {}\n",
+        "  log: {}\n  tracks: {}\n  frames: {}\n",
         safe(&r.log.display().to_string()),
-        safe(&r.tracks_csv.display().to_string())
+        safe(&r.tracks_csv.display().to_string()),
+        safe(&r.frames_csv.path.display().to_string())
     );
+    if let Some(c) = &r.contact_sheet {
+        s += &format!("  contact sheet: {}\n", safe(&c.path.display().to_string()));
+    }
     s
 }
 

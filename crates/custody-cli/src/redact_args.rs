@@ -71,7 +71,8 @@ pub(crate) struct RedactArgs {
     /// The recording to redact (only read).
     pub(crate) input: PathBuf,
     /// The redacted copy (H.264 + AAC in MP4); never replaced if it exists.
-    /// The log is written beside it as OUT.redaction.json and OUT.tracks.csv.
+    /// The log is written beside it as OUT.redaction.json and OUT.tracks.csv,
+    /// each picture's BLAKE3 as OUT.frames.csv, a contact sheet as OUT.contact.png.
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     pub(crate) output: PathBuf,
     #[command(flatten)]

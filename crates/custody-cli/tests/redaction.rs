@@ -122,6 +122,12 @@ fn redact_with_regions_writes_the_copy_and_its_log_and_exits_0() {
     assert_eq!(log["output"], v["output"]);
     assert_eq!(log["regions"][0]["label"], "house number");
     assert!(dir.path().join("CAM.redacted.mp4.tracks.csv").is_file());
+    // The reviewer's files beside it, named in the log with their hashes.
+    let frames = dir.path().join("CAM.redacted.mp4.frames.csv");
+    assert_eq!(v["frames_csv"]["blake3"], blake3_of(&frames).as_str());
+    assert_eq!(v["frames_csv"]["pictures"], 20);
+    let sheet = dir.path().join("CAM.redacted.mp4.contact.png");
+    assert_eq!(v["contact_sheet"]["blake3"], blake3_of(&sheet).as_str());
     // A second run never replaces the copy.
     let before = blake3_of(&out);
     let o = custody(&["redact", s(&src), "-o", s(&out), "--regions", s(&regions)]);

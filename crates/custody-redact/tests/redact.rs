@@ -1,14 +1,16 @@
 //! The redaction pipeline with the real FFmpeg on clips the ffmpeg CLI
 //! generates: masks change only the pixels inside them (checked sample by
 //! sample in the picture hook), the redacted copy keeps the rest of every
-//! picture, the log says what was done, and damaged inputs leave nothing.
+//! picture, the log says what was done, and damaged inputs leave nothing;
+//! the reviewer's frames CSV holds the hashes `frame_digests` gives and the
+//! contact sheet outlines the masks where they are.
 
-use custody_redact::mask::{Shape, Style};
-use custody_redact::redact::{Masks, RedactError, RedactOptions, redact};
+use custody_redact::mask::{Region, Shape, Style};
+use custody_redact::redact::{Masks, Phase, RedactError, RedactOptions, redact};
 use custody_redact::regions::Regions;
 use custody_redact::track::{TrackOptions, Tracker};
 use custody_redact::{BBox, Class, DetectError, Detection, Detector, FrameView};
-use custody_transcode::{Options, PictureHook, Profile, archive, visit_pictures};
+use custody_transcode::{Options, PictureHook, Profile, archive, frame_digests, visit_pictures};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -352,6 +354,8 @@ fn a_redacted_copy_keeps_the_rest_of_every_picture_and_logs_what_it_did() {
         [
             "clip.mp4",
             "redacted.mp4",
+            "redacted.mp4.contact.png",
+            "redacted.mp4.frames.csv",
             "redacted.mp4.redaction.json",
             "redacted.mp4.tracks.csv",
             "regions.json"
@@ -414,4 +418,210 @@ fn damaged_inputs_and_bad_regions_give_typed_errors_and_leave_nothing() {
         .map(|e| e.file_name())
         .collect();
     assert_eq!(before.len(), after.len(), "left behind: {after:?}");
+}
+
+/// A region from 0.59 s to 0.74 s (pictures 18 to 22 at 30 fps), moving
+/// right and down.
+const BRIEF: &str = r#"{"regions": [{"label": "plate", "class": "plate", "keyframes": [
+  {"time": 0.59, "box": {"x0": 40, "y0": 40, "x1": 120, "y1": 100}},
+  {"time": 0.74, "box": {"x0": 121, "y0": 101, "x1": 201, "y1": 161}}]}]}"#;
+
+/// The PNG at `path`: width, height and RGB samples.
+fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
+    let mut r = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; r.output_buffer_size().unwrap()];
+    let info = r.next_frame(&mut buf).unwrap();
+    assert_eq!(
+        (info.color_type, info.bit_depth),
+        (png::ColorType::Rgb, png::BitDepth::Eight)
+    );
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
+}
+
+fn b3(path: &Path) -> String {
+    blake3::hash(&std::fs::read(path).unwrap())
+        .to_hex()
+        .to_string()
+}
+
+#[test]
+fn the_reviewer_gets_each_pictures_hash_and_a_contact_sheet_with_the_masks_outlined() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path());
+    let regions = dir.path().join("regions.json");
+    std::fs::write(&regions, BRIEF).unwrap();
+    let out = dir.path().join("redacted.mp4");
+    let mut opts = fast(RedactOptions {
+        regions: Some(regions.clone()),
+        style: Style::Fill,
+        ..Default::default()
+    });
+    let done = redact(&src, &out, &mut opts, |_| true).unwrap();
+    assert_eq!((done.counts.frames, done.counts.masked_frames), (60, 5));
+    // The frames CSV: a line per picture of the copy, its hash as
+    // frame_digests (custody compare) has it, the masks applied to it.
+    let f = &done.frames_csv;
+    assert_eq!(f.path, dir.path().join("redacted.mp4.frames.csv"));
+    assert_eq!((f.pictures, f.blake3.as_str()), (60, b3(&f.path).as_str()));
+    assert_eq!(f.size, std::fs::metadata(&f.path).unwrap().len());
+    let csv = std::fs::read_to_string(&f.path).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("frame,time,blake3,masks"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let digests = frame_digests(&out, |_| true).unwrap();
+    let video = digests.iter().find(|d| d.kind == "video").unwrap();
+    assert_eq!((rows.len(), video.frames.len()), (60, 60));
+    for (i, (row, d)) in rows.iter().zip(&video.frames).enumerate() {
+        assert_eq!(row.len(), 4, "{row:?}");
+        assert_eq!(row[0], i.to_string());
+        let t: f64 = row[1].parse().unwrap();
+        assert!((t - i as f64 / 30.0).abs() < 1e-3, "picture {i} at {t}");
+        assert_eq!(row[2], d.blake3, "picture {i}");
+        let masks = if (18..=22).contains(&i) { "1" } else { "0" };
+        assert_eq!(row[3], masks, "picture {i}");
+    }
+    // Masking changed the pictures: the source's hashes differ where the
+    // mask is and the hash is of the copy, not of the original.
+    let original = frame_digests(&src, |_| true).unwrap();
+    assert_ne!(original[0].frames[20].blake3, rows[20][2]);
+    // The log names both files with their hashes.
+    let log: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&done.log).unwrap()).unwrap();
+    assert_eq!(log["frames_csv"]["blake3"], f.blake3.as_str());
+    assert_eq!(log["frames_csv"]["pictures"], 60);
+    let sheet = done.contact_sheet.as_ref().unwrap();
+    assert_eq!(sheet.path, dir.path().join("redacted.mp4.contact.png"));
+    assert_eq!(log["contact_sheet"]["blake3"], b3(&sheet.path).as_str());
+    // Six pictures (one per 10), spread over the copy; in the stretches
+    // holding masked pictures, the masked picture nearest the middle.
+    let on: Vec<(u64, u32)> = sheet.pictures.iter().map(|p| (p.frame, p.masks)).collect();
+    assert_eq!(on, [(5, 0), (18, 1), (22, 1), (35, 0), (45, 0), (55, 0)]);
+    // 320x240 thumbnails in 4 columns with 4-pixel gaps and an 11-pixel
+    // label strip: 2 rows.
+    let (w, h, rgb) = read_png(&sheet.path);
+    assert_eq!((w, h), (sheet.width, sheet.height));
+    assert_eq!((w, h), (4 + 4 * (320 + 4), 4 + 2 * (240 + 11 + 4)));
+    let px = |x: u32, y: u32| {
+        let i = (y as usize * w as usize + x as usize) * 3;
+        [rgb[i], rgb[i + 1], rgb[i + 2]]
+    };
+    const RED: [u8; 3] = [255, 0, 0];
+    let region = Regions::parse(BRIEF, "r.json".as_ref())
+        .unwrap()
+        .regions
+        .remove(0);
+    for p in sheet.pictures.iter().filter(|p| p.masks > 0) {
+        assert_eq!((p.width, p.height), (320, 240));
+        // The mask as applied: the box at the picture's time, on the
+        // chroma grid; the thumbnail is at full size.
+        let b = region.at(p.time).unwrap();
+        let r = Region::aligned(&b, (2, 2), 320, 240).unwrap();
+        let at = |x: u32, y: u32| px(p.x + x, p.y + y);
+        for x in r.x0..r.x1 {
+            for y in [r.y0, r.y0 + 1, r.y1 - 2, r.y1 - 1] {
+                assert_eq!(at(x, y), RED, "picture {} ({x}, {y})", p.frame);
+            }
+        }
+        for y in r.y0..r.y1 {
+            for x in [r.x0, r.x0 + 1, r.x1 - 2, r.x1 - 1] {
+                assert_eq!(at(x, y), RED, "picture {} ({x}, {y})", p.frame);
+            }
+        }
+        // Inside the outline, the filled mask (black); outside it, the picture.
+        let (cx, cy) = ((r.x0 + r.x1) / 2, (r.y0 + r.y1) / 2);
+        assert!(at(cx, cy).iter().all(|&c| c < 40), "{:?}", at(cx, cy));
+        let ring = (r.x0..r.x1)
+            .map(|x| (x, r.y0 + 2))
+            .chain((r.x0..r.x1).map(|x| (x, r.y0 - 1)))
+            .filter(|&(x, y)| at(x, y) == RED)
+            .count();
+        assert!(ring < 10, "{ring} red pixels next to the outline");
+        assert_eq!(at(r.x0 - 1, cy), [255, 255, 255], "the outline's halo");
+    }
+    // The two masked pictures show the region where it was at each time.
+    let (a, b) = (&sheet.pictures[1], &sheet.pictures[2]);
+    let (ra, rb) = (
+        Region::aligned(&region.at(a.time).unwrap(), (2, 2), 320, 240).unwrap(),
+        Region::aligned(&region.at(b.time).unwrap(), (2, 2), 320, 240).unwrap(),
+    );
+    assert!(rb.x0 >= ra.x0 + 60, "{ra:?} {rb:?}");
+    assert_ne!(px(a.x + rb.x1 - 1, a.y + rb.y1 - 1), RED);
+    // An unmasked picture has no outline where the region was.
+    let u = &sheet.pictures[0];
+    assert!((ra.x0..ra.x1).any(|x| px(u.x + x, u.y + ra.y0) != RED));
+    // No contact sheet when none is asked for; the frames CSV all the same.
+    let out2 = dir.path().join("plain.mp4");
+    let mut opts = fast(RedactOptions {
+        regions: Some(regions),
+        contact_sheet: 0,
+        ..Default::default()
+    });
+    let done = redact(&src, &out2, &mut opts, |_| true).unwrap();
+    assert!(done.contact_sheet.is_none());
+    assert_eq!(done.frames_csv.pictures, 60);
+    assert!(!dir.path().join("plain.mp4.contact.png").exists());
+}
+
+#[test]
+fn a_failure_after_the_copy_is_written_leaves_none_of_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path());
+    let regions = dir.path().join("regions.json");
+    std::fs::write(&regions, BRIEF).unwrap();
+    let names = |d: &Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    // A file appears where the contact sheet (then, in a second run, the
+    // log) goes while the copy is being reviewed: writing it fails (a
+    // redaction never replaces a file), and the copy, the frames CSV and
+    // the contact sheet already written are removed; the file that
+    // appeared is left as it was.
+    for (k, suffix) in ["contact.png", "redaction.json"].into_iter().enumerate() {
+        let out = dir.path().join(format!("out{k}.mp4"));
+        let planted = dir.path().join(format!("out{k}.mp4.{suffix}"));
+        let mut opts = fast(RedactOptions {
+            regions: Some(regions.clone()),
+            ..Default::default()
+        });
+        let mut reviewing = false;
+        let e = redact(&src, &out, &mut opts, |p| {
+            if p.phase == Phase::Review && !reviewing {
+                reviewing = true;
+                // The copy is written and checked by now.
+                assert!(out.exists());
+                std::fs::write(&planted, b"someone else's").unwrap();
+            }
+            true
+        })
+        .unwrap_err();
+        assert!(reviewing);
+        assert!(
+            matches!(&e, RedactError::Io { path, source }
+                if path == &planted && source.kind() == std::io::ErrorKind::AlreadyExists),
+            "{e:?}"
+        );
+        assert_eq!(std::fs::read(&planted).unwrap(), b"someone else's");
+        std::fs::remove_file(&planted).unwrap();
+        assert_eq!(names(dir.path()), ["clip.mp4", "regions.json"]);
+    }
+    // Cancelled while the copy is reviewed: nothing is left.
+    let mut opts = fast(RedactOptions {
+        regions: Some(regions),
+        ..Default::default()
+    });
+    let e = redact(&src, dir.path().join("out.mp4"), &mut opts, |p| {
+        !(p.phase == Phase::Review && p.done > 0.5)
+    })
+    .unwrap_err();
+    assert!(matches!(e, RedactError::Cancelled), "{e:?}");
+    assert_eq!(names(dir.path()), ["clip.mp4", "regions.json"]);
 }

@@ -778,6 +778,13 @@ pub(crate) fn video_unit(f: &frame::Video, time: Option<f64>) -> (Unit, String) 
     )
 }
 
+/// The digest of one decoded picture, hex, as a [`FrameDigest`] of it has it.
+pub(crate) fn picture_digest(f: &frame::Video) -> String {
+    blake3::Hash::from(video_unit(f, None).0.all)
+        .to_hex()
+        .to_string()
+}
+
 /// Receives one block of audio: interleaved bytes, channels, number of
 /// its first sample, its time.
 type Emit<'a> = dyn FnMut(&[u8], u32, u64, Option<f64>) + 'a;

@@ -71,7 +71,7 @@ pub use frames::{
 };
 pub use overlay::{DEFAULT_FONT, Overlay};
 pub use picture::{
-    Picture, PictureFn, PictureFormat, PictureHook, PictureInfo, PictureMut, visit_pictures,
+    Matrix, Picture, PictureFn, PictureFormat, PictureHook, PictureInfo, PictureMut, visit_pictures,
 };
 pub use proof::{Coverage, PacketProof, TrackProof, Unmatched, prove_copy};
 

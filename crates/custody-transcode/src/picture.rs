@@ -55,6 +55,39 @@ impl PictureFormat {
     }
 }
 
+/// The matrix a picture's Y, U and V were derived from R, G and B with
+/// (its stated matrix coefficients), as far as turning it back into RGB
+/// needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Matrix {
+    /// ITU-R BT.601 (stated as `bt470bg`, `smpte170m` or `fcc`).
+    Bt601,
+    /// ITU-R BT.709.
+    Bt709,
+    /// ITU-R BT.2020 (constant or non-constant luminance).
+    Bt2020,
+    /// Not stated.
+    Unspecified,
+    /// Another matrix (`smpte240m`, `ycgco`, ...).
+    Other,
+}
+
+impl Matrix {
+    /// The matrix FFmpeg's colour space `s` names.
+    fn of(s: ffmpeg::color::Space) -> Matrix {
+        use ffmpeg::color::Space;
+        match s {
+            Space::BT709 => Matrix::Bt709,
+            Space::BT470BG | Space::SMPTE170M | Space::FCC => Matrix::Bt601,
+            Space::BT2020NCL | Space::BT2020CL => Matrix::Bt2020,
+            Space::Unspecified | Space::Reserved => Matrix::Unspecified,
+            _ => Matrix::Other,
+        }
+    }
+}
+
 /// Where a picture lies in its video: its number and time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PictureInfo {
@@ -66,6 +99,8 @@ pub struct PictureInfo {
     pub height: u32,
     /// True for full-range (JPEG) levels.
     pub full_range: bool,
+    /// The matrix its Y, U and V were made with.
+    pub matrix: Matrix,
     /// Its number, from 0, in presentation order.
     pub index: u64,
     /// Its presentation time, seconds from the video stream's start (0
@@ -74,15 +109,52 @@ pub struct PictureInfo {
 }
 
 /// A decoded picture, read-only (what a [`visit_pictures`] visitor gets).
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Picture<'a> {
     /// Its layout, size, number and time.
     pub info: PictureInfo,
     planes: [&'a [u8]; 3],
     strides: [usize; 3],
+    /// The decoder's picture (before any conversion to 8-bit planar), when
+    /// it is at hand (a visitor's), for its digest.
+    decoded: Option<&'a frame::Video>,
+}
+
+impl std::fmt::Debug for Picture<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Picture")
+            .field("info", &self.info)
+            .field("strides", &self.strides)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> Picture<'a> {
+    /// The BLAKE3 (hex) of this decoded picture exactly as
+    /// [`frame_digests`](crate::frame_digests) and [`compare`](crate::compare)
+    /// define it (a header naming its size, layout, range, primaries,
+    /// transfer and matrix, then each plane's rows without padding), so a
+    /// digest taken while visiting a file can be checked against theirs.
+    /// It is the decoder's picture's, before any conversion to 8-bit planar
+    /// (a 10-bit picture's digest is of its 10-bit samples).
+    /// `None` for a picture a [`PictureHook`] holds
+    /// ([`PictureMut::as_picture`]): it is not the decoder's picture any more.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), custody_transcode::Error> {
+    /// let mut digests = Vec::new();
+    /// custody_transcode::visit_pictures("CLIP.MP4", |_| true, |p| {
+    ///     digests.push(p.digest());
+    ///     Ok(true)
+    /// })?;
+    /// let d = custody_transcode::frame_digests("CLIP.MP4", |_| true)?;
+    /// assert_eq!(digests[0].as_deref(), Some(d[0].frames[0].blake3.as_str()));
+    /// # Ok(()) }
+    /// ```
+    pub fn digest(&self) -> Option<String> {
+        self.decoded.map(crate::frames::picture_digest)
+    }
+
     /// Plane `i` (0 = luma) and its stride; an empty plane past the
     /// layout's planes.
     pub fn plane(&self, i: usize) -> (&'a [u8], usize) {
@@ -131,6 +203,7 @@ impl PictureMut<'_> {
             info: self.info,
             planes,
             strides: self.strides,
+            decoded: None,
         }
     }
 }
@@ -189,6 +262,7 @@ impl PictureHook {
             width: f.width(),
             height: f.height(),
             full_range: j || f.color_range() == ffmpeg::color::Range::JPEG,
+            matrix: Matrix::of(f.color_space()),
             index,
             time,
         };
@@ -347,6 +421,7 @@ pub fn visit_pictures(
     let mut failed: Option<Error> = None;
     let mut to8 = To8Bit::new(None);
     let mut on_picture = |f: &frame::Video| -> Result<bool> {
+        let decoded = f;
         let converted;
         let f = if To8Bit::needed(f.format()) {
             converted = to8.run(path, f)?;
@@ -368,11 +443,13 @@ pub fn visit_pictures(
                 width: f.width(),
                 height: f.height(),
                 full_range: j || f.color_range() == ffmpeg::color::Range::JPEG,
+                matrix: Matrix::of(f.color_space()),
                 index: n,
                 time: f.timestamp().map_or(0.0, |t| seconds(t, tb) - start),
             },
             planes,
             strides,
+            decoded: Some(decoded),
         };
         n += 1;
         visit(&pic)

@@ -1,10 +1,12 @@
 //! The picture hook and the picture visitor with the real FFmpeg: both see
 //! the same pictures, numbered and timed the same way, in presentation
 //! order; a change made by the hook reaches only the picture it was made
-//! in (the decoder's reference pictures are never written).
+//! in (the decoder's reference pictures are never written); a visited
+//! picture's digest is the one `frame_digests` gives.
 
 use custody_transcode::{
-    Error, Options, PictureFormat, PictureHook, Profile, archive, visit_pictures,
+    Error, Matrix, Options, PictureFormat, PictureHook, Profile, archive, frame_digests,
+    visit_pictures,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -342,4 +344,106 @@ fn deep_and_semi_planar_pictures_are_converted_for_hooks_and_visitors() {
             );
         }
     }
+}
+
+#[test]
+fn a_visited_picture_has_the_digest_frame_digests_gives_and_names_its_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("bt709.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=320x240:r=30:d=1",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-bf",
+        "2",
+        "-pix_fmt",
+        "yuvj420p",
+        "-colorspace",
+        "bt709",
+        "-color_primaries",
+        "bt709",
+        "-color_trc",
+        "bt709",
+        src.to_str().unwrap(),
+    ]);
+    let mut seen = Vec::new();
+    visit_pictures(
+        &src,
+        |_| true,
+        |p| {
+            assert_eq!(p.info.matrix, Matrix::Bt709);
+            assert!(p.info.full_range);
+            seen.push(p.digest());
+            Ok(true)
+        },
+    )
+    .unwrap();
+    let d = frame_digests(&src, |_| true).unwrap();
+    let want: Vec<Option<String>> = d[0].frames.iter().map(|f| Some(f.blake3.clone())).collect();
+    assert_eq!(seen.len(), 30);
+    assert_eq!(seen, want);
+    // Every picture differs (testsrc2 moves): the digest is the picture's.
+    let mut distinct = want.clone();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 30);
+    // A picture converted to 8 bits for the visitor has the digest of the
+    // decoder's picture, as frame_digests takes it.
+    let deep = dir.path().join("deep.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=160x120:r=10:d=1",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p10le",
+        deep.to_str().unwrap(),
+    ]);
+    let mut seen = Vec::new();
+    visit_pictures(
+        &deep,
+        |_| true,
+        |p| {
+            assert_eq!(p.info.format, PictureFormat::Yuv420p);
+            seen.push(p.digest());
+            Ok(true)
+        },
+    )
+    .unwrap();
+    let d = frame_digests(&deep, |_| true).unwrap();
+    let want: Vec<Option<String>> = d[0].frames.iter().map(|f| Some(f.blake3.clone())).collect();
+    assert_eq!(seen.len(), 10);
+    assert_eq!(seen, want);
+    // A hook's picture is not the decoder's: no digest; and a picture
+    // that states no matrix says so.
+    let plain = clip(dir.path());
+    let hooked: Arc<Mutex<Vec<(bool, Matrix)>>> = Arc::default();
+    let h2 = hooked.clone();
+    let hook = PictureHook::new("look", move |p| {
+        h2.lock()
+            .unwrap()
+            .push((p.as_picture().digest().is_none(), p.info.matrix));
+        Ok(())
+    });
+    archive(
+        &[&plain],
+        dir.path().join("out.mp4"),
+        &access(Some(hook)),
+        |_| true,
+    )
+    .unwrap();
+    let hooked = hooked.lock().unwrap();
+    assert_eq!(hooked.len(), 60);
+    assert!(
+        hooked
+            .iter()
+            .all(|&(none, m)| none && m == Matrix::Unspecified),
+        "{hooked:?}"
+    );
 }

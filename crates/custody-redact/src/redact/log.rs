@@ -8,7 +8,7 @@ use crate::regions::{Keyframe, Regions};
 use crate::track::{Seen, Tracker};
 use serde::Serialize;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One track, as logged.
 #[derive(Debug, Clone, Serialize)]
@@ -135,32 +135,98 @@ fn csv(tracks: &[TrackLog]) -> String {
     s
 }
 
-/// Writes `bytes` to `dest` through a temporary file beside it (fsynced,
-/// then linked into place, never over an existing file).
-fn write_new(dest: &Path, bytes: &[u8]) -> Result<(), RedactError> {
-    let io = |source| RedactError::Io {
-        path: dest.to_path_buf(),
-        source,
-    };
-    let name = dest.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dest.with_file_name(format!(".{name}.custody-tmp-{}", std::process::id()));
-    let r = (|| {
-        let mut f = std::fs::OpenOptions::new()
+/// A file being written beside its destination: a temporary file that
+/// [`NewFile::finish`] fsyncs and links into place (never over an existing
+/// file), hashed as it is written. Dropped unfinished, it is removed.
+pub(super) struct NewFile {
+    dest: PathBuf,
+    tmp: PathBuf,
+    out: Option<std::io::BufWriter<std::fs::File>>,
+    hasher: blake3::Hasher,
+    size: u64,
+}
+
+impl NewFile {
+    /// Starts `dest` (nothing appears there until [`NewFile::finish`]).
+    pub(super) fn create(dest: &Path) -> Result<NewFile, RedactError> {
+        let name = dest.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = dest.with_file_name(format!(".{name}.custody-tmp-{}", std::process::id()));
+        let f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::hard_link(&tmp, dest)
-    })();
-    let _ = std::fs::remove_file(&tmp);
-    r.map_err(io)?;
-    if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty())
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
+            .open(&tmp)
+            .map_err(|source| RedactError::Io {
+                path: dest.to_path_buf(),
+                source,
+            })?;
+        Ok(NewFile {
+            dest: dest.to_path_buf(),
+            tmp,
+            out: Some(std::io::BufWriter::with_capacity(1 << 16, f)),
+            hasher: blake3::Hasher::new(),
+            size: 0,
+        })
     }
-    Ok(())
+
+    fn io(&self, source: std::io::Error) -> RedactError {
+        RedactError::Io {
+            path: self.dest.clone(),
+            source,
+        }
+    }
+
+    /// Appends `bytes`.
+    pub(super) fn write(&mut self, bytes: &[u8]) -> Result<(), RedactError> {
+        let r = match &mut self.out {
+            Some(out) => out.write_all(bytes),
+            None => Err(std::io::Error::other("already finished")),
+        };
+        r.map_err(|e| self.io(e))?;
+        self.hasher.update(bytes);
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Fsyncs the file and links it into place; returns its size and
+    /// BLAKE3 (hex).
+    pub(super) fn finish(mut self) -> Result<(u64, String), RedactError> {
+        let r = (|| {
+            let out = self
+                .out
+                .take()
+                .ok_or_else(|| std::io::Error::other("already finished"))?;
+            let f = out.into_inner().map_err(|e| e.into_error())?;
+            f.sync_all()?;
+            drop(f);
+            std::fs::hard_link(&self.tmp, &self.dest)
+        })();
+        r.map_err(|e| self.io(e))?;
+        let _ = std::fs::remove_file(&self.tmp);
+        if let Some(dir) = self.dest.parent().filter(|d| !d.as_os_str().is_empty())
+            && let Ok(d) = std::fs::File::open(dir)
+        {
+            let _ = d.sync_all();
+        }
+        Ok((self.size, self.hasher.finalize().to_hex().to_string()))
+    }
+}
+
+impl Drop for NewFile {
+    fn drop(&mut self) {
+        // Finished or not, the temporary name goes (a finished file lives
+        // on under its destination's name).
+        self.out = None;
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+/// Writes `bytes` to `dest` through a temporary file beside it (fsynced,
+/// then linked into place, never over an existing file); returns its size
+/// and BLAKE3 (hex).
+pub(super) fn write_new(dest: &Path, bytes: &[u8]) -> Result<(u64, String), RedactError> {
+    let mut f = NewFile::create(dest)?;
+    f.write(bytes)?;
+    f.finish()
 }
 
 /// Writes the log (JSON) and the tracks (CSV) of `done`; on failure

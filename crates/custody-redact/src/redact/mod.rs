@@ -1,7 +1,9 @@
 //! The redaction pipeline, end to end: a detection pass (when detectors
 //! are used) feeding the tracker, manual regions, then an `access`
 //! re-encode (H.264 + AAC in MP4) whose picture hook masks every track's
-//! and region's box in every picture; the redaction log beside the output.
+//! and region's box in every picture; the redaction log beside the output;
+//! then one read-only decode of the copy for the reviewer (the BLAKE3 of
+//! every picture, a contact sheet with the masks outlined).
 //!
 //! Audio is passed through unchanged (AAC stream-copied, anything else
 //! encoded to AAC) unless time ranges are to be muted or bleeped
@@ -9,9 +11,11 @@
 //! those ranges replaced sample by sample, and encoded to AAC.
 
 mod log;
+mod review;
 mod scan;
 
 pub use log::{RegionLog, TrackLog};
+pub use review::{ContactSheet, FramesLog, SHEET_PICTURES, Sampled};
 pub use scan::{Found, FrameDetections, ScanStats};
 
 use crate::detect::{BBox, DetectError, Detector};
@@ -25,8 +29,8 @@ use custody_transcode::{
 };
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Why a redaction could not be made. Nothing is left behind.
@@ -96,6 +100,8 @@ pub enum Phase {
     Write,
     /// Checking the copy has every picture at its time.
     Prove,
+    /// Hashing the copy's pictures and sampling its contact sheet.
+    Review,
 }
 
 /// Where a redaction stands: `done` of `total` seconds (0: unknown) in `phase`.
@@ -153,6 +159,9 @@ pub struct RedactOptions {
     /// timeline, as regions count them), every audio track alike; empty
     /// (the default) passes the sound through unchanged.
     pub audio_edits: Vec<AudioEdit>,
+    /// Pictures on the contact sheet, at most (default
+    /// [`SHEET_PICTURES`]; 0: no contact sheet).
+    pub contact_sheet: usize,
 }
 
 impl Default for RedactOptions {
@@ -174,6 +183,7 @@ impl Default for RedactOptions {
             keep_other_tracks: false,
             source_content: None,
             audio_edits: Vec::new(),
+            contact_sheet: SHEET_PICTURES,
         }
     }
 }
@@ -200,6 +210,7 @@ impl std::fmt::Debug for RedactOptions {
             .field("keep_other_tracks", &self.keep_other_tracks)
             .field("source_content", &self.source_content)
             .field("audio_edits", &self.audio_edits)
+            .field("contact_sheet", &self.contact_sheet)
             .finish()
     }
 }
@@ -277,6 +288,8 @@ pub struct Timing {
     pub detected_frames: u64,
     /// The re-encode with masks, hashing and its check included.
     pub encode_pass: f64,
+    /// The decode of the copy for its pictures' hashes and contact sheet.
+    pub review_pass: f64,
 }
 
 /// What a redaction made: the redaction log.
@@ -290,6 +303,11 @@ pub struct Redacted {
     pub log: PathBuf,
     /// The tracks as CSV beside it.
     pub tracks_csv: PathBuf,
+    /// The copy's pictures (number, time, BLAKE3 of the decoded picture,
+    /// masks) as CSV beside it.
+    pub frames_csv: FramesLog,
+    /// The contact sheet (PNG) beside it, unless none was asked for.
+    pub contact_sheet: Option<ContactSheet>,
     /// Every track masked.
     pub tracks: Vec<TrackLog>,
     /// Every manual region masked.
@@ -326,6 +344,28 @@ pub fn log_path(output: &Path) -> PathBuf {
 /// The tracks CSV's path for `output` (`OUT.tracks.csv`).
 pub fn csv_path(output: &Path) -> PathBuf {
     sibling(output, "tracks.csv")
+}
+
+/// The frames CSV's path for `output` (`OUT.frames.csv`).
+///
+/// ```
+/// use custody_redact::redact::frames_path;
+/// use std::path::Path;
+/// assert_eq!(frames_path(Path::new("out/CLIP.mp4")), Path::new("out/CLIP.mp4.frames.csv"));
+/// ```
+pub fn frames_path(output: &Path) -> PathBuf {
+    sibling(output, "frames.csv")
+}
+
+/// The contact sheet's path for `output` (`OUT.contact.png`).
+///
+/// ```
+/// use custody_redact::redact::contact_sheet_path;
+/// use std::path::Path;
+/// assert_eq!(contact_sheet_path(Path::new("CLIP.mp4")), Path::new("CLIP.mp4.contact.png"));
+/// ```
+pub fn contact_sheet_path(output: &Path) -> PathBuf {
+    sibling(output, "contact.png")
 }
 
 fn sibling(output: &Path, suffix: &str) -> PathBuf {
@@ -417,6 +457,8 @@ pub struct Masks {
     masked_frames: AtomicU64,
     masks: AtomicU64,
     frames: AtomicU64,
+    /// Each picture's time and masks applied, by its number.
+    applied: Mutex<Vec<(f64, u32)>>,
 }
 
 impl Masks {
@@ -430,6 +472,7 @@ impl Masks {
             masked_frames: AtomicU64::new(0),
             masks: AtomicU64::new(0),
             frames: AtomicU64::new(0),
+            applied: Mutex::new(Vec::new()),
         }
     }
 
@@ -449,6 +492,28 @@ impl Masks {
     /// the chroma grid; with an ellipse, only the samples inside it).
     pub fn apply(&self, p: &mut PictureMut) -> Result<Vec<mask::Region>, String> {
         self.frames.fetch_add(1, Ordering::Relaxed);
+        let (index, time) = (p.info.index, p.info.time);
+        let changed = self.mask(p)?;
+        let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
+        if let Ok(i) = usize::try_from(index) {
+            if applied.len() <= i {
+                applied.resize(i + 1, (0.0, 0));
+            }
+            applied[i] = (time, u32::try_from(changed.len()).unwrap_or(u32::MAX));
+        }
+        Ok(changed)
+    }
+
+    /// Each picture masked so far, by number: the time it was masked at
+    /// and the masks applied.
+    pub(crate) fn applied(&self) -> Vec<(f64, u32)> {
+        self.applied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn mask(&self, p: &mut PictureMut) -> Result<Vec<mask::Region>, String> {
         let boxes = self.boxes(p.info.index, p.info.time);
         if boxes.is_empty() {
             return Ok(Vec::new());
@@ -487,9 +552,11 @@ impl Masks {
 
 /// Redacts `input` into `output` (H.264 + AAC MP4; refused if it exists):
 /// detects (when faces, plates or detectors are asked for), tracks, masks
-/// every picture, then writes the redaction log (`OUT.redaction.json`) and
-/// the tracks (`OUT.tracks.csv`) beside it. `progress` returning false
-/// cancels; on any failure nothing is left.
+/// every picture, decodes the copy once for the BLAKE3 of each picture
+/// (`OUT.frames.csv`) and a contact sheet (`OUT.contact.png`), then writes
+/// the redaction log (`OUT.redaction.json`) and the tracks
+/// (`OUT.tracks.csv`) beside it. `progress` returning false cancels; on any
+/// failure nothing is left.
 ///
 /// ```no_run
 /// # fn main() -> Result<(), custody_redact::redact::RedactError> {
@@ -513,7 +580,13 @@ pub fn redact(
         e.check()
             .map_err(|e| RedactError::InvalidArgument(e.to_string()))?;
     }
-    for p in [log_path(output), csv_path(output), output.to_path_buf()] {
+    for p in [
+        log_path(output),
+        csv_path(output),
+        frames_path(output),
+        contact_sheet_path(output),
+        output.to_path_buf(),
+    ] {
         if p.symlink_metadata().is_ok() {
             return Err(RedactError::InvalidArgument(format!(
                 "{} already exists; a redaction never replaces a file",
@@ -589,6 +662,16 @@ pub fn redact(
             input.display()
         ))));
     }
+    let started = Instant::now();
+    let reviewed = review::review(
+        output,
+        &plan,
+        opts.contact_sheet,
+        &archived.blake3,
+        &mut progress,
+    )
+    .map_err(remove)?;
+    timing.review_pass = started.elapsed().as_secs_f64();
     let src = &archived.sources[0];
     let plan_ref = &*plan;
     let tracks = log::tracks(&plan_ref.tracker, &described, &times);
@@ -609,6 +692,8 @@ pub fn redact(
         },
         log: log_path(output),
         tracks_csv: csv_path(output),
+        frames_csv: reviewed.frames.clone(),
+        contact_sheet: reviewed.sheet.clone(),
         counts: Counts {
             frames,
             masked_frames,
@@ -642,7 +727,10 @@ pub fn redact(
         warnings: archived.warnings.clone(),
         timing,
     };
-    log::write(&done).map_err(remove)?;
+    log::write(&done).map_err(|e| {
+        reviewed.remove();
+        remove(e)
+    })?;
     Ok(done)
 }
 
