@@ -248,7 +248,12 @@ fn text_until_nul(buf: &[c_char]) -> String {
 
 impl CDetector {
     /// Checks one detection the C side wrote into the buffer.
-    fn detection(&self, d: &CustodyDetection, width: u32, height: u32) -> Result<Detection, String> {
+    fn detection(
+        &self,
+        d: &CustodyDetection,
+        width: u32,
+        height: u32,
+    ) -> Result<Detection, String> {
         const FACE: u32 = CustodyClass::Face as u32;
         const PLATE: u32 = CustodyClass::Plate as u32;
         const PERSON: u32 = CustodyClass::Person as u32;
@@ -356,9 +361,7 @@ impl Detector for CDetector {
             }));
         }
         if n > cap {
-            return Err(fail(format!(
-                "reported {n} detections with room for {cap}"
-            )));
+            return Err(fail(format!("reported {n} detections with room for {cap}")));
         }
         self.out[..n]
             .iter()
