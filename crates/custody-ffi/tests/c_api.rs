@@ -1,6 +1,7 @@
 //! The C ABI from real C programs: the library is installed into a
 //! temporary PREFIX by `scripts/install-c.sh`, every program under
-//! `tests/c/` and `examples/c/` is compiled by gcc through pkg-config, and
+//! `tests/c/` and `examples/c/` (but the redaction ones: `c_redact.rs`) is
+//! compiled by gcc through pkg-config, and
 //! each runs under valgrind memcheck (no leak, no invalid access) and once
 //! built with AddressSanitizer. The Python ctypes example is a second real
 //! caller and must print the JSON the library gives.

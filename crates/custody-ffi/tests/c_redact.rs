@@ -7,7 +7,8 @@
 //! the square picture by picture, and in the redacted copy the square is
 //! dark in every picture while the rest of the picture is as it was,
 //! within the encoder's tolerance; the log names the C detector, its model
-//! and its track.
+//! and its track. `examples/c/redact.c` is run the same ways and must
+//! mask the square too.
 //!
 //! Needs gcc, pkg-config, valgrind and ffmpeg (`scripts/setup.sh` installs
 //! them); without them the test says so and skips, unless
@@ -149,7 +150,7 @@ fn check_results(dir: &Path, src: &[Vec<u8>]) {
     assert_eq!(out.len(), FRAMES);
     let far = (20, 170, 300, 230);
     for (n, (s, o)) in src.iter().zip(&out).enumerate() {
-        let square = (left(n) + 2, TOP + 2, left(n) + SIDE - 2, TOP + SIDE - 2);
+        let square = inside_square(n);
         assert!(
             mean(s, square) > 200.0,
             "picture {n}: no square in the clip"
@@ -165,6 +166,32 @@ fn check_results(dir: &Path, src: &[Vec<u8>]) {
             "picture {n}: far from the square, {d:.2} from the clip"
         );
         assert!(mean(o, far) > 40.0, "picture {n}: the far region is dark");
+    }
+}
+
+/// The region inside the square in picture `n` (2 pixels in from its edges).
+fn inside_square(n: usize) -> (usize, usize, usize, usize) {
+    (left(n) + 2, TOP + 2, left(n) + SIDE - 2, TOP + SIDE - 2)
+}
+
+/// A command running `exe` under valgrind memcheck (failing on any error
+/// or leak) or, built with AddressSanitizer, as it is.
+fn command(mode: &str, exe: &Path) -> Command {
+    if mode == "valgrind" {
+        let mut c = Command::new("valgrind");
+        c.args([
+            "--quiet",
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite,indirect",
+        ])
+        .arg(exe);
+        c
+    } else {
+        let mut c = Command::new(exe);
+        // The Rust side is not instrumented; only what C does is checked.
+        c.env("ASAN_OPTIONS", "detect_leaks=1");
+        c
     }
 }
 
@@ -200,22 +227,7 @@ fn a_c_detector_finds_the_square_and_redact_masks_it_under_valgrind_and_address_
         compile(&prefix, &repo().join("tests/c/redact.c"), &exe, extra);
         let work = dir.path().join(mode);
         std::fs::create_dir(&work).unwrap();
-        let mut cmd = if mode == "valgrind" {
-            let mut c = Command::new("valgrind");
-            c.args([
-                "--quiet",
-                "--error-exitcode=99",
-                "--leak-check=full",
-                "--errors-for-leak-kinds=definite,indirect",
-            ])
-            .arg(&exe);
-            c
-        } else {
-            let mut c = Command::new(&exe);
-            c.env("ASAN_OPTIONS", "detect_leaks=1");
-            c
-        };
-        let o = cmd.arg(&src).arg(&work).output().unwrap();
+        let o = command(mode, &exe).arg(&src).arg(&work).output().unwrap();
         assert!(
             o.status.success(),
             "redact ({mode}): {:?}\n{}",
@@ -228,5 +240,30 @@ fn a_c_detector_finds_the_square_and_redact_masks_it_under_valgrind_and_address_
             text(&o)
         );
         check_results(&work, &src_pictures);
+
+        // The example masks the square as the test program did.
+        let exe = dir.path().join(format!("example_redact-{mode}"));
+        compile(&prefix, &repo().join("examples/c/redact.c"), &exe, extra);
+        let out = work.join("example.mp4");
+        let o = command(mode, &exe).arg(&src).arg(&out).output().unwrap();
+        assert!(
+            o.status.success(),
+            "example ({mode}): {:?}\n{}",
+            o.status,
+            text(&o)
+        );
+        let log: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("example ({mode}): {e}\n{}", text(&o)));
+        assert_eq!(log["tracks"][0]["detector"], "bright", "{log}");
+        assert_eq!(log["counts"]["masked_frames"], FRAMES as u64, "{log}");
+        let pictures = grey_pictures(&out);
+        assert_eq!(pictures.len(), FRAMES);
+        for (n, p) in pictures.iter().enumerate() {
+            let m = mean(p, inside_square(n));
+            assert!(
+                m < 40.0,
+                "example ({mode}): picture {n}: the square's area is {m:.1}"
+            );
+        }
     }
 }
