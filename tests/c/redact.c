@@ -277,7 +277,7 @@ int main(int argc, char **argv) {
   CHECK(custody_redact(clip, NULL, NULL, &det, 1, NULL, NULL, &json) ==
         CUSTODY_STATUS_INVALID_ARGUMENT);
   const char *bad_options[] = {"{\"every\": 0}", "{\"mask\": \"spray\"}", "{\"crf\": 300}",
-                               "{\"colour\": 1}", "not json"};
+                               "{\"colour\": 1}", "{\"detect_width\": 8}", "not json"};
   for (size_t i = 0; i < sizeof bad_options / sizeof bad_options[0]; i++) {
     CHECK(custody_redact(clip, failed, bad_options[i], &det, 1, NULL, NULL, &json) ==
           CUSTODY_STATUS_INVALID_ARGUMENT);

@@ -382,8 +382,9 @@ custody_status custody_report(const char *store, const char *options_json, char 
 // "frames": [{"frame", "time", "detections": [{"detector", "class", "box",
 // "score"}]}]}`. `options_json` (NULL for the defaults) may give `faces`,
 // `plates` (the built-in detectors; false by default), `models` (their
-// folder) and `every` (look at every n-th picture; default 1). Nothing is
-// written. `progress` (else NULL) gets seconds decoded and may cancel.
+// folder), `detect_width` (find faces on pictures scaled to this width;
+// default: full size) and `every` (look at every n-th picture; default 1).
+// Nothing is written. `progress` (else NULL) gets seconds decoded and may cancel.
 //
 // A detector that fails gives `CUSTODY_STATUS_DETECTOR`, with a last
 // error naming it and the picture.
@@ -413,11 +414,14 @@ custody_status custody_detect(const char *input,
 // whether the check held).
 //
 // `options_json` (NULL for the defaults) may give `faces`, `plates`,
-// `models`, `every` (as [`custody_detect`]), `regions` (a regions file),
+// `models`, `detect_width`, `every` (as [`custody_detect`]), `regions` (a
+// regions file),
 // `mask` (`"blur"`, the default, `"pixelate"` or `"fill"`), `shape`
 // (`"rectangle"`, the default, or `"ellipse"`), `crf` (0 to 51, default
 // 23), `preset` (libx264's, default `"medium"`) and `threads` (encoder
-// threads; 0, the default, for one per core). `progress` (else NULL)
+// threads; 0, the default, for one per core) and `keep_other_tracks`
+// (keep subtitle, timed-metadata and telemetry tracks; false, the default,
+// drops them, as they may carry positions). `progress` (else NULL)
 // follows the phases and may cancel.
 //
 // `CUSTODY_STATUS_FINDINGS` when the copy failed its check (it is then

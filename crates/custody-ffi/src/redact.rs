@@ -451,6 +451,7 @@ struct DetectJson {
     plates: bool,
     models: Option<PathBuf>,
     every: Option<u64>,
+    detect_width: Option<u32>,
 }
 
 /// Redaction options as JSON: every member optional.
@@ -461,14 +462,27 @@ struct RedactJson {
     plates: bool,
     models: Option<PathBuf>,
     every: Option<u64>,
+    detect_width: Option<u32>,
     regions: Option<PathBuf>,
     mask: Option<Style>,
     shape: Option<Shape>,
     crf: Option<u8>,
     preset: Option<String>,
     threads: Option<usize>,
+    keep_other_tracks: bool,
 }
 
+/// The detection width, refused under 32 pixels as the CLI refuses it.
+fn detect_width(w: Option<u32>) -> Result<Option<u32>, Failure> {
+    match w {
+        Some(w) if w < 32 => Err(Failure::invalid(format!(
+            "detect_width {w} is under 32 pixels"
+        ))),
+        w => Ok(w),
+    }
+}
+
+/// The detection interval, refused at 0 as the CLI refuses it.
 fn every(e: Option<u64>) -> Result<u64, Failure> {
     match e {
         None => Ok(1),
@@ -485,8 +499,9 @@ fn every(e: Option<u64>) -> Result<u64, Failure> {
 /// "frames": [{"frame", "time", "detections": [{"detector", "class", "box",
 /// "score"}]}]}`. `options_json` (NULL for the defaults) may give `faces`,
 /// `plates` (the built-in detectors; false by default), `models` (their
-/// folder) and `every` (look at every n-th picture; default 1). Nothing is
-/// written. `progress` (else NULL) gets seconds decoded and may cancel.
+/// folder), `detect_width` (find faces on pictures scaled to this width;
+/// default: full size) and `every` (look at every n-th picture; default 1).
+/// Nothing is written. `progress` (else NULL) gets seconds decoded and may cancel.
 ///
 /// A detector that fails gives `CUSTODY_STATUS_DETECTOR`, with a last
 /// error naming it and the picture.
@@ -514,6 +529,7 @@ pub unsafe extern "C" fn custody_detect(
             plates: o.plates,
             models: o.models,
             every,
+            detect_width: detect_width(o.detect_width)?,
             detectors: self::detectors(detectors, n_detectors)?,
             ..Default::default()
         };
@@ -542,11 +558,14 @@ pub unsafe extern "C" fn custody_detect(
 /// whether the check held).
 ///
 /// `options_json` (NULL for the defaults) may give `faces`, `plates`,
-/// `models`, `every` (as [`custody_detect`]), `regions` (a regions file),
+/// `models`, `detect_width`, `every` (as [`custody_detect`]), `regions` (a
+/// regions file),
 /// `mask` (`"blur"`, the default, `"pixelate"` or `"fill"`), `shape`
 /// (`"rectangle"`, the default, or `"ellipse"`), `crf` (0 to 51, default
 /// 23), `preset` (libx264's, default `"medium"`) and `threads` (encoder
-/// threads; 0, the default, for one per core). `progress` (else NULL)
+/// threads; 0, the default, for one per core) and `keep_other_tracks`
+/// (keep subtitle, timed-metadata and telemetry tracks; false, the default,
+/// drops them, as they may carry positions). `progress` (else NULL)
 /// follows the phases and may cancel.
 ///
 /// `CUSTODY_STATUS_FINDINGS` when the copy failed its check (it is then
@@ -579,12 +598,14 @@ pub unsafe extern "C" fn custody_redact(
             plates: o.plates,
             models: o.models,
             every: every(o.every)?,
+            detect_width: detect_width(o.detect_width)?,
             regions: o.regions,
             style: o.mask.unwrap_or(defaults.style),
             shape: o.shape.unwrap_or(defaults.shape),
             crf: o.crf.unwrap_or(defaults.crf),
             preset: o.preset.unwrap_or(defaults.preset),
             threads: o.threads.unwrap_or(defaults.threads),
+            keep_other_tracks: o.keep_other_tracks,
             detectors: self::detectors(detectors, n_detectors)?,
             ..RedactOptions::default()
         };
