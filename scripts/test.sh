@@ -12,9 +12,10 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export CUSTODY_REQUIRE_TOOLS=1
 
-# The heavy optional features (the redaction models through tract) are built
-# once, for every step, by naming them for the whole workspace.
-features=(--features custody-redact/models)
+# The heavy optional features (the redaction models through tract; the C
+# library with redaction, which links FFmpeg's) are built once, for every
+# step, by naming them for the whole workspace.
+features=(--features custody-redact/models,custody-ffi/redact)
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --profile checked "${features[@]}" -- -D warnings

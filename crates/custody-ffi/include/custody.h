@@ -28,6 +28,28 @@
 // Hash flag: also compute MD5.
 #define CUSTODY_HASH_MD5 1
 
+#if defined(CUSTODY_REDACT)
+// Room for a custom class's label in a `custody_detection`, its
+// terminating NUL included.
+#define CUSTODY_LABEL_SIZE 32
+#endif
+
+#if defined(CUSTODY_REDACT)
+// Room for detections per picture when a `custody_detector` asks for
+// none (`max_detections` 0).
+#define CUSTODY_DETECTIONS_DEFAULT 64
+#endif
+
+#if defined(CUSTODY_REDACT)
+// The most room for detections per picture a `custody_detector` may ask for.
+#define CUSTODY_DETECTIONS_MAX 4096
+#endif
+
+#if defined(CUSTODY_REDACT)
+// Room for a detector's error message, its terminating NUL included.
+#define CUSTODY_MESSAGE_SIZE 256
+#endif
+
 // What a call did.
 typedef enum {
   // Done, and everything was as it should be.
@@ -51,7 +73,59 @@ typedef enum {
   CUSTODY_STATUS_CANCELLED = 7,
   // An internal error (a panic caught at the boundary).
   CUSTODY_STATUS_INTERNAL = 8,
+  // A video could not be decoded or encoded: damaged or cut short (see
+  // the offset, when known), a stream or parameter FFmpeg cannot handle.
+  // Only the redaction functions (`CUSTODY_REDACT`) give it.
+  CUSTODY_STATUS_MEDIA = 9,
+  // A detector failed on a picture (the message names it and the
+  // picture), or a built-in detector's model is missing or not the one
+  // pinned. Only the redaction functions (`CUSTODY_REDACT`) give it.
+  CUSTODY_STATUS_DETECTOR = 10,
 } custody_status;
+
+#if defined(CUSTODY_REDACT)
+// The layout of a `custody_frame`'s planes: 8-bit planar.
+typedef enum {
+  // Y, then U and V at half width and half height (rounded up).
+  CUSTODY_PIXEL_FORMAT_YUV420P = 0,
+  // Y, then U and V at half width (rounded up), full height.
+  CUSTODY_PIXEL_FORMAT_YUV422P = 1,
+  // Y, U and V at full size.
+  CUSTODY_PIXEL_FORMAT_YUV444P = 2,
+  // Y only.
+  CUSTODY_PIXEL_FORMAT_GRAY8 = 3,
+} custody_pixel_format;
+#endif
+
+#if defined(CUSTODY_REDACT)
+// The phases of [`custody_redact`] (and the one of [`custody_detect`]).
+typedef enum {
+  // Decoding the source and running the detectors.
+  CUSTODY_PHASE_DETECT = 0,
+  // Hashing the source.
+  CUSTODY_PHASE_HASH = 1,
+  // Writing the redacted copy.
+  CUSTODY_PHASE_WRITE = 2,
+  // Checking the copy holds every picture of the original at its time.
+  CUSTODY_PHASE_PROVE = 3,
+} custody_phase;
+#endif
+
+#if defined(CUSTODY_REDACT)
+// What a detection is of: the values of `custody_detection.kind`.
+typedef enum {
+  // A face.
+  CUSTODY_CLASS_FACE = 0,
+  // A licence plate.
+  CUSTODY_CLASS_PLATE = 1,
+  // A whole person.
+  CUSTODY_CLASS_PERSON = 2,
+  // A screen (phone, laptop, monitor).
+  CUSTODY_CLASS_SCREEN = 3,
+  // Anything else, named by `custody_detection.label`.
+  CUSTODY_CLASS_CUSTOM = 4,
+} custody_class;
+#endif
 
 // A station key loaded by [`custody_key_load`]; free with [`custody_key_free`].
 typedef struct custody_key custody_key;
@@ -60,6 +134,114 @@ typedef struct custody_key custody_key;
 // Return 0 to go on, anything else to cancel. Called one call at a time,
 // on the calling thread or (ingest with several jobs) a library thread.
 typedef int32_t (*custody_progress)(void *user, uint64_t done, uint64_t total);
+
+#if defined(CUSTODY_REDACT)
+// A decoded picture as a detector sees it: read-only, valid only during
+// the call it is given to (copy what must outlive it).
+//
+// Plane `i` holds `plane height` rows of `strides[i]` bytes, each row
+// starting with `plane width` samples: plane 0 is `width` x `height`;
+// chroma planes are halved as the format says (rounded up). Planes the
+// format has not are NULL with stride 0.
+typedef struct {
+  // The planes, luma first.
+  const uint8_t *planes[3];
+  // Bytes from one row of each plane to the next.
+  size_t strides[3];
+  // Width in pixels.
+  uint32_t width;
+  // Height in pixels.
+  uint32_t height;
+  // The planes' layout.
+  custody_pixel_format format;
+  // True for full-range (JPEG) levels, 0 to 255; false for limited
+  // range, 16 to 235.
+  bool full_range;
+  // The picture's number, from 0, in presentation order (`UINT64_MAX`
+  // when unknown).
+  uint64_t index;
+  // Its presentation time, seconds from the video's start (NaN when
+  // unknown).
+  double time;
+} custody_frame;
+#endif
+
+#if defined(CUSTODY_REDACT)
+// One thing a detector found in a picture, written by the detector into
+// the buffer it is given (which the library zeroes before each call).
+typedef struct {
+  // What it is: a `custody_class` value.
+  uint32_t kind;
+  // With `CUSTODY_CLASS_CUSTOM`, what it is: non-empty UTF-8 text,
+  // NUL-terminated within the array. Ignored otherwise.
+  char label[CUSTODY_LABEL_SIZE];
+  // Left edge in pixels (inclusive).
+  float x0;
+  // Top edge in pixels (inclusive).
+  float y0;
+  // Right edge in pixels (exclusive); not less than `x0`.
+  float x1;
+  // Bottom edge in pixels (exclusive); not less than `y0`.
+  float y1;
+  // Confidence, 0 to 1.
+  float score;
+} custody_detection;
+#endif
+
+#if defined(CUSTODY_REDACT)
+// A detector's function: looks at `frame` and writes what it found into
+// `out[0]` to `out[cap - 1]`, their number into `*n` (0 when nothing was
+// found; at most `cap`). Returns 0, or non-zero when it cannot look at
+// the picture, which fails the job; it may then write a NUL-terminated
+// message of at most `message_cap` bytes into `message`. Every pointer
+// is valid only during the call.
+//
+// Called one call at a time (never concurrently), for each picture the
+// job looks at, in presentation order, before the call to
+// [`custody_detect`] or [`custody_redact`] returns (today on the thread
+// that made it).
+typedef int32_t (*custody_detect_fn)(void *user,
+                                     const custody_frame *frame,
+                                     custody_detection *out,
+                                     size_t cap,
+                                     size_t *n,
+                                     char *message,
+                                     size_t message_cap);
+#endif
+
+#if defined(CUSTODY_REDACT)
+// A detector of the caller's, run beside the built-in ones. Everything
+// it points to is read during the call it is given to and needs to live
+// only that long (`user` excepted: as long as `detect` may use it).
+typedef struct {
+  // Its name in the results and the redaction log (non-empty UTF-8,
+  // distinct from every other detector's, built-in ones included:
+  // `centerface`, `plates`).
+  const char *name;
+  // The SHA-256 of its model as 64 hex digits, logged with its tracks;
+  // NULL when it has none.
+  const char *model_sha256;
+  // Its function.
+  custody_detect_fn detect;
+  // Given back to `detect` as is.
+  void *user;
+  // Room for detections per picture (`cap`): 0 for
+  // `CUSTODY_DETECTIONS_DEFAULT`, at most `CUSTODY_DETECTIONS_MAX`.
+  size_t max_detections;
+} custody_detector;
+#endif
+
+#if defined(CUSTODY_REDACT)
+// A redaction's progress: `done` of `total` seconds of media (`total` 0
+// when unknown, as in the detection phase) in `phase`; each phase counts
+// from 0. Return 0 to go on, anything else to cancel (the job then
+// returns `CUSTODY_STATUS_CANCELLED` and leaves no output). Called one
+// call at a time.
+typedef int32_t (*custody_redact_progress)(void *user,
+                                           custody_phase phase,
+                                           double done,
+                                           double total);
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -191,6 +373,75 @@ custody_status custody_verify(const char *store, const char *options_json, char 
 // `store` is a NUL-terminated string; `options_json` is NULL or one;
 // `json_out` points to a writable `char *`.
 custody_status custody_report(const char *store, const char *options_json, char **json_out);
+
+#if defined(CUSTODY_REDACT)
+// Runs the built-in detectors `options_json` asks for and the caller's
+// `detectors` (`n_detectors` of them; NULL with 0 for none) on the video
+// at `input`, and gives in `*json_out` what they found picture by picture,
+// as `custody detect --json` prints it: `{"file", "every", "stats",
+// "frames": [{"frame", "time", "detections": [{"detector", "class", "box",
+// "score"}]}]}`. `options_json` (NULL for the defaults) may give `faces`,
+// `plates` (the built-in detectors; false by default), `models` (their
+// folder), `detect_width` (find faces on pictures scaled to this width;
+// default: full size) and `every` (look at every n-th picture; default 1).
+// Nothing is written. `progress` (else NULL) gets seconds decoded and may cancel.
+//
+// A detector that fails gives `CUSTODY_STATUS_DETECTOR`, with a last
+// error naming it and the picture.
+//
+// # Safety
+// `input` is a NUL-terminated string; `options_json` is NULL or one;
+// `detectors` points to `n_detectors` detectors (or is NULL with 0);
+// `json_out` points to a writable `char *`.
+custody_status custody_detect(const char *input,
+                              const char *options_json,
+                              const custody_detector *detectors,
+                              size_t n_detectors,
+                              custody_redact_progress progress,
+                              void *user,
+                              char **json_out);
+#endif
+
+#if defined(CUSTODY_REDACT)
+// Redacts the video at `input` into `output` (H.264 + AAC in MP4; refused
+// if it exists), as `custody redact` does: runs the built-in detectors
+// `options_json` asks for and the caller's `detectors` (`n_detectors`;
+// NULL with 0 for none), tracks what they find, masks it in every picture,
+// checks the copy holds every picture of the original at its time and
+// writes the redaction log beside it (`OUTPUT.redaction.json`,
+// `OUTPUT.tracks.csv`). `*json_out` receives the log, as `custody redact
+// --json` prints it (`tracks` names each track's detector; `ok` says
+// whether the check held).
+//
+// `options_json` (NULL for the defaults) may give `faces`, `plates`,
+// `models`, `detect_width`, `every` (as [`custody_detect`]), `regions` (a
+// regions file),
+// `mask` (`"blur"`, the default, `"pixelate"` or `"fill"`), `shape`
+// (`"rectangle"`, the default, or `"ellipse"`), `crf` (0 to 51, default
+// 23), `preset` (libx264's, default `"medium"`) and `threads` (encoder
+// threads; 0, the default, for one per core) and `keep_other_tracks`
+// (keep subtitle, timed-metadata and telemetry tracks; false, the default,
+// drops them, as they may carry positions). `progress` (else NULL)
+// follows the phases and may cancel.
+//
+// `CUSTODY_STATUS_FINDINGS` when the copy failed its check (it is then
+// removed). On any error nothing is left at `output` or beside it; a
+// detector that fails gives `CUSTODY_STATUS_DETECTOR`, with a last error
+// naming it and the picture.
+//
+// # Safety
+// `input` and `output` are NUL-terminated strings; `options_json` is NULL
+// or one; `detectors` points to `n_detectors` detectors (or is NULL with
+// 0); `json_out` points to a writable `char *`.
+custody_status custody_redact(const char *input,
+                              const char *output,
+                              const char *options_json,
+                              const custody_detector *detectors,
+                              size_t n_detectors,
+                              custody_redact_progress progress,
+                              void *user,
+                              char **json_out);
+#endif
 
 #ifdef __cplusplus
 }  // extern "C"

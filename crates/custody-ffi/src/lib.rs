@@ -23,6 +23,12 @@ use std::ffi::{CStr, CString, c_char, c_void};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+// Redaction (feature `redact`): the module says so itself, so that
+// cbindgen guards its items, not each enum variant too.
+mod redact;
+#[cfg(feature = "redact")]
+pub use redact::*;
+
 /// What a call did.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +54,14 @@ pub enum CustodyStatus {
     Cancelled = 7,
     /// An internal error (a panic caught at the boundary).
     Internal = 8,
+    /// A video could not be decoded or encoded: damaged or cut short (see
+    /// the offset, when known), a stream or parameter FFmpeg cannot handle.
+    /// Only the redaction functions (`CUSTODY_REDACT`) give it.
+    Media = 9,
+    /// A detector failed on a picture (the message names it and the
+    /// picture), or a built-in detector's model is missing or not the one
+    /// pinned. Only the redaction functions (`CUSTODY_REDACT`) give it.
+    Detector = 10,
 }
 
 /// The ABI version: changes whenever a signature or a status changes meaning.
@@ -120,6 +134,22 @@ impl From<custody::Error> for Failure {
             E::Key { .. } => CustodyStatus::Key,
             E::Cancelled => CustodyStatus::Cancelled,
             E::InvalidArgument(_) => CustodyStatus::InvalidArgument,
+            #[cfg(feature = "redact")]
+            E::Transcode { source, .. } => match **source {
+                custody::transcode::Error::Io { .. } => CustodyStatus::Io,
+                _ => CustodyStatus::Media,
+            },
+            #[cfg(feature = "redact")]
+            E::Redact { source, .. } => {
+                use custody::redact::redact::RedactError as R;
+                match **source {
+                    R::Io { .. } => CustodyStatus::Io,
+                    R::Regions(_) | R::InvalidArgument(_) => CustodyStatus::InvalidArgument,
+                    R::Picture { .. } | R::Transcode(_) => CustodyStatus::Media,
+                    R::Cancelled => CustodyStatus::Cancelled,
+                    _ => CustodyStatus::Detector,
+                }
+            }
             _ => CustodyStatus::Internal,
         };
         Failure {

@@ -1,6 +1,7 @@
 //! The C ABI from real C programs: the library is installed into a
 //! temporary PREFIX by `scripts/install-c.sh`, every program under
-//! `tests/c/` and `examples/c/` is compiled by gcc through pkg-config, and
+//! `tests/c/` and `examples/c/` (but the redaction ones: `c_redact.rs`) is
+//! compiled by gcc through pkg-config, and
 //! each runs under valgrind memcheck (no leak, no invalid access) and once
 //! built with AddressSanitizer. The Python ctypes example is a second real
 //! caller and must print the JSON the library gives.
@@ -9,79 +10,12 @@
 //! without them the test says so and skips, unless `CUSTODY_REQUIRE_TOOLS`
 //! is set (as `.ci/run` does).
 
+mod support;
+
 use custody_testkit::mp4::write_synthetic_recording;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn have(tool: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok || std::env::var_os("CUSTODY_REQUIRE_TOOLS").is_none(),
-        "{tool} is required: run scripts/setup.sh"
-    );
-    ok
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn run(c: &mut Command) -> Output {
-    let o = c.output().unwrap();
-    assert!(o.status.success(), "{c:?}: {:?}\n{}", o.status, text(&o));
-    o
-}
-
-/// The cargo profile this test was built with, and its output folder.
-fn profile() -> (String, PathBuf) {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf(); // target/<profile>
-    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-    let profile = if name == "debug" { "dev".into() } else { name };
-    (profile, dir)
-}
-
-/// Installs the library this test run built into `prefix`.
-fn install(prefix: &Path) {
-    let (profile, dir) = profile();
-    assert!(
-        dir.join("libcustody_ffi.so").is_file(),
-        "no {}: build it first (`cargo build -p custody-ffi --profile {profile}`; scripts/test.sh does)",
-        dir.join("libcustody_ffi.so").display()
-    );
-    run(Command::new(repo().join("scripts/install-c.sh"))
-        .arg(prefix)
-        .env("CUSTODY_PROFILE", profile)
-        .env("CUSTODY_NO_BUILD", "1")
-        .env("CARGO_TARGET_DIR", dir.parent().unwrap()));
-}
-
-/// Compiles `source` against the installed library with `extra` flags.
-fn compile(prefix: &Path, source: &Path, out: &Path, extra: &[&str]) {
-    let pc = run(Command::new("pkg-config")
-        .args(["--cflags", "--libs", "custody"])
-        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
-    let flags = String::from_utf8(pc.stdout).unwrap();
-    run(Command::new("gcc")
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g"])
-        .args(extra)
-        .arg(source)
-        .arg("-o")
-        .arg(out)
-        .args(flags.split_whitespace())
-        .arg(format!("-Wl,-rpath,{}", prefix.join("lib").display())));
-}
+use std::process::Command;
+use support::{compile, have, install, repo, run, text};
 
 /// A fresh set of inputs for one run of the programs.
 struct Inputs {

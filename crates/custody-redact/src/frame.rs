@@ -109,6 +109,8 @@ pub struct FrameView<'a> {
     strides: [usize; 3],
     /// Presentation time in seconds, when known.
     pub pts: Option<f64>,
+    /// The picture's number, from 0, in presentation order, when known.
+    pub index: Option<u64>,
 }
 
 impl<'a> FrameView<'a> {
@@ -146,6 +148,7 @@ impl<'a> FrameView<'a> {
             planes: p,
             strides: s,
             pts: None,
+            index: None,
         })
     }
 

@@ -403,6 +403,14 @@ fn detectors(opts: &mut RedactOptions) -> Result<Vec<Box<dyn Detector>>, RedactE
         ));
     }
     out.append(&mut opts.detectors);
+    // Tracks and the log tell detectors apart by name.
+    let mut names = std::collections::HashSet::new();
+    if let Some(d) = out.iter().find(|d| !names.insert(d.name())) {
+        return Err(RedactError::InvalidArgument(format!(
+            "two detectors are named {:?}: the log tells them apart by name",
+            d.name()
+        )));
+    }
     Ok(out)
 }
 

@@ -34,6 +34,7 @@ pub(crate) fn view<'a>(p: &Picture<'a>) -> Result<FrameView<'a>, crate::FrameErr
         &strides,
     )?;
     v.pts = Some(p.info.time);
+    v.index = Some(p.info.index);
     Ok(v)
 }
 
