@@ -108,6 +108,8 @@ typedef enum {
   CUSTODY_PHASE_WRITE = 2,
   // Checking the copy holds every picture of the original at its time.
   CUSTODY_PHASE_PROVE = 3,
+  // Hashing the copy's pictures and making the reviewer's contact sheet.
+  CUSTODY_PHASE_REVIEW = 4,
 } custody_phase;
 #endif
 

@@ -88,6 +88,8 @@ pub enum CustodyPhase {
     Write = 2,
     /// Checking the copy holds every picture of the original at its time.
     Prove = 3,
+    /// Hashing the copy's pictures and making the reviewer's contact sheet.
+    Review = 4,
 }
 
 #[cfg(feature = "redact")]
@@ -434,6 +436,7 @@ fn progress_fn(cb: CustodyRedactProgress, user: *mut c_void) -> impl FnMut(Progr
                 Phase::Hash => CustodyPhase::Hash,
                 Phase::Write => CustodyPhase::Write,
                 Phase::Prove => CustodyPhase::Prove,
+                Phase::Review => CustodyPhase::Review,
             };
             // SAFETY: the caller gave this function pointer and its user
             // data for the duration of the call.
