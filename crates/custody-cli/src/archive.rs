@@ -250,6 +250,19 @@ fn overlay(args: &ArchiveArgs) -> Result<Option<Overlay>, Failure> {
     }))
 }
 
+/// The station key a `--store` run signs with (`--key`, else
+/// `$CUSTODY_KEY`, else the default path); `None` without `--store`.
+pub(crate) fn station_key(
+    store: Option<&Path>,
+    key: Option<&Path>,
+) -> Result<Option<custody::evidence::keys::StationKey>, Failure> {
+    let Some(_) = store else {
+        return Ok(None);
+    };
+    let path = key.map_or_else(custody::default_key_path, Path::to_path_buf);
+    custody::load_key(&path).map(Some).map_err(Failure::from)
+}
+
 /// Ends a run that could not start: the failure, and exit 2.
 pub(crate) fn cannot_start(f: &Failure, json: bool) -> ExitCode {
     let mut values = Vec::new();
@@ -280,15 +293,9 @@ pub(crate) fn run(args: &ArchiveArgs) -> ExitCode {
         (Ok(f), Ok(t), Ok(o)) => (f, t, o),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return cannot_start(&e, args.json),
     };
-    let key = match &args.store {
-        Some(_) => {
-            let path = args.key.clone().unwrap_or_else(custody::default_key_path);
-            match custody::load_key(&path) {
-                Ok(k) => Some(k),
-                Err(e) => return cannot_start(&e.into(), args.json),
-            }
-        }
-        None => None,
+    let key = match station_key(args.store.as_deref(), args.key.as_deref()) {
+        Ok(k) => k,
+        Err(e) => return cannot_start(&e, args.json),
     };
     let who = DeriveOptions {
         station: args.station.clone(),

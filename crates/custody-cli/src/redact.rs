@@ -1,7 +1,7 @@
 //! `custody detect` and `custody redact`, run by the `custody-archive`
 //! binary (the one that loads FFmpeg's libraries and the models).
 
-use crate::archive::{bar, cannot_start, fail, interrupt_flag, registration_line};
+use crate::archive::{bar, cannot_start, fail, interrupt_flag, registration_line, station_key};
 use crate::common::{print_json, safe};
 use crate::redact_args::{DetectArgs, DetectorArgs, MaskArg, RedactArgs, ShapeArg};
 use custody::evidence::derive::DeriveOptions;
@@ -214,15 +214,9 @@ pub(crate) fn redact(args: &RedactArgs) -> ExitCode {
         Ok(e) => e,
         Err(e) => return cannot_start(&e.into(), args.json),
     };
-    let key = match &args.store {
-        Some(_) => {
-            let path = args.key.clone().unwrap_or_else(custody::default_key_path);
-            match custody::load_key(&path) {
-                Ok(k) => Some(k),
-                Err(e) => return cannot_start(&e.into(), args.json),
-            }
-        }
-        None => None,
+    let key = match station_key(args.store.as_deref(), args.key.as_deref()) {
+        Ok(k) => k,
+        Err(e) => return cannot_start(&e, args.json),
     };
     let who = DeriveOptions {
         station: args.station.clone(),
