@@ -22,10 +22,15 @@ cargo clippy --workspace --all-targets --profile checked "${features[@]}" -- -D 
 # The API documentation builds without a warning (broken links included).
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet "${features[@]}"
 
-# Every library and binary first, so that the tests exercising built
+# Every library, binary and test first, so that the tests exercising built
 # artefacts (the C ABI's cdylib, the CLI binaries) use this tree's build:
-# `cargo test` builds a library only as the rlib its tests link.
-cargo build --workspace --profile checked --quiet "${features[@]}"
+# `cargo test` builds a library only as the rlib its tests link. With
+# `--all-targets` the dependencies are built once, with the features the
+# tests' dev-dependencies add; a plain `cargo build` resolves them without
+# those, and `cargo test` then built every crate (tract and FFmpeg's
+# bindings included) a second time, doubling the time and the disk used.
+cargo build --workspace --all-targets --profile checked --quiet "${features[@]}"
+echo "test: built; target/ holds $(du -sh target | cut -f1), $(df -h --output=avail . | tail -1 | tr -d ' ') free" >&2
 
 # A hang fails the run instead of stalling it.
 log=$(mktemp)

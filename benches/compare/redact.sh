@@ -14,11 +14,13 @@
 #                -c:a copy -movflags +faststart (custody also hashes the source
 #                and checks every decoded picture of the copy; ffmpeg does not)
 #   faces:       custody redact --faces --preset veryfast (CenterFace at the
-#                picture's size rounded up to multiples of 32: 1280x736) vs
-#                deface 1.5 --thresh 0.5 --scale 1280x720 (1280x736 too) and
-#                --scale 640x360 (640x384; custody's CLI has no detection
-#                size), both encoding libx264 veryfast crf 23; fps = pictures
-#                / wall time.
+#                picture's size rounded up to multiples of 32: 1280x736),
+#                detecting on every picture and on every EVERY-th (default 4;
+#                the tracker fills the pictures between), vs deface 1.5
+#                --thresh 0.5 --scale 1280x720 (1280x736 too); and custody
+#                --detect-width 640 --every EVERY vs deface --scale 640x360
+#                (both 640x384); all encoding libx264 veryfast crf 23;
+#                fps = pictures / wall time.
 #   recall:      benches/compare/redact_recall.py, the same for every copy.
 #                Reference boxes: `custody detect --faces` on every picture
 #                (threshold 0.5). A box is covered when the copy no longer
@@ -33,7 +35,8 @@
 #                Megamind: all 207 masked boxes covered, correlation at most
 #                0.20; none of the 209 unmasked, at least 0.64).
 # RUNS (default 3) rounds of the first two (one run of each command per
-# round), FACES_RUNS (default 1) runs of the third, FACES=0 to leave it out;
+# round), FACES_RUNS (default 1) runs of the third, FACES=0 to leave it out,
+# EVERY (default 4) the detection interval of custody's second faces run;
 # DURATION (60) and FACES_DURATION (10) seconds, SHORT=1 for 5 and 2.
 # CUSTODY=/path/to/custody uses that binary instead of building one. deface
 # goes into target/pyenv-deface (benches/compare/deface-requirements.txt,
@@ -63,6 +66,7 @@ else
 fi
 runs=${RUNS:-3}
 face_runs=${FACES_RUNS:-1}
+every=${EVERY:-4}
 if [ "${SHORT:-0}" = 1 ]; then
   duration=${DURATION:-5}
   fduration=${FACES_DURATION:-2}
@@ -157,9 +161,12 @@ if [ "$faces" = 1 ]; then
   x264='{"codec": "libx264", "quality": null, "ffmpeg_params": ["-preset", "veryfast", "-crf", "23"]}'
   # Each one removes only its own copy before it runs: the last ones are kept for the recall.
   hyperfine -N --style basic --runs "$face_runs" --export-json "$json/faces.json" \
-    --prepare "sh -c 'rm -f $out/custody.mp4*'" --prepare "rm -f $out/deface-1280.mp4" --prepare "rm -f $out/deface-640.mp4" \
+    --prepare "sh -c 'rm -f $out/custody.mp4*'" --prepare "sh -c 'rm -f $out/custody-every.mp4*'" \
+    --prepare "rm -f $out/deface-1280.mp4" --prepare "sh -c 'rm -f $out/custody-640.mp4*'" --prepare "rm -f $out/deface-640.mp4" \
     -n "custody --faces" "$custody redact $fclip --faces --preset veryfast --crf 23 -o $out/custody.mp4" \
+    -n "custody --faces --every $every" "$custody redact $fclip --faces --every $every --preset veryfast --crf 23 -o $out/custody-every.mp4" \
     -n "deface 1280x720" "$pyenv/bin/deface $fclip -o $out/deface-1280.mp4 --thresh 0.5 --scale 1280x720 --keep-audio --ffmpeg-config '$x264'" \
+    -n "custody --detect-width 640 --every $every" "$custody redact $fclip --faces --detect-width 640 --every $every --preset veryfast --crf 23 -o $out/custody-640.mp4" \
     -n "deface 640x360" "$pyenv/bin/deface $fclip -o $out/deface-640.mp4 --thresh 0.5 --scale 640x360 --keep-audio --ffmpeg-config '$x264'"
   ref=$fclip.faces.json
   if [ ! -s "$ref" ]; then
@@ -171,14 +178,15 @@ if [ "$faces" = 1 ]; then
   $recall regions "$ref" "$json/even.json"
   "$custody" redact "$fclip" --regions "$json/even.json" --preset veryfast -o "$out/even.mp4" > /dev/null
   $recall check "$ref" "$fclip" "$out/even.mp4" --json "$json/check.json"
-  $recall recall "$ref" "$fclip" "custody=$out/custody.mp4" "deface 1280x720=$out/deface-1280.mp4" \
+  $recall recall "$ref" "$fclip" "custody=$out/custody.mp4" "custody --every $every=$out/custody-every.mp4" \
+    "deface 1280x720=$out/deface-1280.mp4" "custody 640 --every $every=$out/custody-640.mp4" \
     "deface 640x360=$out/deface-640.mp4" --json "$json/recall.json"
 fi
 echo "redact: load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-python3 - "$json" "$runs" <<'PY'
+python3 - "$json" "$runs" "$every" <<'PY'
 import json, sys, os
-d, runs = sys.argv[1], int(sys.argv[2])
+d, runs, every = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 def load(name):
     p = os.path.join(d, name)
     return json.load(open(p)) if os.path.exists(p) else None
@@ -222,18 +230,21 @@ fc = {x["command"]: x["mean"] for x in fc["results"]}
 rc, ck = load("recall.json"), load("check.json")
 n = rc["custody"]["frames"]
 fps = {k: n / v for k, v in fc.items()}
-c = fps["custody --faces"]
-print(f"  faces: custody redact --faces {c:.2f} fps ({n} pictures in {fc['custody --faces']:.1f} s, CenterFace at 1280x736)")
-print(f"  faces: deface --scale 1280x720 {fps['deface 1280x720']:.2f} fps: custody {c / fps['deface 1280x720']:.2f}x"
-      f" (target >= 2x at the same detection size)")
-print(f"  faces: deface --scale 640x360 {fps['deface 640x360']:.2f} fps: custody at 1280x736 {c / fps['deface 640x360']:.2f}x"
-      f" (custody's CLI cannot detect at 640x360)")
+def faces(name, ref, size):
+    c = fps[name]
+    print(f"  faces: {name} {c:.2f} fps ({n} pictures in {fc[name]:.1f} s, CenterFace at {size})"
+          f" vs {ref} {fps[ref]:.2f} fps: {c / fps[ref]:.2f}x (target >= 2x at the same detection size)")
+faces("custody --faces", "deface 1280x720", "1280x736")
+faces(f"custody --faces --every {every}", "deface 1280x720", "1280x736")
+faces(f"custody --detect-width 640 --every {every}", "deface 640x360", "640x384")
 print("  faces, CPU time per picture: " + ", ".join(f"{k} {v / n:.2f} s" for k, v in fcc.items()))
 for k, v in rc.items():
     print(f"  recall: {k}: {100 * (v['recall'] or 0):.1f}% of {v['pictures']} pictures with faces"
           f" ({100 * (v['box_recall'] or 0):.1f}% of {v['boxes']} boxes)")
-print(f"  recall: custody {'>=' if (rc['custody']['recall'] or 0) >= (rc['deface 1280x720']['recall'] or 0) else '<'}"
-      f" deface at 1280x720 (target: no lower)")
+for mine, theirs in (("custody", "deface 1280x720"), (f"custody --every {every}", "deface 1280x720"),
+                     (f"custody 640 --every {every}", "deface 640x360")):
+    a, b = rc[mine]["recall"] or 0, rc[theirs]["recall"] or 0
+    print(f"  recall: {mine} {'>=' if a >= b else '<'} {theirs} (target: no lower)")
 print(f"  recall criterion check: masked boxes called covered {ck['masked'][0]}/{ck['masked'][1]},"
       f" unmasked {ck['unmasked'][0]}/{ck['unmasked'][1]} (correlation max {ck['masked_max_correlation']:.2f}"
       f" masked, min {ck['unmasked_min_correlation']:.2f} unmasked; threshold 0.4)")

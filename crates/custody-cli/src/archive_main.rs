@@ -38,6 +38,10 @@ enum Command {
 fn main() -> ExitCode {
     custody_io::default_sigpipe();
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Detect(_) | Command::Redact(_)) {
+        // The detectors' tensors are reused instead of mapped afresh per picture.
+        custody_io::retain_freed_memory();
+    }
     match &cli.command {
         Command::Archive(args) => archive::run(args),
         Command::Compare(args) => archive::compare(args),

@@ -272,6 +272,34 @@ pub fn default_sigpipe() {
     }
 }
 
+/// Makes the C allocator keep freed memory for reuse instead of handing it
+/// back to the kernel, for a command-line tool that runs neural networks
+/// on every picture (`custody detect`, `custody redact`). Their layers
+/// allocate and free tensors of tens of MiB per picture; glibc's malloc
+/// maps each one fresh (anything over 32 MiB, whatever its settings), so
+/// every picture paid for hundreds of MiB of zeroed pages: a quarter of
+/// the detection's CPU time went to the kernel. With this the pages are
+/// reused; the process's peak memory is unchanged, but it is kept until
+/// exit. Call it once, before any thread starts. Returns whether it took
+/// effect (glibc only; a no-op elsewhere).
+///
+/// ```
+/// custody_io::retain_freed_memory();
+/// let v = vec![0u8; 64 << 20];
+/// assert_eq!(v.len(), 64 << 20);
+/// ```
+pub fn retain_freed_memory() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes the allocator's parameters; called before
+    // other threads start, it races with no allocation.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0) == 1
+            && libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX) == 1
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    false
+}
+
 /// The bytes of one evidence file, opened read-only.
 pub struct Evidence {
     bytes: Bytes,

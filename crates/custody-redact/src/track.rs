@@ -22,6 +22,29 @@ pub struct TrackOptions {
     pub margin: f32,
 }
 
+impl TrackOptions {
+    /// These options for detections on every `every`-th picture: a track
+    /// held at least `every - 1` pictures beyond its first and last
+    /// detection (what appeared just after a detection is found only at
+    /// the next), and gaps of at least `2 * every` bridged (one missed
+    /// detection).
+    ///
+    /// ```
+    /// use custody_redact::track::TrackOptions;
+    /// let t = TrackOptions::default().for_every(4);
+    /// assert_eq!((t.pad, t.max_gap), (3, 15));
+    /// assert_eq!(TrackOptions::default().for_every(1), TrackOptions::default());
+    /// ```
+    pub fn for_every(self, every: u64) -> TrackOptions {
+        let every = every.max(1);
+        TrackOptions {
+            pad: self.pad.max(every - 1),
+            max_gap: self.max_gap.max(every.saturating_mul(2)),
+            ..self
+        }
+    }
+}
+
 impl Default for TrackOptions {
     fn default() -> Self {
         TrackOptions {

@@ -258,9 +258,12 @@ fn open_video_encoder(
         .or_else(|| ffmpeg::encoder::find(id))
         .ok_or_else(|| Error::MissingEncoder(name.into()))?;
     let mut ctx = ffmpeg::codec::context::Context::new_with_codec(codec);
-    // Slice threads for FFV1 (1 when frames run in parallel in the pool);
-    // x264 runs its own threads.
-    ffi::set_threads(&mut ctx, threads, 2);
+    // Slice threads for FFV1 (1 when frames run in parallel in the pool).
+    // x264 runs its own threads: frame threads, as the ffmpeg CLI has them;
+    // slice threads alone (FFmpeg's wrapper asks x264 for those when only
+    // slices are allowed) left a third of two cores idle.
+    let kinds = if id == Id::FFV1 { 2 } else { 1 | 2 };
+    ffi::set_threads(&mut ctx, threads, kinds);
     let mut enc = ctx
         .encoder()
         .video()

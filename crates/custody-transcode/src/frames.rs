@@ -11,6 +11,7 @@
 
 use crate::error::{Error, Position, Result};
 use crate::ffi;
+use crate::picture::{PictureVisitor, Pictures};
 use crate::source::{Input, codec_name, seconds};
 use ffmpeg_next as ffmpeg;
 use ffmpeg_next::format::Pixel;
@@ -1248,8 +1249,22 @@ fn digest_streams(
     leads: &[u64],
     progress: &mut dyn FnMut(f64) -> bool,
 ) -> Result<Vec<RawDigest>> {
+    digest_visiting(path, streams, leads, None, progress)
+}
+
+/// [`digest_streams`], giving each picture of the first video stream among
+/// `streams` to `visitor` as well.
+fn digest_visiting(
+    path: &Path,
+    streams: &[usize],
+    leads: &[u64],
+    visitor: Option<&PictureVisitor>,
+    progress: &mut dyn FnMut(f64) -> bool,
+) -> Result<Vec<RawDigest>> {
     let inp = Input::open(path)?;
-    let mut rec = Recorder::new(video_start(&inp));
+    let start = video_start(&inp);
+    let mut rec = Recorder::new(start);
+    let mut visited: Option<(usize, Pictures)> = None;
     let mut tbs = Vec::new();
     for (k, &s) in streams.iter().enumerate() {
         let st = inp.ctx.stream(s);
@@ -1259,19 +1274,32 @@ fn digest_streams(
             .is_some_and(|p| p.medium() == media::Type::Video);
         let codec = par.map(|p| codec_name(p.id())).unwrap_or_default();
         rec.add(s, video, codec, leads.get(k).copied().unwrap_or(0));
-        tbs.push(
-            st.map(|st| st.time_base())
-                .unwrap_or(ffmpeg::Rational(1, 1)),
-        );
+        let tb = st
+            .map(|st| st.time_base())
+            .unwrap_or(ffmpeg::Rational(1, 1));
+        if video && visitor.is_some() && visited.is_none() {
+            visited = Some((k, Pictures::new(start.unwrap_or(0.0), tb)));
+        }
+        tbs.push(tb);
     }
     drop(inp);
     let rec = std::cell::RefCell::new(rec);
+    let mut failed: Option<Error> = None;
     decode(
         path,
         streams,
         &mut |k, f| {
             let t = f.timestamp().map(|ts| seconds(ts, tbs[k]));
-            rec.borrow_mut().video(k, f, t);
+            let (unit, text) = video_unit(f, t);
+            let digest = unit.all;
+            rec.borrow_mut().push_video(k, unit, text);
+            if let (Some(v), Some((slot, pictures))) = (visitor, visited.as_mut())
+                && *slot == k
+                && let Err(e) = pictures.next(path, f, Some(digest), &mut |p| v.visit(path, p))
+            {
+                failed = Some(e);
+                return false;
+            }
             true
         },
         &mut |k, f| {
@@ -1281,24 +1309,28 @@ fn digest_streams(
         },
         progress,
     )?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
     Ok(rec.into_inner().finish())
 }
 
 /// Proves a re-encode: the digests `recorded` of the source's streams,
 /// taken while they were encoded, against the output's streams `outputs`
-/// (same order), decoded now. When they differ and the copy had to be
-/// lossless, the two files are compared in full to say where.
+/// (same order), decoded now, each picture of the first video stream given
+/// to `visitor` as well. When they differ and the copy had to be lossless,
+/// the two files are compared in full to say where.
 pub(crate) fn prove_reencode(
     source: &Path,
     output: &Path,
     shown: &Path,
-    recorded: Recorder,
-    outputs: &[usize],
+    (recorded, outputs): (Recorder, &[usize]),
     lossless: bool,
+    visitor: Option<&PictureVisitor>,
     progress: &mut dyn FnMut(f64) -> bool,
 ) -> Result<Comparison> {
     let ra = recorded.finish();
-    let rb = digest_streams(output, outputs, &[], progress)?;
+    let rb = digest_visiting(output, outputs, &[], visitor, progress)?;
     let same = ra.len() == rb.len()
         && ra.iter().zip(rb.iter()).all(|(x, y)| {
             x.units

@@ -71,7 +71,8 @@ pub use frames::{
 };
 pub use overlay::{DEFAULT_FONT, Overlay};
 pub use picture::{
-    Matrix, Picture, PictureFn, PictureFormat, PictureHook, PictureInfo, PictureMut, visit_pictures,
+    Matrix, Picture, PictureFn, PictureFormat, PictureHook, PictureInfo, PictureMut,
+    PictureVisitor, VisitFn, visit_pictures,
 };
 pub use proof::{Coverage, PacketProof, TrackProof, Unmatched, prove_copy};
 
@@ -262,6 +263,12 @@ pub struct Options {
     /// encoded (masks for redaction), after its buffers are made its own;
     /// `None` (the default) leaves the pictures as they are.
     pub pictures: Option<PictureHook>,
+    /// `access`: a function given every picture of the output, read-only,
+    /// as the proof decodes it (numbered and timed as [`visit_pictures`]
+    /// does, with the digest the proof took): a reviewer's look at the copy
+    /// without a second decode. It does not change the output; `None` (the
+    /// default) visits nothing.
+    pub proof_pictures: Option<PictureVisitor>,
     /// `access`: time ranges of the sound muted or bleeped ([`AudioEdit`]).
     /// When there are any, every audio track is decoded, edited sample by
     /// sample and encoded to AAC (never stream-copied, its samples being
@@ -286,6 +293,7 @@ impl Default for Options {
             other_tracks: true,
             overlay: None,
             pictures: None,
+            proof_pictures: None,
             audio_edits: Vec::new(),
         }
     }
@@ -741,9 +749,9 @@ fn prove_output(
                     &inputs[0],
                     tmp.path(),
                     output,
-                    rec,
-                    &outs,
+                    (rec, &outs),
                     lossless,
+                    opts.proof_pictures.as_ref(),
                     &mut prog,
                 )?,
                 None => frames::compare_with(&inputs[0], tmp.path(), output, &mut prog)?,
@@ -814,6 +822,11 @@ fn check_request(inputs: &[PathBuf], output: &Path, opts: &Options) -> Result<()
     if opts.pictures.is_some() && opts.profile != Profile::Access {
         return Err(Error::InvalidArgument(
             "a picture hook belongs to the access profile".into(),
+        ));
+    }
+    if opts.proof_pictures.is_some() && (opts.profile != Profile::Access || !opts.prove) {
+        return Err(Error::InvalidArgument(
+            "a proof's picture visitor belongs to the access profile with its proof on".into(),
         ));
     }
     if !opts.audio_edits.is_empty() && opts.profile != Profile::Access {

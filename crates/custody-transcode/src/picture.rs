@@ -118,6 +118,8 @@ pub struct Picture<'a> {
     /// The decoder's picture (before any conversion to 8-bit planar), when
     /// it is at hand (a visitor's), for its digest.
     decoded: Option<&'a frame::Video>,
+    /// Its digest, when the decoder's caller took it already.
+    digest: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Picture<'_> {
@@ -152,7 +154,10 @@ impl<'a> Picture<'a> {
     /// # Ok(()) }
     /// ```
     pub fn digest(&self) -> Option<String> {
-        self.decoded.map(crate::frames::picture_digest)
+        match self.digest {
+            Some(d) => Some(blake3::Hash::from(d).to_hex().to_string()),
+            None => self.decoded.map(crate::frames::picture_digest),
+        }
     }
 
     /// Plane `i` (0 = luma) and its stride; an empty plane past the
@@ -204,6 +209,7 @@ impl PictureMut<'_> {
             planes,
             strides: self.strides,
             decoded: None,
+            digest: None,
         }
     }
 }
@@ -417,43 +423,9 @@ pub fn visit_pictures(
     let start = crate::frames::video_start(&inp).unwrap_or(0.0);
     let mut dec = Dec::open(path, &st, 0)?;
     let tb = dec.tb;
-    let mut n = 0u64;
+    let mut pictures = Pictures::new(start, tb);
     let mut failed: Option<Error> = None;
-    let mut to8 = To8Bit::new(None);
-    let mut on_picture = |f: &frame::Video| -> Result<bool> {
-        let decoded = f;
-        let converted;
-        let f = if To8Bit::needed(f.format()) {
-            converted = to8.run(path, f)?;
-            &converted
-        } else {
-            f
-        };
-        let (format, j) = supported(path, f.format())?;
-        let planes_n = format.planes();
-        let mut planes: [&[u8]; 3] = [&[], &[], &[]];
-        let mut strides = [0; 3];
-        for i in 0..planes_n {
-            planes[i] = f.data(i);
-            strides[i] = f.stride(i);
-        }
-        let pic = Picture {
-            info: PictureInfo {
-                format,
-                width: f.width(),
-                height: f.height(),
-                full_range: j || f.color_range() == ffmpeg::color::Range::JPEG,
-                matrix: Matrix::of(f.color_space()),
-                index: n,
-                time: f.timestamp().map_or(0.0, |t| seconds(t, tb) - start),
-            },
-            planes,
-            strides,
-            decoded: Some(decoded),
-        };
-        n += 1;
-        visit(&pic)
-    };
+    let mut on_picture = |f: &frame::Video| pictures.next(path, f, None, &mut visit);
     let mut video = |_: usize, f: &frame::Video| match on_picture(f) {
         Ok(go) => go,
         Err(e) => {
@@ -488,7 +460,138 @@ pub fn visit_pictures(
     }
     match failed {
         Some(e) => Err(e),
-        None => Ok(n),
+        None => Ok(pictures.count()),
+    }
+}
+
+/// Makes [`Picture`]s of the decoded pictures of one video stream, in
+/// presentation order: numbered from 0, timed from the stream's `start`,
+/// converted to 8-bit planar where needed. [`visit_pictures`] and the
+/// proof's [`PictureVisitor`] share it, so both number and time alike.
+pub(crate) struct Pictures {
+    to8: To8Bit,
+    start: f64,
+    tb: ffmpeg::Rational,
+    n: u64,
+}
+
+impl Pictures {
+    /// For a stream in time base `tb` starting at `start` seconds.
+    pub(crate) fn new(start: f64, tb: ffmpeg::Rational) -> Pictures {
+        Pictures {
+            to8: To8Bit::new(None),
+            start,
+            tb,
+            n: 0,
+        }
+    }
+
+    /// Pictures made so far.
+    pub(crate) fn count(&self) -> u64 {
+        self.n
+    }
+
+    /// Gives decoded picture `f` of `path` to `visit` as the next
+    /// [`Picture`]; `digest`, when the caller has taken it already, is
+    /// what [`Picture::digest`] returns.
+    pub(crate) fn next<R>(
+        &mut self,
+        path: &Path,
+        f: &frame::Video,
+        digest: Option<[u8; 32]>,
+        visit: &mut impl FnMut(&Picture) -> Result<R>,
+    ) -> Result<R> {
+        let decoded = f;
+        let converted;
+        let f = if To8Bit::needed(f.format()) {
+            converted = self.to8.run(path, f)?;
+            &converted
+        } else {
+            f
+        };
+        let (format, j) = supported(path, f.format())?;
+        let mut planes: [&[u8]; 3] = [&[], &[], &[]];
+        let mut strides = [0; 3];
+        for i in 0..format.planes() {
+            planes[i] = f.data(i);
+            strides[i] = f.stride(i);
+        }
+        let pic = Picture {
+            info: PictureInfo {
+                format,
+                width: f.width(),
+                height: f.height(),
+                full_range: j || f.color_range() == ffmpeg::color::Range::JPEG,
+                matrix: Matrix::of(f.color_space()),
+                index: self.n,
+                time: f
+                    .timestamp()
+                    .map_or(0.0, |t| seconds(t, self.tb) - self.start),
+            },
+            planes,
+            strides,
+            decoded: Some(decoded),
+            digest,
+        };
+        self.n += 1;
+        visit(&pic)
+    }
+}
+
+/// The function a [`PictureVisitor`] runs.
+pub type VisitFn = dyn Fn(&Picture) -> std::result::Result<(), String> + Send + Sync;
+
+/// A function given every picture of an `access` re-encode's output, read
+/// only, as its proof decodes it (`Options::proof_pictures`): what a
+/// reviewer needs of the copy (each picture's digest, thumbnails) without
+/// decoding it a second time. An error it returns fails the job
+/// ([`Error::Hook`]) and leaves no output.
+///
+/// ```
+/// use custody_transcode::PictureVisitor;
+/// let v = PictureVisitor::new("count", |p| {
+///     if p.info.width == 0 { Err("an empty picture".into()) } else { Ok(()) }
+/// });
+/// assert_eq!(v.name(), "count");
+/// ```
+#[derive(Clone)]
+pub struct PictureVisitor {
+    name: String,
+    f: Arc<VisitFn>,
+}
+
+impl PictureVisitor {
+    /// A visitor called `name` (in its errors) running `f`.
+    pub fn new(
+        name: impl Into<String>,
+        f: impl Fn(&Picture) -> std::result::Result<(), String> + Send + Sync + 'static,
+    ) -> PictureVisitor {
+        PictureVisitor {
+            name: name.into(),
+            f: Arc::new(f),
+        }
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn visit(&self, path: &Path, p: &Picture) -> Result<()> {
+        (self.f)(p).map_err(|message| Error::Hook {
+            path: path.to_path_buf(),
+            hook: self.name.clone(),
+            index: p.info.index,
+            message,
+        })
+    }
+}
+
+impl std::fmt::Debug for PictureVisitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PictureVisitor")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 

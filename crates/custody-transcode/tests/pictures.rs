@@ -5,8 +5,8 @@
 //! picture's digest is the one `frame_digests` gives.
 
 use custody_transcode::{
-    Error, Matrix, Options, PictureFormat, PictureHook, Profile, archive, frame_digests,
-    visit_pictures,
+    Error, Matrix, Options, PictureFormat, PictureHook, PictureVisitor, Profile, archive,
+    frame_digests, visit_pictures,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -446,4 +446,89 @@ fn a_visited_picture_has_the_digest_frame_digests_gives_and_names_its_matrix() {
             .all(|&(none, m)| none && m == Matrix::Unspecified),
         "{hooked:?}"
     );
+}
+
+/// The proof's visitor sees every picture of the output once, as
+/// `visit_pictures` of the finished output numbers and times them, with the
+/// digest `frame_digests` gives; its error fails the job and leaves
+/// nothing; it is refused where there is no decoded-frame proof.
+#[test]
+fn the_proof_visitor_sees_the_outputs_pictures_without_another_decode() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path());
+    let seen: Arc<Mutex<Vec<(u64, f64, String)>>> = Arc::default();
+    let s2 = seen.clone();
+    let opts = Options {
+        proof_pictures: Some(PictureVisitor::new("review", move |p| {
+            let d = p.digest().ok_or("no digest")?;
+            s2.lock().unwrap().push((p.info.index, p.info.time, d));
+            Ok(())
+        })),
+        ..access(None)
+    };
+    let out = dir.path().join("out.mp4");
+    let done = archive(&[&src], &out, &opts, |_| true).unwrap();
+    assert!(done.kept);
+    // The visitor changes nothing the output records.
+    assert!(!done.parameters.contains_key("proof_pictures"));
+    let seen = seen.lock().unwrap();
+    let digests = frame_digests(&out, |_| true).unwrap();
+    let frames = &digests[0].frames;
+    assert_eq!(seen.len(), 60);
+    assert_eq!(frames.len(), 60);
+    let mut again = Vec::new();
+    visit_pictures(
+        &out,
+        |_| true,
+        |p| {
+            again.push((p.info.index, p.info.time));
+            Ok(true)
+        },
+    )
+    .unwrap();
+    for (i, (idx, t, d)) in seen.iter().enumerate() {
+        assert_eq!((*idx, *t), again[i], "picture {i}");
+        assert_eq!(d, &frames[i].blake3, "picture {i}");
+    }
+
+    let failing = Options {
+        proof_pictures: Some(PictureVisitor::new("refuse", |p| {
+            if p.info.index == 5 {
+                Err("no".into())
+            } else {
+                Ok(())
+            }
+        })),
+        ..access(None)
+    };
+    let out2 = dir.path().join("out2.mp4");
+    let e = archive(&[&src], &out2, &failing, |_| true).unwrap_err();
+    assert!(
+        matches!(&e, Error::Hook { index: 5, hook, .. } if hook == "refuse"),
+        "{e:?}"
+    );
+    assert!(!out2.exists());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') || n.contains("out2"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    for bad in [
+        Options {
+            profile: Profile::Preservation,
+            ..failing.clone()
+        },
+        Options {
+            prove: false,
+            ..failing.clone()
+        },
+    ] {
+        assert!(matches!(
+            archive(&[&src], dir.path().join("x.mkv"), &bad, |_| true),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
 }

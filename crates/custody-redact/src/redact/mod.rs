@@ -1,9 +1,10 @@
 //! The redaction pipeline, end to end: a detection pass (when detectors
 //! are used) feeding the tracker, manual regions, then an `access`
 //! re-encode (H.264 + AAC in MP4) whose picture hook masks every track's
-//! and region's box in every picture; the redaction log beside the output;
-//! then one read-only decode of the copy for the reviewer (the BLAKE3 of
-//! every picture, a contact sheet with the masks outlined).
+//! and region's box in every picture, and whose check decodes the copy
+//! once, read-only, for the proof and the reviewer alike (the BLAKE3 of
+//! every picture, a contact sheet with the masks outlined); the redaction
+//! log beside the output.
 //!
 //! Audio is passed through unchanged (AAC stream-copied, anything else
 //! encoded to AAC) unless time ranges are to be muted or bleeped
@@ -100,7 +101,8 @@ pub enum Phase {
     Write,
     /// Checking the copy has every picture at its time.
     Prove,
-    /// Hashing the copy's pictures and sampling its contact sheet.
+    /// Writing the copy's frames list and contact sheet (their pictures
+    /// were taken while the check decoded the copy).
     Review,
 }
 
@@ -132,7 +134,10 @@ pub struct RedactOptions {
     /// The masks' outline.
     pub shape: Shape,
     /// Run the detectors on every `every`-th picture (default 1: all);
-    /// the tracker interpolates between.
+    /// the tracker interpolates between, and holds each track at least
+    /// `every - 1` pictures before its first and after its last detection
+    /// ([`TrackOptions::for_every`]), so that a face seen between two
+    /// detections is masked there too.
     pub every: u64,
     /// Find faces on the picture scaled to this width (aspect kept, never
     /// upscaled; default: the picture's own size). Smaller is faster and
@@ -288,7 +293,8 @@ pub struct Timing {
     pub detected_frames: u64,
     /// The re-encode with masks, hashing and its check included.
     pub encode_pass: f64,
-    /// The decode of the copy for its pictures' hashes and contact sheet.
+    /// Writing the frames list and the contact sheet (the pictures they
+    /// show come from the check's decode, inside `encode_pass`).
     pub review_pass: f64,
 }
 
@@ -560,8 +566,9 @@ impl Masks {
 
 /// Redacts `input` into `output` (H.264 + AAC MP4; refused if it exists):
 /// detects (when faces, plates or detectors are asked for), tracks, masks
-/// every picture, decodes the copy once for the BLAKE3 of each picture
-/// (`OUT.frames.csv`) and a contact sheet (`OUT.contact.png`), then writes
+/// every picture, decodes the copy once to check it and to take the BLAKE3
+/// of each picture (`OUT.frames.csv`) and a contact sheet
+/// (`OUT.contact.png`), then writes
 /// the redaction log (`OUT.redaction.json`) and the tracks
 /// (`OUT.tracks.csv`) beside it. `progress` returning false cancels; on any
 /// failure nothing is left.
@@ -611,7 +618,8 @@ pub fn redact(
         .iter()
         .map(|d| (d.name().to_string(), d.model_sha256().map(str::to_string)))
         .collect();
-    let mut tracker = Tracker::new(opts.track);
+    let track = opts.track.for_every(opts.every);
+    let mut tracker = Tracker::new(track);
     let mut timing = Timing::default();
     let mut times = Vec::new();
     if !dets.is_empty() {
@@ -630,6 +638,12 @@ pub fn redact(
     }
     let plan = Arc::new(Masks::new(tracker, regions, opts.style, opts.shape));
     let hook_plan = plan.clone();
+    // The proof's decode of the copy serves the reviewer too.
+    let review = Arc::new(review::Review::new(
+        output,
+        plan.clone(),
+        opts.contact_sheet,
+    )?);
     let topts = Options {
         profile: Profile::Access,
         crf: opts.crf,
@@ -645,6 +659,7 @@ pub fn redact(
             .map(|c| ("CUSTODY_SOURCE_CONTENT".to_string(), c.clone()))
             .collect(),
         audio_edits: opts.audio_edits.clone(),
+        proof_pictures: Some(review::Review::visitor(&review)),
         ..Default::default()
     };
     let started = Instant::now();
@@ -658,7 +673,8 @@ pub fn redact(
             done: p.done,
             total: p.total,
         })
-    })?;
+    })
+    .map_err(|e| review.failure().unwrap_or_else(|| e.into()))?;
     timing.encode_pass = started.elapsed().as_secs_f64();
     let remove = |why: RedactError| {
         let _ = std::fs::remove_file(output);
@@ -671,14 +687,15 @@ pub fn redact(
         ))));
     }
     let started = Instant::now();
-    let reviewed = review::review(
-        output,
-        &plan,
-        opts.contact_sheet,
-        &archived.blake3,
-        &mut progress,
-    )
-    .map_err(remove)?;
+    let total = plan.applied().iter().map(|a| a.0).fold(0.0, f64::max);
+    if !progress(Progress {
+        phase: Phase::Review,
+        done: total,
+        total,
+    }) {
+        return Err(remove(RedactError::Cancelled));
+    }
+    let reviewed = review.finish(output, &archived.blake3).map_err(remove)?;
     timing.review_pass = started.elapsed().as_secs_f64();
     let src = &archived.sources[0];
     let plan_ref = &*plan;
@@ -720,10 +737,10 @@ pub fn redact(
             shape: opts.shape,
             every: opts.every.max(1),
             detect_width: opts.detect_width,
-            track_iou: opts.track.iou,
-            track_pad: opts.track.pad,
-            track_max_gap: opts.track.max_gap,
-            track_margin: opts.track.margin,
+            track_iou: track.iou,
+            track_pad: track.pad,
+            track_max_gap: track.max_gap,
+            track_margin: track.margin,
             audio_edits: opts.audio_edits.clone(),
             encode: archived.parameters.clone(),
         },

@@ -1,5 +1,5 @@
-//! What the reviewer who signs a redaction off is given, from one
-//! read-only decode of the redacted copy once it is written and checked:
+//! What the reviewer who signs a redaction off is given, from the decode
+//! of the redacted copy that checks it (no second decode):
 //!
 //! - `OUT.frames.csv`: every picture of the copy in presentation order,
 //!   with its time, the BLAKE3 of the decoded picture (as
@@ -14,12 +14,13 @@
 //! place, never over an existing file); on failure neither is left.
 
 use super::log::{NewFile, write_new};
-use super::{Masks, Phase, Progress, RedactError, scan};
+use super::{Masks, RedactError, scan};
 use crate::frame::{FrameView, PixelFormat};
 use crate::mask::Region;
-use custody_transcode::{Matrix, Picture};
+use custody_transcode::{Matrix, Picture, PictureVisitor};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Pictures on a contact sheet unless asked otherwise
 /// ([`super::RedactOptions::contact_sheet`]).
@@ -98,7 +99,7 @@ pub struct ContactSheet {
     pub pictures: Vec<Sampled>,
 }
 
-/// What [`review`] wrote.
+/// What [`Review::finish`] wrote.
 pub(crate) struct Reviewed {
     pub(crate) frames: FramesLog,
     pub(crate) sheet: Option<ContactSheet>,
@@ -430,100 +431,163 @@ fn take(p: &Picture, masks: &Masks, time: f64) -> Result<Rgb, RedactError> {
     Ok(thumbnail(&view, weights(p.info.matrix, h), &regions))
 }
 
-/// Decodes the redacted copy `output` once, read-only: writes the frames
-/// CSV and, unless `want` is 0, a contact sheet of at most `want` pictures
-/// naming the copy's BLAKE3 `copy_blake3` in its comment. `masks` is what
-/// the encode masked, picture by picture; the copy must have exactly its
-/// pictures. On failure nothing is left.
-pub(crate) fn review(
-    output: &Path,
-    masks: &Masks,
+/// The reviewer's look at the redacted copy, taken while the encode's
+/// proof decodes it (its [`Review::visitor`] in
+/// `custody_transcode::Options::proof_pictures`), so that the copy is
+/// decoded once for both: each picture's line of the frames CSV (with the
+/// digest the proof took) and the thumbnails of the contact sheet.
+/// [`Review::finish`] then checks the copy had exactly the pictures encoded
+/// and writes the sheet. Dropped unfinished, it leaves nothing.
+pub(crate) struct Review {
+    masks: Arc<Masks>,
     want: usize,
-    copy_blake3: &str,
-    progress: &mut dyn FnMut(Progress) -> bool,
-) -> Result<Reviewed, RedactError> {
-    let applied = masks.applied();
-    let counts: Vec<u32> = applied.iter().map(|a| a.1).collect();
-    let chosen = choose(&counts, want);
-    let total = applied.iter().map(|a| a.0).fold(0.0, f64::max);
-    let frames_path = super::frames_path(output);
-    let mut csv = NewFile::create(&frames_path)?;
-    csv.write(b"frame,time,blake3,masks\n")?;
-    let mut taken: Vec<Taken> = Vec::with_capacity(chosen.len());
-    let mut failed: Option<RedactError> = None;
-    let more = |n: u64| {
-        RedactError::InvalidArgument(format!(
-            "the redacted copy decodes to {n} pictures or more, {} were encoded; it was removed",
-            applied.len()
-        ))
-    };
-    let mut on_picture = |p: &Picture| -> Result<(), RedactError> {
+    state: Mutex<State>,
+}
+
+/// Each picture's time and masks as encoded, and the pictures the sheet shows.
+type Plan = (Vec<(f64, u32)>, Vec<u64>);
+
+struct State {
+    csv: Option<NewFile>,
+    /// What the encode masked, picture by picture, and the pictures the
+    /// sheet shows: known once the encode is done, taken at the first
+    /// picture of the copy.
+    plan: Option<Plan>,
+    taken: Vec<Taken>,
+    visited: u64,
+    failed: Option<RedactError>,
+}
+
+impl Review {
+    /// Starts the frames CSV beside `output`; the sheet shows at most
+    /// `want` pictures (0: none) of what `masks` masked.
+    pub(crate) fn new(
+        output: &Path,
+        masks: Arc<Masks>,
+        want: usize,
+    ) -> Result<Review, RedactError> {
+        let mut csv = NewFile::create(&super::frames_path(output))?;
+        csv.write(b"frame,time,blake3,masks\n")?;
+        Ok(Review {
+            masks,
+            want,
+            state: Mutex::new(State {
+                csv: Some(csv),
+                plan: None,
+                taken: Vec::new(),
+                visited: 0,
+                failed: None,
+            }),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The visitor that gives the proof's pictures to `review`.
+    pub(crate) fn visitor(review: &Arc<Review>) -> PictureVisitor {
+        let r = review.clone();
+        PictureVisitor::new("review", move |p| {
+            let mut st = r.state();
+            match r.picture(&mut st, p) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    let message = e.to_string();
+                    st.failed.get_or_insert(e);
+                    Err(message)
+                }
+            }
+        })
+    }
+
+    /// What failed while the proof decoded the copy, when something did.
+    pub(crate) fn failure(&self) -> Option<RedactError> {
+        self.state().failed.take()
+    }
+
+    fn picture(&self, st: &mut State, p: &Picture) -> Result<(), RedactError> {
+        let State {
+            csv, plan, taken, ..
+        } = st;
+        let (applied, chosen) = plan.get_or_insert_with(|| {
+            let applied = self.masks.applied();
+            let counts: Vec<u32> = applied.iter().map(|a| a.1).collect();
+            let chosen = choose(&counts, self.want);
+            (applied, chosen)
+        });
         let i = p.info.index;
         let &(masked_at, n) = usize::try_from(i)
             .ok()
             .and_then(|k| applied.get(k))
-            .ok_or_else(|| more(i + 1))?;
+            .ok_or_else(|| {
+                RedactError::InvalidArgument(format!(
+                    "the redacted copy decodes to {} pictures or more, {} were encoded; it was removed",
+                    i + 1,
+                    applied.len()
+                ))
+            })?;
         let digest = p.digest().ok_or_else(|| RedactError::Picture {
             frame: i,
             message: "no digest for a decoded picture".into(),
         })?;
+        let csv = csv
+            .as_mut()
+            .ok_or_else(|| RedactError::InvalidArgument("the review is finished".into()))?;
         csv.write(format!("{i},{:.6},{digest},{n}\n", p.info.time).as_bytes())?;
         if chosen.get(taken.len()) == Some(&i) {
             taken.push(Taken {
-                thumb: take(p, masks, masked_at)?,
+                thumb: take(p, &self.masks, masked_at)?,
                 frame: i,
                 time: p.info.time,
                 masks: n,
             });
         }
+        st.visited += 1;
         Ok(())
-    };
-    let visited = custody_transcode::visit_pictures(
-        output,
-        |t| {
-            progress(Progress {
-                phase: Phase::Review,
-                done: t,
-                total,
-            })
-        },
-        |p| match on_picture(p) {
-            Ok(()) => Ok(true),
-            Err(e) => {
-                failed = Some(e);
-                Ok(false)
-            }
-        },
-    );
-    if let Some(e) = failed {
-        return Err(e);
     }
-    let visited = visited?;
-    if visited != applied.len() as u64 || taken.len() != chosen.len() {
-        return Err(RedactError::InvalidArgument(format!(
-            "the redacted copy decodes to {visited} pictures, {} were encoded; it was removed",
-            applied.len()
-        )));
-    }
-    let (size, blake3) = csv.finish()?;
-    let frames = FramesLog {
-        path: frames_path,
-        size,
-        blake3,
-        pictures: visited,
-    };
-    let sheet = if taken.is_empty() {
-        None
-    } else {
-        match write_sheet(output, &taken, copy_blake3) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                let _ = std::fs::remove_file(&frames.path);
-                return Err(e);
-            }
+
+    /// Checks the copy `output` (BLAKE3 `copy_blake3`, named in the sheet's
+    /// comment) had exactly the pictures encoded, then writes the frames
+    /// CSV and the contact sheet into place. On failure neither is left.
+    pub(crate) fn finish(&self, output: &Path, copy_blake3: &str) -> Result<Reviewed, RedactError> {
+        let mut st = self.state();
+        if let Some(e) = st.failed.take() {
+            return Err(e);
         }
-    };
-    Ok(Reviewed { frames, sheet })
+        let encoded = self.masks.applied().len() as u64;
+        let chosen = st.plan.as_ref().map_or(0, |p| p.1.len());
+        if st.visited != encoded || st.taken.len() != chosen {
+            return Err(RedactError::InvalidArgument(format!(
+                "the redacted copy decodes to {} pictures, {encoded} were encoded; it was removed",
+                st.visited
+            )));
+        }
+        let csv = st
+            .csv
+            .take()
+            .ok_or_else(|| RedactError::InvalidArgument("the review is finished".into()))?;
+        let frames_path = super::frames_path(output);
+        let (size, blake3) = csv.finish()?;
+        let frames = FramesLog {
+            path: frames_path,
+            size,
+            blake3,
+            pictures: st.visited,
+        };
+        let sheet = if st.taken.is_empty() {
+            None
+        } else {
+            match write_sheet(output, &st.taken, copy_blake3) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&frames.path);
+                    return Err(e);
+                }
+            }
+        };
+        Ok(Reviewed { frames, sheet })
+    }
 }
 
 /// Composes and writes the contact sheet of `taken` beside `output`.
