@@ -115,6 +115,7 @@ pub fn apply(frame: &mut FrameMut, b: &BBox, style: Style, shape: Shape) -> Opti
             y1: region.y1 >> shy,
         };
         let grid = (style != Style::Fill).then(|| Coarse::new(data, stride, &r));
+        let mut mix = Vec::new();
         let fill = if plane == 0 { black } else { 128 };
         for y in r.y0..r.y1 {
             let (xa, xb) = span(&region, shape, &r, y, (shx, shy));
@@ -125,7 +126,7 @@ pub fn apply(frame: &mut FrameMut, b: &BBox, style: Style, shape: Shape) -> Opti
             let row = &mut data[at + xa as usize..at + xb as usize];
             match &grid {
                 None => row.fill(fill),
-                Some(g) => g.fill_row(row, xa - r.x0, y - r.y0, style == Style::Blur),
+                Some(g) => g.fill_row(row, xa - r.x0, y - r.y0, style == Style::Blur, &mut mix),
             }
         }
     }
@@ -177,11 +178,27 @@ struct Coarse {
     cols: u32,
     rows: u32,
     means: Vec<f32>,
-    /// Per column of the region: its cell (pixelate).
-    flat: Vec<u32>,
-    /// Per column: the cell centres on either side and the weight of the
-    /// right one (blur).
-    smooth: Vec<(u32, u32, f32)>,
+    /// Runs of columns of the region in one cell: `(first, end, cell)`
+    /// (pixelate).
+    flat: Vec<(u32, u32, u32)>,
+    /// Runs of columns between the same two cell centres: `(first, end,
+    /// left cell, right cell)` (blur).
+    segments: Vec<(u32, u32, u32, u32)>,
+    /// Per column: the weight of the right cell centre (blur).
+    weights: Vec<f32>,
+}
+
+/// Runs of equal keys in `keys`: `(first, end, key)`.
+fn runs<K: PartialEq + Copy>(keys: impl Iterator<Item = K>) -> Vec<(u32, u32, K)> {
+    let mut out: Vec<(u32, u32, K)> = Vec::new();
+    for (x, k) in keys.enumerate() {
+        let x = x as u32;
+        match out.last_mut() {
+            Some(last) if last.2 == k => last.1 = x + 1,
+            _ => out.push((x, x + 1, k)),
+        }
+    }
+    out
 }
 
 impl Coarse {
@@ -196,7 +213,8 @@ impl Coarse {
             let row = &data[at..at + w as usize];
             let base = ((y / cell) * cols) as usize;
             for (c, chunk) in row.chunks(cell as usize).enumerate() {
-                sums[base + c] += chunk.iter().map(|&v| v as u64).sum::<u64>();
+                // u32 lanes vectorise (a chunk is at most a few thousand samples).
+                sums[base + c] += u64::from(chunk.iter().map(|&v| u32::from(v)).sum::<u32>());
                 counts[base + c] += chunk.len() as u32;
             }
         }
@@ -209,15 +227,20 @@ impl Coarse {
                 .zip(&counts)
                 .map(|(&s, &n)| s as f32 / n.max(1) as f32)
                 .collect(),
-            flat: (0..w).map(|x| x / cell).collect(),
-            smooth: Vec::new(),
+            flat: runs((0..w).map(|x| x / cell)),
+            segments: Vec::new(),
+            weights: Vec::new(),
         };
-        g.smooth = (0..w)
-            .map(|x| {
-                let (c, f) = g.between(x, cols);
-                (c.min(cols - 1), (c + 1).min(cols - 1), f)
-            })
-            .collect();
+        let between: Vec<(u32, f32)> = (0..w).map(|x| g.between(x, cols)).collect();
+        g.weights = between.iter().map(|b| b.1).collect();
+        g.segments = runs(
+            between
+                .iter()
+                .map(|&(c, _)| (c.min(cols - 1), (c + 1).min(cols - 1))),
+        )
+        .into_iter()
+        .map(|(a, b, (c0, c1))| (a, b, c0, c1))
+        .collect();
         g
     }
 
@@ -239,25 +262,37 @@ impl Coarse {
     /// the region) into `out`: the cells' means, bilinear between cell
     /// centres (`smooth`, a blur: first between the two rows of cells, then
     /// along the row) or flat (pixelate); rounded to nearest, halves up.
-    fn fill_row(&self, out: &mut [u8], x0: u32, y: u32, smooth: bool) {
-        let x0 = x0 as usize;
+    /// `mix` is scratch space. Run by run of columns sharing their cells,
+    /// so that the inner loops have no lookups and vectorise.
+    fn fill_row(&self, out: &mut [u8], x0: u32, y: u32, smooth: bool, mix: &mut Vec<f32>) {
+        let end = x0 + out.len() as u32;
+        let clip = |a: u32, b: u32| (a.max(x0), b.min(end));
         if !smooth {
             let means = self.row(y / self.cell);
-            for (o, &c) in out.iter_mut().zip(&self.flat[x0..]) {
-                *o = nearest(means[c as usize]);
+            for &(a, b, c) in &self.flat {
+                let (a, b) = clip(a, b);
+                if a < b {
+                    out[(a - x0) as usize..(b - x0) as usize].fill(nearest(means[c as usize]));
+                }
             }
             return;
         }
         let (cy, fy) = self.between(y, self.rows);
         let (upper, lower) = (self.row(cy), self.row(cy + 1));
-        let mix: Vec<f32> = upper
-            .iter()
-            .zip(lower)
-            .map(|(&u, &l)| u + (l - u) * fy)
-            .collect();
-        for (o, &(c0, c1, fx)) in out.iter_mut().zip(&self.smooth[x0..]) {
-            let (a, b) = (mix[c0 as usize], mix[c1 as usize]);
-            *o = nearest(a + (b - a) * fx);
+        mix.clear();
+        mix.extend(upper.iter().zip(lower).map(|(&u, &l)| u + (l - u) * fy));
+        for &(a, b, c0, c1) in &self.segments {
+            let (a, b) = clip(a, b);
+            if a >= b {
+                continue;
+            }
+            let (left, right) = (mix[c0 as usize], mix[c1 as usize]);
+            let span = right - left;
+            let o = &mut out[(a - x0) as usize..(b - x0) as usize];
+            let w = &self.weights[a as usize..b as usize];
+            for (o, &fx) in o.iter_mut().zip(w) {
+                *o = nearest(left + span * fx);
+            }
         }
     }
 }
