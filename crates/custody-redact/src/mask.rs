@@ -208,14 +208,23 @@ impl Coarse {
         let (cols, rows) = (w.div_ceil(cell), h.div_ceil(cell));
         let mut sums = vec![0u64; (cols * rows) as usize];
         let mut counts = vec![0u32; (cols * rows) as usize];
-        for y in 0..h {
-            let at = (r.y0 + y) as usize * stride + r.x0 as usize;
-            let row = &data[at..at + w as usize];
-            let base = ((y / cell) * cols) as usize;
-            for (c, chunk) in row.chunks(cell as usize).enumerate() {
-                // u32 lanes vectorise (a chunk is at most a few thousand samples).
-                sums[base + c] += u64::from(chunk.iter().map(|&v| u32::from(v)).sum::<u32>());
-                counts[base + c] += chunk.len() as u32;
+        // Each band of `cell` rows is summed column by column first (the
+        // rows' samples added lane by lane, which vectorises), then the
+        // columns cell by cell.
+        let mut columns = vec![0u32; w as usize];
+        for band in 0..rows {
+            let (ya, yb) = (band * cell, ((band + 1) * cell).min(h));
+            columns.fill(0);
+            for y in ya..yb {
+                let at = (r.y0 + y) as usize * stride + r.x0 as usize;
+                for (s, &v) in columns.iter_mut().zip(&data[at..at + w as usize]) {
+                    *s += u32::from(v);
+                }
+            }
+            let base = (band * cols) as usize;
+            for (c, chunk) in columns.chunks(cell as usize).enumerate() {
+                sums[base + c] = chunk.iter().map(|&v| u64::from(v)).sum();
+                counts[base + c] = chunk.len() as u32 * (yb - ya);
             }
         }
         let mut g = Coarse {
@@ -261,7 +270,7 @@ impl Coarse {
     /// Writes row `y` of the region from sample `x0` on (both relative to
     /// the region) into `out`: the cells' means, bilinear between cell
     /// centres (`smooth`, a blur: first between the two rows of cells, then
-    /// along the row) or flat (pixelate); rounded to nearest, halves up.
+    /// along the row) or flat (pixelate); rounded to nearest, halves to even.
     /// `mix` is scratch space. Run by run of columns sharing their cells,
     /// so that the inner loops have no lookups and vectorise.
     fn fill_row(&self, out: &mut [u8], x0: u32, y: u32, smooth: bool, mix: &mut Vec<f32>) {
@@ -297,12 +306,15 @@ impl Coarse {
     }
 }
 
-/// `v` (a mean of samples, 0 to 255) rounded to the nearest sample value,
-/// halves up.
+/// `v` (a mean of samples, or a blend of two, 0 to 255) rounded to the
+/// nearest sample value, halves to even: adding 1.5 x 2^23 leaves `v`
+/// rounded (by the float addition itself) in the low bits of the sum's
+/// mantissa. This vectorises where a saturating float-to-integer
+/// conversion does not, which made rounding most of a blur's cost.
 #[inline]
 fn nearest(v: f32) -> u8 {
-    // `as` saturates, so the clamp costs nothing and NaN gives 0.
-    (v + 0.5) as u8
+    const ROUNDER: f32 = 12_582_912.0; // 1.5 x 2^23: one unit in the last place is 1
+    ((v + ROUNDER).to_bits() & 0xFF) as u8
 }
 
 #[cfg(test)]
@@ -415,13 +427,13 @@ mod tests {
                                 128
                             }
                         }
-                        Style::Pixelate => (mean(lx / cell, ly / cell) + 0.5) as u8,
+                        Style::Pixelate => mean(lx / cell, ly / cell).round_ties_even() as u8,
                         Style::Blur => {
                             let ((cx, fx), (cy, fy)) = (between(lx, cols), between(ly, rows));
                             let left = mean(cx, cy) + (mean(cx, cy + 1) - mean(cx, cy)) * fy;
                             let right =
                                 mean(cx + 1, cy) + (mean(cx + 1, cy + 1) - mean(cx + 1, cy)) * fy;
-                            (left + (right - left) * fx + 0.5) as u8
+                            (left + (right - left) * fx).round_ties_even() as u8
                         }
                     };
                 }

@@ -293,6 +293,9 @@ pub struct Timing {
     pub detected_frames: u64,
     /// The re-encode with masks, hashing and its check included.
     pub encode_pass: f64,
+    /// The masks alone (inside `encode_pass`): the time the picture hook
+    /// spent masking, all pictures together.
+    pub masks: f64,
     /// Writing the frames list and the contact sheet (the pictures they
     /// show come from the check's decode, inside `encode_pass`).
     pub review_pass: f64,
@@ -471,6 +474,8 @@ pub struct Masks {
     masked_frames: AtomicU64,
     masks: AtomicU64,
     frames: AtomicU64,
+    /// Nanoseconds spent masking, all pictures together.
+    spent: AtomicU64,
     /// Each picture's time and masks applied, by its number.
     applied: Mutex<Vec<(f64, u32)>>,
 }
@@ -486,6 +491,7 @@ impl Masks {
             masked_frames: AtomicU64::new(0),
             masks: AtomicU64::new(0),
             frames: AtomicU64::new(0),
+            spent: AtomicU64::new(0),
             applied: Mutex::new(Vec::new()),
         }
     }
@@ -507,7 +513,10 @@ impl Masks {
     pub fn apply(&self, p: &mut PictureMut) -> Result<Vec<mask::Region>, String> {
         self.frames.fetch_add(1, Ordering::Relaxed);
         let (index, time) = (p.info.index, p.info.time);
+        let started = Instant::now();
         let changed = self.mask(p)?;
+        let spent = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.spent.fetch_add(spent, Ordering::Relaxed);
         let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
         if let Ok(i) = usize::try_from(index) {
             if applied.len() <= i {
@@ -552,6 +561,11 @@ impl Masks {
     /// The tracks.
     pub fn tracker(&self) -> &Tracker {
         &self.tracker
+    }
+
+    /// Seconds spent masking so far, all pictures together.
+    pub fn seconds(&self) -> f64 {
+        self.spent.load(Ordering::Relaxed) as f64 / 1e9
     }
 
     /// (pictures seen, pictures masked, masks applied) so far.
@@ -676,6 +690,7 @@ pub fn redact(
     })
     .map_err(|e| review.failure().unwrap_or_else(|| e.into()))?;
     timing.encode_pass = started.elapsed().as_secs_f64();
+    timing.masks = plan.seconds();
     let remove = |why: RedactError| {
         let _ = std::fs::remove_file(output);
         why
