@@ -280,8 +280,8 @@ pub fn default_sigpipe() {
 /// every picture paid for hundreds of MiB of zeroed pages: a quarter of
 /// the detection's CPU time went to the kernel. With this the pages are
 /// reused; the process's peak memory is unchanged, but it is kept until
-/// exit. Call it once, before any thread starts. Returns whether it took
-/// effect (glibc only; a no-op elsewhere).
+/// exit. Call it once, early (it applies to allocations made after it).
+/// Returns whether it took effect (glibc only; a no-op elsewhere).
 ///
 /// ```
 /// custody_io::retain_freed_memory();
@@ -290,8 +290,8 @@ pub fn default_sigpipe() {
 /// ```
 pub fn retain_freed_memory() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes the allocator's parameters; called before
-    // other threads start, it races with no allocation.
+    // SAFETY: mallopt only changes the allocator's parameters, under
+    // glibc's own arena lock; it touches no memory of ours.
     unsafe {
         libc::mallopt(libc::M_MMAP_MAX, 0) == 1
             && libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX) == 1
