@@ -1,56 +1,16 @@
 //! `custody archive` and `custody compare`, run as the real binary on clips
 //! the ffmpeg CLI generates: exit codes, JSON, nothing left behind.
 
+mod media;
+
+use media::{custody, json, keyed, s};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn custody(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_custody"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    })
-}
+use std::process::Command;
 
 /// A full-range H.264 + AAC recording, 1 s, GOP 10.
 fn clip(dir: &Path) -> PathBuf {
-    let p = dir.join("CAM.mp4");
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg("testsrc2=s=160x120:r=20:d=1")
-        .args(["-f", "lavfi", "-i", "sine=r=48000:d=1"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuvj420p",
-        ])
-        .args(["-g", "10", "-c:a", "aac", "-shortest"])
-        .arg(&p)
-        .output()
-        .expect("ffmpeg is installed (scripts/setup.sh)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    p
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    media::clip(dir, "yuvj420p", "sine=r=48000:d=1", &["-g", "10"])
 }
 
 #[test]
@@ -234,16 +194,6 @@ fn archive_exits_2_on_damaged_or_empty_input_leaving_nothing() {
         .collect();
     names.sort();
     assert_eq!(names, ["CAM.mp4", "cut.mp4", "empty.mp4", "out.mkv"]);
-}
-
-/// Runs `custody` with the station key `key`; returns exit code and stdout JSON.
-fn keyed(key: &Path, args: &[&str]) -> (Option<i32>, Value) {
-    let o = Command::new(env!("CARGO_BIN_EXE_custody"))
-        .env("CUSTODY_KEY", key)
-        .args(args)
-        .output()
-        .unwrap();
-    (o.status.code(), json(&o))
 }
 
 #[test]

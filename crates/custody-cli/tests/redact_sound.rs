@@ -2,45 +2,14 @@
 //! ffmpeg CLI generates: the ranges reach the redaction and its log; bad
 //! ranges exit 2 with a message naming the option, leaving nothing.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod media;
 
-fn custody(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_custody"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use media::{custody, s};
+use std::path::{Path, PathBuf};
 
 /// 1 s of H.264 pictures and a 440 Hz tone (AAC).
 fn clip(dir: &Path) -> PathBuf {
-    let p = dir.join("CAM.mp4");
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg("testsrc2=s=160x120:r=20:d=1")
-        .args(["-f", "lavfi", "-i", "sine=f=440:r=48000:d=1"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(["-c:a", "aac", "-shortest"])
-        .arg(&p)
-        .output()
-        .expect("ffmpeg is installed (scripts/setup.sh)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    p
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    media::clip(dir, "yuv420p", "sine=f=440:r=48000:d=1", &[])
 }
 
 #[test]
