@@ -204,29 +204,7 @@ fn archive_with_store_registers_derivatives_that_verify_checks() {
     let src = clip(&rec);
     let key = dir.path().join("station.key");
     let store = dir.path().join("store");
-    assert_eq!(
-        Command::new(env!("CARGO_BIN_EXE_custody"))
-            .env("CUSTODY_KEY", &key)
-            .args(["key", "init"])
-            .output()
-            .unwrap()
-            .status
-            .code(),
-        Some(0)
-    );
-    let (code, v) = keyed(
-        &key,
-        &[
-            "ingest",
-            s(&rec),
-            "--store",
-            s(&store),
-            "--settle",
-            "0",
-            "--json",
-        ],
-    );
-    assert_eq!(code, Some(0), "{v}");
+    media::sealed(&key, &rec, &store);
     let source = blake3::hash(&std::fs::read(&src).unwrap())
         .to_hex()
         .to_string();

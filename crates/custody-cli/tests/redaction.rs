@@ -160,25 +160,7 @@ fn redact_with_store_registers_a_derivative_that_verify_checks() {
     let store = dir.path().join("store");
     let regions = dir.path().join("regions.json");
     std::fs::write(&regions, REGIONS).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_custody"))
-        .env("CUSTODY_KEY", &key)
-        .args(["key", "init"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0));
-    let (code, v) = keyed(
-        &key,
-        &[
-            "ingest",
-            s(&rec),
-            "--store",
-            s(&store),
-            "--settle",
-            "0",
-            "--json",
-        ],
-    );
-    assert_eq!(code, Some(0), "{v}");
+    media::sealed(&key, &rec, &store);
 
     let out = dir.path().join("CAM.redacted.mp4");
     let (code, r) = keyed(

@@ -108,7 +108,8 @@ typedef enum {
   CUSTODY_PHASE_WRITE = 2,
   // Checking the copy holds every picture of the original at its time.
   CUSTODY_PHASE_PROVE = 3,
-  // Hashing the copy's pictures and making the reviewer's contact sheet.
+  // Writing the copy's frames list and the reviewer's contact sheet
+  // (their pictures were taken while the copy was checked).
   CUSTODY_PHASE_REVIEW = 4,
 } custody_phase;
 #endif

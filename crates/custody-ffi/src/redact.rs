@@ -88,7 +88,8 @@ pub enum CustodyPhase {
     Write = 2,
     /// Checking the copy holds every picture of the original at its time.
     Prove = 3,
-    /// Hashing the copy's pictures and making the reviewer's contact sheet.
+    /// Writing the copy's frames list and the reviewer's contact sheet
+    /// (their pictures were taken while the copy was checked).
     Review = 4,
 }
 

@@ -182,8 +182,8 @@ struct Coarse {
     /// (pixelate).
     flat: Vec<(u32, u32, u32)>,
     /// Runs of columns between the same two cell centres: `(first, end,
-    /// left cell, right cell)` (blur).
-    segments: Vec<(u32, u32, u32, u32)>,
+    /// (left cell, right cell))` (blur).
+    segments: Vec<(u32, u32, (u32, u32))>,
     /// Per column: the weight of the right cell centre (blur).
     weights: Vec<f32>,
 }
@@ -246,10 +246,7 @@ impl Coarse {
             between
                 .iter()
                 .map(|&(c, _)| (c.min(cols - 1), (c + 1).min(cols - 1))),
-        )
-        .into_iter()
-        .map(|(a, b, (c0, c1))| (a, b, c0, c1))
-        .collect();
+        );
         g
     }
 
@@ -290,7 +287,7 @@ impl Coarse {
         let (upper, lower) = (self.row(cy), self.row(cy + 1));
         mix.clear();
         mix.extend(upper.iter().zip(lower).map(|(&u, &l)| u + (l - u) * fy));
-        for &(a, b, c0, c1) in &self.segments {
+        for &(a, b, (c0, c1)) in &self.segments {
             let (a, b) = clip(a, b);
             if a >= b {
                 continue;

@@ -69,3 +69,32 @@ pub fn clip(dir: &Path, pix_fmt: &str, sine: &str, extra: &[&str]) -> PathBuf {
     );
     p
 }
+
+/// Makes a station key at `key` and ingests the recorder folder `rec` into
+/// `store` with it, as a station would before deriving copies.
+pub fn sealed(key: &Path, rec: &Path, store: &Path) {
+    let o = Command::new(env!("CARGO_BIN_EXE_custody"))
+        .env("CUSTODY_KEY", key)
+        .args(["key", "init"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (code, v) = keyed(
+        key,
+        &[
+            "ingest",
+            s(rec),
+            "--store",
+            s(store),
+            "--settle",
+            "0",
+            "--json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{v}");
+}

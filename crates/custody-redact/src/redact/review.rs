@@ -555,8 +555,11 @@ impl Review {
         if let Some(e) = st.failed.take() {
             return Err(e);
         }
-        let encoded = self.masks.applied().len() as u64;
-        let chosen = st.plan.as_ref().map_or(0, |p| p.1.len());
+        // The plan is the encode's record, taken at the copy's first picture.
+        let (encoded, chosen) = match &st.plan {
+            Some((applied, chosen)) => (applied.len() as u64, chosen.len()),
+            None => (self.masks.applied().len() as u64, 0),
+        };
         if st.visited != encoded || st.taken.len() != chosen {
             return Err(RedactError::InvalidArgument(format!(
                 "the redacted copy decodes to {} pictures, {encoded} were encoded; it was removed",
