@@ -406,7 +406,11 @@ pub fn archive<P: AsRef<Path>>(
     if let (Some(o), Some(first)) = (opts.overlay.as_mut(), inputs.first()) {
         crate::provenance::fill_overlay(o, None, first.as_ref());
     }
-    opts.tags.extend(source_content_tag(inputs));
+    // The sources' content hashes are taken while the job hashes their
+    // bytes and opens them.
+    opts.source_tags = Some(custody_transcode::SourceTags::new(|sources| {
+        source_content_tag(sources).into_iter().collect()
+    }));
     custody_transcode::archive(inputs, output, &opts, progress)
         .map_err(|e| Error::transcode(fallback, e))
 }

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::output::TempOutput;
+use crate::provenance::Tags;
 use crate::source::{Input, codec_name, kind_name, seconds};
 use crate::source_hashes::SourceHasher;
 use crate::writeback::Writeback;
@@ -165,9 +166,12 @@ pub(crate) fn plan_streams(
     Ok(Plan { map, tracks })
 }
 
-/// Global metadata of the source plus Custody's provenance tags.
-pub(crate) fn metadata(input: &Input, tags: &[(String, String)]) -> ffmpeg::Dictionary<'static> {
-    let mut d = input.ctx.metadata().to_owned();
+/// Global metadata of the source (`source`, its own) plus Custody's
+/// provenance tags.
+pub(crate) fn metadata(
+    mut d: ffmpeg::Dictionary<'static>,
+    tags: &[(String, String)],
+) -> ffmpeg::Dictionary<'static> {
     for (k, v) in tags {
         d.set(k, v);
     }
@@ -230,7 +234,7 @@ pub(crate) fn stream_copy(
     tmp: &TempOutput,
     container: Container,
     opts: &Options,
-    tags: &[(String, String)],
+    tags: &mut Tags,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<Written> {
     let first = Input::open(&inputs[0])?;
@@ -268,7 +272,7 @@ pub(crate) fn stream_copy(
         }
         let _ = p;
     }
-    octx.set_metadata(metadata(&first, tags));
+    let source_metadata = first.ctx.metadata().to_owned();
 
     let clip = match (opts.profile, opts.from, opts.to) {
         (Profile::Clip, Some(f), Some(t)) => {
@@ -301,6 +305,8 @@ pub(crate) fn stream_copy(
         repaired: 0,
         first_repair: None,
         writeback: Writeback::start(out_path),
+        tags,
+        source_metadata,
     };
     // Remux and join read every original packet: the proof's side of the
     // originals is hashed now, on another thread, instead of read again.
@@ -460,7 +466,7 @@ fn read(inp: &mut Input, hasher: &mut Option<SourceHasher>) -> Result<Option<(Pa
 
 /// The output side of a copy: the header is written once the first packets
 /// of every audio track are known (their encoder delay goes into it).
-struct Writer {
+struct Writer<'t, 's> {
     octx: ffmpeg::format::context::Output,
     header: bool,
     /// Packets read before the header: packet (input stream index kept),
@@ -479,12 +485,16 @@ struct Writer {
     repaired: u64,
     first_repair: Option<String>,
     writeback: Writeback,
+    /// The output's tags, waited for when the header is written.
+    tags: &'t mut Tags<'s>,
+    /// The source's global metadata, written with the tags.
+    source_metadata: ffmpeg::Dictionary<'static>,
 }
 
 /// Packets read before the header is written, at most.
 const QUEUE_MAX: usize = 256;
 
-impl Writer {
+impl Writer<'_, '_> {
     /// Writes `p` (from a stream of time base `itb`) shifted by `shift`
     /// ticks of `itb` into output stream `o`. A decode time after the
     /// presentation time (invalid in the source) is replaced by the median
@@ -529,6 +539,9 @@ impl Writer {
     }
 
     fn start(&mut self, plan: &Plan) -> Result<()> {
+        let tags = self.tags.get()?;
+        self.octx
+            .set_metadata(metadata(self.source_metadata.clone(), tags));
         carry_padding(&mut self.octx, plan, &self.queued, self.container);
         ffi::clear_log();
         self.octx
@@ -631,7 +644,7 @@ impl Clipper {
         inp: &mut Input,
         plan: &Plan,
         tbs: &[Rational],
-        w: &mut Writer,
+        w: &mut Writer<'_, '_>,
         progress: &mut dyn FnMut(Progress) -> bool,
         total: f64,
     ) -> Result<ClipRange> {

@@ -6,6 +6,7 @@ use crate::error::{Error, Position, Result};
 use crate::frames::{Dec, Recorder};
 use crate::gops::{self, Fail, Gops};
 use crate::output::TempOutput;
+use crate::provenance::Tags;
 use crate::source::{Input, codec_name, kind_name, seconds};
 use crate::writeback::Writeback;
 use crate::{
@@ -355,7 +356,7 @@ pub(crate) fn transcode(
     tmp: &TempOutput,
     container: Container,
     opts: &Options,
-    tags: &[(String, String)],
+    tags: &mut Tags,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<Written> {
     match run(input, tmp, container, opts, tags, progress, true)? {
@@ -376,7 +377,7 @@ fn run(
     tmp: &TempOutput,
     container: Container,
     opts: &Options,
-    tags: &[(String, String)],
+    tags: &mut Tags,
     progress: &mut dyn FnMut(Progress) -> bool,
     gops_allowed: bool,
 ) -> Result<Option<Written>> {
@@ -734,7 +735,6 @@ fn run(
             reason: format!("no track that a {} copy can hold", profile.name()),
         });
     }
-    octx.set_metadata(metadata(&inp, tags));
 
     // Read ahead until every copied audio track's first packet is known
     // (its encoder delay goes into the header), then write the header.
@@ -775,6 +775,7 @@ fn run(
             }
         }
     }
+    octx.set_metadata(metadata(inp.ctx.metadata().to_owned(), tags.get()?));
     ffi::clear_log();
     octx.write_header_with(muxer_options(container))
         .map_err(|e| Error::ffmpeg(tmp.dest(), "writing the output's header", e))?;

@@ -59,6 +59,7 @@ mod output;
 mod overlay;
 mod picture;
 mod proof;
+mod provenance;
 mod source;
 mod source_hashes;
 mod writeback;
@@ -75,6 +76,7 @@ pub use picture::{
     PictureVisitor, VisitFn, visit_pictures,
 };
 pub use proof::{Coverage, PacketProof, TrackProof, Unmatched, prove_copy};
+pub use provenance::{SourceTags, SourceTagsFn};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -250,6 +252,11 @@ pub struct Options {
     /// Extra tags written into the output (provenance from the caller:
     /// content hashes, case numbers).
     pub tags: Vec<(String, String)>,
+    /// More tags the caller makes from the sources (their content hashes),
+    /// made on another thread while the sources' BLAKE3 is taken and the
+    /// input opened; written after [`Options::tags`]. `None` (the default)
+    /// makes none.
+    pub source_tags: Option<SourceTags>,
     /// Re-encodes (`preservation`, `access`): keep the tracks other than pictures and sound (subtitles,
     /// timed metadata, telemetry) where the target can hold them (the
     /// default); `false` drops them, each listed as dropped with the reason
@@ -290,6 +297,7 @@ impl Default for Options {
             prove: true,
             container: None,
             tags: Vec::new(),
+            source_tags: None,
             other_tracks: true,
             overlay: None,
             pictures: None,
@@ -652,37 +660,65 @@ pub fn archive<P: AsRef<Path>>(
             .unwrap_or(Container::Matroska),
         p => p.default_container(),
     };
-    // Hash every source first: its BLAKE3 goes into the output's tags.
-    let mut sources = Vec::new();
     for p in &inputs {
         source::check_file(p)?;
-        if !progress(Progress {
-            phase: Phase::Hash,
-            done: 0.0,
-            total: 0.0,
-        }) {
-            return Err(Error::Cancelled);
-        }
-        let (size, blake3) = source::blake3_file(p)?;
-        sources.push(SourceFile {
-            path: p.clone(),
-            size,
-            blake3,
-        });
     }
-    let tags = provenance_tags(&sources, opts);
-    let tmp = output::TempOutput::new(output)?;
-    let mut written = match opts.profile {
-        Profile::Preservation | Profile::Access => {
-            encode::transcode(&inputs[0], &tmp, container, opts, &tags, &mut progress)?
-        }
-        _ => copy::stream_copy(&inputs, &tmp, container, opts, &tags, &mut progress)?,
-    };
+    if !progress(Progress {
+        phase: Phase::Hash,
+        done: 0.0,
+        total: 0.0,
+    }) {
+        return Err(Error::Cancelled);
+    }
+    // Every source's BLAKE3 goes into the output's tags: the sources are
+    // hashed on another thread while the input is opened, and waited for
+    // when the output's header is written.
+    std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| provenance::gather(&inputs, opts));
+        let mut tags = provenance::Tags::later(move || {
+            hashing
+                .join()
+                .unwrap_or_else(|_| Err(Error::InvalidArgument("hashing a source failed".into())))
+        });
+        let tmp = output::TempOutput::new(output)?;
+        let written = match opts.profile {
+            Profile::Preservation | Profile::Access => {
+                encode::transcode(&inputs[0], &tmp, container, opts, &mut tags, &mut progress)?
+            }
+            _ => copy::stream_copy(&inputs, &tmp, container, opts, &mut tags, &mut progress)?,
+        };
+        let sources = tags.into_sources()?;
+        finish(
+            &inputs,
+            output,
+            tmp,
+            opts,
+            container,
+            sources,
+            written,
+            &mut progress,
+        )
+    })
+}
+
+/// Proves the output written to `tmp`, takes its BLAKE3, and keeps it
+/// (renamed to `output`) when the proof holds.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    inputs: &[PathBuf],
+    output: &Path,
+    tmp: output::TempOutput,
+    opts: &Options,
+    container: Container,
+    sources: Vec<SourceFile>,
+    mut written: Written,
+    mut progress: impl FnMut(Progress) -> bool,
+) -> Result<Archived> {
     // The output's BLAKE3 is taken on another thread while the proof reads it.
     let out_path = tmp.path().to_path_buf();
     let (proof, digest) = std::thread::scope(|scope| {
         let digest = scope.spawn(|| source::blake3_file(&out_path));
-        let proof = prove_output(&inputs, &tmp, output, opts, &mut written, &mut progress);
+        let proof = prove_output(inputs, &tmp, output, opts, &mut written, &mut progress);
         let digest = digest
             .join()
             .unwrap_or_else(|_| Err(Error::InvalidArgument("hashing the output failed".into())));
@@ -868,40 +904,6 @@ fn absolute(p: &Path) -> PathBuf {
             .unwrap_or_else(|_| p.to_path_buf()),
         _ => p.to_path_buf(),
     }
-}
-
-fn provenance_tags(sources: &[SourceFile], opts: &Options) -> Vec<(String, String)> {
-    let join =
-        |f: &dyn Fn(&SourceFile) -> String| sources.iter().map(f).collect::<Vec<_>>().join("; ");
-    let mut t = vec![
-        (tags::PROFILE.to_string(), opts.profile.name().to_string()),
-        (
-            tags::PARAMETERS.to_string(),
-            opts.parameters()
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-        (
-            tags::SOURCE.to_string(),
-            join(&|s| {
-                s.path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            }),
-        ),
-        (tags::SOURCE_BLAKE3.to_string(), join(&|s| s.blake3.clone())),
-        (tags::SOURCE_SIZE.to_string(), join(&|s| s.size.to_string())),
-        (tags::FFMPEG.to_string(), ffi::version_info()),
-        (
-            tags::VERSION.to_string(),
-            format!("custody-transcode {}", env!("CARGO_PKG_VERSION")),
-        ),
-    ];
-    t.extend(opts.tags.iter().cloned());
-    t
 }
 
 /// What a writer reports back.
