@@ -20,6 +20,26 @@ fn main() -> std::io::Result<()> {
     // A small MPEG-PS: pack header, MPEG-2 video and MPEG audio PES packets.
     std::fs::create_dir_all(root.join("ps"))?;
     std::fs::write(root.join("ps/synthetic.ps"), synthetic_ps())?;
+    // WAV: PCM with a Broadcast Wave chunk, and RF64.
+    std::fs::create_dir_all(root.join("wav"))?;
+    for (name, rf64, bext) in [
+        (
+            "wav/bwf.wav",
+            false,
+            Some(("2026-03-01", "14:05:09", 48_000)),
+        ),
+        ("wav/rf64.wav", true, None),
+    ] {
+        let spec = custody_testkit::wav::WavSpec {
+            channels: 2,
+            sample_rate: 8_000,
+            bits: 16,
+            frames: 2_000,
+            bext,
+            rf64,
+        };
+        std::fs::write(root.join(name), custody_testkit::wav::write(&spec))?;
+    }
     // Content hashes read MP4 and TS: the same seeds.
     std::fs::create_dir_all(root.join("content"))?;
     std::fs::write(

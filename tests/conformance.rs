@@ -2,7 +2,7 @@
 //!
 //! 1. No file (including the fuzz inputs, and every truncated prefix of each
 //!    file) makes the parsers panic.
-//! 2. For every MP4/MOV/3GP/M4A/M4S/TS/PS file that `ffprobe` reads, the
+//! 2. For every MP4/MOV/3GP/M4A/M4S/TS/PS/WAV/RF64 file that `ffprobe` reads, the
 //!    tracks pair up one to one by id with ffprobe's streams, and codec
 //!    names, picture sizes and packet counts per track agree with
 //!    `ffprobe -count_packets -show_streams -show_format`, and durations
@@ -278,9 +278,13 @@ fn ffprobe(path: &std::path::Path) -> Option<Value> {
     Some(v)
 }
 
+/// The stream's id (MP4 track id, PID, stream id); for containers whose
+/// streams have none (WAV), its index, which our track ids follow there.
 fn hex_id(s: &Value) -> Option<u32> {
-    let id = s.get("id")?.as_str()?;
-    u32::from_str_radix(id.trim_start_matches("0x"), 16).ok()
+    match s.get("id").and_then(Value::as_str) {
+        Some(id) => u32::from_str_radix(id.trim_start_matches("0x"), 16).ok(),
+        None => s.get("index")?.as_u64().and_then(|i| u32::try_from(i).ok()),
+    }
 }
 
 /// Exercises every structure of a parsed file through the fuzz entry points.
@@ -288,6 +292,7 @@ fn exercise(data: &[u8]) {
     fuzz::bmff(data);
     fuzz::ts(data);
     fuzz::ps(data);
+    fuzz::wav(data);
     fuzz::content(data);
 }
 
@@ -367,6 +372,9 @@ const COMPARED: &[&str] = &[
     "androidx/ts/sample_latm.ts",
     "androidx/ts/sample_scte35.ts",
     "androidx/ts/sample_with_sdt.ts",
+    "androidx/wav/sample.wav",
+    "androidx/wav/sample_ima_adpcm.wav",
+    "androidx/wav/sample_rf64.wav",
     "gopro/karma.mp4",
     "mp4-rust/big_buck_bunny_metadata.m4v",
     "mp4-rust/extended_audio_object_type.mp4",
@@ -383,6 +391,10 @@ const COMPARED: &[&str] = &[
     "mp4parse-rust/metadata.mp4",
     "mp4parse-rust/minimal.mp4",
     "mp4parse-rust/test_case_1185230.mp4",
+    "wavefile/4bit-imaadpcm-8kHz-noBext-mono.wav",
+    "wavefile/8bit-alaw-8kHz-noBext-mono-encoded.wav",
+    "wavefile/8bit-mulaw-8kHz-noBext-mono-encoded.wav",
+    "wavinfo/sounddevices/A101_3.WAV",
 ];
 
 /// The mp4ff fuzz inputs (raw bytes that once crashed or hung mp4ff).
@@ -395,7 +407,7 @@ const NOT_COMPARED: &[(&str, Skip, &str)] = &[
     (
         "androidx/avi/sample.avi",
         Skip::Other("avi"),
-        "AVI: this test compares MP4/MOV/3GP, TS and PS only",
+        "AVI: this test compares MP4/MOV/3GP, TS, PS and WAV only",
     ),
     (
         "androidx/cmaf/multi-segment/audio_1.m4s",
@@ -430,7 +442,7 @@ const NOT_COMPARED: &[(&str, Skip, &str)] = &[
     (
         "androidx/flv/sample.flv",
         Skip::Other("flv"),
-        "FLV: this test compares MP4/MOV/3GP, TS and PS only",
+        "FLV: this test compares MP4/MOV/3GP, TS, PS and WAV only",
     ),
     (
         "androidx/hls/multi-segment/playlist0.m4s",
@@ -440,32 +452,32 @@ const NOT_COMPARED: &[(&str, Skip, &str)] = &[
     (
         "androidx/mka/bear-pcm-f64le.mka",
         Skip::Other("matroska"),
-        "Matroska: this test compares MP4/MOV/3GP, TS and PS only",
+        "Matroska: this test compares MP4/MOV/3GP, TS, PS and WAV only",
     ),
     (
         "androidx/mkv/full_blocks.mkv",
         Skip::Other("matroska"),
-        "Matroska: this test compares MP4/MOV/3GP, TS and PS only",
+        "Matroska: this test compares MP4/MOV/3GP, TS, PS and WAV only",
     ),
     (
         "androidx/mkv/sample.mkv",
         Skip::Other("matroska"),
-        "Matroska: this test compares MP4/MOV/3GP, TS and PS only",
+        "Matroska: this test compares MP4/MOV/3GP, TS, PS and WAV only",
     ),
     (
         "androidx/mkv/sample_av1.mkv",
         Skip::Other("matroska"),
-        "Matroska: this test compares MP4/MOV/3GP, TS and PS only",
+        "Matroska: this test compares MP4/MOV/3GP, TS, PS and WAV only",
     ),
     (
         "androidx/mkv/sample_last_cluster.mkv",
         Skip::Other("matroska"),
-        "Matroska: this test compares MP4/MOV/3GP, TS and PS only",
+        "Matroska: this test compares MP4/MOV/3GP, TS, PS and WAV only",
     ),
     (
         "androidx/mkv/sample_with_srt.mkv",
         Skip::Other("matroska"),
-        "Matroska: this test compares MP4/MOV/3GP, TS and PS only",
+        "Matroska: this test compares MP4/MOV/3GP, TS, PS and WAV only",
     ),
     (
         "androidx/mp4/sample_malformed_free_box.mp4",
@@ -473,34 +485,19 @@ const NOT_COMPARED: &[(&str, Skip, &str)] = &[
         "ffprobe cannot read it: the 3-byte free box after ftyp stops FFmpeg before the moov (\"moov atom not found\")",
     ),
     (
-        "androidx/wav/sample.wav",
-        Skip::Other("wav"),
-        "WAV: this test compares MP4/MOV/3GP, TS and PS only",
-    ),
-    (
-        "androidx/wav/sample_ima_adpcm.wav",
-        Skip::Other("wav"),
-        "WAV: this test compares MP4/MOV/3GP, TS and PS only",
-    ),
-    (
-        "androidx/wav/sample_rf64.wav",
-        Skip::Other("rf64"),
-        "RF64: this test compares MP4/MOV/3GP, TS and PS only",
-    ),
-    (
         "mapillary_tools/DSC00001.JPG",
         Skip::Other("jpeg"),
-        "a JPEG image: this test compares MP4/MOV/3GP, TS and PS only",
+        "a JPEG image: this test compares MP4/MOV/3GP, TS, PS and WAV only",
     ),
     (
         "metadata-extractor-images/avi/100_0306.AVI",
         Skip::Other("avi"),
-        "AVI: this test compares MP4/MOV/3GP, TS and PS only",
+        "AVI: this test compares MP4/MOV/3GP, TS, PS and WAV only",
     ),
     (
         "metadata-extractor-images/jpg/Apple_iPhone_4.jpg",
         Skip::Other("jpeg"),
-        "a JPEG image: this test compares MP4/MOV/3GP, TS and PS only",
+        "a JPEG image: this test compares MP4/MOV/3GP, TS, PS and WAV only",
     ),
     (
         "mp4-rust/minimal_fragment.m4s",
@@ -732,26 +729,6 @@ const NOT_COMPARED: &[(&str, Skip, &str)] = &[
         Skip::FfprobeFails,
         "ffprobe cannot read it: FFmpeg 5.1 does not implement xHE-AAC (audio object type 42) and exits with an error",
     ),
-    (
-        "wavefile/4bit-imaadpcm-8kHz-noBext-mono.wav",
-        Skip::Other("wav"),
-        "WAV: this test compares MP4/MOV/3GP, TS and PS only",
-    ),
-    (
-        "wavefile/8bit-alaw-8kHz-noBext-mono-encoded.wav",
-        Skip::Other("wav"),
-        "WAV: this test compares MP4/MOV/3GP, TS and PS only",
-    ),
-    (
-        "wavefile/8bit-mulaw-8kHz-noBext-mono-encoded.wav",
-        Skip::Other("wav"),
-        "WAV: this test compares MP4/MOV/3GP, TS and PS only",
-    ),
-    (
-        "wavinfo/sounddevices/A101_3.WAV",
-        Skip::Other("wav"),
-        "WAV: this test compares MP4/MOV/3GP, TS and PS only",
-    ),
 ];
 
 /// `-` for an absent value.
@@ -906,7 +883,10 @@ fn compare(
     let rel = common::rel(dir, file);
     let data = std::fs::read(file).unwrap();
     let format = detect(&data).ok_or(Some(Skip::Undetected))?;
-    if !matches!(format.name(), "mp4" | "mpegts" | "m2ts" | "mpegps") {
+    if !matches!(
+        format.name(),
+        "mp4" | "mpegts" | "m2ts" | "mpegps" | "wav" | "rf64"
+    ) {
         return Err(Some(Skip::Other(format.name())));
     }
     let ff = ffprobe(file).ok_or(Some(Skip::FfprobeFails))?;

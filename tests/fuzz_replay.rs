@@ -17,6 +17,7 @@ fn entry(target: &str) -> Option<Target> {
         "bmff" => fuzz::bmff,
         "ts" => fuzz::ts,
         "ps" => fuzz::ps,
+        "wav" => fuzz::wav,
         "window" => fuzz::window,
         "tree" => fuzz::tree,
         "content" => fuzz::content,
@@ -77,6 +78,7 @@ fn fuzz_corpora_and_regressions_replay() {
             "store_json",
             "tree",
             "ts",
+            "wav",
             "window"
         ]
     );

@@ -36,6 +36,7 @@
 pub mod bmff;
 mod bytes;
 pub mod cost;
+pub mod demux;
 pub mod detect;
 pub mod error;
 pub mod es;
@@ -46,6 +47,7 @@ pub mod ps;
 pub mod summary;
 pub mod time;
 pub mod ts;
+pub mod wav;
 
 pub use detect::{Format, detect};
 pub use error::{Error, ErrorKind, Limits, Result, Warning};

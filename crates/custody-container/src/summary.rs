@@ -1,13 +1,14 @@
 //! One summary for every container: what `custody probe` prints.
 
 use crate::bmff::{Location, MetaValue, Mp4, TrackKind};
+use crate::demux::{Demuxed, Parsed, demux, demux_input};
 use crate::detect::{Format, detect};
 use crate::error::{Error, ErrorKind, Limits, Result, Warning};
 use crate::es::{Frame, Units};
 use crate::input::Input;
 use crate::names::{Codec, Container};
-use crate::ps::Ps;
-use crate::ts::{StreamKind, Ts};
+use crate::ts::StreamKind;
+use crate::wav::Wav;
 use std::collections::BTreeMap;
 
 /// What to produce.
@@ -26,7 +27,8 @@ pub struct ProbeOptions {
 pub struct SampleRow {
     // Fields in the order of their JSON names, so that serialising directly
     // writes what a sorted `serde_json::Value` would (`custody probe --json`).
-    /// Decode timestamp in the track's timescale (TS/PS: 90 kHz).
+    /// Decode timestamp in the track's timescale (TS/PS: 90 kHz; WAV: the
+    /// sample rate).
     pub dts: Option<i64>,
     /// Random access point.
     pub keyframe: bool,
@@ -127,9 +129,8 @@ impl Probe {
 
 /// Probes `data`: recognises the container and summarises it.
 pub fn probe(data: &[u8], opts: ProbeOptions) -> Result<Probe> {
-    let format = detect(data).ok_or_else(|| Error::new(0, "", ErrorKind::Unrecognised))?;
-    let mut p = probe_format(data, format, opts)?;
-    if opts.boxes && format == Format::IsoBmff {
+    let mut p = probe_format(data, opts)?;
+    if opts.boxes && detect(data) == Some(Format::IsoBmff) {
         let (nodes, warnings) = crate::bmff::tree(data, opts.limits)?;
         p.boxes = Some(nodes);
         for w in warnings {
@@ -141,35 +142,68 @@ pub fn probe(data: &[u8], opts: ProbeOptions) -> Result<Probe> {
     Ok(p)
 }
 
-fn probe_format(data: &[u8], format: Format, opts: ProbeOptions) -> Result<Probe> {
-    match format {
-        Format::IsoBmff => match Mp4::parse(data, opts.limits) {
-            Ok(mp4) => Ok(from_mp4(&mp4, opts)),
-            Err(e) if e.kind == ErrorKind::Missing("moov") && is_media_segment(data) => {
-                let mut p = Probe::new(data.len() as u64, Container::Mp4);
-                p.fragmented = true;
-                p.warnings.push(Warning {
-                    offset: 0,
-                    path: String::new(),
-                    message: "media segment without a moov: give its init segment to list tracks"
-                        .into(),
-                });
-                Ok(p)
-            }
-            Err(e) => Err(e),
-        },
-        Format::MpegTs { .. } | Format::MpegPs => probe_mpeg(data, format, opts),
-        other => {
-            let mut p = Probe::new(data.len() as u64, other.container());
+fn probe_format(data: &[u8], opts: ProbeOptions) -> Result<Probe> {
+    Ok(summarise(&demux(data, opts.limits, true, None)?, opts))
+}
+
+/// The summary of a demuxed file (parsed with its index): what `custody
+/// probe` prints.
+pub fn summarise(d: &Demuxed<'_>, opts: ProbeOptions) -> Probe {
+    match &d.parsed {
+        Parsed::Mp4(mp4) => from_mp4(mp4, opts),
+        Parsed::Segment(_) => {
+            let mut p = Probe::new(d.size, Container::Mp4);
+            p.fragmented = true;
+            p.warnings.push(Warning {
+                offset: 0,
+                path: String::new(),
+                message: "media segment without a moov: give its init segment to list tracks"
+                    .into(),
+            });
+            p
+        }
+        Parsed::Ts(ts) => from_streams(
+            d.size,
+            d.format.container(),
+            ts.streams.iter().map(|s| StreamView {
+                id: s.pid as u32,
+                kind: s.kind,
+                codec: s.codec,
+                tag: Some(format!("{:#04x}", s.stream_type)),
+                language: s.language.clone(),
+                units: &s.units,
+                info: s.info,
+            }),
+            ts.warnings.clone(),
+            opts,
+        ),
+        Parsed::Ps(ps) => from_streams(
+            d.size,
+            d.format.container(),
+            ps.streams.iter().map(|s| StreamView {
+                id: s.id as u32,
+                kind: s.kind,
+                codec: s.codec,
+                tag: None,
+                language: None,
+                units: &s.units,
+                info: s.info,
+            }),
+            ps.warnings.clone(),
+            opts,
+        ),
+        Parsed::Wav(wav) => from_wav(wav, d.format.container(), opts),
+        _ => {
+            let mut p = Probe::new(d.size, d.format.container());
             p.warnings.push(Warning {
                 offset: 0,
                 path: String::new(),
                 message: format!(
                     "{} is recognised; its tracks are not parsed yet",
-                    other.name()
+                    d.format.name()
                 ),
             });
-            Ok(p)
+            p
         }
     }
 }
@@ -181,19 +215,11 @@ fn probe_format(data: &[u8], format: Format, opts: ProbeOptions) -> Result<Probe
 /// [`ErrorKind::Unsupported`] error (probe their [`probe_ranges`] image).
 ///
 /// [`Windowed`]: crate::input::Windowed
-pub fn probe_input<I: Input>(mut input: I, opts: ProbeOptions) -> Result<Probe> {
-    let format = detect_input(&mut input)?;
-    match format {
-        Format::MpegTs { .. } | Format::MpegPs => probe_mpeg(input, format, opts),
-        other => Err(Error::new(
-            0,
-            "",
-            ErrorKind::Unsupported(format!(
-                "{} files are read at random, not front to back",
-                other.name()
-            )),
-        )),
-    }
+pub fn probe_input<I: Input>(input: I, opts: ProbeOptions) -> Result<Probe> {
+    Ok(summarise(
+        &demux_input(input, opts.limits, true, None)?,
+        opts,
+    ))
 }
 
 /// Recognises the container of `input` from its first 64 KiB, as
@@ -212,45 +238,6 @@ pub fn reads_front_to_back(format: Format) -> bool {
 
 /// Bytes [`detect`] looks at.
 const DETECT_SPAN: usize = 1 << 16;
-
-fn probe_mpeg<I: Input>(input: I, format: Format, opts: ProbeOptions) -> Result<Probe> {
-    let size = input.size();
-    if let Format::MpegTs { .. } = format {
-        let ts = Ts::parse_from(input, opts.limits, None, true)?;
-        Ok(from_streams(
-            size,
-            format.container(),
-            ts.streams.iter().map(|s| StreamView {
-                id: s.pid as u32,
-                kind: s.kind,
-                codec: s.codec,
-                tag: Some(format!("{:#04x}", s.stream_type)),
-                language: s.language.clone(),
-                units: &s.units,
-                info: s.info,
-            }),
-            ts.warnings,
-            opts,
-        ))
-    } else {
-        let ps = Ps::parse_from(input, opts.limits, None, true)?;
-        Ok(from_streams(
-            size,
-            format.container(),
-            ps.streams.iter().map(|s| StreamView {
-                id: s.id as u32,
-                kind: s.kind,
-                codec: s.codec,
-                tag: None,
-                language: None,
-                units: &s.units,
-                info: s.info,
-            }),
-            ps.warnings,
-            opts,
-        ))
-    }
-}
 
 /// The byte ranges of a `len`-byte file that [`probe`] with `opts` reads,
 /// found through `read_at` with a few small reads; `None` when it reads the
@@ -284,12 +271,6 @@ pub fn probe_ranges(
 pub fn probe_segment(init: &[u8], segment: &[u8], opts: ProbeOptions) -> Result<Probe> {
     let mp4 = Mp4::parse_segment(init, segment, opts.limits)?;
     Ok(from_mp4(&mp4, opts))
-}
-
-fn is_media_segment(data: &[u8]) -> bool {
-    crate::bmff::BoxIter::new(data, 0)
-        .flatten()
-        .any(|b| matches!(&b.kind.0, b"moof" | b"styp" | b"sidx"))
 }
 
 fn from_mp4(mp4: &Mp4<'_>, opts: ProbeOptions) -> Probe {
@@ -366,6 +347,99 @@ fn from_mp4(mp4: &Mp4<'_>, opts: ProbeOptions) -> Probe {
             sample_index: rows,
         });
     }
+    p
+}
+
+/// A WAV, RF64 or BW64 file: one audio track (id 0) and the metadata of
+/// its `bext`, `LIST/INFO` and `iXML` chunks.
+fn from_wav(w: &Wav<'_>, container: Container, opts: ProbeOptions) -> Probe {
+    let mut p = Probe::new(w.data.len() as u64, container);
+    p.warnings = w.warnings.clone();
+    p.duration_s = w.duration_seconds();
+    if let Some(b) = &w.bext {
+        for (key, value) in [
+            ("bext:description", &b.description),
+            ("bext:originator", &b.originator),
+            ("bext:originator_reference", &b.originator_reference),
+            ("bext:origination_date", &b.origination_date),
+            ("bext:origination_time", &b.origination_time),
+            ("bext:coding_history", &b.coding_history),
+        ] {
+            if !value.is_empty() {
+                p.metadata
+                    .insert(key.into(), MetaValue::Text(value.clone()));
+            }
+        }
+        if let Some(t) = b.origination() {
+            p.metadata
+                .insert("bext:origination".into(), MetaValue::Text(t));
+        }
+        p.metadata.insert(
+            "bext:time_reference".into(),
+            MetaValue::Int(i64::try_from(b.time_reference).unwrap_or(i64::MAX)),
+        );
+    }
+    for (id, value) in &w.info {
+        p.metadata
+            .insert(format!("INFO:{id}"), MetaValue::Text(value.clone()));
+    }
+    if let Some(x) = &w.ixml {
+        p.metadata.insert(
+            "iXML".into(),
+            MetaValue::Raw {
+                offset: x.start,
+                bytes: x.end - x.start,
+            },
+        );
+    }
+    if w.audio.is_none() {
+        return p;
+    }
+    let f = w.format;
+    let rate = f.map_or(0, |f| f.sample_rate);
+    // Packet times: sample frames before each packet, at the sample rate.
+    let block = f.map_or(1, |f| f.block_align.max(1) as u64);
+    let frames_per_block = match (w.sample_frames(), &w.audio) {
+        (Some(n), Some(a)) if a.end > a.start => Some((n, (a.end - a.start) / block)),
+        _ => None,
+    };
+    let start = w.audio.as_ref().map_or(0, |a| a.start);
+    let time = |offset: u64| {
+        frames_per_block
+            .filter(|&(_, blocks)| blocks > 0)
+            .map(|(n, blocks)| {
+                let t = ((offset - start) / block) as u128 * n as u128 / blocks as u128;
+                i64::try_from(t).unwrap_or(i64::MAX)
+            })
+    };
+    let samples = w.packets().count() as u64;
+    let rows = opts.samples.then(|| {
+        w.packets()
+            .map(|r| SampleRow {
+                offset: r.start,
+                size: r.end - r.start,
+                dts: time(r.start),
+                pts: time(r.start),
+                keyframe: true,
+            })
+            .collect()
+    });
+    p.tracks.push(TrackSummary {
+        id: 0,
+        kind: TrackKind::Audio,
+        codec: w.codec().map(Codec::new),
+        codec_tag: w.codec_tag(),
+        samples,
+        keyframes: samples,
+        duration_s: p.duration_s,
+        media_duration_s: None,
+        width: None,
+        height: None,
+        sample_rate: (rate > 0).then_some(rate),
+        channels: f.map(|f| f.channels as u32).filter(|&c| c > 0),
+        language: None,
+        sample_index: rows,
+    });
     p
 }
 

@@ -419,8 +419,8 @@ pub(crate) fn describe(path: &Path) -> (Option<Media>, Recording) {
     let Ok(ev) = custody_io::Evidence::open(path, custody_io::ReadMode::Auto) else {
         return (None, rec);
     };
-    let p = match custody_container::probe(ev.bytes(), Default::default()) {
-        Ok(p) => p,
+    let described = match custody_hash::content::describe(ev.bytes(), Default::default()) {
+        Ok(d) => d,
         Err(e) => {
             let container = custody_container::detect(ev.bytes()).map_or("unknown", |f| f.name());
             let media = Media {
@@ -434,19 +434,9 @@ pub(crate) fn describe(path: &Path) -> (Option<Media>, Recording) {
             return (Some(media), rec);
         }
     };
-    let missing_samples = custody_container::bmff::Mp4::parse(ev.bytes(), Default::default())
-        .map_or(0, |m| {
-            m.tracks
-                .iter()
-                .map(|t| {
-                    let mut it = t.samples();
-                    for _ in it.by_ref() {}
-                    it.missing()
-                })
-                .sum()
-        });
-    let content =
-        custody_hash::content::content_hashes(ev.bytes(), Default::default()).unwrap_or_default();
+    let p = described.probe;
+    let missing_samples = described.samples_beyond_end;
+    let content = described.content.unwrap_or_default();
     rec.location = p.location;
     // Make, model and firmware from QuickTime, Apple/Android `mdta` and GoPro boxes.
     let text = |keys: &[&str]| {
@@ -470,7 +460,7 @@ pub(crate) fn describe(path: &Path) -> (Option<Media>, Recording) {
         ),
         (
             "firmware",
-            &["FIRM", "©swr", "com.apple.quicktime.software"][..],
+            &["FIRM", "©swr", "com.apple.quicktime.software", "INFO:ISFT"][..],
         ),
     ] {
         if let Some(v) = text(keys) {
@@ -486,6 +476,12 @@ pub(crate) fn describe(path: &Path) -> (Option<Media>, Recording) {
     if let Some(c) = &p.created {
         rec.start = Some(c.clone());
         rec.sources.insert("start".into(), "metadata".into());
+    }
+    // Broadcast Wave: the recorder's local date and time of the first sample.
+    if let Some(local) = text(&["bext:origination"]) {
+        rec.start_local = Some(local);
+        rec.sources
+            .insert("start_local".into(), "metadata (bext)".into());
     }
     let tracks = p
         .tracks

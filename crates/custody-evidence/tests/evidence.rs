@@ -850,3 +850,45 @@ fn jobs_are_capped_and_the_cap_is_reported() {
     assert!(r.notes[0].contains("jobs 100000 capped"), "{:?}", r.notes);
     assert_eq!((r.registered, r.refused), (5, 0));
 }
+
+/// A Broadcast Wave voice recording: its audio track and content hash, and
+/// the recorder's local start time from `bext`, reach the manifest.
+#[test]
+fn a_broadcast_wave_recordings_start_and_audio_reach_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("rec");
+    std::fs::create_dir_all(&src).unwrap();
+    let wav = custody_testkit::wav::write(&custody_testkit::wav::WavSpec {
+        channels: 1,
+        sample_rate: 8_000,
+        bits: 16,
+        frames: 16_000,
+        bext: Some(("2026-11-29", "08:30:00", 8_000 * 30_600)),
+        rf64: false,
+    });
+    std::fs::write(src.join("VOICE0001.WAV"), &wav).unwrap();
+    let store = DirStore::open(&dir.path().join("store")).unwrap();
+    let key = StationKey::generate().unwrap();
+    let r = ingest(&src, &store, &key, &opts()).unwrap();
+    assert_eq!((r.registered, r.refused), (1, 0), "{:?}", r.items);
+    let m: serde_json::Value = serde_json::from_slice(
+        &store
+            .manifest_bytes(r.items[0].blake3.as_ref().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let rec = &m["manifest"]["recording"];
+    assert_eq!(rec["start_local"], "2026-11-29T08:30:00");
+    assert_eq!(rec["sources"]["start_local"], "metadata (bext)");
+    let media = &m["manifest"]["media"];
+    assert_eq!(media["container"], "wav");
+    assert_eq!(media["duration_s"], 2.0);
+    assert_eq!(media["tracks"][0]["codec"], "pcm_s16le");
+    // 32 000 bytes in reads of 4096: 8 packets.
+    assert_eq!(media["tracks"][0]["samples"], 8);
+    let expected = custody_hash::content::content_hashes(&wav, Default::default()).unwrap();
+    assert_eq!(
+        media["tracks"][0]["content_blake3"],
+        expected[0].content_blake3.to_string()
+    );
+}

@@ -25,11 +25,10 @@
 
 use crate::hex::Digest32;
 use custody_container::bmff::Mp4;
+use custody_container::demux::{self, Demuxed, Parsed, Sink, TrackRef, demux, demux_input};
 use custody_container::input::Input;
-use custody_container::ps::Ps;
-use custody_container::summary::detect_input;
-use custody_container::ts::Ts;
-use custody_container::{Error, ErrorKind, Format, Limits, detect};
+use custody_container::summary::{Probe, ProbeOptions, summarise};
+use custody_container::{Error, ErrorKind, Limits};
 use std::collections::BTreeSet;
 
 /// Version of the canonical form.
@@ -400,84 +399,114 @@ fn form_for(codec: Option<&str>) -> Form {
     }
 }
 
-/// Content hashes of the streams of a TS or PS file, built as the parser
-/// hands each unit's bytes over (one pass, whatever the units' sizes). A
-/// stream's form is chosen from its codec when its first unit arrives (the
-/// codec is known by then); `None` stands for a stream with no unit yet.
+/// Content hashes of every track, built as the demuxer hands each packet's
+/// bytes over (one pass, whatever the packets' sizes). A track's form is
+/// chosen from its codec and configuration when its first packet arrives
+/// (a stream's codec is known by then); `None` stands for a track with no
+/// packet yet.
 #[derive(Default)]
-struct StreamCanons(Vec<Option<Canon>>);
+struct Canons(Vec<Option<Canon>>);
 
-impl StreamCanons {
-    fn unit(&mut self, stream: usize, codec: Option<&str>, bytes: Option<&[u8]>) {
-        if self.0.len() <= stream {
-            self.0.resize_with(stream + 1, || None);
+impl Sink for Canons {
+    fn packet(&mut self, track: &TrackRef<'_>, bytes: Option<&[u8]>) {
+        if self.0.len() <= track.index {
+            self.0.resize_with(track.index + 1, || None);
         }
-        let canon = self.0[stream].get_or_insert_with(|| Canon::new(form_for(codec)));
+        let canon = self.0[track.index].get_or_insert_with(|| track_canon(track));
         match bytes {
             Some(b) => canon.sample(b),
             None => canon.missing += 1,
         }
     }
 
-    /// The result for stream `i` with its final id and codec.
-    fn finish(&mut self, i: usize, id: u32, codec: Option<&'static str>) -> TrackContent {
-        self.0
-            .get_mut(i)
-            .and_then(Option::take)
-            .unwrap_or_else(|| Canon::new(form_for(codec)))
-            .finish(id, codec)
+    fn beyond_end(&mut self, track: &TrackRef<'_>, n: u64) {
+        if self.0.len() <= track.index {
+            self.0.resize_with(track.index + 1, || None);
+        }
+        self.0[track.index]
+            .get_or_insert_with(|| track_canon(track))
+            .missing += n;
     }
 }
 
-/// Content hashes of every track of an MP4/MOV/3GP, MPEG-TS or MPEG-PS file.
-pub fn content_hashes(data: &[u8], limits: Limits) -> Result<Vec<TrackContent>, Error> {
-    match detect(data) {
-        Some(Format::IsoBmff) => {
-            let mp4 = Mp4::parse(data, limits)?;
-            Ok(mp4
-                .tracks
-                .iter()
-                .map(|t| {
-                    let mut canon = track_canon(t);
-                    let mut it = t.samples();
-                    for s in it.by_ref() {
-                        match mp4.sample_bytes(&s) {
-                            Some(b) => canon.sample(b),
-                            None => canon.missing += 1,
-                        }
-                    }
-                    canon.missing += it.missing();
-                    canon.finish(t.id, t.codec())
-                })
-                .collect())
+impl Canons {
+    /// The results for the demuxed file's tracks.
+    fn finish(mut self, d: &Demuxed<'_>) -> Result<Vec<TrackContent>, Error> {
+        match &d.parsed {
+            Parsed::Segment(e) => return Err(e.clone()),
+            Parsed::Recognised => {
+                return Err(Error::new(
+                    0,
+                    "",
+                    ErrorKind::Unsupported(format!("content hashes of {} files", d.format.name())),
+                ));
+            }
+            _ => {}
         }
-        Some(f @ (Format::MpegTs { .. } | Format::MpegPs)) => stream_hashes(data, f, limits),
-        Some(f) => Err(Error::new(
-            0,
-            "",
-            ErrorKind::Unsupported(format!("content hashes of {} files", f.name())),
-        )),
-        None => Err(Error::new(0, "", ErrorKind::Unrecognised)),
+        Ok(d.tracks()
+            .iter()
+            .map(|t| {
+                self.0
+                    .get_mut(t.index)
+                    .and_then(Option::take)
+                    .unwrap_or_else(|| track_canon(t))
+                    .finish(t.id, t.codec)
+            })
+            .collect())
     }
+}
+
+/// Content hashes of every track of a file in a container Custody parses
+/// (MP4/MOV/3GP, MPEG-TS, MPEG-PS, WAV/RF64).
+pub fn content_hashes(data: &[u8], limits: Limits) -> Result<Vec<TrackContent>, Error> {
+    let mut canons = Canons::default();
+    let d = demux(data, limits, false, Some(&mut canons))?;
+    canons.finish(&d)
+}
+
+/// What one parse of a file says of it: its summary and its content
+/// hashes (what ingest records of each file).
+#[derive(Debug)]
+pub struct Described {
+    /// The probe summary.
+    pub probe: Probe,
+    /// The content hashes, or why there are none (a container that is
+    /// recognised but not parsed, a media segment without its init).
+    pub content: Result<Vec<TrackContent>, Error>,
+    /// Samples the index names beyond the end of the file.
+    pub samples_beyond_end: u64,
+}
+
+/// The probe summary and the content hashes of `data` from one parse.
+pub fn describe(data: &[u8], opts: ProbeOptions) -> Result<Described, Error> {
+    let mut canons = Canons::default();
+    let d = demux(data, opts.limits, true, Some(&mut canons))?;
+    Ok(Described {
+        probe: summarise(&d, opts),
+        samples_beyond_end: d.samples_beyond_end(),
+        content: canons.finish(&d),
+    })
 }
 
 /// A track's canonical form, primed with the parameter sets its sample
 /// entry carries out of band.
-fn track_canon(t: &custody_container::bmff::Track) -> Canon {
-    let form = form_for(t.codec());
-    if let Form::Nal { hevc, .. } = form {
-        let cfg = t.entries.first().and_then(|e| e.config);
-        let (params, n) = cfg.map_or((Vec::new(), 4), |c| out_of_band(&c.kind.0, c.bytes));
-        let mut canon = Canon::new(Form::Nal {
-            hevc,
-            length_size: Some(n),
-        });
-        for p in &params {
-            canon.nal(p, hevc);
+fn track_canon(t: &TrackRef<'_>) -> Canon {
+    let form = form_for(t.codec);
+    match form {
+        Form::Nal { hevc, .. } if t.length_prefixed => {
+            let (params, n) = t
+                .config
+                .map_or((Vec::new(), 4), |c| out_of_band(&c.kind.0, c.bytes));
+            let mut canon = Canon::new(Form::Nal {
+                hevc,
+                length_size: Some(n),
+            });
+            for p in &params {
+                canon.nal(p, hevc);
+            }
+            canon
         }
-        canon
-    } else {
-        Canon::new(form)
+        _ => Canon::new(form),
     }
 }
 
@@ -499,8 +528,8 @@ pub fn mp4_content_hashes_read(
 ) -> Result<Vec<TrackContent>, Error> {
     let mut buf = Vec::new();
     let mut out = Vec::with_capacity(mp4.tracks.len());
-    for t in &mp4.tracks {
-        let mut canon = track_canon(t);
+    for (i, t) in mp4.tracks.iter().enumerate() {
+        let mut canon = track_canon(&demux::mp4_track(i, t));
         let mut it = t.samples();
         for s in it.by_ref() {
             // Where the whole file's bytes would give no sample, none.
@@ -542,57 +571,12 @@ pub fn mp4_content_hashes_read(
 ///
 /// [`Windowed`]: custody_container::input::Windowed
 pub fn content_hashes_input<I: Input>(
-    mut input: I,
-    limits: Limits,
-) -> Result<Vec<TrackContent>, Error> {
-    match detect_input(&mut input)? {
-        f @ (Format::MpegTs { .. } | Format::MpegPs) => stream_hashes(input, f, limits),
-        f => Err(Error::new(
-            0,
-            "",
-            ErrorKind::Unsupported(format!(
-                "{} files are read at random, not front to back",
-                f.name()
-            )),
-        )),
-    }
-}
-
-/// Content hashes of a transport or program stream, built as the parser
-/// hands each unit's bytes over.
-fn stream_hashes<I: Input>(
     input: I,
-    format: Format,
     limits: Limits,
 ) -> Result<Vec<TrackContent>, Error> {
-    let mut canons = StreamCanons::default();
-    if let Format::MpegTs { .. } = format {
-        let ts = Ts::parse_from(
-            input,
-            limits,
-            Some(&mut |i, s, _, b| canons.unit(i, s.codec, b)),
-            false,
-        )?;
-        Ok(ts
-            .streams
-            .iter()
-            .enumerate()
-            .map(|(i, s)| canons.finish(i, s.pid as u32, s.codec))
-            .collect())
-    } else {
-        let ps = Ps::parse_from(
-            input,
-            limits,
-            Some(&mut |i, s, _, b| canons.unit(i, s.codec, b)),
-            false,
-        )?;
-        Ok(ps
-            .streams
-            .iter()
-            .enumerate()
-            .map(|(i, s)| canons.finish(i, s.id as u32, s.codec))
-            .collect())
-    }
+    let mut canons = Canons::default();
+    let d = demux_input(input, limits, false, Some(&mut canons))?;
+    canons.finish(&d)
 }
 
 #[cfg(test)]

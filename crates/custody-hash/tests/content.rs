@@ -115,6 +115,63 @@ fn remuxes_keep_their_content_hash() {
     assert_eq!(a, b);
 }
 
+/// PCM moved between WAV, RF64 and MOV by the real ffmpeg keeps its
+/// content hash (WAV audio, packetised 4096 bytes at a time, against
+/// MOV's chunks of samples), for every corpus WAV in a PCM format MOV holds.
+#[test]
+fn pcm_in_wav_rf64_and_mov_has_one_content_hash() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    if !common::have("ffmpeg", "-version") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for f in [
+        "androidx/wav/sample.wav",
+        "androidx/wav/sample_rf64.wav",
+        "wavinfo/sounddevices/A101_3.WAV",
+        "wavefile/8bit-alaw-8kHz-noBext-mono-encoded.wav",
+        "wavefile/8bit-mulaw-8kHz-noBext-mono-encoded.wav",
+    ] {
+        let src = corpus.join(f);
+        let original = hashes(&src);
+        assert_eq!(original.len(), 1, "{f}");
+        assert!(original[0].samples > 0 && original[0].missing == 0, "{f}");
+        let mov = dir.path().join("copy.mov");
+        let rf64 = dir.path().join("copy.wav");
+        ffmpeg(&[
+            "-i",
+            src.to_str().unwrap(),
+            "-c",
+            "copy",
+            mov.to_str().unwrap(),
+        ]);
+        ffmpeg(&[
+            "-i",
+            src.to_str().unwrap(),
+            "-c",
+            "copy",
+            "-rf64",
+            "always",
+            rf64.to_str().unwrap(),
+        ]);
+        for other in [&mov, &rf64] {
+            let got = hashes(other);
+            assert_eq!(
+                (got[0].codec, got[0].form, got[0].content_blake3),
+                (
+                    original[0].codec,
+                    original[0].form,
+                    original[0].content_blake3
+                ),
+                "{f} vs {}",
+                other.display()
+            );
+        }
+    }
+}
+
 #[test]
 fn one_changed_byte_changes_the_content_hash() {
     let Some(corpus) = common::corpus() else {

@@ -2,6 +2,7 @@
 //!
 //! - [`mp4`]: a minimal ISO-BMFF writer and a synthetic camera recording.
 //! - [`ts`]: an MPEG-TS packet writer.
+//! - [`wav`]: a WAV / RF64 writer with Broadcast Wave metadata.
 //! - [`hostile`]: well-formed files shaped to make parsers work hardest.
 //! - [`fuzz`]: the entry points of the cargo-fuzz targets, which `cargo test`
 //!   also replays.
@@ -21,3 +22,4 @@ pub mod fuzz;
 pub mod hostile;
 pub mod mp4;
 pub mod ts;
+pub mod wav;

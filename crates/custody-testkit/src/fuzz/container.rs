@@ -294,3 +294,45 @@ pub fn windowed(data: &[u8], window: usize) {
         );
     }
 }
+
+/// WAV / RF64: parse (lenient and strict), list every packet, and check the
+/// demuxer hands over exactly the packets the summary counts.
+pub fn wav(data: &[u8]) {
+    use custody_container::demux::{Sink, TrackRef, demux};
+    use custody_container::wav::Wav;
+    let strict = Limits {
+        strict: true,
+        ..Limits::default()
+    };
+    let _ = Wav::parse(data, strict);
+    if let Ok(w) = Wav::parse(data, Limits::default()) {
+        let mut last = None;
+        for p in w.packets() {
+            assert!(p.start < p.end && p.end <= data.len() as u64);
+            assert!(last.is_none_or(|l| l <= p.start), "packets out of order");
+            last = Some(p.end);
+            let _ = w.bytes(&p);
+        }
+        let _ = w.duration_seconds();
+        let _ = w.bext.as_ref().map(|b| b.origination());
+    }
+    struct Count(u64);
+    impl Sink for Count {
+        fn packet(&mut self, _: &TrackRef<'_>, bytes: Option<&[u8]>) {
+            assert!(bytes.is_some());
+            self.0 += 1;
+        }
+    }
+    let mut count = Count(0);
+    if let Ok(d) = demux(data, Limits::default(), true, Some(&mut count)) {
+        let p = custody_container::summary::summarise(
+            &d,
+            ProbeOptions {
+                limits: Limits::default(),
+                samples: true,
+                boxes: false,
+            },
+        );
+        assert_eq!(count.0, p.tracks.iter().map(|t| t.samples).sum::<u64>());
+    }
+}

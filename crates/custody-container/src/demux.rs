@@ -1,0 +1,304 @@
+//! One demuxer interface for every container: [`demux`] recognises the
+//! container, parses it once, and hands each packet's bytes, in decode
+//! order within its track, to a [`Sink`] as the parse reaches them; the
+//! result ([`Demuxed`]) keeps the index (tracks, packets, timestamps,
+//! keyframes, metadata, warnings) for summaries.
+//!
+//! Probe summaries ([`crate::summary`]) and content hashes
+//! (`custody_hash::content`) both go through it, so a file is parsed once
+//! for both, and a container is added in one place.
+//!
+//! ```
+//! use custody_container::demux::{Sink, TrackRef, demux};
+//! use custody_container::Limits;
+//! use custody_testkit::mp4::synthetic_recording;
+//!
+//! /// Counts each track's packet bytes.
+//! #[derive(Default)]
+//! struct Bytes(Vec<u64>);
+//! impl Sink for Bytes {
+//!     fn packet(&mut self, track: &TrackRef<'_>, bytes: Option<&[u8]>) {
+//!         self.0.resize(self.0.len().max(track.index + 1), 0);
+//!         self.0[track.index] += bytes.map_or(0, |b| b.len() as u64);
+//!     }
+//! }
+//!
+//! let data = synthetic_recording(2, 30, 30);
+//! let mut sink = Bytes::default();
+//! let d = demux(&data, Limits::default(), true, Some(&mut sink)).unwrap();
+//! assert_eq!(d.tracks().len(), 2);
+//! assert_eq!(d.tracks()[0].codec, Some("h264"));
+//! assert!(sink.0.iter().all(|&n| n > 0));
+//! ```
+
+use crate::bmff::{Config, Mp4, Track};
+use crate::detect::{Format, detect};
+use crate::error::{Error, ErrorKind, Limits, Result, Warning};
+use crate::input::Input;
+use crate::ps::Ps;
+use crate::ts::Ts;
+use crate::wav::Wav;
+
+/// A track as a [`Sink`] sees it when one of its packets arrives, and as
+/// [`Demuxed::tracks`] lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackRef<'d> {
+    /// The track's position among the file's tracks.
+    pub index: usize,
+    /// Track id (MP4), PID (TS), stream id (PS), or the position (WAV).
+    pub id: u32,
+    /// FFmpeg's codec name, as known when the packet arrives.
+    pub codec: Option<&'static str>,
+    /// Out-of-band decoder configuration (`avcC`, `hvcC`, `esds`, ...).
+    pub config: Option<Config<'d>>,
+    /// NAL units are length-prefixed (MP4 samples) rather than Annex B.
+    pub length_prefixed: bool,
+}
+
+/// Receives each packet's bytes as the demuxer reaches them.
+pub trait Sink {
+    /// A packet of `track`: its bytes, or `None` when the file does not
+    /// hold them all (a cut recording, a unit with lost pieces).
+    fn packet(&mut self, track: &TrackRef<'_>, bytes: Option<&[u8]>);
+
+    /// `n` more packets of `track` that the index names beyond the end of
+    /// the file (a truncated recording); by default each is a packet
+    /// without bytes.
+    fn beyond_end(&mut self, track: &TrackRef<'_>, n: u64) {
+        for _ in 0..n {
+            self.packet(track, None);
+        }
+    }
+}
+
+/// What the demuxer found, by container.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Parsed<'a> {
+    /// MP4, MOV, 3GP and their fragmented forms.
+    Mp4(Mp4<'a>),
+    /// An MP4 media segment without its `moov` (no track can be listed
+    /// without the init segment); the error a parse of it gives.
+    Segment(Error),
+    /// MPEG-TS or M2TS.
+    Ts(Ts<'static>),
+    /// MPEG-PS.
+    Ps(Ps<'static>),
+    /// WAV, RF64, BW64.
+    Wav(Wav<'a>),
+    /// A container recognised but not parsed.
+    Recognised,
+}
+
+/// A demuxed file: its container, size, and what the parse found.
+#[derive(Debug)]
+pub struct Demuxed<'a> {
+    /// The container recognised.
+    pub format: Format,
+    /// The input's size in bytes.
+    pub size: u64,
+    /// The parse.
+    pub parsed: Parsed<'a>,
+}
+
+impl<'a> Demuxed<'a> {
+    /// The tracks, in the file's order.
+    pub fn tracks(&self) -> Vec<TrackRef<'_>> {
+        match &self.parsed {
+            Parsed::Mp4(mp4) => mp4
+                .tracks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| mp4_track(i, t))
+                .collect(),
+            Parsed::Ts(ts) => ts
+                .streams
+                .iter()
+                .enumerate()
+                .map(|(i, s)| stream_track(i, s.pid as u32, s.codec))
+                .collect(),
+            Parsed::Ps(ps) => ps
+                .streams
+                .iter()
+                .enumerate()
+                .map(|(i, s)| stream_track(i, s.id as u32, s.codec))
+                .collect(),
+            Parsed::Wav(w) if w.audio.is_some() => vec![stream_track(0, 0, w.codec())],
+            Parsed::Wav(_) | Parsed::Segment(_) | Parsed::Recognised => Vec::new(),
+        }
+    }
+
+    /// Problems found and recovered from.
+    pub fn warnings(&self) -> &[Warning] {
+        match &self.parsed {
+            Parsed::Mp4(m) => &m.warnings,
+            Parsed::Ts(t) => &t.warnings,
+            Parsed::Ps(p) => &p.warnings,
+            Parsed::Wav(w) => &w.warnings,
+            Parsed::Segment(_) | Parsed::Recognised => &[],
+        }
+    }
+
+    /// Samples the index names beyond the end of the file (MP4: a
+    /// recording cut short; 0 where the container has no index).
+    pub fn samples_beyond_end(&self) -> u64 {
+        match &self.parsed {
+            Parsed::Mp4(mp4) => mp4
+                .tracks
+                .iter()
+                .map(|t| {
+                    let mut it = t.samples();
+                    for _ in it.by_ref() {}
+                    it.missing()
+                })
+                .sum(),
+            _ => 0,
+        }
+    }
+}
+
+/// An MP4 track as a [`Sink`] sees it (`index`: its position in `moov`).
+pub fn mp4_track<'d>(index: usize, t: &Track<'d>) -> TrackRef<'d> {
+    TrackRef {
+        index,
+        id: t.id,
+        codec: t.codec(),
+        config: t.entries.first().and_then(|e| e.config),
+        length_prefixed: true,
+    }
+}
+
+fn stream_track(index: usize, id: u32, codec: Option<&'static str>) -> TrackRef<'static> {
+    TrackRef {
+        index,
+        id,
+        codec,
+        config: None,
+        length_prefixed: false,
+    }
+}
+
+/// Recognises and parses `data` once. With `index` false, transport and
+/// program streams keep no unit index (memory bounded by the largest
+/// unit: enough for content hashes, not for a summary's counts). `sink`
+/// gets every packet's bytes, track by track for containers read at
+/// random (MP4, WAV), in file order for streams (TS, PS).
+///
+/// An unrecognised input is an [`ErrorKind::Unrecognised`] error; a
+/// recognised container that is not parsed yet is [`Parsed::Recognised`].
+pub fn demux<'a>(
+    data: &'a [u8],
+    limits: Limits,
+    index: bool,
+    sink: Option<&mut dyn Sink>,
+) -> Result<Demuxed<'a>> {
+    let format = detect(data).ok_or_else(|| Error::new(0, "", ErrorKind::Unrecognised))?;
+    let size = data.len() as u64;
+    let parsed = match format {
+        Format::IsoBmff => match Mp4::parse(data, limits) {
+            Ok(mp4) => {
+                if let Some(sink) = sink {
+                    for (i, t) in mp4.tracks.iter().enumerate() {
+                        let r = mp4_track(i, t);
+                        let mut it = t.samples();
+                        for s in it.by_ref() {
+                            sink.packet(&r, mp4.sample_bytes(&s));
+                        }
+                        sink.beyond_end(&r, it.missing());
+                    }
+                }
+                Parsed::Mp4(mp4)
+            }
+            Err(e) if e.kind == ErrorKind::Missing("moov") && is_media_segment(data) => {
+                Parsed::Segment(e)
+            }
+            Err(e) => return Err(e),
+        },
+        Format::MpegTs { .. } | Format::MpegPs => {
+            return demux_stream(data, format, limits, index, sink);
+        }
+        Format::Wav | Format::Rf64 => {
+            let wav = Wav::parse(data, limits)?;
+            if let Some(sink) = sink
+                && wav.audio.is_some()
+            {
+                let r = stream_track(0, 0, wav.codec());
+                for p in wav.packets() {
+                    sink.packet(&r, Some(wav.bytes(&p)));
+                }
+            }
+            Parsed::Wav(wav)
+        }
+        _ => Parsed::Recognised,
+    };
+    Ok(Demuxed {
+        format,
+        size,
+        parsed,
+    })
+}
+
+/// Like [`demux`] for a file read front to back through `input` (a
+/// [`Windowed`] file that is not mapped): transport and program streams
+/// only; other containers are read at random (an
+/// [`ErrorKind::Unsupported`] error: demux their planned image).
+///
+/// [`Windowed`]: crate::input::Windowed
+pub fn demux_input<I: Input>(
+    mut input: I,
+    limits: Limits,
+    index: bool,
+    sink: Option<&mut dyn Sink>,
+) -> Result<Demuxed<'static>> {
+    let format = crate::summary::detect_input(&mut input)?;
+    match format {
+        Format::MpegTs { .. } | Format::MpegPs => demux_stream(input, format, limits, index, sink),
+        other => Err(Error::new(
+            0,
+            "",
+            ErrorKind::Unsupported(format!(
+                "{} files are read at random, not front to back",
+                other.name()
+            )),
+        )),
+    }
+}
+
+/// Transport and program streams, read once front to back.
+fn demux_stream<I: Input>(
+    input: I,
+    format: Format,
+    limits: Limits,
+    index: bool,
+    sink: Option<&mut dyn Sink>,
+) -> Result<Demuxed<'static>> {
+    let size = input.size();
+    // Bytes are assembled only for a sink: a summary needs the index alone.
+    let parsed = match (format, sink) {
+        (Format::MpegTs { .. }, None) => Parsed::Ts(Ts::parse_from(input, limits, None, index)?),
+        (Format::MpegTs { .. }, Some(sink)) => {
+            let mut on_unit = |i: usize, s: &crate::ts::Stream, _: &_, b: Option<&[u8]>| {
+                sink.packet(&stream_track(i, s.pid as u32, s.codec), b)
+            };
+            Parsed::Ts(Ts::parse_from(input, limits, Some(&mut on_unit), index)?)
+        }
+        (_, None) => Parsed::Ps(Ps::parse_from(input, limits, None, index)?),
+        (_, Some(sink)) => {
+            let mut on_unit = |i: usize, s: &crate::ps::PsStream, _: &_, b: Option<&[u8]>| {
+                sink.packet(&stream_track(i, s.id as u32, s.codec), b)
+            };
+            Parsed::Ps(Ps::parse_from(input, limits, Some(&mut on_unit), index)?)
+        }
+    };
+    Ok(Demuxed {
+        format,
+        size,
+        parsed,
+    })
+}
+
+fn is_media_segment(data: &[u8]) -> bool {
+    crate::bmff::BoxIter::new(data, 0)
+        .flatten()
+        .any(|b| matches!(&b.kind.0, b"moof" | b"styp" | b"sidx"))
+}
