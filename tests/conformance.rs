@@ -2,7 +2,7 @@
 //!
 //! 1. No file (including the fuzz inputs, and every truncated prefix of each
 //!    file) makes the parsers panic.
-//! 2. For every MP4/MOV/3GP/M4A/M4S/TS/PS/WAV/RF64 file that `ffprobe` reads, the
+//! 2. For every MP4/MOV/3GP/M4A/M4S/TS/PS/WAV/RF64/AVI file that `ffprobe` reads, the
 //!    tracks pair up one to one by id with ffprobe's streams, and codec
 //!    names, picture sizes and packet counts per track agree with
 //!    `ffprobe -count_packets -show_streams -show_format`, and durations
@@ -279,7 +279,7 @@ fn ffprobe(path: &std::path::Path) -> Option<Value> {
 }
 
 /// The stream's id (MP4 track id, PID, stream id); for containers whose
-/// streams have none (WAV), its index, which our track ids follow there.
+/// streams have none (WAV, AVI), its index, which our track ids follow there.
 fn hex_id(s: &Value) -> Option<u32> {
     match s.get("id").and_then(Value::as_str) {
         Some(id) => u32::from_str_radix(id.trim_start_matches("0x"), 16).ok(),
@@ -331,6 +331,7 @@ enum Skip {
 /// Every corpus file compared with ffprobe, sorted.
 const COMPARED: &[&str] = &[
     "androidx/3gp/bbb_mono_8kHz_12.2kbps_amrnb.3gp",
+    "androidx/avi/sample.avi",
     "androidx/cmaf/multi-segment/audio_init.mp4",
     "androidx/cmaf/multi-segment/video_init.mp4",
     "androidx/dash/multi-segment-with-emsg0/segment_init.mp4",
@@ -376,6 +377,7 @@ const COMPARED: &[&str] = &[
     "androidx/wav/sample_ima_adpcm.wav",
     "androidx/wav/sample_rf64.wav",
     "gopro/karma.mp4",
+    "metadata-extractor-images/avi/100_0306.AVI",
     "mp4-rust/big_buck_bunny_metadata.m4v",
     "mp4-rust/extended_audio_object_type.mp4",
     "mp4-rust/minimal_init.mp4",
@@ -404,11 +406,6 @@ const FUZZ: &str = "a crash input for another MP4 parser, not a media file";
 /// why. A file that moves between the two lists, or to another `Skip`, or
 /// appears in neither, fails the test.
 const NOT_COMPARED: &[(&str, Skip, &str)] = &[
-    (
-        "androidx/avi/sample.avi",
-        Skip::Other("avi"),
-        "AVI: this test compares MP4/MOV/3GP, TS, PS and WAV only",
-    ),
     (
         "androidx/cmaf/multi-segment/audio_1.m4s",
         Skip::FfprobeFails,
@@ -442,7 +439,7 @@ const NOT_COMPARED: &[(&str, Skip, &str)] = &[
     (
         "androidx/flv/sample.flv",
         Skip::Other("flv"),
-        "FLV: this test compares MP4/MOV/3GP, TS, PS and WAV only",
+        "FLV: this test compares MP4/MOV/3GP, TS, PS, WAV and AVI only",
     ),
     (
         "androidx/hls/multi-segment/playlist0.m4s",
@@ -452,32 +449,32 @@ const NOT_COMPARED: &[(&str, Skip, &str)] = &[
     (
         "androidx/mka/bear-pcm-f64le.mka",
         Skip::Other("matroska"),
-        "Matroska: this test compares MP4/MOV/3GP, TS, PS and WAV only",
+        "Matroska: this test compares MP4/MOV/3GP, TS, PS, WAV and AVI only",
     ),
     (
         "androidx/mkv/full_blocks.mkv",
         Skip::Other("matroska"),
-        "Matroska: this test compares MP4/MOV/3GP, TS, PS and WAV only",
+        "Matroska: this test compares MP4/MOV/3GP, TS, PS, WAV and AVI only",
     ),
     (
         "androidx/mkv/sample.mkv",
         Skip::Other("matroska"),
-        "Matroska: this test compares MP4/MOV/3GP, TS, PS and WAV only",
+        "Matroska: this test compares MP4/MOV/3GP, TS, PS, WAV and AVI only",
     ),
     (
         "androidx/mkv/sample_av1.mkv",
         Skip::Other("matroska"),
-        "Matroska: this test compares MP4/MOV/3GP, TS, PS and WAV only",
+        "Matroska: this test compares MP4/MOV/3GP, TS, PS, WAV and AVI only",
     ),
     (
         "androidx/mkv/sample_last_cluster.mkv",
         Skip::Other("matroska"),
-        "Matroska: this test compares MP4/MOV/3GP, TS, PS and WAV only",
+        "Matroska: this test compares MP4/MOV/3GP, TS, PS, WAV and AVI only",
     ),
     (
         "androidx/mkv/sample_with_srt.mkv",
         Skip::Other("matroska"),
-        "Matroska: this test compares MP4/MOV/3GP, TS, PS and WAV only",
+        "Matroska: this test compares MP4/MOV/3GP, TS, PS, WAV and AVI only",
     ),
     (
         "androidx/mp4/sample_malformed_free_box.mp4",
@@ -487,17 +484,12 @@ const NOT_COMPARED: &[(&str, Skip, &str)] = &[
     (
         "mapillary_tools/DSC00001.JPG",
         Skip::Other("jpeg"),
-        "a JPEG image: this test compares MP4/MOV/3GP, TS, PS and WAV only",
-    ),
-    (
-        "metadata-extractor-images/avi/100_0306.AVI",
-        Skip::Other("avi"),
-        "AVI: this test compares MP4/MOV/3GP, TS, PS and WAV only",
+        "a JPEG image: this test compares MP4/MOV/3GP, TS, PS, WAV and AVI only",
     ),
     (
         "metadata-extractor-images/jpg/Apple_iPhone_4.jpg",
         Skip::Other("jpeg"),
-        "a JPEG image: this test compares MP4/MOV/3GP, TS, PS and WAV only",
+        "a JPEG image: this test compares MP4/MOV/3GP, TS, PS, WAV and AVI only",
     ),
     (
         "mp4-rust/minimal_fragment.m4s",
@@ -885,7 +877,7 @@ fn compare(
     let format = detect(&data).ok_or(Some(Skip::Undetected))?;
     if !matches!(
         format.name(),
-        "mp4" | "mpegts" | "m2ts" | "mpegps" | "wav" | "rf64"
+        "mp4" | "mpegts" | "m2ts" | "mpegps" | "wav" | "rf64" | "avi"
     ) {
         return Err(Some(Skip::Other(format.name())));
     }
@@ -998,7 +990,8 @@ fn agrees_with_ffprobe() {
     }
 
     for (e, seen) in EXPECTED_DIFFERENCES.iter().zip(&seen) {
-        if !seen {
+        // Differences of generated files are checked by their own test.
+        if !seen && !e.file.starts_with("generated/") {
             failures.push(format!(
                 "{}: listed {:?} difference on {:#x} (ours {:?}, ffprobe {:?}) did not occur; remove or correct it",
                 e.file, e.field, e.id, e.ours, e.ffprobe
@@ -1017,6 +1010,185 @@ fn agrees_with_ffprobe() {
         EXPECTED_DIFFERENCES.len(),
         not_compared.len()
     );
+}
+
+/// Runs the ffmpeg CLI, failing the test on an error.
+fn ffmpeg(args: &[&str]) {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Files the ffmpeg CLI writes at test time, in the formats recorders use,
+/// agree with ffprobe as corpus files do (`GENERATED` differences listed in
+/// `EXPECTED_DIFFERENCES` like theirs): MJPEG and H.264 AVI, an OpenDML AVI
+/// over 1 GB (with an `AVIX` extension), the same cut short (no index: its
+/// packets are found by walking `movi`), Broadcast Wave with `bext`, and an
+/// RF64 over 4 GB (sparse).
+#[test]
+fn generated_recordings_agree_with_ffprobe() {
+    if !common::have_tool("ffprobe") || !common::have_tool("ffmpeg") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    let s = |name: &str| p(name).to_str().unwrap().to_string();
+    let video = "testsrc2=s=320x240:r=30:d=4";
+    let sound = "sine=f=440:r=48000:d=4";
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        video,
+        "-f",
+        "lavfi",
+        "-i",
+        sound,
+        "-c:v",
+        "mjpeg",
+        "-c:a",
+        "pcm_s16le",
+        &s("mjpeg.avi"),
+    ]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        video,
+        "-f",
+        "lavfi",
+        "-i",
+        sound,
+        "-c:v",
+        "libx264",
+        "-g",
+        "30",
+        "-bf",
+        "2",
+        "-c:a",
+        "libmp3lame",
+        &s("h264.avi"),
+    ]);
+    // About 1.1 GB of raw pictures: past 1 GB, an AVIX extension and OpenDML indexes.
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=black:s=1920x1080:r=30",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=440:r=48000",
+        "-frames:v",
+        "360",
+        "-t",
+        "12",
+        "-c:v",
+        "rawvideo",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "pcm_s16le",
+        &s("odml.avi"),
+    ]);
+    // The H.264 AVI cut at 70%: no idx1 (a recorder that lost power).
+    let h264 = std::fs::read(p("h264.avi")).unwrap();
+    std::fs::write(p("cut.avi"), &h264[..h264.len() * 7 / 10]).unwrap();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        sound,
+        "-c:a",
+        "pcm_s24le",
+        "-write_bext",
+        "1",
+        "-metadata",
+        "origination_date=2026-11-29",
+        "-metadata",
+        "origination_time=08:30:00",
+        "-metadata",
+        "originator=BWC-7",
+        &s("bwf.wav"),
+    ]);
+    // RF64 over 4 GB, sparse: a ds64 data size past 32 bits, the audio zeros.
+    let mut rf64 = custody_testkit::wav::write(&custody_testkit::wav::WavSpec {
+        channels: 2,
+        sample_rate: 48_000,
+        bits: 16,
+        frames: 1_000,
+        bext: None,
+        rf64: true,
+    });
+    let data = (4u64 << 30) + 4_000_000;
+    let ds64 = rf64.windows(4).position(|w| w == b"ds64").unwrap() + 8;
+    rf64[ds64 + 8..ds64 + 16].copy_from_slice(&data.to_le_bytes());
+    rf64[ds64 + 16..ds64 + 24].copy_from_slice(&(data / 4).to_le_bytes());
+    let audio = rf64.len() as u64 - 4_000;
+    let riff = audio + data - 8;
+    rf64[ds64..ds64 + 8].copy_from_slice(&riff.to_le_bytes());
+    rf64.truncate(audio as usize);
+    let f = std::fs::File::create(p("big.rf64.wav")).unwrap();
+    std::io::Write::write_all(&mut &f, &rf64).unwrap();
+    f.set_len(audio + data).unwrap();
+    drop(f);
+
+    let mut failures = Vec::new();
+    let mut seen = vec![false; EXPECTED_DIFFERENCES.len()];
+    for name in [
+        "mjpeg.avi",
+        "h264.avi",
+        "odml.avi",
+        "cut.avi",
+        "bwf.wav",
+        "big.rf64.wav",
+    ] {
+        let path = p(name);
+        let ff = ffprobe(&path).unwrap_or_else(|| panic!("ffprobe cannot read {name}"));
+        let ev = custody_io::Evidence::open(&path, custody_io::ReadMode::Map).unwrap();
+        let ours = probe(ev.bytes(), ProbeOptions::default()).unwrap();
+        assert!(!ours.tracks.is_empty(), "{name}: {ours:?}");
+        check_file(
+            &format!("generated/{name}"),
+            &ours,
+            &ff,
+            &mut seen,
+            &mut failures,
+        );
+        match name {
+            "odml.avi" => assert_eq!(
+                ours.metadata.get("avi:index"),
+                Some(&custody::container::bmff::MetaValue::Text("odml".into()))
+            ),
+            "cut.avi" => {
+                assert_eq!(
+                    ours.metadata.get("avi:index"),
+                    Some(&custody::container::bmff::MetaValue::Text("scan".into()))
+                );
+                assert!(ours.warnings.iter().any(|w| w.message.contains("no index")));
+            }
+            "bwf.wav" => assert_eq!(
+                ours.metadata.get("bext:origination"),
+                Some(&custody::container::bmff::MetaValue::Text(
+                    "2026-11-29T08:30:00".into()
+                ))
+            ),
+            _ => {}
+        }
+    }
+    for (e, seen) in EXPECTED_DIFFERENCES.iter().zip(&seen) {
+        if e.file.starts_with("generated/") && !seen {
+            failures.push(format!("{}: listed difference did not occur", e.file));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// Media segments probed against their init segments: tracks and samples appear.

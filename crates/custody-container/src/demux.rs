@@ -31,6 +31,7 @@
 //! assert!(sink.0.iter().all(|&n| n > 0));
 //! ```
 
+use crate::avi::Avi;
 use crate::bmff::{Config, Mp4, Track};
 use crate::detect::{Format, detect};
 use crate::error::{Error, ErrorKind, Limits, Result, Warning};
@@ -45,7 +46,8 @@ use crate::wav::Wav;
 pub struct TrackRef<'d> {
     /// The track's position among the file's tracks.
     pub index: usize,
-    /// Track id (MP4), PID (TS), stream id (PS), or the position (WAV).
+    /// Track id (MP4), PID (TS), stream id (PS), or the stream's position
+    /// (WAV, AVI: as ffprobe numbers them).
     pub id: u32,
     /// FFmpeg's codec name, as known when the packet arrives.
     pub codec: Option<&'static str>,
@@ -86,6 +88,8 @@ pub enum Parsed<'a> {
     Ps(Ps<'static>),
     /// WAV, RF64, BW64.
     Wav(Wav<'a>),
+    /// AVI, OpenDML AVI.
+    Avi(Avi<'a>),
     /// A container recognised but not parsed.
     Recognised,
 }
@@ -124,6 +128,12 @@ impl<'a> Demuxed<'a> {
                 .map(|(i, s)| stream_track(i, s.id as u32, s.codec))
                 .collect(),
             Parsed::Wav(w) if w.audio.is_some() => vec![stream_track(0, 0, w.codec())],
+            Parsed::Avi(a) => a
+                .streams
+                .iter()
+                .enumerate()
+                .map(|(i, s)| stream_track(i, i as u32, s.codec()))
+                .collect(),
             Parsed::Wav(_) | Parsed::Segment(_) | Parsed::Recognised => Vec::new(),
         }
     }
@@ -135,6 +145,7 @@ impl<'a> Demuxed<'a> {
             Parsed::Ts(t) => &t.warnings,
             Parsed::Ps(p) => &p.warnings,
             Parsed::Wav(w) => &w.warnings,
+            Parsed::Avi(a) => &a.warnings,
             Parsed::Segment(_) | Parsed::Recognised => &[],
         }
     }
@@ -182,7 +193,7 @@ fn stream_track(index: usize, id: u32, codec: Option<&'static str>) -> TrackRef<
 /// program streams keep no unit index (memory bounded by the largest
 /// unit: enough for content hashes, not for a summary's counts). `sink`
 /// gets every packet's bytes, track by track for containers read at
-/// random (MP4, WAV), in file order for streams (TS, PS).
+/// random (MP4, WAV, AVI), in file order for streams (TS, PS).
 ///
 /// An unrecognised input is an [`ErrorKind::Unrecognised`] error; a
 /// recognised container that is not parsed yet is [`Parsed::Recognised`].
@@ -228,6 +239,18 @@ pub fn demux<'a>(
                 }
             }
             Parsed::Wav(wav)
+        }
+        Format::Avi => {
+            let avi = Avi::parse(data, limits)?;
+            if let Some(sink) = sink {
+                for (i, s) in avi.streams.iter().enumerate() {
+                    let r = stream_track(i, i as u32, s.codec());
+                    for p in avi.packets(i) {
+                        sink.packet(&r, Some(avi.bytes(&p)));
+                    }
+                }
+            }
+            Parsed::Avi(avi)
         }
         _ => Parsed::Recognised,
     };

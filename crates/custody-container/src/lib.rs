@@ -33,6 +33,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod avi;
 pub mod bmff;
 mod bytes;
 pub mod cost;
@@ -44,6 +45,7 @@ pub mod fourcc;
 pub mod input;
 pub mod names;
 pub mod ps;
+pub mod riff;
 pub mod summary;
 pub mod time;
 pub mod ts;

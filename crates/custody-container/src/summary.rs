@@ -1,5 +1,6 @@
 //! One summary for every container: what `custody probe` prints.
 
+use crate::avi::{Avi, AviKind, StreamFormat};
 use crate::bmff::{Location, MetaValue, Mp4, TrackKind};
 use crate::demux::{Demuxed, Parsed, demux, demux_input};
 use crate::detect::{Format, detect};
@@ -28,7 +29,7 @@ pub struct SampleRow {
     // Fields in the order of their JSON names, so that serialising directly
     // writes what a sorted `serde_json::Value` would (`custody probe --json`).
     /// Decode timestamp in the track's timescale (TS/PS: 90 kHz; WAV: the
-    /// sample rate).
+    /// sample rate; AVI: the stream's `scale / rate` units).
     pub dts: Option<i64>,
     /// Random access point.
     pub keyframe: bool,
@@ -193,6 +194,7 @@ pub fn summarise(d: &Demuxed<'_>, opts: ProbeOptions) -> Probe {
             opts,
         ),
         Parsed::Wav(wav) => from_wav(wav, d.format.container(), opts),
+        Parsed::Avi(avi) => from_avi(avi, opts),
         _ => {
             let mut p = Probe::new(d.size, d.format.container());
             p.warnings.push(Warning {
@@ -263,6 +265,7 @@ pub fn probe_ranges(
             Some(r)
         }
         Some(Format::MpegTs { .. } | Format::MpegPs) => None,
+        Some(Format::Wav | Format::Rf64 | Format::Avi) => crate::riff::probe_ranges(len, read_at)?,
         _ => Some(std::iter::once(0..n as u64).collect()),
     })
 }
@@ -440,6 +443,74 @@ fn from_wav(w: &Wav<'_>, container: Container, opts: ProbeOptions) -> Probe {
         language: None,
         sample_index: rows,
     });
+    p
+}
+
+/// An AVI file: a track per stream (ids are the streams' numbers) and the
+/// metadata of its `LIST/INFO` and `IDIT` chunks.
+fn from_avi(a: &Avi<'_>, opts: ProbeOptions) -> Probe {
+    let mut p = Probe::new(a.data.len() as u64, Container::Avi);
+    p.warnings = a.warnings.clone();
+    p.duration_s = a.duration_seconds();
+    for (id, value) in &a.info {
+        p.metadata
+            .insert(format!("INFO:{id}"), MetaValue::Text(value.clone()));
+    }
+    if let Some(d) = &a.idit {
+        p.metadata.insert("IDIT".into(), MetaValue::Text(d.clone()));
+    }
+    p.metadata
+        .insert("avi:index".into(), MetaValue::Text(a.index.into()));
+    for (i, s) in a.streams.iter().enumerate() {
+        let (mut samples, mut keyframes) = (0u64, 0u64);
+        for pk in a.packets(i) {
+            samples += 1;
+            keyframes += pk.key as u64;
+        }
+        let rows = opts.samples.then(|| {
+            a.packets(i)
+                .map(|pk| {
+                    let t = i64::try_from(pk.time).ok();
+                    SampleRow {
+                        offset: pk.offset,
+                        size: pk.size as u64,
+                        dts: t,
+                        pts: t,
+                        keyframe: pk.key,
+                    }
+                })
+                .collect()
+        });
+        let (width, height) = match s.format {
+            StreamFormat::Video { width, height, .. } => (Some(width), Some(height)),
+            _ => (None, None),
+        };
+        let audio = match s.format {
+            StreamFormat::Audio(f) => Some(f),
+            _ => None,
+        };
+        p.tracks.push(TrackSummary {
+            id: i as u32,
+            kind: match s.kind {
+                AviKind::Video => TrackKind::Video,
+                AviKind::Audio => TrackKind::Audio,
+                AviKind::Text => TrackKind::Subtitle,
+                AviKind::Other => TrackKind::Data,
+            },
+            codec: s.codec().map(Codec::new),
+            codec_tag: s.codec_tag(),
+            samples,
+            keyframes,
+            duration_s: s.duration_seconds(),
+            media_duration_s: None,
+            width: width.filter(|&w| w > 0),
+            height: height.filter(|&h| h > 0),
+            sample_rate: s.sample_rate(),
+            channels: audio.map(|f| f.channels as u32).filter(|&c| c > 0),
+            language: None,
+            sample_index: rows,
+        });
+    }
     p
 }
 

@@ -24,6 +24,7 @@
 
 use crate::error::{Diag, Error, ErrorKind, Limits, Result, Warning};
 use crate::fourcc::FourCC;
+use crate::riff::{le16, le32, le64, text};
 use std::ops::Range;
 
 /// The bytes FFmpeg's WAV demuxer reads per packet (rounded down to whole blocks).
@@ -136,28 +137,6 @@ pub struct Wav<'a> {
     pub ixml: Option<Range<u64>>,
     /// Problems found and recovered from.
     pub warnings: Vec<Warning>,
-}
-
-/// Reads a little-endian `u16` at `at`.
-fn le16(d: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(d.get(at..at + 2)?.try_into().ok()?))
-}
-
-/// Reads a little-endian `u32` at `at`.
-fn le32(d: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(d.get(at..at + 4)?.try_into().ok()?))
-}
-
-/// Reads a little-endian `u64` at `at`.
-fn le64(d: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(d.get(at..at + 8)?.try_into().ok()?))
-}
-
-/// A fixed-size text field: up to the first NUL, trailing spaces dropped,
-/// bytes that are not UTF-8 replaced.
-fn text(b: &[u8]) -> String {
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).trim_end().to_string()
 }
 
 impl<'a> Wav<'a> {
@@ -384,7 +363,7 @@ fn looks_like_chunk(b: &[u8]) -> bool {
 }
 
 /// The `fmt ` chunk's fields (16 bytes, or 40 for `WAVE_FORMAT_EXTENSIBLE`).
-fn parse_format(b: &[u8]) -> Option<WaveFormat> {
+pub(crate) fn parse_format(b: &[u8]) -> Option<WaveFormat> {
     let mut f = WaveFormat {
         tag: le16(b, 0)?,
         extensible: false,
@@ -453,7 +432,7 @@ fn parse_info(
 }
 
 /// FFmpeg's codec for a WAVE format tag (as `libavformat/riff.c` maps it).
-fn codec_name(tag: u16, bits: u16) -> Option<&'static str> {
+pub(crate) fn codec_name(tag: u16, bits: u16) -> Option<&'static str> {
     let bytes = bits.div_ceil(8);
     Some(match tag {
         0x0001 => match bytes {

@@ -172,6 +172,57 @@ fn pcm_in_wav_rf64_and_mov_has_one_content_hash() {
     }
 }
 
+/// H.264 moved from MP4 to AVI (Annex B) and MJPEG from AVI to MOV by the
+/// real ffmpeg keep their content hashes.
+#[test]
+fn video_in_avi_and_mp4_has_one_content_hash() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    if !common::have("ffmpeg", "-version") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = corpus.join("androidx/mp4/sample.mp4");
+    let avi = dir.path().join("h264.avi");
+    ffmpeg(&[
+        "-i",
+        src.to_str().unwrap(),
+        "-map",
+        "0:v",
+        "-c",
+        "copy",
+        "-bsf:v",
+        "h264_mp4toannexb",
+        avi.to_str().unwrap(),
+    ]);
+    let video = |v: Vec<TrackContent>| {
+        v.into_iter()
+            .filter(|t| t.codec == Some("h264"))
+            .map(|t| (t.samples, t.form, t.content_blake3, t.params_blake3))
+            .collect::<Vec<_>>()
+    };
+    let original = video(hashes(&src));
+    assert_eq!(original.len(), 1);
+    assert_eq!(video(hashes(&avi)), original);
+    let mjpeg = corpus.join("metadata-extractor-images/avi/100_0306.AVI");
+    let mov = dir.path().join("mjpeg.mov");
+    ffmpeg(&[
+        "-i",
+        mjpeg.to_str().unwrap(),
+        "-map",
+        "0:v",
+        "-c",
+        "copy",
+        mov.to_str().unwrap(),
+    ]);
+    let first = |v: Vec<TrackContent>| {
+        let t = &v[0];
+        (t.codec, t.samples, t.form, t.content_blake3)
+    };
+    assert_eq!(first(hashes(&mjpeg)), first(hashes(&mov)));
+}
+
 #[test]
 fn one_changed_byte_changes_the_content_hash() {
     let Some(corpus) = common::corpus() else {

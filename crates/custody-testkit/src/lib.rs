@@ -1,6 +1,7 @@
 //! Test support for Custody, kept out of the libraries' public API.
 //!
 //! - [`mp4`]: a minimal ISO-BMFF writer and a synthetic camera recording.
+//! - [`avi`]: a small MJPEG AVI writer.
 //! - [`ts`]: an MPEG-TS packet writer.
 //! - [`wav`]: a WAV / RF64 writer with Broadcast Wave metadata.
 //! - [`hostile`]: well-formed files shaped to make parsers work hardest.
@@ -18,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod avi;
 pub mod fuzz;
 pub mod hostile;
 pub mod mp4;
