@@ -20,15 +20,28 @@ fn main() -> std::io::Result<()> {
     // A small MPEG-PS: pack header, MPEG-2 video and MPEG audio PES packets.
     std::fs::create_dir_all(root.join("ps"))?;
     std::fs::write(root.join("ps/synthetic.ps"), synthetic_ps())?;
-    // WAV: PCM with a Broadcast Wave chunk, and RF64.
-    std::fs::create_dir_all(root.join("wav"))?;
+    // The demuxer's parsers: PCM with a Broadcast Wave chunk, RF64, AVI,
+    // Matroska with known and unknown sizes.
+    std::fs::create_dir_all(root.join("demux"))?;
+    std::fs::write(
+        root.join("demux/tiny.avi"),
+        custody_testkit::avi::tiny_mjpeg_avi(4),
+    )?;
+    std::fs::write(
+        root.join("demux/tiny.mkv"),
+        custody_testkit::mkv::tiny(4, 0),
+    )?;
+    std::fs::write(
+        root.join("demux/live.mkv"),
+        custody_testkit::mkv::tiny(4, 1),
+    )?;
     for (name, rf64, bext) in [
         (
-            "wav/bwf.wav",
+            "demux/bwf.wav",
             false,
             Some(("2026-03-01", "14:05:09", 48_000)),
         ),
-        ("wav/rf64.wav", true, None),
+        ("demux/rf64.wav", true, None),
     ] {
         let spec = custody_testkit::wav::WavSpec {
             channels: 2,

@@ -24,7 +24,7 @@ for target in $targets; do
   mkdir -p "$work"
   seeds=("$work" "$root/fuzz/corpus/$target")
   # The media corpus seeds the media parsers only.
-  case $target in bmff|ts|ps|wav|content|window|capi) [ -d "$corpus" ] && seeds+=("$(cd "$corpus" && pwd)") ;; esac
+  case $target in bmff|ts|ps|demux|content|window|capi) [ -d "$corpus" ] && seeds+=("$(cd "$corpus" && pwd)") ;; esac
   echo "fuzz: $target for ${seconds}s" >&2
   log=$root/fuzz/work/$target.log
   if ! (cd fuzz && ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=32} RUSTC_BOOTSTRAP=1 \

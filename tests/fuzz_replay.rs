@@ -17,7 +17,7 @@ fn entry(target: &str) -> Option<Target> {
         "bmff" => fuzz::bmff,
         "ts" => fuzz::ts,
         "ps" => fuzz::ps,
-        "wav" => fuzz::wav,
+        "demux" => fuzz::demux,
         "window" => fuzz::window,
         "tree" => fuzz::tree,
         "content" => fuzz::content,
@@ -74,11 +74,11 @@ fn fuzz_corpora_and_regressions_replay() {
         [
             "bmff",
             "content",
+            "demux",
             "ps",
             "store_json",
             "tree",
             "ts",
-            "wav",
             "window"
         ]
     );

@@ -85,7 +85,7 @@ fn every_stored_fuzz_input_probes_the_same_from_its_planned_ranges() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     let mut files = Vec::new();
     for sub in ["regressions", "corpus"] {
-        for t in ["bmff", "content", "ts", "ps", "wav"] {
+        for t in ["bmff", "content", "ts", "ps", "demux"] {
             let d = root.join(sub).join(t);
             if d.is_dir() {
                 files.extend(common::files(&d));

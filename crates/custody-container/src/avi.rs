@@ -633,7 +633,7 @@ impl<'a> Avi<'a> {
 
 /// FFmpeg's codec for a video FourCC (as `libavformat/riff.c` maps the
 /// common ones).
-fn video_codec(f: FourCC) -> Option<&'static str> {
+pub(crate) fn video_codec(f: FourCC) -> Option<&'static str> {
     Some(match &f.0 {
         b"H264" | b"h264" | b"X264" | b"x264" | b"avc1" | b"AVC1" | b"DAVC" | b"VSSH" => "h264",
         b"HEVC" | b"hevc" | b"H265" | b"h265" | b"hvc1" | b"hev1" => "hevc",
@@ -657,7 +657,9 @@ fn video_codec(f: FourCC) -> Option<&'static str> {
         b"cvid" => "cinepak",
         b"MJ2C" => "jpeg2000",
         b"MPNG" | b"PNG1" => "png",
-        b"\0\0\0\0" | b"RGB " | b"DIB " => "rawvideo",
+        b"\0\0\0\0" | b"RGB " | b"DIB " | b"I420" | b"IYUV" | b"YV12" | b"YUY2" | b"YUYV"
+        | b"UYVY" | b"NV12" | b"NV21" | b"Y800" | b"Y8  " | b"GREY" | b"YV16" | b"Y42B"
+        | b"Y41P" | b"YVU9" => "rawvideo",
         _ => return None,
     })
 }

@@ -36,6 +36,7 @@ use crate::bmff::{Config, Mp4, Track};
 use crate::detect::{Format, detect};
 use crate::error::{Error, ErrorKind, Limits, Result, Warning};
 use crate::input::Input;
+use crate::mkv::{Mkv, MkvTrack};
 use crate::ps::Ps;
 use crate::ts::Ts;
 use crate::wav::Wav;
@@ -47,7 +48,7 @@ pub struct TrackRef<'d> {
     /// The track's position among the file's tracks.
     pub index: usize,
     /// Track id (MP4), PID (TS), stream id (PS), or the stream's position
-    /// (WAV, AVI: as ffprobe numbers them).
+    /// (WAV, AVI, Matroska: as ffprobe numbers them).
     pub id: u32,
     /// FFmpeg's codec name, as known when the packet arrives.
     pub codec: Option<&'static str>,
@@ -90,6 +91,8 @@ pub enum Parsed<'a> {
     Wav(Wav<'a>),
     /// AVI, OpenDML AVI.
     Avi(Avi<'a>),
+    /// Matroska, WebM.
+    Mkv(Mkv<'a>),
     /// A container recognised but not parsed.
     Recognised,
 }
@@ -134,6 +137,12 @@ impl<'a> Demuxed<'a> {
                 .enumerate()
                 .map(|(i, s)| stream_track(i, i as u32, s.codec()))
                 .collect(),
+            Parsed::Mkv(m) => m
+                .tracks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| mkv_track(i, t))
+                .collect(),
             Parsed::Wav(_) | Parsed::Segment(_) | Parsed::Recognised => Vec::new(),
         }
     }
@@ -146,6 +155,7 @@ impl<'a> Demuxed<'a> {
             Parsed::Ps(p) => &p.warnings,
             Parsed::Wav(w) => &w.warnings,
             Parsed::Avi(a) => &a.warnings,
+            Parsed::Mkv(m) => &m.warnings,
             Parsed::Segment(_) | Parsed::Recognised => &[],
         }
     }
@@ -179,6 +189,27 @@ pub fn mp4_track<'d>(index: usize, t: &Track<'d>) -> TrackRef<'d> {
     }
 }
 
+/// A Matroska track: H.264 and HEVC frames are length-prefixed, their
+/// parameter sets in `CodecPrivate` (`avcC`, `hvcC` records).
+fn mkv_track<'d>(index: usize, t: &MkvTrack<'d>) -> TrackRef<'d> {
+    let codec = t.codec();
+    let kind = match codec {
+        Some("h264") => Some(*b"avcC"),
+        Some("hevc") => Some(*b"hvcC"),
+        _ => None,
+    };
+    TrackRef {
+        index,
+        id: index as u32,
+        codec,
+        config: kind.zip(t.codec_private).map(|(k, bytes)| Config {
+            kind: crate::FourCC(k),
+            bytes,
+        }),
+        length_prefixed: kind.is_some(),
+    }
+}
+
 fn stream_track(index: usize, id: u32, codec: Option<&'static str>) -> TrackRef<'static> {
     TrackRef {
         index,
@@ -193,7 +224,7 @@ fn stream_track(index: usize, id: u32, codec: Option<&'static str>) -> TrackRef<
 /// program streams keep no unit index (memory bounded by the largest
 /// unit: enough for content hashes, not for a summary's counts). `sink`
 /// gets every packet's bytes, track by track for containers read at
-/// random (MP4, WAV, AVI), in file order for streams (TS, PS).
+/// random (MP4, WAV, AVI, Matroska), in file order for streams (TS, PS).
 ///
 /// An unrecognised input is an [`ErrorKind::Unrecognised`] error; a
 /// recognised container that is not parsed yet is [`Parsed::Recognised`].
@@ -251,6 +282,18 @@ pub fn demux<'a>(
                 }
             }
             Parsed::Avi(avi)
+        }
+        Format::Matroska | Format::WebM => {
+            let mkv = Mkv::parse(data, limits)?;
+            if let Some(sink) = sink {
+                for (i, t) in mkv.tracks.iter().enumerate() {
+                    let r = mkv_track(i, t);
+                    for f in t.frames() {
+                        sink.packet(&r, Some(mkv.bytes(f)));
+                    }
+                }
+            }
+            Parsed::Mkv(mkv)
         }
         _ => Parsed::Recognised,
     };

@@ -43,6 +43,7 @@ pub mod error;
 pub mod es;
 pub mod fourcc;
 pub mod input;
+pub mod mkv;
 pub mod names;
 pub mod ps;
 pub mod riff;

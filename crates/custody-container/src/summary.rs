@@ -7,6 +7,7 @@ use crate::detect::{Format, detect};
 use crate::error::{Error, ErrorKind, Limits, Result, Warning};
 use crate::es::{Frame, Units};
 use crate::input::Input;
+use crate::mkv::Mkv;
 use crate::names::{Codec, Container};
 use crate::ts::StreamKind;
 use crate::wav::Wav;
@@ -29,7 +30,8 @@ pub struct SampleRow {
     // Fields in the order of their JSON names, so that serialising directly
     // writes what a sorted `serde_json::Value` would (`custody probe --json`).
     /// Decode timestamp in the track's timescale (TS/PS: 90 kHz; WAV: the
-    /// sample rate; AVI: the stream's `scale / rate` units).
+    /// sample rate; AVI: the stream's `scale / rate` units; Matroska: the
+    /// timestamp scale).
     pub dts: Option<i64>,
     /// Random access point.
     pub keyframe: bool,
@@ -195,6 +197,7 @@ pub fn summarise(d: &Demuxed<'_>, opts: ProbeOptions) -> Probe {
         ),
         Parsed::Wav(wav) => from_wav(wav, d.format.container(), opts),
         Parsed::Avi(avi) => from_avi(avi, opts),
+        Parsed::Mkv(mkv) => from_mkv(mkv, d.format.container(), opts),
         _ => {
             let mut p = Probe::new(d.size, d.format.container());
             p.warnings.push(Warning {
@@ -264,7 +267,8 @@ pub fn probe_ranges(
             r.push(0..n.min(8) as u64);
             Some(r)
         }
-        Some(Format::MpegTs { .. } | Format::MpegPs) => None,
+        // Matroska's block headers are spread through its clusters: read whole.
+        Some(Format::MpegTs { .. } | Format::MpegPs | Format::Matroska | Format::WebM) => None,
         Some(Format::Wav | Format::Rf64 | Format::Avi) => crate::riff::probe_ranges(len, read_at)?,
         _ => Some(std::iter::once(0..n as u64).collect()),
     })
@@ -508,6 +512,92 @@ fn from_avi(a: &Avi<'_>, opts: ProbeOptions) -> Probe {
             sample_rate: s.sample_rate(),
             channels: audio.map(|f| f.channels as u32).filter(|&c| c > 0),
             language: None,
+            sample_index: rows,
+        });
+    }
+    p
+}
+
+/// A Matroska or WebM file: a track per `TrackEntry` (ids are their
+/// positions), its `DateUTC`, title, apps, tags and chapters.
+fn from_mkv(m: &Mkv<'_>, container: Container, opts: ProbeOptions) -> Probe {
+    let mut p = Probe::new(m.data.len() as u64, container);
+    p.warnings = m.warnings.clone();
+    p.duration_s = m.duration_seconds();
+    p.created = m.created_unix().map(crate::time::rfc3339_utc);
+    for (key, value) in [
+        ("title", &m.title),
+        ("matroska:muxing_app", &m.muxing_app),
+        ("matroska:writing_app", &m.writing_app),
+    ] {
+        if let Some(v) = value {
+            p.metadata.insert(key.into(), MetaValue::Text(v.clone()));
+        }
+    }
+    for (name, value) in &m.tags {
+        p.metadata
+            .entry(format!("tag:{name}"))
+            .or_insert_with(|| MetaValue::Text(value.clone()));
+    }
+    if !m.chapters.is_empty() {
+        p.metadata.insert(
+            "chapters".into(),
+            MetaValue::Int(i64::try_from(m.chapters.len()).unwrap_or(i64::MAX)),
+        );
+    }
+    let unit = m.seconds_per_unit();
+    for (i, t) in m.tracks.iter().enumerate() {
+        let frames = t.frames();
+        let default = t
+            .default_duration
+            .map_or(0, |ns| ns / m.timestamp_scale.max(1));
+        let first = frames.iter().map(|f| f.time).min();
+        let end = frames
+            .iter()
+            .map(|f| {
+                let d = f.duration.unwrap_or(default);
+                f.time.saturating_add(i64::try_from(d).unwrap_or(i64::MAX))
+            })
+            .max();
+        let rows = opts.samples.then(|| {
+            frames
+                .iter()
+                .map(|f| SampleRow {
+                    offset: f.offset,
+                    size: f.size as u64,
+                    dts: None,
+                    pts: Some(f.time),
+                    keyframe: f.key,
+                })
+                .collect()
+        });
+        let kind = match t.kind {
+            1 => TrackKind::Video,
+            2 => TrackKind::Audio,
+            0x11 => TrackKind::Subtitle,
+            _ => TrackKind::Data,
+        };
+        let video = kind == TrackKind::Video;
+        let audio = kind == TrackKind::Audio;
+        p.tracks.push(TrackSummary {
+            id: i as u32,
+            kind,
+            codec: t.codec().map(Codec::new),
+            codec_tag: Some(t.codec_id.clone()),
+            samples: frames.len() as u64,
+            keyframes: frames.iter().filter(|f| f.key).count() as u64,
+            duration_s: first
+                .zip(end)
+                .map(|(a, b)| b.saturating_sub(a) as f64 * unit),
+            media_duration_s: None,
+            width: t.width.filter(|_| video),
+            height: t.height.filter(|_| video),
+            sample_rate: t
+                .sample_rate
+                .filter(|r| audio && *r >= 1.0 && *r < u32::MAX as f64)
+                .map(|r| r.round() as u32),
+            channels: t.channels.filter(|_| audio),
+            language: t.language.clone(),
             sample_index: rows,
         });
     }

@@ -2,6 +2,7 @@
 //!
 //! - [`mp4`]: a minimal ISO-BMFF writer and a synthetic camera recording.
 //! - [`avi`]: a small MJPEG AVI writer.
+//! - [`mkv`]: a small Matroska writer (known and unknown sizes).
 //! - [`ts`]: an MPEG-TS packet writer.
 //! - [`wav`]: a WAV / RF64 writer with Broadcast Wave metadata.
 //! - [`hostile`]: well-formed files shaped to make parsers work hardest.
@@ -22,6 +23,7 @@
 pub mod avi;
 pub mod fuzz;
 pub mod hostile;
+pub mod mkv;
 pub mod mp4;
 pub mod ts;
 pub mod wav;

@@ -295,35 +295,64 @@ pub fn windowed(data: &[u8], window: usize) {
     }
 }
 
-/// WAV / RF64: parse (lenient and strict), list every packet, and check the
-/// demuxer hands over exactly the packets the summary counts.
-pub fn wav(data: &[u8]) {
+/// The parsers behind the demuxer (WAV/RF64, AVI, Matroska: lenient and
+/// strict, every packet listed), then any input through the demuxer: it
+/// hands over exactly the packets the summary counts.
+pub fn demux(data: &[u8]) {
     use custody_container::demux::{Sink, TrackRef, demux};
-    use custody_container::wav::Wav;
+    use custody_container::{avi::Avi, mkv::Mkv, wav::Wav};
     let strict = Limits {
         strict: true,
         ..Limits::default()
     };
-    let _ = Wav::parse(data, strict);
+    let _ = (
+        Wav::parse(data, strict),
+        Avi::parse(data, strict),
+        Mkv::parse(data, strict),
+    );
+    let inside = |offset: u64, size: u64| {
+        assert!(
+            offset
+                .checked_add(size)
+                .is_some_and(|e| e <= data.len() as u64)
+        );
+    };
     if let Ok(w) = Wav::parse(data, Limits::default()) {
-        let mut last = None;
         for p in w.packets() {
-            assert!(p.start < p.end && p.end <= data.len() as u64);
-            assert!(last.is_none_or(|l| l <= p.start), "packets out of order");
-            last = Some(p.end);
-            let _ = w.bytes(&p);
+            assert!(p.start < p.end);
+            inside(p.start, p.end - p.start);
         }
-        let _ = w.duration_seconds();
-        let _ = w.bext.as_ref().map(|b| b.origination());
+        let _ = (
+            w.duration_seconds(),
+            w.bext.as_ref().map(|b| b.origination()),
+        );
     }
-    struct Count(u64);
+    if let Ok(a) = Avi::parse(data, Limits::default()) {
+        for i in 0..a.streams.len() {
+            for p in a.packets(i) {
+                inside(p.offset, p.size as u64);
+            }
+        }
+        let _ = a.duration_seconds();
+    }
+    if let Ok(m) = Mkv::parse(data, Limits::default()) {
+        for t in &m.tracks {
+            for f in t.frames() {
+                inside(f.offset, f.size as u64);
+            }
+        }
+        let _ = (m.duration_seconds(), m.created_unix());
+    }
+    /// Counts the packets handed over (those beyond the end of an MP4 apart).
+    struct Count(u64, u64);
     impl Sink for Count {
         fn packet(&mut self, _: &TrackRef<'_>, bytes: Option<&[u8]>) {
-            assert!(bytes.is_some());
             self.0 += 1;
+            self.1 += bytes.is_none() as u64;
         }
+        fn beyond_end(&mut self, _: &TrackRef<'_>, _: u64) {}
     }
-    let mut count = Count(0);
+    let mut count = Count(0, 0);
     if let Ok(d) = demux(data, Limits::default(), true, Some(&mut count)) {
         let p = custody_container::summary::summarise(
             &d,
@@ -333,6 +362,13 @@ pub fn wav(data: &[u8]) {
                 boxes: false,
             },
         );
+        // Containers indexed in place hand every packet's bytes over.
+        if !matches!(
+            d.parsed,
+            custody_container::demux::Parsed::Ts(_) | custody_container::demux::Parsed::Ps(_)
+        ) {
+            assert_eq!(count.1, 0, "a packet without its bytes");
+        }
         assert_eq!(count.0, p.tracks.iter().map(|t| t.samples).sum::<u64>());
     }
 }

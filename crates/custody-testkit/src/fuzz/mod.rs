@@ -8,7 +8,7 @@ mod container;
 mod evidence;
 mod hash;
 
-pub use container::{SliceSource, bmff, ps, ts, wav, window, windowed};
+pub use container::{SliceSource, bmff, demux, ps, ts, window, windowed};
 #[cfg(feature = "evidence")]
 pub use evidence::store_json;
 pub use hash::{content, tree};

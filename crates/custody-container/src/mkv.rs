@@ -1,0 +1,898 @@
+//! Matroska and WebM: the EBML header, `Info` (timestamp scale, duration,
+//! `DateUTC`), `Tracks` (codec ids to FFmpeg names, `CodecPrivate`, video
+//! and audio settings), `Cluster`s with `SimpleBlock` and `BlockGroup`
+//! (Xiph, EBML and fixed lacing), `Cues`, `Tags` and `Chapters`; elements
+//! of unknown size (live recordings) and files cut short.
+//!
+//! Zero-copy and bounded: the index holds 32 bytes per frame, nesting is
+//! limited by [`Limits::max_depth`], and every size is checked against the
+//! bytes its parent holds. Each laced frame is a packet, as FFmpeg counts.
+//!
+//! ```
+//! use custody_container::{Limits, mkv::Mkv};
+//! let file = custody_testkit::mkv::tiny(5, 0);
+//! let mkv = Mkv::parse(&file, Limits::default()).unwrap();
+//! assert_eq!(mkv.tracks[0].codec(), Some("mjpeg"));
+//! assert_eq!(mkv.tracks[0].frames().len(), 5);
+//! ```
+
+use crate::error::{Diag, Error, ErrorKind, Limits, Result, Warning};
+use std::collections::HashMap;
+
+/// Element ids (with their length markers, as the specification writes them).
+mod id {
+    pub const EBML: u32 = 0x1A45_DFA3;
+    pub const DOC_TYPE: u32 = 0x4282;
+    pub const SEGMENT: u32 = 0x1853_8067;
+    pub const SEEK_HEAD: u32 = 0x114D_9B74;
+    pub const INFO: u32 = 0x1549_A966;
+    pub const TIMESTAMP_SCALE: u32 = 0x2A_D7B1;
+    pub const DURATION: u32 = 0x4489;
+    pub const DATE_UTC: u32 = 0x4461;
+    pub const TITLE: u32 = 0x7BA9;
+    pub const MUXING_APP: u32 = 0x4D80;
+    pub const WRITING_APP: u32 = 0x5741;
+    pub const TRACKS: u32 = 0x1654_AE6B;
+    pub const TRACK_ENTRY: u32 = 0xAE;
+    pub const TRACK_NUMBER: u32 = 0xD7;
+    pub const TRACK_TYPE: u32 = 0x83;
+    pub const CODEC_ID: u32 = 0x86;
+    pub const CODEC_PRIVATE: u32 = 0x63A2;
+    pub const LANGUAGE: u32 = 0x22_B59C;
+    pub const NAME: u32 = 0x536E;
+    pub const DEFAULT_DURATION: u32 = 0x23_E383;
+    pub const VIDEO: u32 = 0xE0;
+    pub const PIXEL_WIDTH: u32 = 0xB0;
+    pub const PIXEL_HEIGHT: u32 = 0xBA;
+    pub const AUDIO: u32 = 0xE1;
+    pub const SAMPLING_FREQUENCY: u32 = 0xB5;
+    pub const CHANNELS: u32 = 0x9F;
+    pub const BIT_DEPTH: u32 = 0x6264;
+    pub const CONTENT_ENCODINGS: u32 = 0x6D80;
+    pub const CLUSTER: u32 = 0x1F43_B675;
+    pub const TIMESTAMP: u32 = 0xE7;
+    pub const SIMPLE_BLOCK: u32 = 0xA3;
+    pub const BLOCK_GROUP: u32 = 0xA0;
+    pub const BLOCK: u32 = 0xA1;
+    pub const BLOCK_DURATION: u32 = 0x9B;
+    pub const REFERENCE_BLOCK: u32 = 0xFB;
+    pub const CUES: u32 = 0x1C53_BB6B;
+    pub const CUE_POINT: u32 = 0xBB;
+    pub const TAGS: u32 = 0x1254_C367;
+    pub const TAG: u32 = 0x7373;
+    pub const SIMPLE_TAG: u32 = 0x67C8;
+    pub const TAG_NAME: u32 = 0x45A3;
+    pub const TAG_STRING: u32 = 0x4487;
+    pub const CHAPTERS: u32 = 0x1043_A770;
+    pub const EDITION_ENTRY: u32 = 0x45B9;
+    pub const CHAPTER_ATOM: u32 = 0xB6;
+    pub const CHAPTER_TIME_START: u32 = 0x91;
+    pub const CHAPTER_DISPLAY: u32 = 0x80;
+    pub const CHAP_STRING: u32 = 0x85;
+    pub const ATTACHMENTS: u32 = 0x1941_A469;
+}
+
+/// The Segment's children: an element of unknown size ends where one starts.
+const SEGMENT_CHILDREN: [u32; 8] = [
+    id::SEEK_HEAD,
+    id::INFO,
+    id::TRACKS,
+    id::CLUSTER,
+    id::CUES,
+    id::TAGS,
+    id::CHAPTERS,
+    id::ATTACHMENTS,
+];
+
+/// One frame (a laced block holds several): where, when, key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MkvFrame {
+    /// Offset of the frame's bytes.
+    pub offset: u64,
+    /// Size in bytes.
+    pub size: u32,
+    /// Time in timestamp-scale units (the cluster's plus the block's).
+    pub time: i64,
+    /// Key frame (`SimpleBlock` flag, or a `BlockGroup` without `ReferenceBlock`).
+    pub key: bool,
+    /// `BlockDuration` of the frame's block, in timestamp-scale units.
+    pub duration: Option<u64>,
+}
+
+/// A track (`TrackEntry`).
+#[derive(Debug, Clone, Default)]
+pub struct MkvTrack<'a> {
+    /// `TrackNumber`, as blocks name it.
+    pub number: u64,
+    /// `TrackType`: 1 video, 2 audio, 0x11 subtitle, 0x12 buttons, 0x20 metadata.
+    pub kind: u64,
+    /// `CodecID` (`V_MPEG4/ISO/AVC`, `A_AAC`, ...).
+    pub codec_id: String,
+    /// `CodecPrivate`, a slice of the input.
+    pub codec_private: Option<&'a [u8]>,
+    /// `Language`.
+    pub language: Option<String>,
+    /// `Name`.
+    pub name: Option<String>,
+    /// `DefaultDuration` in nanoseconds.
+    pub default_duration: Option<u64>,
+    /// `PixelWidth`.
+    pub width: Option<u32>,
+    /// `PixelHeight`.
+    pub height: Option<u32>,
+    /// `SamplingFrequency`.
+    pub sample_rate: Option<f64>,
+    /// `Channels` (1 when the track does not say, as the specification defaults).
+    pub channels: Option<u32>,
+    /// `BitDepth`.
+    pub bit_depth: Option<u32>,
+    /// The track's frames are stored encoded (`ContentEncodings`: compressed
+    /// or encrypted), so their bytes are not the codec's.
+    pub encoded: bool,
+    frames: Vec<MkvFrame>,
+}
+
+impl MkvTrack<'_> {
+    /// The frames, in file order.
+    pub fn frames(&self) -> &[MkvFrame] {
+        &self.frames
+    }
+
+    /// FFmpeg's codec name for the `CodecID`.
+    pub fn codec(&self) -> Option<&'static str> {
+        codec_name(&self.codec_id, self.bit_depth, self.codec_private)
+    }
+}
+
+/// A parsed Matroska or WebM file.
+#[derive(Debug, Clone)]
+pub struct Mkv<'a> {
+    /// The whole input.
+    pub data: &'a [u8],
+    /// `DocType`: `matroska` or `webm`.
+    pub doc_type: String,
+    /// Nanoseconds per timestamp unit.
+    pub timestamp_scale: u64,
+    /// `Duration`, in timestamp units.
+    pub duration: Option<f64>,
+    /// `DateUTC`: nanoseconds since 2001-01-01T00:00:00 UTC.
+    pub date_utc: Option<i64>,
+    /// `Title`, `MuxingApp`, `WritingApp`.
+    pub title: Option<String>,
+    /// `MuxingApp`.
+    pub muxing_app: Option<String>,
+    /// `WritingApp`.
+    pub writing_app: Option<String>,
+    /// The tracks, in file order.
+    pub tracks: Vec<MkvTrack<'a>>,
+    /// `SimpleTag` names and values, in file order.
+    pub tags: Vec<(String, String)>,
+    /// Chapters: start in nanoseconds and the first display string.
+    pub chapters: Vec<(u64, String)>,
+    /// `CuePoint`s.
+    pub cue_points: u64,
+    /// Problems found and recovered from.
+    pub warnings: Vec<Warning>,
+}
+
+/// An element header: id, where the body starts, where it ends (cut at the
+/// parent's end), and whether its size was unknown or ran past the parent.
+#[derive(Debug, Clone, Copy)]
+struct Element {
+    id: u32,
+    at: u64,
+    body: u64,
+    end: u64,
+    unknown: bool,
+    cut: bool,
+}
+
+/// A variable-length integer at `at`: (value without the marker, length).
+fn vint(d: &[u8], at: usize) -> Option<(u64, usize)> {
+    let first = *d.get(at)?;
+    let len = first.leading_zeros() as usize + 1;
+    if len > 8 {
+        return None;
+    }
+    let b = d.get(at..at + len)?;
+    let mut v = (first as u64) & (0xff >> len);
+    for &x in &b[1..] {
+        v = v << 8 | x as u64;
+    }
+    Some((v, len))
+}
+
+/// An element id at `at` (marker kept, 1 to 4 bytes).
+fn element_id(d: &[u8], at: usize) -> Option<(u32, usize)> {
+    let first = *d.get(at)?;
+    let len = first.leading_zeros() as usize + 1;
+    if len > 4 {
+        return None;
+    }
+    let b = d.get(at..at + len)?;
+    Some((b.iter().fold(0u32, |a, &x| a << 8 | x as u32), len))
+}
+
+fn uint(b: &[u8]) -> u64 {
+    b.iter().take(8).fold(0u64, |a, &x| a << 8 | x as u64)
+}
+
+fn float(b: &[u8]) -> Option<f64> {
+    match b.len() {
+        4 => Some(f32::from_be_bytes(b.try_into().ok()?) as f64),
+        8 => Some(f64::from_be_bytes(b.try_into().ok()?)),
+        _ => None,
+    }
+    .filter(|v| v.is_finite())
+}
+
+fn string(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+struct Parser<'a, 'd> {
+    d: &'a [u8],
+    diag: &'d mut Diag,
+    depth_limit: u32,
+}
+
+impl<'a> Parser<'a, '_> {
+    /// The element at `at`, inside a parent ending at `end`; `None` when no
+    /// whole header fits (the walk ends there).
+    fn element(&mut self, at: u64, end: u64) -> Option<Element> {
+        let (id, il) = element_id(self.d, at as usize)?;
+        let (size, sl) = vint(self.d, at as usize + il)?;
+        let body = at + (il + sl) as u64;
+        if body > end {
+            return None;
+        }
+        let unknown = size == (1u64 << (7 * sl)) - 1;
+        let declared = if unknown {
+            u64::MAX
+        } else {
+            body.saturating_add(size)
+        };
+        Some(Element {
+            id,
+            at,
+            body,
+            end: declared.min(end),
+            unknown,
+            cut: !unknown && declared > end,
+        })
+    }
+
+    /// Calls `f` with each child of the body `[from, end)`; an element of
+    /// unknown size ends where the next element that is not a child of it
+    /// starts (`children`: the ids its body may hold).
+    fn children(
+        &mut self,
+        from: u64,
+        end: u64,
+        depth: u32,
+        path: &str,
+        mut f: impl FnMut(&mut Self, Element, u32) -> Result<u64>,
+    ) -> Result<u64> {
+        if depth > self.depth_limit {
+            return Err(Error::new(
+                from,
+                path,
+                ErrorKind::TooDeep {
+                    limit: self.depth_limit,
+                },
+            ));
+        }
+        let mut at = from;
+        while at < end {
+            let Some(e) = self.element(at, end) else {
+                self.diag
+                    .note(at, path, "element header does not fit: the rest is skipped")?;
+                return Ok(end);
+            };
+            if e.cut {
+                self.diag.note(
+                    e.at,
+                    path,
+                    format!("element {:#x} runs past its parent (truncated file)", e.id),
+                )?;
+            }
+            let next = f(self, e, depth + 1)?;
+            if next <= at {
+                return Ok(at);
+            }
+            at = next;
+        }
+        Ok(at)
+    }
+}
+
+impl<'a> Mkv<'a> {
+    /// Parses a Matroska or WebM file.
+    pub fn parse(data: &'a [u8], limits: Limits) -> Result<Mkv<'a>> {
+        let mut diag = Diag::new(limits.strict);
+        let mut mkv = Mkv {
+            data,
+            doc_type: String::new(),
+            timestamp_scale: 1_000_000,
+            duration: None,
+            date_utc: None,
+            title: None,
+            muxing_app: None,
+            writing_app: None,
+            tracks: Vec::new(),
+            tags: Vec::new(),
+            chapters: Vec::new(),
+            cue_points: 0,
+            warnings: Vec::new(),
+        };
+        let len = data.len() as u64;
+        let mut p = Parser {
+            d: data,
+            diag: &mut diag,
+            depth_limit: limits.max_depth,
+        };
+        let head = p
+            .element(0, len)
+            .filter(|e| e.id == id::EBML)
+            .ok_or_else(|| Error::new(0, "", ErrorKind::Unrecognised))?;
+        p.children(head.body, head.end, 1, "EBML", |p, e, _| {
+            if e.id == id::DOC_TYPE {
+                mkv.doc_type = string(&p.d[e.body as usize..e.end as usize]);
+            }
+            Ok(e.end)
+        })?;
+        let mut segment = false;
+        let mut index: HashMap<u64, usize> = HashMap::new();
+        // Clusters are read after the walk: `Tracks` may come after them.
+        let mut clusters: Vec<(Element, u64)> = Vec::new();
+        let mut at = head.end;
+        while let Some(e) = p.element(at, len) {
+            if e.id != id::SEGMENT {
+                at = e.end;
+                continue;
+            }
+            segment = true;
+            let end = e.end;
+            let mut pos = e.body;
+            while pos < end {
+                let Some(c) = p.element(pos, end) else { break };
+                if c.cut {
+                    p.diag.note(
+                        c.at,
+                        "Segment",
+                        format!(
+                            "element {:#x} runs past the end of the file (truncated file)",
+                            c.id
+                        ),
+                    )?;
+                }
+                pos = match c.id {
+                    id::INFO => mkv.info(&mut p, c)?,
+                    id::TRACKS => mkv.tracks(&mut p, c, &mut index)?,
+                    id::CLUSTER => {
+                        let stop = cluster_end(&mut p, c);
+                        clusters.push((c, stop));
+                        stop
+                    }
+                    id::TAGS => mkv.tags(&mut p, c)?,
+                    id::CHAPTERS => mkv.chapters(&mut p, c)?,
+                    id::CUES => p.children(c.body, c.end, 2, "Segment/Cues", |_, x, _| {
+                        mkv.cue_points += (x.id == id::CUE_POINT) as u64;
+                        Ok(x.end)
+                    })?,
+                    _ if c.unknown => {
+                        p.diag.note(
+                            c.at,
+                            "Segment",
+                            format!("element {:#x} of unknown size", c.id),
+                        )?;
+                        end
+                    }
+                    _ => c.end,
+                }
+                .max(c.body);
+            }
+            break;
+        }
+        let mut unknown_tracks = Vec::new();
+        for (c, stop) in clusters {
+            mkv.cluster(&mut p, c, stop, &index, &mut unknown_tracks)?;
+        }
+        if !segment {
+            return Err(Error::new(head.end, "", ErrorKind::Missing("Segment")));
+        }
+        mkv.warnings = diag.warnings;
+        Ok(mkv)
+    }
+
+    fn info(&mut self, p: &mut Parser<'a, '_>, e: Element) -> Result<u64> {
+        p.children(e.body, e.end, 2, "Segment/Info", |p, x, _| {
+            let b = &p.d[x.body as usize..x.end as usize];
+            match x.id {
+                id::TIMESTAMP_SCALE if uint(b) > 0 => self.timestamp_scale = uint(b),
+                id::DURATION => self.duration = float(b),
+                id::DATE_UTC if b.len() == 8 => {
+                    self.date_utc = Some(i64::from_be_bytes(b.try_into().expect("8 bytes")))
+                }
+                id::TITLE => self.title = Some(string(b)),
+                id::MUXING_APP => self.muxing_app = Some(string(b)),
+                id::WRITING_APP => self.writing_app = Some(string(b)),
+                _ => {}
+            }
+            Ok(x.end)
+        })
+    }
+
+    fn tracks(
+        &mut self,
+        p: &mut Parser<'a, '_>,
+        e: Element,
+        index: &mut HashMap<u64, usize>,
+    ) -> Result<u64> {
+        p.children(e.body, e.end, 2, "Segment/Tracks", |p, x, depth| {
+            if x.id != id::TRACK_ENTRY {
+                return Ok(x.end);
+            }
+            let mut t = MkvTrack::default();
+            p.children(x.body, x.end, depth, "Segment/Tracks/TrackEntry", |p, f, depth| {
+                let b: &'a [u8] = &p.d[f.body as usize..f.end as usize];
+                match f.id {
+                    id::TRACK_NUMBER => t.number = uint(b),
+                    id::TRACK_TYPE => t.kind = uint(b),
+                    id::CODEC_ID => t.codec_id = string(b),
+                    id::CODEC_PRIVATE => t.codec_private = Some(b),
+                    id::LANGUAGE => t.language = Some(string(b)),
+                    id::NAME => t.name = Some(string(b)),
+                    id::DEFAULT_DURATION => t.default_duration = Some(uint(b)),
+                    id::CONTENT_ENCODINGS => t.encoded = true,
+                    id::VIDEO | id::AUDIO => {
+                        p.children(f.body, f.end, depth, "TrackEntry/Video", |p, s, _| {
+                            let b = &p.d[s.body as usize..s.end as usize];
+                            let small = |v: u64| u32::try_from(v).ok();
+                            match s.id {
+                                id::PIXEL_WIDTH => t.width = small(uint(b)),
+                                id::PIXEL_HEIGHT => t.height = small(uint(b)),
+                                id::SAMPLING_FREQUENCY => t.sample_rate = float(b),
+                                id::CHANNELS => t.channels = small(uint(b)),
+                                id::BIT_DEPTH => t.bit_depth = small(uint(b)),
+                                _ => {}
+                            }
+                            Ok(s.end)
+                        })?;
+                    }
+                    _ => {}
+                }
+                Ok(f.end)
+            })?;
+            if t.kind == 2 && t.channels.is_none() {
+                t.channels = Some(1);
+            }
+            if t.encoded {
+                p.diag.note(
+                    x.at,
+                    "Segment/Tracks/TrackEntry",
+                    format!(
+                        "track {} is stored encoded (ContentEncodings): its content hash covers the stored bytes",
+                        t.number
+                    ),
+                )?;
+            }
+            if index.contains_key(&t.number) {
+                p.diag.note(
+                    x.at,
+                    "Segment/Tracks/TrackEntry",
+                    format!("a second track numbered {} is ignored", t.number),
+                )?;
+            } else {
+                index.insert(t.number, self.tracks.len());
+                self.tracks.push(t);
+            }
+            Ok(x.end)
+        })
+    }
+
+    /// The frames of the cluster `e`, whose children end at `stop`.
+    fn cluster(
+        &mut self,
+        p: &mut Parser<'a, '_>,
+        e: Element,
+        stop: u64,
+        index: &HashMap<u64, usize>,
+        unknown_tracks: &mut Vec<u64>,
+    ) -> Result<()> {
+        let mut base = 0i64;
+        let mut at = e.body;
+        while at < stop {
+            let Some(x) = p.element(at, stop) else { break };
+            if x.cut {
+                // The last element, cut short: its frames are not whole.
+                break;
+            }
+            match x.id {
+                id::TIMESTAMP => base = uint(&p.d[x.body as usize..x.end as usize]) as i64,
+                id::SIMPLE_BLOCK => {
+                    self.block(p, (x.body, x.end), base, index, None, unknown_tracks)?
+                }
+                id::BLOCK_GROUP => {
+                    let (mut block, mut duration, mut reference) = (None, None, false);
+                    p.children(x.body, x.end, 3, "Cluster/BlockGroup", |p, g, _| {
+                        match g.id {
+                            id::BLOCK if !g.cut => block = Some((g.body, g.end)),
+                            id::BLOCK_DURATION => {
+                                duration = Some(uint(&p.d[g.body as usize..g.end as usize]))
+                            }
+                            id::REFERENCE_BLOCK => reference = true,
+                            _ => {}
+                        }
+                        Ok(g.end)
+                    })?;
+                    if let Some(range) = block {
+                        let group = Some((!reference, duration));
+                        self.block(p, range, base, index, group, unknown_tracks)?;
+                    }
+                }
+                _ => {}
+            }
+            at = x.end;
+        }
+        Ok(())
+    }
+
+    /// One block's frames (laced or not). `group`: a `BlockGroup`'s key
+    /// flag and duration; `None` for a `SimpleBlock` (key from its flags).
+    fn block(
+        &mut self,
+        p: &mut Parser<'a, '_>,
+        (from, to): (u64, u64),
+        base: i64,
+        index: &HashMap<u64, usize>,
+        group: Option<(bool, Option<u64>)>,
+        unknown_tracks: &mut Vec<u64>,
+    ) -> Result<()> {
+        let d = p.d;
+        let b = &d[from as usize..to as usize];
+        let Some((track, tl)) = vint(b, 0) else {
+            return p
+                .diag
+                .note(from, "Cluster/Block", "block header does not fit");
+        };
+        let (Some(rel), Some(&flags)) = (b.get(tl..tl + 2), b.get(tl + 2)) else {
+            return p
+                .diag
+                .note(from, "Cluster/Block", "block header does not fit");
+        };
+        let Some(&t) = index.get(&track) else {
+            // Said once per track number.
+            if unknown_tracks.len() < 64 && !unknown_tracks.contains(&track) {
+                unknown_tracks.push(track);
+                p.diag.note(
+                    from,
+                    "Cluster/Block",
+                    format!("blocks of unknown track {track}"),
+                )?;
+            }
+            return Ok(());
+        };
+        let time = base.saturating_add(i16::from_be_bytes([rel[0], rel[1]]) as i64);
+        let (key, duration) = group.unwrap_or((flags & 0x80 != 0, None));
+        let mut at = tl + 3;
+        let sizes = match lace_sizes(b, &mut at, flags) {
+            Some(s) => s,
+            None => {
+                return p
+                    .diag
+                    .note(from, "Cluster/Block", "lacing does not fit the block");
+            }
+        };
+        let frames = &mut self.tracks[t].frames;
+        let mut offset = from + at as u64;
+        for size in sizes {
+            frames.push(MkvFrame {
+                offset,
+                size,
+                time,
+                key,
+                duration,
+            });
+            offset += size as u64;
+        }
+        Ok(())
+    }
+
+    /// A frame's bytes: a slice of the input.
+    pub fn bytes(&self, f: &MkvFrame) -> &'a [u8] {
+        &self.data[f.offset as usize..(f.offset + f.size as u64) as usize]
+    }
+
+    /// Seconds per timestamp unit.
+    pub fn seconds_per_unit(&self) -> f64 {
+        self.timestamp_scale as f64 / 1e9
+    }
+
+    /// `Duration` in seconds.
+    pub fn duration_seconds(&self) -> Option<f64> {
+        self.duration.map(|d| d * self.seconds_per_unit())
+    }
+
+    /// `DateUTC` as Unix seconds.
+    pub fn created_unix(&self) -> Option<i64> {
+        const EPOCH_2001: i64 = 978_307_200;
+        self.date_utc
+            .map(|ns| EPOCH_2001 + ns.div_euclid(1_000_000_000))
+    }
+
+    fn tags(&mut self, p: &mut Parser<'a, '_>, e: Element) -> Result<u64> {
+        let out = &mut self.tags;
+        p.children(e.body, e.end, 2, "Segment/Tags", |p, tag, depth| {
+            if tag.id != id::TAG {
+                return Ok(tag.end);
+            }
+            p.children(tag.body, tag.end, depth, "Tags/Tag", |p, s, depth| {
+                if s.id != id::SIMPLE_TAG {
+                    return Ok(s.end);
+                }
+                let (mut name, mut value) = (None, None);
+                p.children(s.body, s.end, depth, "Tag/SimpleTag", |p, f, _| {
+                    let b = &p.d[f.body as usize..f.end as usize];
+                    match f.id {
+                        id::TAG_NAME => name = Some(string(b)),
+                        id::TAG_STRING => value = Some(string(b)),
+                        _ => {}
+                    }
+                    Ok(f.end)
+                })?;
+                if let (Some(n), Some(v)) = (name, value) {
+                    out.push((n, v));
+                }
+                Ok(s.end)
+            })
+        })
+    }
+
+    fn chapters(&mut self, p: &mut Parser<'a, '_>, e: Element) -> Result<u64> {
+        let out = &mut self.chapters;
+        p.children(e.body, e.end, 2, "Segment/Chapters", |p, ed, depth| {
+            if ed.id != id::EDITION_ENTRY {
+                return Ok(ed.end);
+            }
+            p.children(
+                ed.body,
+                ed.end,
+                depth,
+                "Chapters/EditionEntry",
+                |p, a, depth| {
+                    if a.id != id::CHAPTER_ATOM {
+                        return Ok(a.end);
+                    }
+                    let (mut start, mut title) = (0u64, String::new());
+                    p.children(
+                        a.body,
+                        a.end,
+                        depth,
+                        "EditionEntry/ChapterAtom",
+                        |p, f, depth| {
+                            match f.id {
+                                id::CHAPTER_TIME_START => {
+                                    start = uint(&p.d[f.body as usize..f.end as usize])
+                                }
+                                id::CHAPTER_DISPLAY => {
+                                    p.children(
+                                        f.body,
+                                        f.end,
+                                        depth,
+                                        "ChapterAtom/ChapterDisplay",
+                                        |p, s, _| {
+                                            if s.id == id::CHAP_STRING && title.is_empty() {
+                                                title =
+                                                    string(&p.d[s.body as usize..s.end as usize]);
+                                            }
+                                            Ok(s.end)
+                                        },
+                                    )?;
+                                }
+                                _ => {}
+                            }
+                            Ok(f.end)
+                        },
+                    )?;
+                    out.push((start, title));
+                    Ok(a.end)
+                },
+            )
+        })
+    }
+}
+
+/// Where the children of cluster `e` end: its end, or for a cluster of
+/// unknown size (a live recording), where the next Segment child starts.
+fn cluster_end(p: &mut Parser<'_, '_>, e: Element) -> u64 {
+    if !e.unknown {
+        return e.end;
+    }
+    let mut at = e.body;
+    while at < e.end {
+        match p.element(at, e.end) {
+            Some(x) if !SEGMENT_CHILDREN.contains(&x.id) => at = x.end,
+            _ => break,
+        }
+    }
+    at
+}
+
+/// The sizes of a block's frames, reading the lacing header at `*at`
+/// (advanced past it); `None` when the sizes do not fit the block.
+fn lace_sizes(b: &[u8], at: &mut usize, flags: u8) -> Option<Vec<u32>> {
+    let lacing = (flags >> 1) & 3;
+    if lacing == 0 {
+        return Some(vec![u32::try_from(b.len().checked_sub(*at)?).ok()?]);
+    }
+    let n = *b.get(*at)? as usize + 1;
+    *at += 1;
+    let mut sizes: Vec<u64> = Vec::with_capacity(n);
+    match lacing {
+        1 => {
+            for _ in 0..n - 1 {
+                let mut s = 0u64;
+                loop {
+                    let x = *b.get(*at)?;
+                    *at += 1;
+                    s += x as u64;
+                    if x != 255 {
+                        break;
+                    }
+                }
+                sizes.push(s);
+            }
+        }
+        3 => {
+            let (first, l) = vint(b, *at)?;
+            *at += l;
+            sizes.push(first);
+            let mut last = first as i64;
+            for _ in 1..n - 1 {
+                let (raw, l) = vint(b, *at)?;
+                *at += l;
+                let bias = (1i64 << (7 * l - 1)) - 1;
+                last = last.checked_add(raw as i64 - bias)?;
+                sizes.push(u64::try_from(last).ok()?);
+            }
+        }
+        _ => {
+            let rest = (b.len().checked_sub(*at)?) as u64;
+            if rest % n as u64 != 0 {
+                return None;
+            }
+            return Some(vec![u32::try_from(rest / n as u64).ok()?; n]);
+        }
+    }
+    let used: u64 = sizes.iter().try_fold(0u64, |a, &s| a.checked_add(s))?;
+    let rest = (b.len().checked_sub(*at)? as u64).checked_sub(used)?;
+    sizes.push(rest);
+    sizes.into_iter().map(|s| u32::try_from(s).ok()).collect()
+}
+
+/// FFmpeg's codec name for a Matroska `CodecID` (as
+/// `libavformat/matroska.c` maps the common ones).
+fn codec_name(codec_id: &str, bits: Option<u32>, private: Option<&[u8]>) -> Option<&'static str> {
+    let bits = bits.unwrap_or(16);
+    Some(match codec_id {
+        "V_MPEG4/ISO/AVC" => "h264",
+        "V_MPEGH/ISO/HEVC" => "hevc",
+        "V_MJPEG" => "mjpeg",
+        "V_VP8" => "vp8",
+        "V_VP9" => "vp9",
+        "V_AV1" => "av1",
+        "V_MPEG1" => "mpeg1video",
+        "V_MPEG2" => "mpeg2video",
+        "V_THEORA" => "theora",
+        "V_PRORES" => "prores",
+        "V_UNCOMPRESSED" => "rawvideo",
+        "V_FFV1" => "ffv1",
+        c if c.starts_with("V_MPEG4/ISO/") => "mpeg4",
+        "V_MS/VFW/FOURCC" => {
+            let f = private.and_then(|p| crate::riff::fourcc(p, 16))?;
+            return crate::avi::video_codec(f);
+        }
+        c if c.starts_with("A_AAC") => "aac",
+        "A_OPUS" => "opus",
+        "A_VORBIS" => "vorbis",
+        "A_MPEG/L3" => "mp3",
+        "A_MPEG/L2" => "mp2",
+        "A_MPEG/L1" => "mp1",
+        "A_AC3" => "ac3",
+        "A_EAC3" => "eac3",
+        "A_DTS" => "dts",
+        "A_FLAC" => "flac",
+        "A_ALAC" => "alac",
+        "A_TRUEHD" => "truehd",
+        "A_PCM/INT/LIT" => match bits {
+            8 => "pcm_u8",
+            24 => "pcm_s24le",
+            32 => "pcm_s32le",
+            _ => "pcm_s16le",
+        },
+        "A_PCM/INT/BIG" => match bits {
+            8 => "pcm_s8",
+            24 => "pcm_s24be",
+            32 => "pcm_s32be",
+            _ => "pcm_s16be",
+        },
+        "A_PCM/FLOAT/IEEE" => match bits {
+            64 => "pcm_f64le",
+            _ => "pcm_f32le",
+        },
+        "A_MS/ACM" => {
+            let f = private.and_then(crate::wav::parse_format)?;
+            return crate::wav::codec_name(f.tag, f.bits_per_sample);
+        }
+        "S_TEXT/UTF8" => "subrip",
+        "S_TEXT/ASS" | "S_ASS" => "ass",
+        "S_TEXT/SSA" | "S_SSA" => "ssa",
+        "S_TEXT/WEBVTT" => "webvtt",
+        "S_VOBSUB" => "dvd_subtitle",
+        "S_HDMV/PGS" => "hdmv_pgs_subtitle",
+        "S_DVBSUB" => "dvb_subtitle",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn laces_are_split_and_checked() {
+        // Xiph: 3 frames of 2, 300 and the rest.
+        let mut b = vec![0x81, 0, 0, 0x02, 2, 2, 255, 45];
+        b.extend(vec![9u8; 2 + 300 + 4]);
+        let mut at = 4;
+        assert_eq!(lace_sizes(&b, &mut at, 0x02), Some(vec![2, 300, 4]));
+        // Fixed: 2 frames of 3.
+        let b = [0x81, 0, 0, 0x04, 1, 1, 2, 3, 4, 5, 6];
+        let mut at = 4;
+        assert_eq!(lace_sizes(&b, &mut at, 0x04), Some(vec![3, 3]));
+        // Fixed lacing that does not divide, and Xiph sizes past the block.
+        let mut at = 4;
+        assert_eq!(lace_sizes(&b[..10], &mut at, 0x04), None);
+        let b = [0x81, 0, 0, 0x02, 1, 200, 1];
+        let mut at = 4;
+        assert_eq!(lace_sizes(&b, &mut at, 0x02), None);
+        // EBML: first 5, then +1 (bias 63 in one byte): 5, 6, rest.
+        let mut b = vec![0x81, 0, 0, 0x06, 2, 0x85, 0x80 | 64];
+        b.extend(vec![0u8; 5 + 6 + 7]);
+        let mut at = 4;
+        assert_eq!(lace_sizes(&b, &mut at, 0x06), Some(vec![5, 6, 7]));
+    }
+
+    #[test]
+    fn hostile_and_cut_files_stay_bounded() {
+        let f = custody_testkit::mkv::tiny(6, 0);
+        let whole = Mkv::parse(&f, Limits::default()).unwrap();
+        assert_eq!(whole.tracks[0].frames().len(), 6);
+        for cut in 0..f.len() {
+            if let Ok(m) = Mkv::parse(&f[..cut], Limits::default()) {
+                // Frames kept from a cut file are whole, and the same.
+                for (a, b) in m.tracks.iter().zip(&whole.tracks) {
+                    assert_eq!(a.frames(), &b.frames()[..a.frames().len()]);
+                }
+            }
+        }
+        // Every size field at its largest, one at a time: bounded, no panic.
+        for at in 0..f.len() {
+            let mut g = f.clone();
+            g[at] = 0xff;
+            let _ = Mkv::parse(&g, Limits::default());
+        }
+    }
+
+    #[test]
+    fn live_recordings_of_unknown_size_are_read_to_the_end() {
+        let f = custody_testkit::mkv::tiny(4, 0);
+        let live = custody_testkit::mkv::tiny(4, 1);
+        let a = Mkv::parse(&f, Limits::default()).unwrap();
+        let b = Mkv::parse(&live, Limits::default()).unwrap();
+        assert_eq!(a.tracks[0].frames().len(), b.tracks[0].frames().len());
+        assert!(b.warnings.is_empty(), "{:?}", b.warnings);
+    }
+}

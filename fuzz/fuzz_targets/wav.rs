@@ -1,4 +1,0 @@
-//! Fuzz target: see `custody_testkit::fuzz::wav`.
-#![no_main]
-
-libfuzzer_sys::fuzz_target!(|data: &[u8]| custody_testkit::fuzz::wav(data));
