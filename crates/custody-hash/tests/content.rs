@@ -1,5 +1,5 @@
 //! Content hashes survive remuxing with the real ffmpeg (MP4, fragmented MP4,
-//! MPEG-TS) and change when one byte of one sample changes.
+//! MPEG-TS, Matroska, AVI, WAV) and change when one byte of one sample changes.
 
 mod common;
 
@@ -89,9 +89,21 @@ fn remuxes_keep_their_content_hash() {
             "copy",
             back.to_str().unwrap(),
         ]);
+        let mkv = dir.path().join(format!("{stem}.mkv"));
+        ffmpeg(&[
+            "-i",
+            s,
+            "-map",
+            "0:v?",
+            "-map",
+            "0:a?",
+            "-c",
+            "copy",
+            mkv.to_str().unwrap(),
+        ]);
         let original = av(hashes(&src));
         assert!(!original.is_empty(), "{f}");
-        for other in [&ts, &frag, &back] {
+        for other in [&ts, &frag, &back, &mkv] {
             assert_eq!(av(hashes(other)), original, "{f} vs {}", other.display());
         }
     }
