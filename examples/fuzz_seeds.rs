@@ -21,7 +21,7 @@ fn main() -> std::io::Result<()> {
     std::fs::create_dir_all(root.join("ps"))?;
     std::fs::write(root.join("ps/synthetic.ps"), synthetic_ps())?;
     // The demuxer's parsers: PCM with a Broadcast Wave chunk, RF64, AVI,
-    // Matroska with known and unknown sizes.
+    // Matroska with known and unknown sizes, FLV.
     std::fs::create_dir_all(root.join("demux"))?;
     std::fs::write(
         root.join("demux/tiny.avi"),
@@ -35,6 +35,7 @@ fn main() -> std::io::Result<()> {
         root.join("demux/live.mkv"),
         custody_testkit::mkv::tiny(4, 1),
     )?;
+    std::fs::write(root.join("demux/tiny.flv"), custody_testkit::flv::tiny(4))?;
     for (name, rf64, bext) in [
         (
             "demux/bwf.wav",

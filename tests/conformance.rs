@@ -2,7 +2,7 @@
 //!
 //! 1. No file (including the fuzz inputs, and every truncated prefix of each
 //!    file) makes the parsers panic.
-//! 2. For every MP4/MOV/3GP/M4A/M4S/TS/PS/WAV/RF64/AVI/MKV file that `ffprobe` reads, the
+//! 2. For every MP4/MOV/3GP/M4A/M4S/TS/PS/WAV/RF64/AVI/MKV/FLV file that `ffprobe` reads, the
 //!    tracks pair up one to one by id with ffprobe's streams, and codec
 //!    names, picture sizes and packet counts per track agree with
 //!    `ffprobe -count_packets -show_streams -show_format`, and durations
@@ -303,7 +303,7 @@ fn ffprobe(path: &std::path::Path) -> Option<Value> {
 }
 
 /// The stream's id (MP4 track id, PID, stream id); for containers whose
-/// streams have none (WAV, AVI, Matroska), its index, which our track ids
+/// streams have none (WAV, AVI, Matroska, FLV), its index, which our track ids
 /// follow there.
 fn hex_id(s: &Value) -> Option<u32> {
     match s.get("id").and_then(Value::as_str) {
@@ -360,6 +360,7 @@ const COMPARED: &[&str] = &[
     "androidx/cmaf/multi-segment/audio_init.mp4",
     "androidx/cmaf/multi-segment/video_init.mp4",
     "androidx/dash/multi-segment-with-emsg0/segment_init.mp4",
+    "androidx/flv/sample.flv",
     "androidx/hls/multi-segment/init.mp4",
     "androidx/mka/bear-pcm-f64le.mka",
     "androidx/mkv/full_blocks.mkv",
@@ -468,11 +469,6 @@ const NOT_COMPARED: &[(&str, Skip, &str)] = &[
         "ffprobe cannot read it: a media segment without its init segment",
     ),
     (
-        "androidx/flv/sample.flv",
-        Skip::Other("flv"),
-        "FLV: this test compares MP4/MOV/3GP, TS, PS, WAV, AVI and Matroska only",
-    ),
-    (
         "androidx/hls/multi-segment/playlist0.m4s",
         Skip::FfprobeFails,
         "ffprobe cannot read it: a media segment without its init segment (media_segments_with_init compares it with its init)",
@@ -485,12 +481,12 @@ const NOT_COMPARED: &[(&str, Skip, &str)] = &[
     (
         "mapillary_tools/DSC00001.JPG",
         Skip::Other("jpeg"),
-        "a JPEG image: this test compares MP4/MOV/3GP, TS, PS, WAV, AVI and Matroska only",
+        "a JPEG image: this test compares MP4/MOV/3GP, TS, PS, WAV, AVI, Matroska and FLV only",
     ),
     (
         "metadata-extractor-images/jpg/Apple_iPhone_4.jpg",
         Skip::Other("jpeg"),
-        "a JPEG image: this test compares MP4/MOV/3GP, TS, PS, WAV, AVI and Matroska only",
+        "a JPEG image: this test compares MP4/MOV/3GP, TS, PS, WAV, AVI, Matroska and FLV only",
     ),
     (
         "mp4-rust/minimal_fragment.m4s",
@@ -878,7 +874,7 @@ fn compare(
     let format = detect(&data).ok_or(Some(Skip::Undetected))?;
     if !matches!(
         format.name(),
-        "mp4" | "mpegts" | "m2ts" | "mpegps" | "wav" | "rf64" | "avi" | "matroska" | "webm"
+        "mp4" | "mpegts" | "m2ts" | "mpegps" | "wav" | "rf64" | "avi" | "matroska" | "webm" | "flv"
     ) {
         return Err(Some(Skip::Other(format.name())));
     }
@@ -1032,7 +1028,7 @@ fn ffmpeg(args: &[&str]) {
 /// `EXPECTED_DIFFERENCES` like theirs): MJPEG and H.264 AVI, an OpenDML AVI
 /// over 1 GB (with an `AVIX` extension), an AVI cut short (no index: its
 /// packets are found by walking `movi`), Matroska and a live Matroska (elements
-/// of unknown size), Broadcast Wave with `bext`, and an RF64 over 4 GB
+/// of unknown size), FLV, Broadcast Wave with `bext`, and an RF64 over 4 GB
 /// (sparse).
 #[test]
 fn generated_recordings_agree_with_ffprobe() {
@@ -1060,6 +1056,7 @@ fn generated_recordings_agree_with_ffprobe() {
         "{av} {x264} -c:a aac -live 1 -f matroska {}",
         s("live.mkv")
     ));
+    run(format!("{av} {x264} -c:a aac {}", s("h264.flv")));
     // The H.264 AVI cut at 70%: no idx1 (a recorder that lost power).
     let h264 = std::fs::read(p("h264.avi")).unwrap();
     std::fs::write(p("cut.avi"), &h264[..h264.len() * 7 / 10]).unwrap();

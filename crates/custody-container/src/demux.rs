@@ -35,6 +35,7 @@ use crate::avi::Avi;
 use crate::bmff::{Config, Mp4, Track};
 use crate::detect::{Format, detect};
 use crate::error::{Error, ErrorKind, Limits, Result, Warning};
+use crate::flv::{Flv, FlvTrack};
 use crate::input::Input;
 use crate::mkv::{Mkv, MkvTrack};
 use crate::ps::Ps;
@@ -48,7 +49,7 @@ pub struct TrackRef<'d> {
     /// The track's position among the file's tracks.
     pub index: usize,
     /// Track id (MP4), PID (TS), stream id (PS), or the stream's position
-    /// (WAV, AVI, Matroska: as ffprobe numbers them).
+    /// (WAV, AVI, Matroska, FLV: as ffprobe numbers them).
     pub id: u32,
     /// FFmpeg's codec name, as known when the packet arrives.
     pub codec: Option<&'static str>,
@@ -93,6 +94,8 @@ pub enum Parsed<'a> {
     Avi(Avi<'a>),
     /// Matroska, WebM.
     Mkv(Mkv<'a>),
+    /// FLV.
+    Flv(Flv<'a>),
     /// A container recognised but not parsed.
     Recognised,
 }
@@ -143,6 +146,12 @@ impl<'a> Demuxed<'a> {
                 .enumerate()
                 .map(|(i, t)| mkv_track(i, t))
                 .collect(),
+            Parsed::Flv(f) => f
+                .tracks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| flv_track(i, t))
+                .collect(),
             Parsed::Wav(_) | Parsed::Segment(_) | Parsed::Recognised => Vec::new(),
         }
     }
@@ -156,6 +165,7 @@ impl<'a> Demuxed<'a> {
             Parsed::Wav(w) => &w.warnings,
             Parsed::Avi(a) => &a.warnings,
             Parsed::Mkv(m) => &m.warnings,
+            Parsed::Flv(f) => &f.warnings,
             Parsed::Segment(_) | Parsed::Recognised => &[],
         }
     }
@@ -210,6 +220,27 @@ fn mkv_track<'d>(index: usize, t: &MkvTrack<'d>) -> TrackRef<'d> {
     }
 }
 
+/// An FLV track: AVC and HEVC packets are length-prefixed, their
+/// parameter sets in the sequence header.
+fn flv_track<'d>(index: usize, t: &FlvTrack<'d>) -> TrackRef<'d> {
+    let codec = t.codec();
+    let kind = match codec {
+        Some("h264") => Some(*b"avcC"),
+        Some("hevc") => Some(*b"hvcC"),
+        _ => None,
+    };
+    TrackRef {
+        index,
+        id: index as u32,
+        codec,
+        config: kind.zip(t.config()).map(|(k, bytes)| Config {
+            kind: crate::FourCC(k),
+            bytes,
+        }),
+        length_prefixed: kind.is_some(),
+    }
+}
+
 fn stream_track(index: usize, id: u32, codec: Option<&'static str>) -> TrackRef<'static> {
     TrackRef {
         index,
@@ -224,7 +255,8 @@ fn stream_track(index: usize, id: u32, codec: Option<&'static str>) -> TrackRef<
 /// program streams keep no unit index (memory bounded by the largest
 /// unit: enough for content hashes, not for a summary's counts). `sink`
 /// gets every packet's bytes, track by track for containers read at
-/// random (MP4, WAV, AVI, Matroska), in file order for streams (TS, PS).
+/// random (MP4, WAV, AVI, Matroska, FLV), in file order for streams (TS,
+/// PS).
 ///
 /// An unrecognised input is an [`ErrorKind::Unrecognised`] error; a
 /// recognised container that is not parsed yet is [`Parsed::Recognised`].
@@ -294,6 +326,18 @@ pub fn demux<'a>(
                 }
             }
             Parsed::Mkv(mkv)
+        }
+        Format::Flv => {
+            let flv = Flv::parse(data, limits)?;
+            if let Some(sink) = sink {
+                for (i, t) in flv.tracks.iter().enumerate() {
+                    let r = flv_track(i, t);
+                    for p in t.packets() {
+                        sink.packet(&r, Some(flv.bytes(p)));
+                    }
+                }
+            }
+            Parsed::Flv(flv)
         }
         _ => Parsed::Recognised,
     };

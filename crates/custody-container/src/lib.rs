@@ -36,11 +36,13 @@
 pub mod avi;
 pub mod bmff;
 mod bytes;
+pub mod codec;
 pub mod cost;
 pub mod demux;
 pub mod detect;
 pub mod error;
 pub mod es;
+pub mod flv;
 pub mod fourcc;
 pub mod input;
 pub mod mkv;

@@ -6,6 +6,7 @@ use crate::demux::{Demuxed, Parsed, demux, demux_input};
 use crate::detect::{Format, detect};
 use crate::error::{Error, ErrorKind, Limits, Result, Warning};
 use crate::es::{Frame, Units};
+use crate::flv::{AmfValue, Flv, FlvKind};
 use crate::input::Input;
 use crate::mkv::Mkv;
 use crate::names::{Codec, Container};
@@ -31,7 +32,7 @@ pub struct SampleRow {
     // writes what a sorted `serde_json::Value` would (`custody probe --json`).
     /// Decode timestamp in the track's timescale (TS/PS: 90 kHz; WAV: the
     /// sample rate; AVI: the stream's `scale / rate` units; Matroska: the
-    /// timestamp scale).
+    /// timestamp scale; FLV: milliseconds).
     pub dts: Option<i64>,
     /// Random access point.
     pub keyframe: bool,
@@ -198,6 +199,7 @@ pub fn summarise(d: &Demuxed<'_>, opts: ProbeOptions) -> Probe {
         Parsed::Wav(wav) => from_wav(wav, d.format.container(), opts),
         Parsed::Avi(avi) => from_avi(avi, opts),
         Parsed::Mkv(mkv) => from_mkv(mkv, d.format.container(), opts),
+        Parsed::Flv(flv) => from_flv(flv, opts),
         _ => {
             let mut p = Probe::new(d.size, d.format.container());
             p.warnings.push(Warning {
@@ -267,8 +269,10 @@ pub fn probe_ranges(
             r.push(0..n.min(8) as u64);
             Some(r)
         }
-        // Matroska's block headers are spread through its clusters: read whole.
-        Some(Format::MpegTs { .. } | Format::MpegPs | Format::Matroska | Format::WebM) => None,
+        // Matroska's and FLV's packet headers are spread through the file: read whole.
+        Some(
+            Format::MpegTs { .. } | Format::MpegPs | Format::Matroska | Format::WebM | Format::Flv,
+        ) => None,
         Some(Format::Wav | Format::Rf64 | Format::Avi) => crate::riff::probe_ranges(len, read_at)?,
         _ => Some(std::iter::once(0..n as u64).collect()),
     })
@@ -598,6 +602,76 @@ fn from_mkv(m: &Mkv<'_>, container: Container, opts: ProbeOptions) -> Probe {
                 .map(|r| r.round() as u32),
             channels: t.channels.filter(|_| audio),
             language: t.language.clone(),
+            sample_index: rows,
+        });
+    }
+    p
+}
+
+/// An FLV file: its video and audio tracks (ids in order of appearance)
+/// and its `onMetaData`.
+fn from_flv(f: &Flv<'_>, opts: ProbeOptions) -> Probe {
+    let mut p = Probe::new(f.data.len() as u64, Container::Flv);
+    p.warnings = f.warnings.clone();
+    p.duration_s = f.duration_seconds();
+    for (key, value) in &f.metadata {
+        let v = match value {
+            AmfValue::Number(n) if n.fract() == 0.0 && n.abs() < 9e15 => MetaValue::Int(*n as i64),
+            AmfValue::Number(n) if n.is_finite() => MetaValue::Float(*n),
+            AmfValue::Number(_) => continue,
+            AmfValue::Bool(b) => MetaValue::Int(*b as i64),
+            AmfValue::Text(t) => MetaValue::Text(t.clone()),
+        };
+        p.metadata.entry(format!("flv:{key}")).or_insert(v);
+    }
+    for (i, t) in f.tracks.iter().enumerate() {
+        let packets = t.packets();
+        let first = packets.iter().map(|x| x.pts).min();
+        let last = packets.iter().map(|x| x.pts).max();
+        // The last packet's duration: the commonest step between packets.
+        let step = packets
+            .windows(2)
+            .map(|w| w[1].dts - w[0].dts)
+            .filter(|&d| d > 0)
+            .min()
+            .unwrap_or(0);
+        let rows = opts.samples.then(|| {
+            packets
+                .iter()
+                .map(|x| SampleRow {
+                    offset: x.offset,
+                    size: x.size as u64,
+                    dts: Some(x.dts),
+                    pts: Some(x.pts),
+                    keyframe: x.key,
+                })
+                .collect()
+        });
+        let video = t.kind == FlvKind::Video;
+        let size = if video { t.picture_size() } else { None };
+        let (rate, channels) = if video {
+            (None, None)
+        } else {
+            t.audio_format()
+        };
+        p.tracks.push(TrackSummary {
+            id: i as u32,
+            kind: if video {
+                TrackKind::Video
+            } else {
+                TrackKind::Audio
+            },
+            codec: t.codec().map(Codec::new),
+            codec_tag: Some(format!("{:#04x}", t.codec_id)),
+            samples: packets.len() as u64,
+            keyframes: packets.iter().filter(|x| x.key).count() as u64,
+            duration_s: first.zip(last).map(|(a, b)| (b - a + step) as f64 / 1000.0),
+            media_duration_s: None,
+            width: size.map(|s| s.0),
+            height: size.map(|s| s.1),
+            sample_rate: rate,
+            channels,
+            language: None,
             sample_index: rows,
         });
     }

@@ -330,59 +330,6 @@ fn annex_b(s: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-/// Parameter sets from an `avcC` or `hvcC` record, and the NAL length size.
-fn out_of_band(kind: &[u8; 4], c: &[u8]) -> (Vec<Vec<u8>>, u8) {
-    let mut out = Vec::new();
-    let u16at = |at: usize| {
-        c.get(at..at + 2)
-            .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
-    };
-    match kind {
-        b"avcC" => {
-            let n = c.get(4).map_or(4, |b| (b & 3) + 1);
-            let mut at = 5;
-            for round in 0..2 {
-                let Some(&cnt) = c.get(at) else { break };
-                let cnt = if round == 0 { cnt & 0x1f } else { cnt } as usize;
-                at += 1;
-                for _ in 0..cnt {
-                    let Some(len) = u16at(at) else {
-                        return (out, n);
-                    };
-                    let Some(p) = c.get(at + 2..at + 2 + len) else {
-                        return (out, n);
-                    };
-                    out.push(p.to_vec());
-                    at += 2 + len;
-                }
-            }
-            (out, n)
-        }
-        _ => {
-            let n = c.get(21).map_or(4, |b| (b & 3) + 1);
-            let Some(&arrays) = c.get(22) else {
-                return (out, n);
-            };
-            let mut at = 23;
-            for _ in 0..arrays {
-                let Some(cnt) = u16at(at + 1) else { break };
-                at += 3;
-                for _ in 0..cnt {
-                    let Some(len) = u16at(at) else {
-                        return (out, n);
-                    };
-                    let Some(p) = c.get(at + 2..at + 2 + len) else {
-                        return (out, n);
-                    };
-                    out.push(p.to_vec());
-                    at += 2 + len;
-                }
-            }
-            (out, n)
-        }
-    }
-}
-
 fn form_for(codec: Option<&str>) -> Form {
     match codec {
         Some("h264") => Form::Nal {
@@ -494,14 +441,14 @@ fn track_canon(t: &TrackRef<'_>) -> Canon {
     let form = form_for(t.codec);
     match form {
         Form::Nal { hevc, .. } if t.length_prefixed => {
-            let (params, n) = t
-                .config
-                .map_or((Vec::new(), 4), |c| out_of_band(&c.kind.0, c.bytes));
+            let (params, n) = t.config.map_or((Vec::new(), 4), |c| {
+                custody_container::codec::parameter_sets(&c.kind.0, c.bytes)
+            });
             let mut canon = Canon::new(Form::Nal {
                 hevc,
                 length_size: Some(n),
             });
-            for p in &params {
+            for p in params {
                 canon.nal(p, hevc);
             }
             canon

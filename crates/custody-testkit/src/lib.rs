@@ -2,6 +2,7 @@
 //!
 //! - [`mp4`]: a minimal ISO-BMFF writer and a synthetic camera recording.
 //! - [`avi`]: a small MJPEG AVI writer.
+//! - [`flv`]: a small FLV writer.
 //! - [`mkv`]: a small Matroska writer (known and unknown sizes).
 //! - [`ts`]: an MPEG-TS packet writer.
 //! - [`wav`]: a WAV / RF64 writer with Broadcast Wave metadata.
@@ -21,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod avi;
+pub mod flv;
 pub mod fuzz;
 pub mod hostile;
 pub mod mkv;

@@ -295,12 +295,12 @@ pub fn windowed(data: &[u8], window: usize) {
     }
 }
 
-/// The parsers behind the demuxer (WAV/RF64, AVI, Matroska: lenient and
+/// The parsers behind the demuxer (WAV/RF64, AVI, Matroska, FLV: lenient and
 /// strict, every packet listed), then any input through the demuxer: it
 /// hands over exactly the packets the summary counts.
 pub fn demux(data: &[u8]) {
     use custody_container::demux::{Sink, TrackRef, demux};
-    use custody_container::{avi::Avi, mkv::Mkv, wav::Wav};
+    use custody_container::{avi::Avi, flv::Flv, mkv::Mkv, wav::Wav};
     let strict = Limits {
         strict: true,
         ..Limits::default()
@@ -342,6 +342,14 @@ pub fn demux(data: &[u8]) {
             }
         }
         let _ = (m.duration_seconds(), m.created_unix());
+    }
+    if let Ok(f) = Flv::parse(data, Limits::default()) {
+        for t in &f.tracks {
+            for p in t.packets() {
+                inside(p.offset, p.size as u64);
+            }
+            let _ = (t.picture_size(), t.audio_format());
+        }
     }
     /// Counts the packets handed over (those beyond the end of an MP4 apart).
     struct Count(u64, u64);
