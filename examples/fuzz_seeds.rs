@@ -36,6 +36,16 @@ fn main() -> std::io::Result<()> {
         custody_testkit::mkv::tiny(4, 1),
     )?;
     std::fs::write(root.join("demux/tiny.flv"), custody_testkit::flv::tiny(4))?;
+    // AMR-NB: every frame type once.
+    let mut amr = b"#!AMR\n".to_vec();
+    for (kind, size) in [13, 14, 16, 18, 20, 21, 27, 32, 6, 1]
+        .into_iter()
+        .enumerate()
+    {
+        amr.push((kind as u8) << 3 | 4);
+        amr.resize(amr.len() + size - 1, kind as u8);
+    }
+    std::fs::write(root.join("demux/tiny.amr"), amr)?;
     for (name, rf64, bext) in [
         (
             "demux/bwf.wav",

@@ -39,6 +39,7 @@ use crate::flv::{Flv, FlvTrack};
 use crate::input::Input;
 use crate::mkv::{Mkv, MkvTrack};
 use crate::ps::Ps;
+use crate::rawaudio::RawAudio;
 use crate::ts::Ts;
 use crate::wav::Wav;
 
@@ -49,7 +50,7 @@ pub struct TrackRef<'d> {
     /// The track's position among the file's tracks.
     pub index: usize,
     /// Track id (MP4), PID (TS), stream id (PS), or the stream's position
-    /// (WAV, AVI, Matroska, FLV: as ffprobe numbers them).
+    /// (WAV, AVI, Matroska, FLV, audio files: as ffprobe numbers them).
     pub id: u32,
     /// FFmpeg's codec name, as known when the packet arrives.
     pub codec: Option<&'static str>,
@@ -96,6 +97,8 @@ pub enum Parsed<'a> {
     Mkv(Mkv<'a>),
     /// FLV.
     Flv(Flv<'a>),
+    /// AMR, MP3, ADTS.
+    Audio(RawAudio<'a>),
     /// A container recognised but not parsed.
     Recognised,
 }
@@ -134,6 +137,7 @@ impl<'a> Demuxed<'a> {
                 .map(|(i, s)| stream_track(i, s.id as u32, s.codec))
                 .collect(),
             Parsed::Wav(w) if w.audio.is_some() => vec![stream_track(0, 0, w.codec())],
+            Parsed::Audio(a) => vec![stream_track(0, 0, Some(a.codec))],
             Parsed::Avi(a) => a
                 .streams
                 .iter()
@@ -166,6 +170,7 @@ impl<'a> Demuxed<'a> {
             Parsed::Avi(a) => &a.warnings,
             Parsed::Mkv(m) => &m.warnings,
             Parsed::Flv(f) => &f.warnings,
+            Parsed::Audio(a) => &a.warnings,
             Parsed::Segment(_) | Parsed::Recognised => &[],
         }
     }
@@ -338,6 +343,16 @@ pub fn demux<'a>(
                 }
             }
             Parsed::Flv(flv)
+        }
+        Format::Amr | Format::Mp3 | Format::Adts => {
+            let audio = RawAudio::parse(data, limits)?;
+            if let Some(sink) = sink {
+                let r = stream_track(0, 0, Some(audio.codec));
+                for f in audio.frames() {
+                    sink.packet(&r, Some(audio.bytes(f)));
+                }
+            }
+            Parsed::Audio(audio)
         }
         _ => Parsed::Recognised,
     };

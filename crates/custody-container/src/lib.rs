@@ -48,6 +48,7 @@ pub mod input;
 pub mod mkv;
 pub mod names;
 pub mod ps;
+pub mod rawaudio;
 pub mod riff;
 pub mod summary;
 pub mod time;

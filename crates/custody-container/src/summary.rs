@@ -10,6 +10,7 @@ use crate::flv::{AmfValue, Flv, FlvKind};
 use crate::input::Input;
 use crate::mkv::Mkv;
 use crate::names::{Codec, Container};
+use crate::rawaudio::RawAudio;
 use crate::ts::StreamKind;
 use crate::wav::Wav;
 use std::collections::BTreeMap;
@@ -32,7 +33,7 @@ pub struct SampleRow {
     // writes what a sorted `serde_json::Value` would (`custody probe --json`).
     /// Decode timestamp in the track's timescale (TS/PS: 90 kHz; WAV: the
     /// sample rate; AVI: the stream's `scale / rate` units; Matroska: the
-    /// timestamp scale; FLV: milliseconds).
+    /// timestamp scale; FLV: milliseconds; audio files: the sample rate).
     pub dts: Option<i64>,
     /// Random access point.
     pub keyframe: bool,
@@ -200,6 +201,7 @@ pub fn summarise(d: &Demuxed<'_>, opts: ProbeOptions) -> Probe {
         Parsed::Avi(avi) => from_avi(avi, opts),
         Parsed::Mkv(mkv) => from_mkv(mkv, d.format.container(), opts),
         Parsed::Flv(flv) => from_flv(flv, opts),
+        Parsed::Audio(a) => from_audio(a, d.format.container(), opts),
         _ => {
             let mut p = Probe::new(d.size, d.format.container());
             p.warnings.push(Warning {
@@ -248,8 +250,9 @@ const DETECT_SPAN: usize = 1 << 16;
 
 /// The byte ranges of a `len`-byte file that [`probe`] with `opts` reads,
 /// found through `read_at` with a few small reads; `None` when it reads the
-/// whole file (transport and program streams are scanned packet by packet:
-/// read those front to back with [`probe_input`] instead).
+/// whole file: transport and program streams (scanned packet by packet:
+/// read those front to back with [`probe_input`] instead), and Matroska,
+/// FLV and audio files, whose packet headers are spread through the file.
 ///
 /// Give the ranges to `custody_io::Evidence::open_planned` to probe a file
 /// that is not mapped (removable media) at the cost of its index: a probe of
@@ -269,12 +272,14 @@ pub fn probe_ranges(
             r.push(0..n.min(8) as u64);
             Some(r)
         }
-        // Matroska's and FLV's packet headers are spread through the file: read whole.
-        Some(
-            Format::MpegTs { .. } | Format::MpegPs | Format::Matroska | Format::WebM | Format::Flv,
-        ) => None,
         Some(Format::Wav | Format::Rf64 | Format::Avi) => crate::riff::probe_ranges(len, read_at)?,
-        _ => Some(std::iter::once(0..n as u64).collect()),
+        // Recognised only: nothing past the first bytes is read.
+        Some(Format::Jpeg | Format::Png | Format::Ogg | Format::AnnexB) | None => {
+            Some(std::iter::once(0..n as u64).collect())
+        }
+        // Streams, Matroska, FLV and audio files: their packets' headers are
+        // spread through the file.
+        Some(_) => None,
     })
 }
 
@@ -675,6 +680,57 @@ fn from_flv(f: &Flv<'_>, opts: ProbeOptions) -> Probe {
             sample_index: rows,
         });
     }
+    p
+}
+
+/// An AMR, MP3 or ADTS file: one audio track (id 0) and its ID3 tags.
+fn from_audio(a: &RawAudio<'_>, container: Container, opts: ProbeOptions) -> Probe {
+    let mut p = Probe::new(a.data.len() as u64, container);
+    p.warnings = a.warnings.clone();
+    p.duration_s = a.duration_seconds();
+    for (key, value) in &a.tags {
+        p.metadata
+            .entry(key.clone())
+            .or_insert_with(|| MetaValue::Text(value.clone()));
+    }
+    if let Some(n) = a.declared_frames {
+        p.metadata
+            .insert("declared_frames".into(), MetaValue::Int(n as i64));
+    }
+    let frames = a.frames();
+    let rows = opts.samples.then(|| {
+        let mut t = 0i64;
+        frames
+            .iter()
+            .map(|f| {
+                let row = SampleRow {
+                    offset: f.offset,
+                    size: f.size as u64,
+                    dts: Some(t),
+                    pts: Some(t),
+                    keyframe: true,
+                };
+                t += f.samples as i64;
+                row
+            })
+            .collect()
+    });
+    p.tracks.push(TrackSummary {
+        id: 0,
+        kind: TrackKind::Audio,
+        codec: Some(Codec::new(a.codec)),
+        codec_tag: None,
+        samples: frames.len() as u64,
+        keyframes: frames.len() as u64,
+        duration_s: p.duration_s,
+        media_duration_s: None,
+        width: None,
+        height: None,
+        sample_rate: a.sample_rate,
+        channels: a.channels,
+        language: None,
+        sample_index: rows,
+    });
     p
 }
 

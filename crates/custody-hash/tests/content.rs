@@ -1,5 +1,5 @@
 //! Content hashes survive remuxing with the real ffmpeg (MP4, fragmented MP4,
-//! MPEG-TS, Matroska, FLV, AVI, WAV) and change when one byte of one sample changes.
+//! MPEG-TS, Matroska, FLV, AVI, WAV, ADTS) and change when one byte of one sample changes.
 
 mod common;
 
@@ -94,6 +94,26 @@ fn remuxes_keep_their_content_hash() {
             // FLV holds H.264 and AAC (not HEVC, and one track of each).
             ffmpeg(&["-i", s, "-c", "copy", flv.to_str().unwrap()]);
             assert_eq!(av(hashes(&flv)), av(hashes(&src)), "{f} vs FLV");
+            // The AAC track alone, in ADTS.
+            let adts = dir.path().join("sample.aac");
+            ffmpeg(&[
+                "-i",
+                s,
+                "-map",
+                "0:a",
+                "-c",
+                "copy",
+                "-f",
+                "adts",
+                adts.to_str().unwrap(),
+            ]);
+            let aac = |v: Vec<TrackContent>| {
+                v.into_iter()
+                    .filter(|t| t.codec == Some("aac"))
+                    .map(|t| (t.samples, t.content_blake3))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(aac(hashes(&adts)), aac(hashes(&src)), "{f} vs ADTS");
         }
         let mkv = dir.path().join(format!("{stem}.mkv"));
         ffmpeg(&[

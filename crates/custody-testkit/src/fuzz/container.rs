@@ -295,61 +295,66 @@ pub fn windowed(data: &[u8], window: usize) {
     }
 }
 
-/// The parsers behind the demuxer (WAV/RF64, AVI, Matroska, FLV: lenient and
-/// strict, every packet listed), then any input through the demuxer: it
-/// hands over exactly the packets the summary counts.
+/// The parsers behind the demuxer (WAV/RF64, AVI, Matroska, FLV,
+/// AMR/MP3/ADTS: lenient and strict, every packet inside the input), then
+/// any input through the demuxer: it hands over exactly the packets the
+/// summary counts.
 pub fn demux(data: &[u8]) {
     use custody_container::demux::{Sink, TrackRef, demux};
-    use custody_container::{avi::Avi, flv::Flv, mkv::Mkv, wav::Wav};
+    use custody_container::{avi::Avi, flv::Flv, mkv::Mkv, rawaudio::RawAudio, wav::Wav};
     let strict = Limits {
         strict: true,
         ..Limits::default()
     };
+    let lenient = Limits::default();
     let _ = (
         Wav::parse(data, strict),
         Avi::parse(data, strict),
         Mkv::parse(data, strict),
+        Flv::parse(data, strict),
+        RawAudio::parse(data, strict),
     );
     let inside = |offset: u64, size: u64| {
+        let end = offset.checked_add(size);
         assert!(
-            offset
-                .checked_add(size)
-                .is_some_and(|e| e <= data.len() as u64)
+            end.is_some_and(|e| e <= data.len() as u64),
+            "a packet outside the input"
         );
     };
-    if let Ok(w) = Wav::parse(data, Limits::default()) {
+    if let Ok(w) = Wav::parse(data, lenient) {
         for p in w.packets() {
             assert!(p.start < p.end);
             inside(p.start, p.end - p.start);
         }
-        let _ = (
-            w.duration_seconds(),
-            w.bext.as_ref().map(|b| b.origination()),
-        );
+        let _ = (w.duration_seconds(), w.bext.map(|b| b.origination()));
     }
-    if let Ok(a) = Avi::parse(data, Limits::default()) {
+    if let Ok(a) = Avi::parse(data, lenient) {
         for i in 0..a.streams.len() {
-            for p in a.packets(i) {
-                inside(p.offset, p.size as u64);
-            }
+            a.packets(i).for_each(|p| inside(p.offset, p.size as u64));
         }
         let _ = a.duration_seconds();
     }
-    if let Ok(m) = Mkv::parse(data, Limits::default()) {
+    if let Ok(m) = Mkv::parse(data, lenient) {
         for t in &m.tracks {
-            for f in t.frames() {
-                inside(f.offset, f.size as u64);
-            }
+            t.frames()
+                .iter()
+                .for_each(|f| inside(f.offset, f.size as u64));
         }
         let _ = (m.duration_seconds(), m.created_unix());
     }
-    if let Ok(f) = Flv::parse(data, Limits::default()) {
+    if let Ok(f) = Flv::parse(data, lenient) {
         for t in &f.tracks {
-            for p in t.packets() {
-                inside(p.offset, p.size as u64);
-            }
+            t.packets()
+                .iter()
+                .for_each(|p| inside(p.offset, p.size as u64));
             let _ = (t.picture_size(), t.audio_format());
         }
+    }
+    if let Ok(a) = RawAudio::parse(data, lenient) {
+        a.frames()
+            .iter()
+            .for_each(|f| inside(f.offset, f.size as u64));
+        let _ = a.duration_seconds();
     }
     /// Counts the packets handed over (those beyond the end of an MP4 apart).
     struct Count(u64, u64);
