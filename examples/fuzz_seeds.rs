@@ -46,6 +46,7 @@ fn main() -> std::io::Result<()> {
         amr.resize(amr.len() + size - 1, kind as u8);
     }
     std::fs::write(root.join("demux/tiny.amr"), amr)?;
+    std::fs::write(root.join("demux/opus.ogg"), custody_testkit::ogg::opus(6))?;
     for (name, rf64, bext) in [
         (
             "demux/bwf.wav",

@@ -38,6 +38,7 @@ use crate::error::{Error, ErrorKind, Limits, Result, Warning};
 use crate::flv::{Flv, FlvTrack};
 use crate::input::Input;
 use crate::mkv::{Mkv, MkvTrack};
+use crate::ogg::Ogg;
 use crate::ps::Ps;
 use crate::rawaudio::RawAudio;
 use crate::ts::Ts;
@@ -50,7 +51,7 @@ pub struct TrackRef<'d> {
     /// The track's position among the file's tracks.
     pub index: usize,
     /// Track id (MP4), PID (TS), stream id (PS), or the stream's position
-    /// (WAV, AVI, Matroska, FLV, audio files: as ffprobe numbers them).
+    /// (WAV, AVI, Matroska, FLV, Ogg, audio files: as ffprobe numbers them).
     pub id: u32,
     /// FFmpeg's codec name, as known when the packet arrives.
     pub codec: Option<&'static str>,
@@ -99,6 +100,8 @@ pub enum Parsed<'a> {
     Flv(Flv<'a>),
     /// AMR, MP3, ADTS.
     Audio(RawAudio<'a>),
+    /// Ogg.
+    Ogg(Ogg<'a>),
     /// A container recognised but not parsed.
     Recognised,
 }
@@ -138,6 +141,12 @@ impl<'a> Demuxed<'a> {
                 .collect(),
             Parsed::Wav(w) if w.audio.is_some() => vec![stream_track(0, 0, w.codec())],
             Parsed::Audio(a) => vec![stream_track(0, 0, Some(a.codec))],
+            Parsed::Ogg(o) => o
+                .streams
+                .iter()
+                .enumerate()
+                .map(|(i, s)| stream_track(i, i as u32, s.codec()))
+                .collect(),
             Parsed::Avi(a) => a
                 .streams
                 .iter()
@@ -171,6 +180,7 @@ impl<'a> Demuxed<'a> {
             Parsed::Mkv(m) => &m.warnings,
             Parsed::Flv(f) => &f.warnings,
             Parsed::Audio(a) => &a.warnings,
+            Parsed::Ogg(o) => &o.warnings,
             Parsed::Segment(_) | Parsed::Recognised => &[],
         }
     }
@@ -353,6 +363,18 @@ pub fn demux<'a>(
                 }
             }
             Parsed::Audio(audio)
+        }
+        Format::Ogg => {
+            let ogg = Ogg::parse(data, limits)?;
+            if let Some(sink) = sink {
+                for (i, s) in ogg.streams.iter().enumerate() {
+                    let r = stream_track(i, i as u32, s.codec());
+                    for p in ogg.packets(i) {
+                        sink.packet(&r, Some(&ogg.bytes(p)));
+                    }
+                }
+            }
+            Parsed::Ogg(ogg)
         }
         _ => Parsed::Recognised,
     };

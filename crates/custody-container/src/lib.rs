@@ -47,6 +47,7 @@ pub mod fourcc;
 pub mod input;
 pub mod mkv;
 pub mod names;
+pub mod ogg;
 pub mod ps;
 pub mod rawaudio;
 pub mod riff;

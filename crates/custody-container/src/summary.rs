@@ -10,6 +10,7 @@ use crate::flv::{AmfValue, Flv, FlvKind};
 use crate::input::Input;
 use crate::mkv::Mkv;
 use crate::names::{Codec, Container};
+use crate::ogg::Ogg;
 use crate::rawaudio::RawAudio;
 use crate::ts::StreamKind;
 use crate::wav::Wav;
@@ -33,7 +34,8 @@ pub struct SampleRow {
     // writes what a sorted `serde_json::Value` would (`custody probe --json`).
     /// Decode timestamp in the track's timescale (TS/PS: 90 kHz; WAV: the
     /// sample rate; AVI: the stream's `scale / rate` units; Matroska: the
-    /// timestamp scale; FLV: milliseconds; audio files: the sample rate).
+    /// timestamp scale; FLV: milliseconds; audio files: the sample rate; Ogg:
+    /// granule positions, on the packet that ends a page).
     pub dts: Option<i64>,
     /// Random access point.
     pub keyframe: bool,
@@ -202,6 +204,7 @@ pub fn summarise(d: &Demuxed<'_>, opts: ProbeOptions) -> Probe {
         Parsed::Mkv(mkv) => from_mkv(mkv, d.format.container(), opts),
         Parsed::Flv(flv) => from_flv(flv, opts),
         Parsed::Audio(a) => from_audio(a, d.format.container(), opts),
+        Parsed::Ogg(o) => from_ogg(o, opts),
         _ => {
             let mut p = Probe::new(d.size, d.format.container());
             p.warnings.push(Warning {
@@ -252,7 +255,7 @@ const DETECT_SPAN: usize = 1 << 16;
 /// found through `read_at` with a few small reads; `None` when it reads the
 /// whole file: transport and program streams (scanned packet by packet:
 /// read those front to back with [`probe_input`] instead), and Matroska,
-/// FLV and audio files, whose packet headers are spread through the file.
+/// FLV, Ogg and audio files, whose packet headers are spread through the file.
 ///
 /// Give the ranges to `custody_io::Evidence::open_planned` to probe a file
 /// that is not mapped (removable media) at the cost of its index: a probe of
@@ -274,10 +277,10 @@ pub fn probe_ranges(
         }
         Some(Format::Wav | Format::Rf64 | Format::Avi) => crate::riff::probe_ranges(len, read_at)?,
         // Recognised only: nothing past the first bytes is read.
-        Some(Format::Jpeg | Format::Png | Format::Ogg | Format::AnnexB) | None => {
+        Some(Format::Jpeg | Format::Png | Format::AnnexB) | None => {
             Some(std::iter::once(0..n as u64).collect())
         }
-        // Streams, Matroska, FLV and audio files: their packets' headers are
+        // Streams, Matroska, FLV, Ogg and audio files: their packets' headers are
         // spread through the file.
         Some(_) => None,
     })
@@ -731,6 +734,55 @@ fn from_audio(a: &RawAudio<'_>, container: Container, opts: ProbeOptions) -> Pro
         language: None,
         sample_index: rows,
     });
+    p
+}
+
+/// An Ogg file: a track per logical stream (ids in order of their first
+/// page).
+fn from_ogg(o: &Ogg<'_>, opts: ProbeOptions) -> Probe {
+    let mut p = Probe::new(o.data.len() as u64, Container::Ogg);
+    p.warnings = o.warnings.clone();
+    for (i, s) in o.streams.iter().enumerate() {
+        let samples = o.packets(i).count() as u64;
+        let rows = opts.samples.then(|| {
+            o.packets(i)
+                .map(|pk| SampleRow {
+                    offset: o.offset(pk),
+                    size: pk.size as u64,
+                    dts: None,
+                    pts: pk.granule,
+                    keyframe: true,
+                })
+                .collect()
+        });
+        let duration_s = s.duration_seconds();
+        if let Some(d) = duration_s {
+            p.duration_s = Some(p.duration_s.map_or(d, |x: f64| x.max(d)));
+        }
+        let video = s.is_video();
+        p.tracks.push(TrackSummary {
+            id: i as u32,
+            kind: if video {
+                TrackKind::Video
+            } else if s.codec().is_some() {
+                TrackKind::Audio
+            } else {
+                TrackKind::Data
+            },
+            codec: s.codec().map(Codec::new),
+            codec_tag: None,
+            samples,
+            keyframes: if video { 0 } else { samples },
+            duration_s,
+            media_duration_s: None,
+            width: None,
+            height: None,
+            sample_rate: s.sample_rate.filter(|_| !video),
+            channels: s.channels.filter(|_| !video),
+            language: None,
+            sample_index: rows,
+        });
+    }
     p
 }
 

@@ -1,5 +1,5 @@
 //! Content hashes survive remuxing with the real ffmpeg (MP4, fragmented MP4,
-//! MPEG-TS, Matroska, FLV, AVI, WAV, ADTS) and change when one byte of one sample changes.
+//! MPEG-TS, Matroska, FLV, AVI, WAV, ADTS, Ogg) and change when one byte of one sample changes.
 
 mod common;
 
@@ -153,7 +153,7 @@ fn remuxes_keep_their_content_hash() {
     assert_eq!(a, b);
 }
 
-/// PCM moved between WAV, RF64 and MOV by the real ffmpeg keeps its
+/// PCM moved between WAV, RF64, MOV and Matroska by the real ffmpeg keeps its
 /// content hash (WAV audio, packetised 4096 bytes at a time, against
 /// MOV's chunks of samples), for every corpus WAV in a PCM format MOV holds.
 #[test]
@@ -177,7 +177,15 @@ fn pcm_in_wav_rf64_and_mov_has_one_content_hash() {
         assert_eq!(original.len(), 1, "{f}");
         assert!(original[0].samples > 0 && original[0].missing == 0, "{f}");
         let mov = dir.path().join("copy.mov");
+        let mkv = dir.path().join("copy.mkv");
         let rf64 = dir.path().join("copy.wav");
+        ffmpeg(&[
+            "-i",
+            src.to_str().unwrap(),
+            "-c",
+            "copy",
+            mkv.to_str().unwrap(),
+        ]);
         ffmpeg(&[
             "-i",
             src.to_str().unwrap(),
@@ -194,7 +202,7 @@ fn pcm_in_wav_rf64_and_mov_has_one_content_hash() {
             "always",
             rf64.to_str().unwrap(),
         ]);
-        for other in [&mov, &rf64] {
+        for other in [&mov, &mkv, &rf64] {
             let got = hashes(other);
             assert_eq!(
                 (got[0].codec, got[0].form, got[0].content_blake3),
@@ -259,6 +267,29 @@ fn video_in_avi_and_mp4_has_one_content_hash() {
         (t.codec, t.samples, t.form, t.content_blake3)
     };
     assert_eq!(first(hashes(&mjpeg)), first(hashes(&mov)));
+}
+
+/// Opus moved between Ogg, Matroska and MP4 by the real ffmpeg keeps its
+/// content hash.
+#[test]
+fn opus_in_ogg_mkv_and_mp4_has_one_content_hash() {
+    if !common::have("ffmpeg", "-version") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let tone = ["-f", "lavfi", "-i", "sine=f=440:r=48000:d=3"];
+    ffmpeg(&[&tone[..], &["-c:a", "libopus", &path("a.ogg")]].concat());
+    ffmpeg(&["-i", &path("a.ogg"), "-c", "copy", &path("a.mkv")]);
+    ffmpeg(&["-i", &path("a.ogg"), "-c", "copy", &path("a.mp4")]);
+    let one = |n: &str| {
+        let t = hashes(Path::new(&path(n)));
+        assert_eq!(t.len(), 1, "{n}");
+        (t[0].codec, t[0].samples, t[0].content_blake3)
+    };
+    assert_eq!(one("a.ogg").0, Some("opus"));
+    assert_eq!(one("a.mkv"), one("a.ogg"));
+    assert_eq!(one("a.mp4"), one("a.ogg"));
 }
 
 #[test]

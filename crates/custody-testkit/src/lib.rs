@@ -4,6 +4,7 @@
 //! - [`avi`]: a small MJPEG AVI writer.
 //! - [`flv`]: a small FLV writer.
 //! - [`mkv`]: a small Matroska writer (known and unknown sizes).
+//! - [`ogg`]: a small Ogg Opus writer (packets spanning pages).
 //! - [`ts`]: an MPEG-TS packet writer.
 //! - [`wav`]: a WAV / RF64 writer with Broadcast Wave metadata.
 //! - [`hostile`]: well-formed files shaped to make parsers work hardest.
@@ -27,5 +28,6 @@ pub mod fuzz;
 pub mod hostile;
 pub mod mkv;
 pub mod mp4;
+pub mod ogg;
 pub mod ts;
 pub mod wav;

@@ -296,12 +296,12 @@ pub fn windowed(data: &[u8], window: usize) {
 }
 
 /// The parsers behind the demuxer (WAV/RF64, AVI, Matroska, FLV,
-/// AMR/MP3/ADTS: lenient and strict, every packet inside the input), then
+/// Ogg, AMR/MP3/ADTS: lenient and strict, every packet inside the input), then
 /// any input through the demuxer: it hands over exactly the packets the
 /// summary counts.
 pub fn demux(data: &[u8]) {
     use custody_container::demux::{Sink, TrackRef, demux};
-    use custody_container::{avi::Avi, flv::Flv, mkv::Mkv, rawaudio::RawAudio, wav::Wav};
+    use custody_container::{avi::Avi, flv::Flv, mkv::Mkv, ogg::Ogg, rawaudio::RawAudio, wav::Wav};
     let strict = Limits {
         strict: true,
         ..Limits::default()
@@ -313,6 +313,7 @@ pub fn demux(data: &[u8]) {
         Mkv::parse(data, strict),
         Flv::parse(data, strict),
         RawAudio::parse(data, strict),
+        Ogg::parse(data, strict),
     );
     let inside = |offset: u64, size: u64| {
         let end = offset.checked_add(size);
@@ -348,6 +349,14 @@ pub fn demux(data: &[u8]) {
                 .iter()
                 .for_each(|p| inside(p.offset, p.size as u64));
             let _ = (t.picture_size(), t.audio_format());
+        }
+    }
+    if let Ok(o) = Ogg::parse(data, lenient) {
+        for i in 0..o.streams.len() {
+            for p in o.packets(i) {
+                assert_eq!(o.bytes(p).len(), p.size as usize);
+            }
+            let _ = o.streams[i].duration_seconds();
         }
     }
     if let Ok(a) = RawAudio::parse(data, lenient) {
