@@ -19,6 +19,8 @@ command -v cc >/dev/null 2>&1 || need+=(gcc)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# exiftool: the reference for photos' EXIF fields in the conformance tests.
+command -v exiftool >/dev/null 2>&1 || need+=(libimage-exiftool-perl)
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
 # GNU time: tests measure a command's peak resident memory with it.
 [ -x /usr/bin/time ] || need+=(time)

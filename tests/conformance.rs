@@ -2,7 +2,7 @@
 //!
 //! 1. No file (including the fuzz inputs, and every truncated prefix of each
 //!    file) makes the parsers panic.
-//! 2. For every MP4/MOV/3GP/M4A/M4S/TS/PS/WAV/RF64/AVI/MKV/FLV file that `ffprobe` reads, the
+//! 2. For every MP4/MOV/3GP/M4A/M4S/TS/PS/WAV/RF64/AVI/MKV/FLV/Ogg/AMR/MP3/ADTS/JPEG/PNG file that `ffprobe` reads, the
 //!    tracks pair up one to one by id with ffprobe's streams, and codec
 //!    names, picture sizes and packet counts per track agree with
 //!    `ffprobe -count_packets -show_streams -show_format`, and durations
@@ -48,6 +48,22 @@ struct Difference {
 }
 
 const EXPECTED_DIFFERENCES: &[Difference] = &[
+    Difference {
+        file: "mapillary_tools/DSC00001.JPG",
+        id: 0,
+        field: Field::Duration,
+        ours: "-",
+        ffprobe: "0.040000",
+        why: "a photo has no duration; FFmpeg's image demuxer times its one picture as a frame at 25 fps",
+    },
+    Difference {
+        file: "metadata-extractor-images/jpg/Apple_iPhone_4.jpg",
+        id: 0,
+        field: Field::Duration,
+        ours: "-",
+        ffprobe: "0.040000",
+        why: "a photo has no duration; FFmpeg's image demuxer times its one picture as a frame at 25 fps",
+    },
     Difference {
         file: "generated/opus.ogg",
         id: 0,
@@ -441,7 +457,9 @@ const COMPARED: &[&str] = &[
     "androidx/wav/sample_ima_adpcm.wav",
     "androidx/wav/sample_rf64.wav",
     "gopro/karma.mp4",
+    "mapillary_tools/DSC00001.JPG",
     "metadata-extractor-images/avi/100_0306.AVI",
+    "metadata-extractor-images/jpg/Apple_iPhone_4.jpg",
     "mp4-rust/big_buck_bunny_metadata.m4v",
     "mp4-rust/extended_audio_object_type.mp4",
     "mp4-rust/minimal_init.mp4",
@@ -509,16 +527,6 @@ const NOT_COMPARED: &[(&str, Skip, &str)] = &[
         "androidx/mp4/sample_malformed_free_box.mp4",
         Skip::FfprobeFails,
         "ffprobe cannot read it: the 3-byte free box after ftyp stops FFmpeg before the moov (\"moov atom not found\")",
-    ),
-    (
-        "mapillary_tools/DSC00001.JPG",
-        Skip::Other("jpeg"),
-        "a JPEG image: this test compares MP4/MOV/3GP, TS, PS, WAV, AVI, Matroska and FLV only",
-    ),
-    (
-        "metadata-extractor-images/jpg/Apple_iPhone_4.jpg",
-        Skip::Other("jpeg"),
-        "a JPEG image: this test compares MP4/MOV/3GP, TS, PS, WAV, AVI, Matroska and FLV only",
     ),
     (
         "mp4-rust/minimal_fragment.m4s",
@@ -906,7 +914,22 @@ fn compare(
     let format = detect(&data).ok_or(Some(Skip::Undetected))?;
     if !matches!(
         format.name(),
-        "mp4" | "mpegts" | "m2ts" | "mpegps" | "wav" | "rf64" | "avi" | "matroska" | "webm" | "flv"
+        "mp4"
+            | "mpegts"
+            | "m2ts"
+            | "mpegps"
+            | "wav"
+            | "rf64"
+            | "avi"
+            | "matroska"
+            | "webm"
+            | "flv"
+            | "ogg"
+            | "amr"
+            | "mp3"
+            | "adts"
+            | "jpeg"
+            | "png"
     ) {
         return Err(Some(Skip::Other(format.name())));
     }
@@ -1206,6 +1229,139 @@ fn generated_recordings_agree_with_ffprobe() {
     for (e, seen) in EXPECTED_DIFFERENCES.iter().zip(&seen) {
         if e.file.starts_with("generated/") && !seen {
             failures.push(format!("{}: listed difference did not occur", e.file));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// EXIF fields, picture sizes and GPS positions agree with `exiftool -n`
+/// on every JPEG and PNG in the corpus and on photos tagged here by
+/// exiftool itself (a JPEG and a PNG from ffmpeg, with make, model,
+/// serial, time, offset, sub-second and a southern, western, below-sea
+/// position): text fields exactly, positions within 1e-6 degrees.
+#[test]
+fn photos_agree_with_exiftool() {
+    if !common::have_tool_asked("exiftool", "-ver") || !common::have_tool("ffmpeg") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    if let Some(corpus) = common::corpus() {
+        for f in common::files(&corpus) {
+            let head = std::fs::read(&f).unwrap();
+            if matches!(detect(&head).map(|f| f.name()), Some("jpeg" | "png")) {
+                files.push(f);
+            }
+        }
+        assert!(files.len() >= 2, "{files:?}");
+    }
+    for ext in ["jpg", "png"] {
+        let f = dir.path().join(format!("tagged.{ext}"));
+        let path = f.to_str().unwrap();
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=320x240",
+            "-frames:v",
+            "1",
+            path,
+        ]);
+        let out = std::process::Command::new("exiftool")
+            .args([
+                "-q",
+                "-overwrite_original",
+                "-Make=ACME",
+                "-Model=BWC-9",
+                "-Software=fw 2.1",
+                "-SerialNumber=SN0077",
+                "-DateTimeOriginal=2026:11:29 08:30:00",
+                "-OffsetTimeOriginal=+01:00",
+                "-SubSecTimeOriginal=250",
+                "-GPSLatitude=33.8651234",
+                "-GPSLatitudeRef=S",
+                "-GPSLongitude=70.2090123",
+                "-GPSLongitudeRef=W",
+                "-GPSAltitude=4.5",
+                "-GPSAltitudeRef=1",
+                path,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        files.push(f);
+    }
+    const TEXT: [&str; 7] = [
+        "Make",
+        "Model",
+        "Software",
+        "SerialNumber",
+        "DateTimeOriginal",
+        "OffsetTimeOriginal",
+        "SubSecTimeOriginal",
+    ];
+    let mut failures = Vec::new();
+    for f in &files {
+        let p = f.to_str().unwrap();
+        let mut args = vec!["-n", "-j", "-ImageWidth", "-ImageHeight"];
+        let tags: Vec<String> = TEXT.iter().map(|t| format!("-{t}")).collect();
+        args.extend(tags.iter().map(String::as_str));
+        args.extend([
+            "-Composite:GPSLatitude",
+            "-Composite:GPSLongitude",
+            "-Composite:GPSAltitude",
+            p,
+        ]);
+        let out = common::tool_output("exiftool", &args).expect("exiftool runs");
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        let x = &v[0];
+        let ev = custody_io::Evidence::open(f, custody_io::ReadMode::Map).unwrap();
+        let ours = probe(ev.bytes(), ProbeOptions::default()).unwrap();
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let mut check = |what: &str, theirs: String, mine: String| {
+            if theirs != mine {
+                failures.push(format!(
+                    "{name}: {what}: exiftool {theirs:?}, ours {mine:?}"
+                ));
+            }
+        };
+        let plain = |v: &Value| match v {
+            Value::Null => "-".to_string(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        for t in TEXT {
+            let mine = match ours.metadata.get(&format!("exif:{t}")) {
+                Some(custody::container::bmff::MetaValue::Text(s)) => s.clone(),
+                Some(other) => format!("{other:?}"),
+                None => "-".into(),
+            };
+            check(t, plain(&x[t]), mine);
+        }
+        let track = &ours.tracks[0];
+        check("ImageWidth", plain(&x["ImageWidth"]), opt(track.width));
+        check("ImageHeight", plain(&x["ImageHeight"]), opt(track.height));
+        let near = |theirs: &Value, mine: Option<f64>| match (theirs.as_f64(), mine) {
+            (None, None) => true,
+            (Some(a), Some(b)) => (a - b).abs() <= 1e-6,
+            _ => false,
+        };
+        let loc = ours.location;
+        for (what, mine) in [
+            ("GPSLatitude", loc.map(|l| l.lat)),
+            ("GPSLongitude", loc.map(|l| l.lon)),
+            ("GPSAltitude", loc.and_then(|l| l.alt)),
+        ] {
+            if !near(&x[what], mine) {
+                failures.push(format!(
+                    "{name}: {what}: exiftool {}, ours {mine:?}",
+                    x[what]
+                ));
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -65,8 +65,13 @@ pub fn tool_output(cmd: &str, args: &[&str]) -> Option<Vec<u8>> {
 /// True when `cmd` runs. Panics with an install hint when it is required
 /// (`CUSTODY_REQUIRE_TOOLS`) and missing.
 pub fn have_tool(cmd: &str) -> bool {
+    have_tool_asked(cmd, "-version")
+}
+
+/// Like [`have_tool`], for a tool that tells its version with `arg`.
+pub fn have_tool_asked(cmd: &str, arg: &str) -> bool {
     let ok = std::process::Command::new(cmd)
-        .arg("-version")
+        .arg(arg)
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok && std::env::var_os("CUSTODY_REQUIRE_TOOLS").is_some() {

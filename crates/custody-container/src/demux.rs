@@ -39,6 +39,7 @@ use crate::flv::{Flv, FlvTrack};
 use crate::input::Input;
 use crate::mkv::{Mkv, MkvTrack};
 use crate::ogg::Ogg;
+use crate::photo::Photo;
 use crate::ps::Ps;
 use crate::rawaudio::RawAudio;
 use crate::ts::Ts;
@@ -51,7 +52,8 @@ pub struct TrackRef<'d> {
     /// The track's position among the file's tracks.
     pub index: usize,
     /// Track id (MP4), PID (TS), stream id (PS), or the stream's position
-    /// (WAV, AVI, Matroska, FLV, Ogg, audio files: as ffprobe numbers them).
+    /// (WAV, AVI, Matroska, FLV, Ogg, audio files, photos: as ffprobe numbers
+    /// them).
     pub id: u32,
     /// FFmpeg's codec name, as known when the packet arrives.
     pub codec: Option<&'static str>,
@@ -102,6 +104,8 @@ pub enum Parsed<'a> {
     Audio(RawAudio<'a>),
     /// Ogg.
     Ogg(Ogg<'a>),
+    /// JPEG, PNG.
+    Photo(Photo),
     /// A container recognised but not parsed.
     Recognised,
 }
@@ -141,6 +145,7 @@ impl<'a> Demuxed<'a> {
                 .collect(),
             Parsed::Wav(w) if w.audio.is_some() => vec![stream_track(0, 0, w.codec())],
             Parsed::Audio(a) => vec![stream_track(0, 0, Some(a.codec))],
+            Parsed::Photo(p) => vec![stream_track(0, 0, Some(p.codec))],
             Parsed::Ogg(o) => o
                 .streams
                 .iter()
@@ -181,6 +186,7 @@ impl<'a> Demuxed<'a> {
             Parsed::Flv(f) => &f.warnings,
             Parsed::Audio(a) => &a.warnings,
             Parsed::Ogg(o) => &o.warnings,
+            Parsed::Photo(p) => &p.warnings,
             Parsed::Segment(_) | Parsed::Recognised => &[],
         }
     }
@@ -375,6 +381,15 @@ pub fn demux<'a>(
                 }
             }
             Parsed::Ogg(ogg)
+        }
+        Format::Jpeg | Format::Png => {
+            let photo = Photo::parse(data, limits)?;
+            if let Some(sink) = sink {
+                let r = stream_track(0, 0, Some(photo.codec));
+                let p = &photo.picture;
+                sink.packet(&r, Some(&data[p.start as usize..p.end as usize]));
+            }
+            Parsed::Photo(photo)
         }
         _ => Parsed::Recognised,
     };

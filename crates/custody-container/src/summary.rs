@@ -6,11 +6,13 @@ use crate::demux::{Demuxed, Parsed, demux, demux_input};
 use crate::detect::{Format, detect};
 use crate::error::{Error, ErrorKind, Limits, Result, Warning};
 use crate::es::{Frame, Units};
+use crate::exif::ExifValue;
 use crate::flv::{AmfValue, Flv, FlvKind};
 use crate::input::Input;
 use crate::mkv::Mkv;
 use crate::names::{Codec, Container};
 use crate::ogg::Ogg;
+use crate::photo::Photo;
 use crate::rawaudio::RawAudio;
 use crate::ts::StreamKind;
 use crate::wav::Wav;
@@ -205,6 +207,7 @@ pub fn summarise(d: &Demuxed<'_>, opts: ProbeOptions) -> Probe {
         Parsed::Flv(flv) => from_flv(flv, opts),
         Parsed::Audio(a) => from_audio(a, d.format.container(), opts),
         Parsed::Ogg(o) => from_ogg(o, opts),
+        Parsed::Photo(p) => from_photo(p, d.format.container()),
         _ => {
             let mut p = Probe::new(d.size, d.format.container());
             p.warnings.push(Warning {
@@ -255,7 +258,8 @@ const DETECT_SPAN: usize = 1 << 16;
 /// found through `read_at` with a few small reads; `None` when it reads the
 /// whole file: transport and program streams (scanned packet by packet:
 /// read those front to back with [`probe_input`] instead), and Matroska,
-/// FLV, Ogg and audio files, whose packet headers are spread through the file.
+/// FLV, Ogg and audio files, whose packet headers are spread through the
+/// file, and photos (one packet: the whole file).
 ///
 /// Give the ranges to `custody_io::Evidence::open_planned` to probe a file
 /// that is not mapped (removable media) at the cost of its index: a probe of
@@ -277,11 +281,9 @@ pub fn probe_ranges(
         }
         Some(Format::Wav | Format::Rf64 | Format::Avi) => crate::riff::probe_ranges(len, read_at)?,
         // Recognised only: nothing past the first bytes is read.
-        Some(Format::Jpeg | Format::Png | Format::AnnexB) | None => {
-            Some(std::iter::once(0..n as u64).collect())
-        }
-        // Streams, Matroska, FLV, Ogg and audio files: their packets' headers are
-        // spread through the file.
+        Some(Format::AnnexB) | None => Some(std::iter::once(0..n as u64).collect()),
+        // Streams, Matroska, FLV, Ogg and audio files: their packets' headers
+        // are spread through the file; a photo is one packet, the whole file.
         Some(_) => None,
     })
 }
@@ -783,6 +785,83 @@ fn from_ogg(o: &Ogg<'_>, opts: ProbeOptions) -> Probe {
             sample_index: rows,
         });
     }
+    p
+}
+
+/// A photo: one picture (track 0), its EXIF fields (`exif:` keys, by
+/// exiftool's names), when it was taken and where.
+fn from_photo(ph: &Photo, container: Container) -> Probe {
+    let mut p = Probe::new(ph.picture.end, container);
+    p.warnings = ph.warnings.clone();
+    if let Some(e) = &ph.exif {
+        for (name, value) in &e.tags {
+            let v = match value {
+                ExifValue::Text(t) => MetaValue::Text(t.clone()),
+                ExifValue::Ints(v) if v.len() == 1 => MetaValue::Int(v[0]),
+                ExifValue::Numbers(v) if v.len() == 1 && v[0].is_finite() => MetaValue::Float(v[0]),
+                ExifValue::Ints(v) => MetaValue::Text(
+                    v.iter()
+                        .map(|x| x.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                ExifValue::Numbers(v) => MetaValue::Text(
+                    v.iter()
+                        .map(|x| x.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+            };
+            p.metadata.entry(format!("exif:{name}")).or_insert(v);
+        }
+        p.location = e.location();
+        if let Some((local, offset)) = e.taken() {
+            p.metadata
+                .insert("exif:taken".into(), MetaValue::Text(local.clone()));
+            // With its offset the camera's time is UTC; without, it stays local.
+            p.created = offset.and_then(|o| {
+                let secs = crate::time::parse_local(&local)?;
+                let sign = if o.starts_with('-') { -1 } else { 1 };
+                let h: i64 = o.get(1..3)?.parse().ok()?;
+                let m: i64 = o.get(4..6)?.parse().ok()?;
+                Some(crate::time::rfc3339_utc(secs - sign * (h * 3600 + m * 60)))
+            });
+        }
+    }
+    if let Some(t) = &ph.modified {
+        p.metadata
+            .insert("png:tIME".into(), MetaValue::Text(t.clone()));
+    }
+    for (k, v) in &ph.text {
+        p.metadata
+            .entry(format!("png:{k}"))
+            .or_insert_with(|| MetaValue::Text(v.clone()));
+    }
+    if let Some(x) = &ph.xmp {
+        p.metadata.insert(
+            "xmp".into(),
+            MetaValue::Raw {
+                offset: x.start,
+                bytes: x.end - x.start,
+            },
+        );
+    }
+    p.tracks.push(TrackSummary {
+        id: 0,
+        kind: TrackKind::Video,
+        codec: Some(Codec::new(ph.codec)),
+        codec_tag: None,
+        samples: 1,
+        keyframes: 1,
+        duration_s: None,
+        media_duration_s: None,
+        width: (ph.width > 0).then_some(ph.width),
+        height: (ph.height > 0).then_some(ph.height),
+        sample_rate: None,
+        channels: None,
+        language: None,
+        sample_index: None,
+    });
     p
 }
 

@@ -452,15 +452,27 @@ pub(crate) fn describe(path: &Path) -> (Option<Media>, Recording) {
                 "©mak",
                 "com.apple.quicktime.make",
                 "com.android.manufacturer",
+                "exif:Make",
             ][..],
         ),
         (
             "model",
-            &["©mod", "com.apple.quicktime.model", "com.android.model"][..],
+            &[
+                "©mod",
+                "com.apple.quicktime.model",
+                "com.android.model",
+                "exif:Model",
+            ][..],
         ),
         (
             "firmware",
-            &["FIRM", "©swr", "com.apple.quicktime.software", "INFO:ISFT"][..],
+            &[
+                "FIRM",
+                "©swr",
+                "com.apple.quicktime.software",
+                "INFO:ISFT",
+                "exif:Software",
+            ][..],
         ),
     ] {
         if let Some(v) = text(keys) {
@@ -477,11 +489,21 @@ pub(crate) fn describe(path: &Path) -> (Option<Media>, Recording) {
         rec.start = Some(c.clone());
         rec.sources.insert("start".into(), "metadata".into());
     }
-    // Broadcast Wave: the recorder's local date and time of the first sample.
-    if let Some(local) = text(&["bext:origination"]) {
-        rec.start_local = Some(local);
+    // The recorder's local time: Broadcast Wave's origination, a photo's
+    // DateTimeOriginal (UTC already in `start` when the photo gave its offset).
+    for (key, source) in [
+        ("bext:origination", "metadata (bext)"),
+        ("exif:taken", "metadata (EXIF)"),
+    ] {
+        if let Some(local) = text(&[key]) {
+            rec.start_local = Some(local);
+            rec.sources.insert("start_local".into(), source.into());
+        }
+    }
+    if let Some(serial) = text(&["exif:SerialNumber"]).filter(|s| !s.is_empty()) {
+        rec.device_serial = Some(serial);
         rec.sources
-            .insert("start_local".into(), "metadata (bext)".into());
+            .insert("device_serial".into(), "metadata (EXIF)".into());
     }
     let tracks = p
         .tracks

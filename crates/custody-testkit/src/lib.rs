@@ -5,6 +5,7 @@
 //! - [`flv`]: a small FLV writer.
 //! - [`mkv`]: a small Matroska writer (known and unknown sizes).
 //! - [`ogg`]: a small Ogg Opus writer (packets spanning pages).
+//! - [`photo`]: a small PNG writer.
 //! - [`ts`]: an MPEG-TS packet writer.
 //! - [`wav`]: a WAV / RF64 writer with Broadcast Wave metadata.
 //! - [`hostile`]: well-formed files shaped to make parsers work hardest.
@@ -29,5 +30,6 @@ pub mod hostile;
 pub mod mkv;
 pub mod mp4;
 pub mod ogg;
+pub mod photo;
 pub mod ts;
 pub mod wav;
