@@ -47,6 +47,22 @@ fn main() -> std::io::Result<()> {
     }
     std::fs::write(root.join("demux/tiny.amr"), amr)?;
     std::fs::write(root.join("demux/opus.ogg"), custody_testkit::ogg::opus(6))?;
+    let photo = custody_testkit::photo::ExifSpec {
+        make: "ACME",
+        model: "BWC-9",
+        serial: "SN77",
+        taken: "2026:11:29 08:30:00",
+        offset: Some("+01:00"),
+        gps: Some((-33.865, 151.2093, 12.5)),
+    };
+    std::fs::write(
+        root.join("demux/exif.jpg"),
+        custody_testkit::photo::jpeg(&photo),
+    )?;
+    std::fs::write(
+        root.join("demux/time.png"),
+        custody_testkit::photo::png(16, 8, Some([2026, 11, 29, 8, 30, 0])),
+    )?;
     for (name, rf64, bext) in [
         (
             "demux/bwf.wav",

@@ -892,3 +892,45 @@ fn a_broadcast_wave_recordings_start_and_audio_reach_the_manifest() {
         expected[0].content_blake3.to_string()
     );
 }
+
+/// A photo's EXIF: when (UTC, from its offset), where, make, model and
+/// serial reach the manifest.
+#[test]
+fn a_photos_exif_reaches_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("rec");
+    std::fs::create_dir_all(&src).unwrap();
+    let jpeg = custody_testkit::photo::jpeg(&custody_testkit::photo::ExifSpec {
+        make: "ACME",
+        model: "BWC-9",
+        serial: "SN77",
+        taken: "2026:11:29 08:30:00",
+        offset: Some("+01:00"),
+        gps: Some((-33.865, 151.2093, 12.5)),
+    });
+    std::fs::write(src.join("IMG_0001.JPG"), &jpeg).unwrap();
+    let store = DirStore::open(&dir.path().join("store")).unwrap();
+    let key = StationKey::generate().unwrap();
+    let r = ingest(&src, &store, &key, &opts()).unwrap();
+    assert_eq!((r.registered, r.refused), (1, 0), "{:?}", r.items);
+    let m: serde_json::Value = serde_json::from_slice(
+        &store
+            .manifest_bytes(r.items[0].blake3.as_ref().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let rec = &m["manifest"]["recording"];
+    assert_eq!(rec["start"], "2026-11-29T07:30:00Z");
+    assert_eq!(rec["start_local"], "2026-11-29T08:30:00");
+    assert_eq!(rec["make"], "ACME");
+    assert_eq!(rec["model"], "BWC-9");
+    assert_eq!(rec["device_serial"], "SN77");
+    assert_eq!(rec["sources"]["device_serial"], "metadata (EXIF)");
+    let lat = rec["location"]["lat"].as_f64().unwrap();
+    let lon = rec["location"]["lon"].as_f64().unwrap();
+    assert!(
+        (lat + 33.865).abs() < 1e-6 && (lon - 151.2093).abs() < 1e-6,
+        "{rec}"
+    );
+    assert_eq!(m["manifest"]["media"]["container"], "jpeg");
+}

@@ -295,13 +295,14 @@ pub fn windowed(data: &[u8], window: usize) {
     }
 }
 
-/// The parsers behind the demuxer (WAV/RF64, AVI, Matroska, FLV,
-/// Ogg, AMR/MP3/ADTS: lenient and strict, every packet inside the input), then
-/// any input through the demuxer: it hands over exactly the packets the
-/// summary counts.
+/// The parsers behind the demuxer (WAV/RF64, AVI, Matroska, FLV, Ogg,
+/// AMR/MP3/ADTS, JPEG/PNG and EXIF: lenient and strict, every packet
+/// inside the input), then any input through the demuxer: it hands over
+/// exactly the packets the summary counts.
 pub fn demux(data: &[u8]) {
     use custody_container::demux::{Sink, TrackRef, demux};
-    use custody_container::{avi::Avi, flv::Flv, mkv::Mkv, ogg::Ogg, rawaudio::RawAudio, wav::Wav};
+    use custody_container::{avi::Avi, exif::Exif, flv::Flv, mkv::Mkv, ogg::Ogg};
+    use custody_container::{photo::Photo, rawaudio::RawAudio, wav::Wav};
     let strict = Limits {
         strict: true,
         ..Limits::default()
@@ -314,6 +315,7 @@ pub fn demux(data: &[u8]) {
         Flv::parse(data, strict),
         RawAudio::parse(data, strict),
         Ogg::parse(data, strict),
+        Photo::parse(data, strict),
     );
     let inside = |offset: u64, size: u64| {
         let end = offset.checked_add(size);
@@ -358,6 +360,15 @@ pub fn demux(data: &[u8]) {
             }
             let _ = o.streams[i].duration_seconds();
         }
+    }
+    if let Ok(p) = Photo::parse(data, lenient)
+        && let Some(e) = p.exif
+    {
+        let _ = (e.location(), e.taken());
+    }
+    // The TIFF reader on its own (a PNG's eXIf holds the bare structure).
+    if let Some(e) = Exif::parse(data) {
+        let _ = (e.location(), e.taken());
     }
     if let Ok(a) = RawAudio::parse(data, lenient) {
         a.frames()
