@@ -401,24 +401,22 @@ impl<'a> Avi<'a> {
                 }
                 b"strd" => s.strd = Some((c.body, b.len() as u32)),
                 b"strn" => s.name = Some(text(b)),
-                b"indx" => {
-                    // AVISUPERINDEX: wLongsPerEntry, bIndexSubType, bIndexType,
-                    // nEntriesInUse, dwChunkId, reserved[3], then 16-byte entries.
-                    if b.get(3) == Some(&0) && le16(b, 0) == Some(4) {
-                        let n = le32(b, 4).unwrap_or(0) as usize;
-                        let fit = b.len().saturating_sub(24) / 16;
-                        if n > fit {
-                            diag.note(
-                                c.at,
-                                "hdrl/strl/indx",
-                                format!("super-index claims {n} entries, {fit} fit"),
-                            )?;
-                        }
-                        for i in 0..n.min(fit) {
-                            let e = 24 + 16 * i;
-                            if let (Some(off), Some(size)) = (le64(b, e), le32(b, e + 8)) {
-                                index.push((off, size));
-                            }
+                // AVISUPERINDEX: wLongsPerEntry, bIndexSubType, bIndexType,
+                // nEntriesInUse, dwChunkId, reserved[3], then 16-byte entries.
+                b"indx" if b.get(3) == Some(&0) && le16(b, 0) == Some(4) => {
+                    let n = le32(b, 4).unwrap_or(0) as usize;
+                    let fit = b.len().saturating_sub(24) / 16;
+                    if n > fit {
+                        diag.note(
+                            c.at,
+                            "hdrl/strl/indx",
+                            format!("super-index claims {n} entries, {fit} fit"),
+                        )?;
+                    }
+                    for i in 0..n.min(fit) {
+                        let e = 24 + 16 * i;
+                        if let (Some(off), Some(size)) = (le64(b, e), le32(b, e + 8)) {
+                            index.push((off, size));
                         }
                     }
                 }

@@ -478,15 +478,16 @@ impl<'a> Mkv<'a> {
                     ),
                 )?;
             }
-            if index.contains_key(&t.number) {
-                p.diag.note(
+            match index.entry(t.number) {
+                std::collections::hash_map::Entry::Occupied(_) => p.diag.note(
                     x.at,
                     "Segment/Tracks/TrackEntry",
                     format!("a second track numbered {} is ignored", t.number),
-                )?;
-            } else {
-                index.insert(t.number, self.tracks.len());
-                self.tracks.push(t);
+                )?,
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(self.tracks.len());
+                    self.tracks.push(t);
+                }
             }
             Ok(x.end)
         })
@@ -760,7 +761,7 @@ fn lace_sizes(b: &[u8], at: &mut usize, flags: u8) -> Option<Vec<u32>> {
         }
         _ => {
             let rest = (b.len().checked_sub(*at)?) as u64;
-            if rest % n as u64 != 0 {
+            if !rest.is_multiple_of(n as u64) {
                 return None;
             }
             return Some(vec![u32::try_from(rest / n as u64).ok()?; n]);

@@ -111,11 +111,12 @@ impl Photo {
             }
             let b = &d[body..end];
             match marker {
-                0xc0..=0xcf if !matches!(marker, 0xc4 | 0xc8 | 0xcc) => {
-                    if b.len() >= 5 && self.width == 0 {
-                        self.height = u16::from_be_bytes([b[1], b[2]]) as u32;
-                        self.width = u16::from_be_bytes([b[3], b[4]]) as u32;
-                    }
+                // SOFn (not DHT, JPG or DAC): the first gives the picture size.
+                0xc0..=0xcf
+                    if !matches!(marker, 0xc4 | 0xc8 | 0xcc) && b.len() >= 5 && self.width == 0 =>
+                {
+                    self.height = u16::from_be_bytes([b[1], b[2]]) as u32;
+                    self.width = u16::from_be_bytes([b[3], b[4]]) as u32;
                 }
                 0xe0 if b.starts_with(b"JFIF\0") && b.len() >= 7 => self.jfif = Some((b[5], b[6])),
                 0xe1 if b.starts_with(b"Exif\0\0") && self.exif.is_none() => {

@@ -58,9 +58,9 @@ pub fn opus(packets: u32) -> Vec<u8> {
             }
         }
     }
-    let mut seq = 2;
     let mut continued = false;
     for (n, chunk) in segs.chunks(10).enumerate() {
+        let seq = 2 + n as u32;
         let lacing: Vec<u8> = chunk.iter().map(|s| s.0).collect();
         let body: Vec<u8> = chunk
             .iter()
@@ -72,7 +72,6 @@ pub fn opus(packets: u32) -> Vec<u8> {
         let flags = (continued as u8) | if last { 4 } else { 0 };
         page(&mut out, flags, granule, seq, &lacing, &body);
         continued = !chunk.last().is_some_and(|s| s.2);
-        seq += 1;
     }
     out
 }
