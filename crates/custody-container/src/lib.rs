@@ -1,9 +1,10 @@
 //! Zero-copy parsing of the containers that law-enforcement recorders write.
 //!
 //! `custody-container` reads ISO-BMFF (MP4, MOV, 3GP, M4A, fragmented MP4,
-//! CMAF/DASH/HLS segments), MPEG-TS/M2TS and MPEG-PS from a `&[u8]` (usually
-//! a read-only memory map) and recognises Matroska, AVI, FLV, WAV/RF64, AMR,
-//! JPEG, ADTS and MP3. Sample tables are kept as slices of the input and
+//! CMAF/DASH/HLS segments), MPEG-TS/M2TS, MPEG-PS, AVI/OpenDML,
+//! WAV/BWF/RF64, Matroska/WebM, FLV, Ogg, AMR, MP3, ADTS and JPEG/PNG photos
+//! (EXIF) from a `&[u8]` (usually a read-only memory map), each behind one
+//! demuxer interface ([`demux`]). Sample tables are kept as slices of the input and
 //! sample bytes are returned as slices; nothing is copied from the media data
 //! of an MP4. Transport-stream payloads are split across packets, so a
 //! reassembled unit is the one place that owns bytes
