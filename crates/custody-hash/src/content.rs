@@ -1,6 +1,10 @@
 //! Content hashes: a BLAKE3 hash of each track's media in a canonical form
-//! that does not depend on the container, so a remux (MP4 <-> fragmented MP4
-//! <-> MPEG-TS) is proved lossless without decoding a frame.
+//! that does not depend on the container, so a remux (between MP4,
+//! fragmented MP4, MPEG-TS, MPEG-PS, Matroska, AVI, FLV, WAV/RF64, Ogg,
+//! ADTS, as FFmpeg moves a codec between them) is proved lossless without
+//! decoding a frame. Every container reaches the hashes through one
+//! demuxer ([`custody_container::demux`]), which hands over each packet's
+//! bytes; the form depends only on the codec.
 //!
 //! # Canonical form, version 1
 //!
@@ -404,7 +408,8 @@ impl Canons {
 }
 
 /// Content hashes of every track of a file in a container Custody parses
-/// (MP4/MOV/3GP, MPEG-TS, MPEG-PS, WAV/RF64).
+/// (every one the demuxer parses: MP4/MOV/3GP, MPEG-TS, MPEG-PS, AVI,
+/// WAV/RF64, Matroska, FLV, Ogg, AMR, MP3, ADTS, photos).
 pub fn content_hashes(data: &[u8], limits: Limits) -> Result<Vec<TrackContent>, Error> {
     let mut canons = Canons::default();
     let d = demux(data, limits, false, Some(&mut canons))?;
