@@ -77,6 +77,11 @@ pub trait Sink {
             self.packet(track, None);
         }
     }
+
+    /// Every packet of `track` has been handed over (containers read at
+    /// random hand their tracks over one after the other; streams, whose
+    /// packets interleave, never call it).
+    fn track_done(&mut self, _track: &TrackRef<'_>) {}
 }
 
 /// What the demuxer found, by container.
@@ -291,19 +296,7 @@ pub fn demux<'a>(
     let size = data.len() as u64;
     let parsed = match format {
         Format::IsoBmff => match Mp4::parse(data, limits) {
-            Ok(mp4) => {
-                if let Some(sink) = sink {
-                    for (i, t) in mp4.tracks.iter().enumerate() {
-                        let r = mp4_track(i, t);
-                        let mut it = t.samples();
-                        for s in it.by_ref() {
-                            sink.packet(&r, mp4.sample_bytes(&s));
-                        }
-                        sink.beyond_end(&r, it.missing());
-                    }
-                }
-                Parsed::Mp4(mp4)
-            }
+            Ok(mp4) => Parsed::Mp4(mp4),
             Err(e) if e.kind == ErrorKind::Missing("moov") && is_media_segment(data) => {
                 Parsed::Segment(e)
             }
@@ -312,92 +305,84 @@ pub fn demux<'a>(
         Format::MpegTs { .. } | Format::MpegPs => {
             return demux_stream(data, format, limits, index, sink);
         }
-        Format::Wav | Format::Rf64 => {
-            let wav = Wav::parse(data, limits)?;
-            if let Some(sink) = sink
-                && wav.audio.is_some()
-            {
-                let r = stream_track(0, 0, wav.codec());
-                for p in wav.packets() {
-                    sink.packet(&r, Some(wav.bytes(&p)));
-                }
-            }
-            Parsed::Wav(wav)
-        }
-        Format::Avi => {
-            let avi = Avi::parse(data, limits)?;
-            if let Some(sink) = sink {
-                for (i, s) in avi.streams.iter().enumerate() {
-                    let r = stream_track(i, i as u32, s.codec());
-                    for p in avi.packets(i) {
-                        sink.packet(&r, Some(avi.bytes(&p)));
-                    }
-                }
-            }
-            Parsed::Avi(avi)
-        }
-        Format::Matroska | Format::WebM => {
-            let mkv = Mkv::parse(data, limits)?;
-            if let Some(sink) = sink {
-                for (i, t) in mkv.tracks.iter().enumerate() {
-                    let r = mkv_track(i, t);
-                    for f in t.frames() {
-                        sink.packet(&r, Some(mkv.bytes(f)));
-                    }
-                }
-            }
-            Parsed::Mkv(mkv)
-        }
-        Format::Flv => {
-            let flv = Flv::parse(data, limits)?;
-            if let Some(sink) = sink {
-                for (i, t) in flv.tracks.iter().enumerate() {
-                    let r = flv_track(i, t);
-                    for p in t.packets() {
-                        sink.packet(&r, Some(flv.bytes(p)));
-                    }
-                }
-            }
-            Parsed::Flv(flv)
-        }
-        Format::Amr | Format::Mp3 | Format::Adts => {
-            let audio = RawAudio::parse(data, limits)?;
-            if let Some(sink) = sink {
-                let r = stream_track(0, 0, Some(audio.codec));
-                for f in audio.frames() {
-                    sink.packet(&r, Some(audio.bytes(f)));
-                }
-            }
-            Parsed::Audio(audio)
-        }
-        Format::Ogg => {
-            let ogg = Ogg::parse(data, limits)?;
-            if let Some(sink) = sink {
-                for (i, s) in ogg.streams.iter().enumerate() {
-                    let r = stream_track(i, i as u32, s.codec());
-                    for p in ogg.packets(i) {
-                        sink.packet(&r, Some(&ogg.bytes(p)));
-                    }
-                }
-            }
-            Parsed::Ogg(ogg)
-        }
-        Format::Jpeg | Format::Png => {
-            let photo = Photo::parse(data, limits)?;
-            if let Some(sink) = sink {
-                let r = stream_track(0, 0, Some(photo.codec));
-                let p = &photo.picture;
-                sink.packet(&r, Some(&data[p.start as usize..p.end as usize]));
-            }
-            Parsed::Photo(photo)
-        }
+        Format::Wav | Format::Rf64 => Parsed::Wav(Wav::parse(data, limits)?),
+        Format::Avi => Parsed::Avi(Avi::parse(data, limits)?),
+        Format::Matroska | Format::WebM => Parsed::Mkv(Mkv::parse(data, limits)?),
+        Format::Flv => Parsed::Flv(Flv::parse(data, limits)?),
+        Format::Amr | Format::Mp3 | Format::Adts => Parsed::Audio(RawAudio::parse(data, limits)?),
+        Format::Ogg => Parsed::Ogg(Ogg::parse(data, limits)?),
+        Format::Jpeg | Format::Png => Parsed::Photo(Photo::parse(data, limits)?),
         _ => Parsed::Recognised,
     };
-    Ok(Demuxed {
+    let d = Demuxed {
         format,
         size,
         parsed,
-    })
+    };
+    if let Some(sink) = sink {
+        d.hand_over(data, sink);
+    }
+    Ok(d)
+}
+
+impl Demuxed<'_> {
+    /// Hands every packet of a container read at random to `sink`, track
+    /// by track, each track closed with [`Sink::track_done`] (so a sink
+    /// holds one track's state at a time).
+    fn hand_over(&self, data: &[u8], sink: &mut dyn Sink) {
+        for r in self.tracks() {
+            let i = r.index;
+            let mut give = |b: Option<&[u8]>| sink.packet(&r, b);
+            let beyond = match &self.parsed {
+                Parsed::Mp4(mp4) => {
+                    let mut it = mp4.tracks[i].samples();
+                    it.by_ref().for_each(|s| give(mp4.sample_bytes(&s)));
+                    it.missing()
+                }
+                Parsed::Wav(w) => {
+                    w.packets().for_each(|p| give(Some(w.bytes(&p))));
+                    0
+                }
+                Parsed::Avi(a) => {
+                    a.packets(i).for_each(|p| give(Some(a.bytes(&p))));
+                    0
+                }
+                Parsed::Mkv(m) => {
+                    m.tracks[i]
+                        .frames()
+                        .iter()
+                        .for_each(|f| give(Some(m.bytes(f))));
+                    0
+                }
+                Parsed::Flv(f) => {
+                    f.tracks[i]
+                        .packets()
+                        .iter()
+                        .for_each(|p| give(Some(f.bytes(p))));
+                    0
+                }
+                Parsed::Audio(a) => {
+                    a.frames().iter().for_each(|f| give(Some(a.bytes(f))));
+                    0
+                }
+                Parsed::Ogg(o) => {
+                    o.packets(i).for_each(|p| give(Some(&o.bytes(p))));
+                    0
+                }
+                Parsed::Photo(p) => {
+                    give(Some(
+                        &data[p.picture.start as usize..p.picture.end as usize],
+                    ));
+                    0
+                }
+                Parsed::Ts(_) | Parsed::Ps(_) | Parsed::Segment(_) | Parsed::Recognised => 0,
+            };
+            if beyond > 0 {
+                sink.beyond_end(&r, beyond);
+            }
+            sink.track_done(&r);
+        }
+    }
 }
 
 /// Like [`demux`] for a file read front to back through `input` (a

@@ -356,31 +356,22 @@ fn form_for(codec: Option<&str>) -> Form {
 /// (a stream's codec is known by then); `None` stands for a track with no
 /// packet yet.
 #[derive(Default)]
-struct Canons(Vec<Option<Canon>>);
-
-impl Sink for Canons {
-    fn packet(&mut self, track: &TrackRef<'_>, bytes: Option<&[u8]>) {
-        if self.0.len() <= track.index {
-            self.0.resize_with(track.index + 1, || None);
-        }
-        let canon = self.0[track.index].get_or_insert_with(|| track_canon(track));
-        match bytes {
-            Some(b) => canon.sample(b),
-            None => canon.missing += 1,
-        }
-    }
-
-    fn beyond_end(&mut self, track: &TrackRef<'_>, n: u64) {
-        if self.0.len() <= track.index {
-            self.0.resize_with(track.index + 1, || None);
-        }
-        self.0[track.index]
-            .get_or_insert_with(|| track_canon(track))
-            .missing += n;
-    }
+struct Canons {
+    /// The hash being built, by track (boxed: a hasher is 2 KB, and a file
+    /// may have many tracks).
+    open: Vec<Option<Box<Canon>>>,
+    /// Tracks finished early ([`Sink::track_done`]): one hasher live at a time.
+    done: Vec<Option<TrackContent>>,
 }
 
 impl Canons {
+    fn canon(&mut self, track: &TrackRef<'_>) -> &mut Canon {
+        if self.open.len() <= track.index {
+            self.open.resize_with(track.index + 1, || None);
+        }
+        self.open[track.index].get_or_insert_with(|| Box::new(track_canon(track)))
+    }
+
     /// The results for the demuxed file's tracks.
     fn finish(mut self, d: &Demuxed<'_>) -> Result<Vec<TrackContent>, Error> {
         match &d.parsed {
@@ -396,14 +387,41 @@ impl Canons {
         }
         Ok(d.tracks()
             .iter()
-            .map(|t| {
-                self.0
-                    .get_mut(t.index)
-                    .and_then(Option::take)
-                    .unwrap_or_else(|| track_canon(t))
-                    .finish(t.id, t.codec)
-            })
+            .map(
+                |t| match self.done.get_mut(t.index).and_then(Option::take) {
+                    Some(done) => done,
+                    None => self
+                        .open
+                        .get_mut(t.index)
+                        .and_then(Option::take)
+                        .map_or_else(|| track_canon(t), |c| *c)
+                        .finish(t.id, t.codec),
+                },
+            )
             .collect())
+    }
+}
+
+impl Sink for Canons {
+    fn packet(&mut self, track: &TrackRef<'_>, bytes: Option<&[u8]>) {
+        let canon = self.canon(track);
+        match bytes {
+            Some(b) => canon.sample(b),
+            None => canon.missing += 1,
+        }
+    }
+
+    fn beyond_end(&mut self, track: &TrackRef<'_>, n: u64) {
+        self.canon(track).missing += n;
+    }
+
+    fn track_done(&mut self, track: &TrackRef<'_>) {
+        self.canon(track);
+        let canon = self.open[track.index].take().expect("just made");
+        if self.done.len() <= track.index {
+            self.done.resize_with(track.index + 1, || None);
+        }
+        self.done[track.index] = Some(canon.finish(track.id, track.codec));
     }
 }
 
