@@ -35,9 +35,9 @@ use crate::avi::Avi;
 use crate::bmff::{Config, Mp4, Track};
 use crate::detect::{Format, detect};
 use crate::error::{Error, ErrorKind, Limits, Result, Warning};
-use crate::flv::{Flv, FlvTrack};
+use crate::flv::Flv;
 use crate::input::Input;
-use crate::mkv::{Mkv, MkvTrack};
+use crate::mkv::Mkv;
 use crate::ogg::Ogg;
 use crate::photo::Photo;
 use crate::ps::Ps;
@@ -167,13 +167,13 @@ impl<'a> Demuxed<'a> {
                 .tracks
                 .iter()
                 .enumerate()
-                .map(|(i, t)| mkv_track(i, t))
+                .map(|(i, t)| record_track(i, t.codec(), t.codec_private))
                 .collect(),
             Parsed::Flv(f) => f
                 .tracks
                 .iter()
                 .enumerate()
-                .map(|(i, t)| flv_track(i, t))
+                .map(|(i, t)| record_track(i, t.codec(), t.config()))
                 .collect(),
             Parsed::Wav(_) | Parsed::Segment(_) | Parsed::Recognised => Vec::new(),
         }
@@ -225,10 +225,14 @@ pub fn mp4_track<'d>(index: usize, t: &Track<'d>) -> TrackRef<'d> {
     }
 }
 
-/// A Matroska track: H.264 and HEVC frames are length-prefixed, their
-/// parameter sets in `CodecPrivate` (`avcC`, `hvcC` records).
-fn mkv_track<'d>(index: usize, t: &MkvTrack<'d>) -> TrackRef<'d> {
-    let codec = t.codec();
+/// A track whose H.264 or HEVC packets are length-prefixed, their
+/// parameter sets in an `avcC` or `hvcC` record (Matroska's
+/// `CodecPrivate`, FLV's sequence header); other codecs as they are.
+fn record_track<'d>(
+    index: usize,
+    codec: Option<&'static str>,
+    record: Option<&'d [u8]>,
+) -> TrackRef<'d> {
     let kind = match codec {
         Some("h264") => Some(*b"avcC"),
         Some("hevc") => Some(*b"hvcC"),
@@ -238,28 +242,7 @@ fn mkv_track<'d>(index: usize, t: &MkvTrack<'d>) -> TrackRef<'d> {
         index,
         id: index as u32,
         codec,
-        config: kind.zip(t.codec_private).map(|(k, bytes)| Config {
-            kind: crate::FourCC(k),
-            bytes,
-        }),
-        length_prefixed: kind.is_some(),
-    }
-}
-
-/// An FLV track: AVC and HEVC packets are length-prefixed, their
-/// parameter sets in the sequence header.
-fn flv_track<'d>(index: usize, t: &FlvTrack<'d>) -> TrackRef<'d> {
-    let codec = t.codec();
-    let kind = match codec {
-        Some("h264") => Some(*b"avcC"),
-        Some("hevc") => Some(*b"hvcC"),
-        _ => None,
-    };
-    TrackRef {
-        index,
-        id: index as u32,
-        codec,
-        config: kind.zip(t.config()).map(|(k, bytes)| Config {
+        config: kind.zip(record).map(|(k, bytes)| Config {
             kind: crate::FourCC(k),
             bytes,
         }),

@@ -851,13 +851,28 @@ fn jobs_are_capped_and_the_cap_is_reported() {
     assert_eq!((r.registered, r.refused), (5, 0));
 }
 
+/// Ingests one file named `name` holding `bytes`, and returns its manifest.
+fn ingest_one(name: &str, bytes: &[u8]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("rec");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join(name), bytes).unwrap();
+    let store = DirStore::open(&dir.path().join("store")).unwrap();
+    let key = StationKey::generate().unwrap();
+    let r = ingest(&src, &store, &key, &opts()).unwrap();
+    assert_eq!((r.registered, r.refused), (1, 0), "{:?}", r.items);
+    serde_json::from_slice(
+        &store
+            .manifest_bytes(r.items[0].blake3.as_ref().unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
 /// A Broadcast Wave voice recording: its audio track and content hash, and
 /// the recorder's local start time from `bext`, reach the manifest.
 #[test]
 fn a_broadcast_wave_recordings_start_and_audio_reach_the_manifest() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("rec");
-    std::fs::create_dir_all(&src).unwrap();
     let wav = custody_testkit::wav::write(&custody_testkit::wav::WavSpec {
         channels: 1,
         sample_rate: 8_000,
@@ -866,17 +881,7 @@ fn a_broadcast_wave_recordings_start_and_audio_reach_the_manifest() {
         bext: Some(("2026-11-29", "08:30:00", 8_000 * 30_600)),
         rf64: false,
     });
-    std::fs::write(src.join("VOICE0001.WAV"), &wav).unwrap();
-    let store = DirStore::open(&dir.path().join("store")).unwrap();
-    let key = StationKey::generate().unwrap();
-    let r = ingest(&src, &store, &key, &opts()).unwrap();
-    assert_eq!((r.registered, r.refused), (1, 0), "{:?}", r.items);
-    let m: serde_json::Value = serde_json::from_slice(
-        &store
-            .manifest_bytes(r.items[0].blake3.as_ref().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let m = ingest_one("VOICE0001.WAV", &wav);
     let rec = &m["manifest"]["recording"];
     assert_eq!(rec["start_local"], "2026-11-29T08:30:00");
     assert_eq!(rec["sources"]["start_local"], "metadata (bext)");
@@ -897,9 +902,6 @@ fn a_broadcast_wave_recordings_start_and_audio_reach_the_manifest() {
 /// serial reach the manifest.
 #[test]
 fn a_photos_exif_reaches_the_manifest() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("rec");
-    std::fs::create_dir_all(&src).unwrap();
     let jpeg = custody_testkit::photo::jpeg(&custody_testkit::photo::ExifSpec {
         make: "ACME",
         model: "BWC-9",
@@ -908,17 +910,7 @@ fn a_photos_exif_reaches_the_manifest() {
         offset: Some("+01:00"),
         gps: Some((-33.865, 151.2093, 12.5)),
     });
-    std::fs::write(src.join("IMG_0001.JPG"), &jpeg).unwrap();
-    let store = DirStore::open(&dir.path().join("store")).unwrap();
-    let key = StationKey::generate().unwrap();
-    let r = ingest(&src, &store, &key, &opts()).unwrap();
-    assert_eq!((r.registered, r.refused), (1, 0), "{:?}", r.items);
-    let m: serde_json::Value = serde_json::from_slice(
-        &store
-            .manifest_bytes(r.items[0].blake3.as_ref().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let m = ingest_one("IMG_0001.JPG", &jpeg);
     let rec = &m["manifest"]["recording"];
     assert_eq!(rec["start"], "2026-11-29T07:30:00Z");
     assert_eq!(rec["start_local"], "2026-11-29T08:30:00");
