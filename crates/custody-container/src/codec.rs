@@ -21,45 +21,47 @@ use crate::bytes::be16;
 /// before it). A record cut short gives the sets before the cut.
 pub fn parameter_sets<'c>(kind: &[u8; 4], c: &'c [u8]) -> (Vec<&'c [u8]>, u8) {
     let mut out = Vec::new();
-    let u16at = |at: usize| be16(c, at).map(usize::from);
-    match kind {
+    // `cnt` units at `*at`, each a 16-bit length and its bytes; false when
+    // the record ends first.
+    let mut units = |at: &mut usize, cnt: usize| {
+        for _ in 0..cnt {
+            let len = be16(c, *at).map(usize::from);
+            let Some(p) = len.and_then(|len| c.get(*at + 2..*at + 2 + len)) else {
+                return false;
+            };
+            out.push(p);
+            *at += 2 + p.len();
+        }
+        true
+    };
+    let n = match kind {
         b"avcC" => {
-            let n = c.get(4).map_or(4, |b| (b & 3) + 1);
+            // SPS (count in the low 5 bits), then PPS.
             let mut at = 5;
             for round in 0..2 {
                 let Some(&cnt) = c.get(at) else { break };
-                let cnt = if round == 0 { cnt & 0x1f } else { cnt } as usize;
+                let cnt = if round == 0 { cnt & 0x1f } else { cnt };
                 at += 1;
-                for _ in 0..cnt {
-                    let Some(p) = u16at(at).and_then(|len| c.get(at + 2..at + 2 + len)) else {
-                        return (out, n);
-                    };
-                    out.push(p);
-                    at += 2 + p.len();
+                if !units(&mut at, cnt as usize) {
+                    break;
                 }
             }
-            (out, n)
+            c.get(4)
         }
         _ => {
-            let n = c.get(21).map_or(4, |b| (b & 3) + 1);
-            let Some(&arrays) = c.get(22) else {
-                return (out, n);
-            };
+            // Arrays of one NAL type each: type byte, 16-bit count, units.
             let mut at = 23;
-            for _ in 0..arrays {
-                let Some(cnt) = u16at(at + 1) else { break };
+            for _ in 0..c.get(22).copied().unwrap_or(0) {
+                let Some(cnt) = be16(c, at + 1) else { break };
                 at += 3;
-                for _ in 0..cnt {
-                    let Some(p) = u16at(at).and_then(|len| c.get(at + 2..at + 2 + len)) else {
-                        return (out, n);
-                    };
-                    out.push(p);
-                    at += 2 + p.len();
+                if !units(&mut at, cnt as usize) {
+                    break;
                 }
             }
-            (out, n)
+            c.get(21)
         }
-    }
+    };
+    (out, n.map_or(4, |b| (b & 3) + 1))
 }
 
 /// The picture size from the first SPS of an `avcC` or `hvcC` record.

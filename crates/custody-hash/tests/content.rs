@@ -21,6 +21,16 @@ fn ffmpeg(args: &[&str]) {
     );
 }
 
+/// Stream-copies `src` to `out` with the real ffmpeg; `options` (split on
+/// spaces) go before the output.
+fn copy(src: &Path, out: &Path, options: &str) {
+    let (src, out) = (src.to_str().unwrap(), out.to_str().unwrap());
+    let mut args = vec!["-i", src, "-c", "copy"];
+    args.extend(options.split_whitespace());
+    args.push(out);
+    ffmpeg(&args);
+}
+
 fn hashes(p: &Path) -> Vec<TrackContent> {
     let data = std::fs::read(p).unwrap();
     content_hashes(&data, Limits::default()).unwrap()
@@ -92,21 +102,11 @@ fn remuxes_keep_their_content_hash() {
         let flv = dir.path().join(format!("{stem}.flv"));
         if f == "androidx/mp4/sample.mp4" {
             // FLV holds H.264 and AAC (not HEVC, and one track of each).
-            ffmpeg(&["-i", s, "-c", "copy", flv.to_str().unwrap()]);
+            copy(&src, &flv, "");
             assert_eq!(av(hashes(&flv)), av(hashes(&src)), "{f} vs FLV");
             // The AAC track alone, in ADTS.
             let adts = dir.path().join("sample.aac");
-            ffmpeg(&[
-                "-i",
-                s,
-                "-map",
-                "0:a",
-                "-c",
-                "copy",
-                "-f",
-                "adts",
-                adts.to_str().unwrap(),
-            ]);
+            copy(&src, &adts, "-map 0:a -f adts");
             let aac = |v: Vec<TrackContent>| {
                 v.into_iter()
                     .filter(|t| t.codec == Some("aac"))
@@ -116,17 +116,7 @@ fn remuxes_keep_their_content_hash() {
             assert_eq!(aac(hashes(&adts)), aac(hashes(&src)), "{f} vs ADTS");
         }
         let mkv = dir.path().join(format!("{stem}.mkv"));
-        ffmpeg(&[
-            "-i",
-            s,
-            "-map",
-            "0:v?",
-            "-map",
-            "0:a?",
-            "-c",
-            "copy",
-            mkv.to_str().unwrap(),
-        ]);
+        copy(&src, &mkv, "-map 0:v? -map 0:a?");
         let original = av(hashes(&src));
         assert!(!original.is_empty(), "{f}");
         for other in [&ts, &frag, &back, &mkv] {
@@ -179,29 +169,9 @@ fn pcm_in_wav_rf64_and_mov_has_one_content_hash() {
         let mov = dir.path().join("copy.mov");
         let mkv = dir.path().join("copy.mkv");
         let rf64 = dir.path().join("copy.wav");
-        ffmpeg(&[
-            "-i",
-            src.to_str().unwrap(),
-            "-c",
-            "copy",
-            mkv.to_str().unwrap(),
-        ]);
-        ffmpeg(&[
-            "-i",
-            src.to_str().unwrap(),
-            "-c",
-            "copy",
-            mov.to_str().unwrap(),
-        ]);
-        ffmpeg(&[
-            "-i",
-            src.to_str().unwrap(),
-            "-c",
-            "copy",
-            "-rf64",
-            "always",
-            rf64.to_str().unwrap(),
-        ]);
+        copy(&src, &mkv, "");
+        copy(&src, &mov, "");
+        copy(&src, &rf64, "-rf64 always");
         for other in [&mov, &mkv, &rf64] {
             let got = hashes(other);
             assert_eq!(
@@ -231,17 +201,7 @@ fn video_in_avi_and_mp4_has_one_content_hash() {
     let dir = tempfile::tempdir().unwrap();
     let src = corpus.join("androidx/mp4/sample.mp4");
     let avi = dir.path().join("h264.avi");
-    ffmpeg(&[
-        "-i",
-        src.to_str().unwrap(),
-        "-map",
-        "0:v",
-        "-c",
-        "copy",
-        "-bsf:v",
-        "h264_mp4toannexb",
-        avi.to_str().unwrap(),
-    ]);
+    copy(&src, &avi, "-map 0:v -bsf:v h264_mp4toannexb");
     let video = |v: Vec<TrackContent>| {
         v.into_iter()
             .filter(|t| t.codec == Some("h264"))
@@ -253,15 +213,7 @@ fn video_in_avi_and_mp4_has_one_content_hash() {
     assert_eq!(video(hashes(&avi)), original);
     let mjpeg = corpus.join("metadata-extractor-images/avi/100_0306.AVI");
     let mov = dir.path().join("mjpeg.mov");
-    ffmpeg(&[
-        "-i",
-        mjpeg.to_str().unwrap(),
-        "-map",
-        "0:v",
-        "-c",
-        "copy",
-        mov.to_str().unwrap(),
-    ]);
+    copy(&mjpeg, &mov, "-map 0:v");
     let first = |v: Vec<TrackContent>| {
         let t = &v[0];
         (t.codec, t.samples, t.form, t.content_blake3)
@@ -280,8 +232,9 @@ fn opus_in_ogg_mkv_and_mp4_has_one_content_hash() {
     let path = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
     let tone = ["-f", "lavfi", "-i", "sine=f=440:r=48000:d=3"];
     ffmpeg(&[&tone[..], &["-c:a", "libopus", &path("a.ogg")]].concat());
-    ffmpeg(&["-i", &path("a.ogg"), "-c", "copy", &path("a.mkv")]);
-    ffmpeg(&["-i", &path("a.ogg"), "-c", "copy", &path("a.mp4")]);
+    let ogg = dir.path().join("a.ogg");
+    copy(&ogg, &dir.path().join("a.mkv"), "");
+    copy(&ogg, &dir.path().join("a.mp4"), "");
     let one = |n: &str| {
         let t = hashes(Path::new(&path(n)));
         assert_eq!(t.len(), 1, "{n}");
