@@ -277,7 +277,7 @@ pub(super) fn from_flv(f: &Flv<'_>, opts: ProbeOptions) -> Probe {
         let packets = t.packets();
         let first = packets.iter().map(|x| x.pts).min();
         let last = packets.iter().map(|x| x.pts).max();
-        // The last packet's duration: the commonest step between packets.
+        // The last packet's duration: the smallest step between packets.
         let step = packets
             .windows(2)
             .map(|w| w[1].dts - w[0].dts)
