@@ -50,6 +50,7 @@ pub mod input;
 pub mod mkv;
 pub mod names;
 pub mod ogg;
+pub mod pes;
 pub mod photo;
 pub mod ps;
 pub mod rawaudio;

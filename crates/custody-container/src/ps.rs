@@ -3,10 +3,11 @@
 //! [`Units`]). [`Ps::parse_with_units`] hands each unit's bytes over as the
 //! parse completes it.
 
+use crate::codec::framer::{Framing, StreamInfo};
 use crate::error::{Diag, Error, ErrorKind, Limits, Result, Warning};
-use crate::es::{Assembly, Frame, Framer, Framing, MAX_INPUT, StreamInfo, Units};
+use crate::es::{Frame, MAX_INPUT, Units};
 use crate::input::{Input, short_window};
-use crate::ts::{StreamKind, Unwrap, pes_header};
+use crate::pes::{self, Carried, Elementary, Out, REASSEMBLY_WINDOW, StreamKind};
 
 /// One elementary stream of a program stream.
 #[derive(Debug, Clone)]
@@ -42,40 +43,16 @@ pub struct Ps<'a> {
     pub warnings: Vec<Warning>,
 }
 
-struct State {
-    framer: Framer,
-    unwrap: Unwrap,
-    asm: Assembly,
-    /// Offset of the stream's first unit.
-    first: Option<u64>,
+impl Carried for PsStream {
+    fn parts(&mut self) -> (&mut Units, &mut StreamInfo, &mut Option<&'static str>) {
+        (&mut self.units, &mut self.info, &mut self.codec)
+    }
 }
 
 /// Called with each access unit as the parse completes it: the stream's
 /// index in [`Ps::streams`], the stream, the unit, and its bytes (`None`
 /// when they are not all present).
-pub type OnUnit<'c> = dyn FnMut(usize, &PsStream, &Frame, Option<&[u8]>) + 'c;
-
-/// Hands the frames a framer staged over to `on_unit` and stores them
-/// (`keep`); `first` keeps the offset of the stream's first unit.
-fn flush(
-    stream: usize,
-    s: &mut PsStream,
-    staged: &mut Vec<Frame>,
-    asm: &Assembly,
-    on_unit: &mut Option<&mut OnUnit<'_>>,
-    keep: bool,
-    first: &mut Option<u64>,
-) {
-    for f in staged.drain(..) {
-        if let Some(cb) = on_unit.as_mut() {
-            cb(stream, s, &f, asm.bytes(&f));
-        }
-        first.get_or_insert(f.offset);
-        if keep {
-            s.units.push(&f);
-        }
-    }
-}
+pub type OnUnit<'c> = pes::OnUnit<'c, PsStream>;
 
 /// Scans `d` for a `00 00 01` start code with a byte after it, from
 /// `from`: `Ok` with its index, or `Err` with the first index not ruled
@@ -175,11 +152,13 @@ impl Ps<'static> {
     pub fn parse_from<I: Input>(
         mut input: I,
         limits: Limits,
-        mut on_unit: Option<&mut OnUnit<'_>>,
+        on_unit: Option<&mut OnUnit<'_>>,
         keep_units: bool,
     ) -> Result<Ps<'static>> {
-        let keep = keep_units;
-        let collect = on_unit.is_some();
+        let mut out = Out {
+            on_unit,
+            keep: keep_units,
+        };
         let size = input.size();
         if size >= MAX_INPUT {
             return Err(Error::new(
@@ -203,11 +182,9 @@ impl Ps<'static> {
             streams: Vec::new(),
             warnings: Vec::new(),
         };
-        let mut states: Vec<State> = Vec::new();
+        let mut states: Vec<Elementary> = Vec::new();
         // Stream types from the program stream map, by stream id.
         let mut psm: Vec<(u8, u8)> = Vec::new();
-        // Frames a framer emitted, on their way to the stream's units.
-        let mut staged: Vec<Frame> = Vec::new();
         let mut pos = 0u64;
         while pos + 4 <= size {
             crate::cost::step(1);
@@ -275,7 +252,7 @@ impl Ps<'static> {
                     if matches!(code, 0xbb | 0xbe) {
                         continue;
                     }
-                    let Some((hlen, pts, dts)) = pes_header(pkt) else {
+                    let Some((hlen, pts, dts)) = pes::header(pkt) else {
                         diag.note(off, &format!("ps/stream {code:#x}"), "invalid PES header")?;
                         continue;
                     };
@@ -295,46 +272,13 @@ impl Ps<'static> {
                                 units: Units::new(),
                                 info: StreamInfo::default(),
                             });
-                            states.push(State {
-                                framer: Framer::new(framing),
-                                unwrap: Unwrap::default(),
-                                asm: Assembly::default(),
-                                first: None,
-                            });
+                            states.push(Elementary::new(framing));
                             ps.streams.len() - 1
                         }
                     };
-                    let st = &mut states[si];
-                    let stream = &mut ps.streams[si];
-                    let pts = pts.map(|t| st.unwrap.next(t));
-                    let dts = dts.map(|t| st.unwrap.next(t));
-                    st.framer
-                        .pes_start(off, pts, dts.or(pts), false, &mut staged);
-                    flush(
-                        si,
-                        stream,
-                        &mut staged,
-                        &st.asm,
-                        &mut on_unit,
-                        keep,
-                        &mut st.first,
-                    );
-                    if collect {
-                        st.asm.add(st.framer.position(), payload);
-                    }
-                    st.framer.push(payload, &mut staged);
-                    flush(
-                        si,
-                        stream,
-                        &mut staged,
-                        &st.asm,
-                        &mut on_unit,
-                        keep,
-                        &mut st.first,
-                    );
-                    if collect {
-                        st.asm.trim(st.framer.keep_from());
-                    }
+                    let (st, stream) = (&mut states[si], &mut ps.streams[si]);
+                    st.start(si, stream, off, pts, dts, false, &mut out);
+                    st.payload(si, stream, payload, &mut out);
                 }
                 _ => {
                     // A start code that is not a PS packet: resynchronise.
@@ -356,37 +300,8 @@ impl Ps<'static> {
             }
         }
         for (si, (st, s)) in states.iter_mut().zip(ps.streams.iter_mut()).enumerate() {
-            st.framer.finish(&mut staged);
-            flush(
-                si,
-                s,
-                &mut staged,
-                &st.asm,
-                &mut on_unit,
-                keep,
-                &mut st.first,
-            );
-            s.info = st.framer.info;
-            if st.framer.skipped() > 0 {
-                diag.note(
-                    st.first.unwrap_or(0),
-                    &format!("ps/stream {:#x}", s.id),
-                    format!(
-                        "{} bytes of the stream lie outside any frame (partial or damaged frames)",
-                        st.framer.skipped()
-                    ),
-                )?;
-            }
-            if s.codec == Some("mp3") {
-                s.codec = match s.info.mpeg_audio_layer {
-                    Some(1) => Some("mp1"),
-                    Some(2) => Some("mp2"),
-                    _ => Some("mp3"),
-                };
-            }
-            if s.codec == Some("ac3") && s.info.eac3 {
-                s.codec = Some("eac3");
-            }
+            let path = format!("ps/stream {:#x}", s.id);
+            st.finish(si, s, &mut out, &mut diag, &path)?;
         }
         ps.warnings = diag.warnings;
         Ok(ps)
@@ -425,9 +340,6 @@ fn packet_len(d: &[u8], at: usize) -> Option<usize> {
     }
 }
 
-/// How far past a unit's first packet reassembly looks for the rest of it.
-pub(crate) const REASSEMBLY_WINDOW: usize = 64 << 20;
-
 impl Ps<'_> {
     /// Reassembles the bytes of access unit `unit` of stream `stream` (allocates),
     /// walking the packets from the one that carries its first byte; to read
@@ -452,7 +364,7 @@ impl Ps<'_> {
                 let pkt = d.get(at..at + len)?;
                 // An MPEG-1 header may declare timestamps the packet is too short to
                 // hold: its length then runs past the packet, as in `parse`.
-                if let Some((hlen, _, _)) = crate::ts::pes_header(pkt)
+                if let Some((hlen, _, _)) = pes::header(pkt)
                     && let Some((id, payload)) =
                         stream_payload(code, pkt.get(hlen..).unwrap_or(&[]))
                     && id == want

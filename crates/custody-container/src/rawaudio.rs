@@ -2,7 +2,7 @@
 //! wideband storage format, RFC 4867), MP3 and MPEG audio (with ID3v2 and
 //! ID3v1 tags and the Xing/Info or VBRI frame), and AAC in ADTS. Frames
 //! are found with the same framers the transport-stream demuxer uses
-//! ([`crate::es::Framer`]); the index holds 16 bytes per frame.
+//! ([`crate::codec::framer::Framer`]); the index holds 16 bytes per frame.
 //!
 //! ```
 //! use custody_container::{Limits, rawaudio::RawAudio};
@@ -17,8 +17,10 @@
 //! assert_eq!(a.duration_seconds(), Some(0.04));
 //! ```
 
+use crate::codec::audio::{AMR_NB, AMR_WB};
+use crate::codec::framer::{Framer, Framing};
 use crate::error::{Diag, Error, ErrorKind, Limits, Result, Warning};
-use crate::es::{Frame, Framer, Framing};
+use crate::es::Frame;
 
 /// One audio frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,11 +52,6 @@ pub struct RawAudio<'a> {
     /// Problems found and recovered from.
     pub warnings: Vec<Warning>,
 }
-
-/// Bytes of each AMR-NB frame (header included) by frame type.
-const AMR_NB: [u8; 16] = [13, 14, 16, 18, 20, 21, 27, 32, 6, 1, 1, 1, 1, 1, 1, 1];
-/// Bytes of each AMR-WB frame (header included) by frame type.
-const AMR_WB: [u8; 16] = [18, 24, 33, 37, 41, 47, 51, 59, 61, 6, 1, 1, 1, 1, 1, 1];
 
 impl<'a> RawAudio<'a> {
     /// Parses an AMR, MP3 or ADTS file. Bytes between frames that are not

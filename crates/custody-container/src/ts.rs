@@ -9,24 +9,12 @@
 //! the units' sizes), and [`Ts::unit_bytes`] reassembles one unit on demand
 //! by walking the packets of its PID.
 
+use crate::codec::framer::{Framer, Framing, StreamInfo};
 use crate::detect::find_ts_sync;
 use crate::error::{Diag, Error, ErrorKind, Limits, Result, Warning};
-use crate::es::{Assembly, Frame, Framer, Framing, MAX_INPUT, Units};
+use crate::es::{Frame, MAX_INPUT, Units};
 use crate::input::{Input, short_window};
-
-/// What a stream carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StreamKind {
-    /// Video.
-    Video,
-    /// Audio.
-    Audio,
-    /// Subtitles.
-    Subtitle,
-    /// Anything else.
-    Data,
-}
+use crate::pes::{self, Carried, Elementary, MAX_PES_HEADER, Out, StreamKind};
 
 /// A program from the PAT.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -59,7 +47,7 @@ pub struct Stream {
     /// Access units in decode order.
     pub units: Units,
     /// Properties learnt from headers.
-    pub info: crate::es::StreamInfo,
+    pub info: StreamInfo,
     /// Continuity-counter errors.
     pub cc_errors: u32,
     framing: Framing,
@@ -81,142 +69,34 @@ pub struct Ts<'a> {
     pub warnings: Vec<Warning>,
 }
 
-/// Unwraps 33-bit timestamps into a monotonic 64-bit timeline.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Unwrap {
-    last: Option<i64>,
-    offset: i64,
-}
-
-impl Unwrap {
-    const WRAP: i64 = 1 << 33;
-
-    /// Maps a 33-bit timestamp onto the running timeline.
-    pub fn next(&mut self, ts: i64) -> i64 {
-        if let Some(last) = self.last {
-            let cur = ts + self.offset;
-            if last - cur > Self::WRAP / 2 {
-                self.offset += Self::WRAP;
-            } else if cur - last > Self::WRAP / 2 && self.offset >= Self::WRAP {
-                self.offset -= Self::WRAP;
-            }
-        }
-        let v = ts + self.offset;
-        self.last = Some(v);
-        v
-    }
-}
-
 struct PidState {
     stream: usize,
     cc: Option<u8>,
-    framer: Framer,
     pes_hdr: Vec<u8>,
     in_pes: bool,
     hdr_pending: bool,
     rai: bool,
     pes_offset: u64,
-    unwrap: Unwrap,
-    asm: Assembly,
-    /// Offset of the stream's first unit.
-    first: Option<u64>,
+    es: Elementary,
+}
+
+impl Carried for Stream {
+    fn parts(&mut self) -> (&mut Units, &mut StreamInfo, &mut Option<&'static str>) {
+        (&mut self.units, &mut self.info, &mut self.codec)
+    }
 }
 
 /// Called with each access unit as the parse completes it: the stream's
 /// index in [`Ts::streams`], the stream, the unit, and its bytes (`None`
 /// when they are not all present).
-pub type OnUnit<'c> = dyn FnMut(usize, &Stream, &Frame, Option<&[u8]>) + 'c;
-
-/// Hands the frames a framer staged over to `on_unit` and stores them
-/// (`keep`); `first` keeps the offset of the stream's first unit.
-fn flush(
-    stream: usize,
-    s: &mut Stream,
-    staged: &mut Vec<Frame>,
-    asm: &Assembly,
-    on_unit: &mut Option<&mut OnUnit<'_>>,
-    keep: bool,
-    first: &mut Option<u64>,
-) {
-    for f in staged.drain(..) {
-        if let Some(cb) = on_unit.as_mut() {
-            cb(stream, s, &f, asm.bytes(&f));
-        }
-        first.get_or_insert(f.offset);
-        if keep {
-            s.units.push(&f);
-        }
-    }
-}
+pub type OnUnit<'c> = pes::OnUnit<'c, Stream>;
 
 /// Programs kept from the PAT; real multiplexes carry a handful.
 const MAX_PROGRAMS: usize = 1024;
 
-/// Longest PES header: 9 fixed bytes plus up to 255 optional ones.
-const MAX_PES_HEADER: usize = 9 + 255;
-
 #[derive(Default)]
 struct Section {
     buf: Vec<u8>,
-}
-
-/// Reads a PES timestamp (5 bytes, 33 bits).
-fn pes_ts(b: &[u8]) -> Option<i64> {
-    let b = b.get(..5)?;
-    Some(
-        (((b[0] as i64 >> 1) & 7) << 30)
-            | ((b[1] as i64) << 22)
-            | (((b[2] as i64) >> 1) << 15)
-            | ((b[3] as i64) << 7)
-            | ((b[4] as i64) >> 1),
-    )
-}
-
-/// Parses a PES header: (header length, PTS, DTS); `None` until enough bytes are present.
-pub(crate) fn pes_header(h: &[u8]) -> Option<(usize, Option<i64>, Option<i64>)> {
-    if h.len() < 6 || h[0] != 0 || h[1] != 0 || h[2] != 1 {
-        return None;
-    }
-    let sid = h[3];
-    // Streams without the optional header.
-    if matches!(sid, 0xbc | 0xbe | 0xbf | 0xf0 | 0xf1 | 0xff | 0xf2 | 0xf8) {
-        return Some((6, None, None));
-    }
-    if h.len() < 9 {
-        return None;
-    }
-    if h[6] & 0xc0 != 0x80 {
-        // MPEG-1 PES header: stuffing, optional STD buffer, timestamps.
-        let mut at = 6;
-        while h.get(at) == Some(&0xff) {
-            at += 1;
-        }
-        let b = *h.get(at)?;
-        if b & 0xc0 == 0x40 {
-            at += 2;
-        }
-        let b = *h.get(at)?;
-        return match b >> 4 {
-            2 => Some((at + 5, pes_ts(h.get(at..)?), None)),
-            3 => Some((at + 10, pes_ts(h.get(at..)?), pes_ts(h.get(at + 5..)?))),
-            _ => Some((at + 1, None, None)),
-        };
-    }
-    let len = 9 + h[8] as usize;
-    if h.len() < len {
-        return None;
-    }
-    // Timestamps are read only from the header data the PES header declares:
-    // a flag set without the bytes to back it gives no timestamp.
-    let flags = h[7] >> 6;
-    let data = &h[9..len];
-    let pts = if flags & 2 != 0 { pes_ts(data) } else { None };
-    let dts = if flags == 3 {
-        data.get(5..).and_then(pes_ts)
-    } else {
-        None
-    };
-    Some((len, pts, dts))
 }
 
 /// Codec, kind and framing for a PMT stream type (with descriptor hints).
@@ -322,11 +202,13 @@ impl Ts<'static> {
     pub fn parse_from<I: Input>(
         mut input: I,
         limits: Limits,
-        mut on_unit: Option<&mut OnUnit<'_>>,
+        on_unit: Option<&mut OnUnit<'_>>,
         keep_units: bool,
     ) -> Result<Ts<'static>> {
-        let keep = keep_units;
-        let collect = on_unit.is_some();
+        let mut out = Out {
+            on_unit,
+            keep: keep_units,
+        };
         let size = input.size();
         if size >= MAX_INPUT {
             return Err(Error::new(
@@ -371,8 +253,6 @@ impl Ts<'static> {
         psi[0] = Some(Box::default());
         // PID -> program number, for PIDs that carry a PMT.
         let mut pmt_program: Vec<Option<u16>> = vec![None; 8192];
-        // Frames a framer emitted, on their way to the stream's units.
-        let mut staged: Vec<Frame> = Vec::new();
         let mut pos = start as u64;
         while pos + (lead + 188) as u64 <= size {
             crate::cost::step(1);
@@ -448,14 +328,9 @@ impl Ts<'static> {
                             keyframe: true,
                             samples: 0,
                         };
-                        let stream = states[si].stream;
-                        if let Some(cb) = on_unit.as_mut() {
-                            cb(stream, &ts.streams[stream], &f, Some(&s));
-                        }
-                        states[si].first.get_or_insert(f.offset);
-                        if keep {
-                            ts.streams[stream].units.push(&f);
-                        }
+                        let st = &mut states[si];
+                        st.es
+                            .whole(st.stream, &mut ts.streams[st.stream], &f, &s, &mut out);
                     }
                 }
                 continue;
@@ -496,16 +371,14 @@ impl Ts<'static> {
                 let before = st.pes_hdr.len();
                 let take = (MAX_PES_HEADER - before).min(payload.len());
                 st.pes_hdr.extend_from_slice(&payload[..take]);
-                match pes_header(&st.pes_hdr) {
+                match pes::header(&st.pes_hdr) {
                     Some((hlen, pts, dts)) => {
                         st.hdr_pending = false;
-                        let pts = pts.map(|t| st.unwrap.next(t));
-                        let dts = dts.map(|t| st.unwrap.next(t));
                         let skip = hlen.saturating_sub(before);
                         let stream = &mut ts.streams[st.stream];
                         if stream.codec.is_none()
                             && stream.framing == Framing::Pes
-                            && st.framer.position() == 0
+                            && st.es.framer.position() == 0
                             && let Some((codec, kind, framing)) =
                                 sniff(payload.get(skip..).unwrap_or(&[]))
                         {
@@ -514,37 +387,13 @@ impl Ts<'static> {
                             stream.codec = Some(codec);
                             stream.kind = kind;
                             stream.framing = framing;
-                            st.framer = Framer::new(framing);
+                            st.es.framer = Framer::new(framing);
                         }
-                        st.framer
-                            .pes_start(st.pes_offset, pts, dts.or(pts), st.rai, &mut staged);
-                        flush(
-                            st.stream,
-                            stream,
-                            &mut staged,
-                            &st.asm,
-                            &mut on_unit,
-                            keep,
-                            &mut st.first,
-                        );
+                        let (i, rai) = (st.stream, st.rai);
+                        st.es
+                            .start(i, stream, st.pes_offset, pts, dts, rai, &mut out);
                         if skip < payload.len() {
-                            let es = &payload[skip..];
-                            if collect {
-                                st.asm.add(st.framer.position(), es);
-                            }
-                            st.framer.push(es, &mut staged);
-                            flush(
-                                st.stream,
-                                stream,
-                                &mut staged,
-                                &st.asm,
-                                &mut on_unit,
-                                keep,
-                                &mut st.first,
-                            );
-                            if collect {
-                                st.asm.trim(st.framer.keep_from());
-                            }
+                            st.es.payload(i, stream, &payload[skip..], &mut out);
                         }
                     }
                     None if st.pes_hdr.len() >= MAX_PES_HEADER
@@ -562,57 +411,18 @@ impl Ts<'static> {
                 }
                 continue;
             }
-            if collect {
-                st.asm.add(st.framer.position(), payload);
-            }
-            st.framer.push(payload, &mut staged);
-            let stream = &mut ts.streams[st.stream];
-            flush(
-                st.stream,
-                stream,
-                &mut staged,
-                &st.asm,
-                &mut on_unit,
-                keep,
-                &mut st.first,
-            );
-            if collect {
-                st.asm.trim(st.framer.keep_from());
-            }
+            st.es
+                .payload(st.stream, &mut ts.streams[st.stream], payload, &mut out);
         }
         for st in &mut states {
-            let s = &mut ts.streams[st.stream];
-            st.framer.finish(&mut staged);
-            flush(
+            let path = format!("pid {:#x}", ts.streams[st.stream].pid);
+            st.es.finish(
                 st.stream,
-                s,
-                &mut staged,
-                &st.asm,
-                &mut on_unit,
-                keep,
-                &mut st.first,
-            );
-            s.info = st.framer.info;
-            if st.framer.skipped() > 0 {
-                diag.note(
-                    st.first.unwrap_or(0),
-                    &format!("pid {:#x}", s.pid),
-                    format!(
-                        "{} bytes of the stream lie outside any frame (partial or damaged frames)",
-                        st.framer.skipped()
-                    ),
-                )?;
-            }
-            if s.framing == Framing::MpegAudio {
-                s.codec = match s.info.mpeg_audio_layer {
-                    Some(1) => Some("mp1"),
-                    Some(2) => Some("mp2"),
-                    _ => Some("mp3"),
-                };
-            }
-            if s.framing == Framing::Ac3 && s.info.eac3 {
-                s.codec = Some("eac3");
-            }
+                &mut ts.streams[st.stream],
+                &mut out,
+                &mut diag,
+                &path,
+            )?;
         }
         if ts.programs.is_empty() {
             diag.note(start as u64, "ts", "no program association table found")?;
@@ -767,15 +577,12 @@ impl<'a> Ts<'a> {
             states.push(PidState {
                 stream: self.streams.len() - 1,
                 cc: None,
-                framer: Framer::new(framing),
                 pes_hdr: Vec::new(),
                 in_pes: false,
                 hdr_pending: false,
                 rai: false,
                 pes_offset: 0,
-                unwrap: Unwrap::default(),
-                asm: Assembly::default(),
-                first: None,
+                es: Elementary::new(framing),
             });
         }
     }
@@ -795,7 +602,7 @@ impl<'a> Ts<'a> {
         let mut skip = usize::try_from(unit.in_pes).ok()?;
         let mut pos = usize::try_from(unit.offset).ok()?;
         let mut first = true;
-        let limit = pos.saturating_add(crate::ps::REASSEMBLY_WINDOW.max(size.saturating_mul(2)));
+        let limit = pos.saturating_add(pes::REASSEMBLY_WINDOW.max(size.saturating_mul(2)));
         while out.len() < size && pos + lead + 188 <= self.data.len() && pos < limit {
             crate::cost::step(1);
             let p = &self.data[pos + lead..pos + lead + 188];
@@ -810,7 +617,7 @@ impl<'a> Ts<'a> {
             }
             let mut payload = &p[at..];
             if p[1] & 0x40 != 0 {
-                let (hlen, _, _) = pes_header(payload)?;
+                let (hlen, _, _) = pes::header(payload)?;
                 payload = payload.get(hlen..).unwrap_or(&[]);
             } else if first {
                 return None;
@@ -913,47 +720,6 @@ fn take_complete(sec: &mut Section, done: &mut Vec<Vec<u8>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_unwrap_across_the_33_bit_boundary() {
-        let mut u = Unwrap::default();
-        let wrap = 1i64 << 33;
-        assert_eq!(u.next(wrap - 3000), wrap - 3000);
-        assert_eq!(u.next(1000), wrap + 1000);
-        assert_eq!(u.next(4000), wrap + 4000);
-        // A small step back (B-frame reordering) is not a wrap.
-        assert_eq!(u.next(2000), wrap + 2000);
-    }
-
-    #[test]
-    fn pes_headers() {
-        // MPEG-2 PES with PTS and DTS.
-        let h = [
-            0, 0, 1, 0xe0, 0, 0, 0x80, 0xc0, 10, 0x31, 0, 3, 0x5f, 0x91, 0x11, 0, 3, 0x46, 0x51,
-            0xaa,
-        ];
-        let (len, pts, dts) = pes_header(&h).unwrap();
-        assert_eq!(len, 19);
-        // 0x31 00 03 5f 91 and 0x11 00 03 46 51, decoded by hand (ISO 13818-1 2.4.3.7).
-        assert_eq!((pts, dts), (Some(45_000), Some(41_768)));
-        // Too short: no answer yet rather than a wrong one.
-        assert_eq!(pes_header(&h[..12]), None);
-        // Not a start code.
-        assert_eq!(pes_header(&[1, 2, 3, 4, 5, 6, 7, 8, 9]), None);
-        // Private stream 2 has no optional header.
-        assert_eq!(pes_header(&[0, 0, 1, 0xbf, 0, 4]), Some((6, None, None)));
-    }
-
-    #[test]
-    fn timestamp_flags_beyond_the_declared_header_give_no_timestamp() {
-        // PTS and DTS flagged, but the header data length (4) covers neither
-        // fully: the header is 13 bytes and nothing past it is read.
-        let h = [0, 0, 1, 0xe0, 0, 0, 0x80, 0xc0, 4, 0x31, 0, 3, 0x5f];
-        assert_eq!(pes_header(&h), Some((13, None, None)));
-        // Length 5 covers the PTS only.
-        let h = [0, 0, 1, 0xe0, 0, 0, 0x80, 0xc0, 5, 0x31, 0, 3, 0x5f, 0x91];
-        assert_eq!(pes_header(&h), Some((14, Some(45_000), None)));
-    }
 
     #[test]
     fn junk_and_nothing_are_errors_not_panics() {

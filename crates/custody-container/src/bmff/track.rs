@@ -36,9 +36,9 @@ impl std::fmt::Display for TrackKind {
     }
 }
 
-impl From<crate::ts::StreamKind> for TrackKind {
-    fn from(k: crate::ts::StreamKind) -> TrackKind {
-        use crate::ts::StreamKind;
+impl From<crate::pes::StreamKind> for TrackKind {
+    fn from(k: crate::pes::StreamKind) -> TrackKind {
+        use crate::pes::StreamKind;
         match k {
             StreamKind::Video => TrackKind::Video,
             StreamKind::Audio => TrackKind::Audio,

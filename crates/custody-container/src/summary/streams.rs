@@ -5,7 +5,7 @@ use super::{Probe, ProbeOptions, SampleRow, TrackSummary};
 use crate::error::Warning;
 use crate::es::{Frame, Units};
 use crate::names::{Codec, Container};
-use crate::ts::StreamKind;
+use crate::pes::StreamKind;
 
 pub(super) struct StreamView<'s> {
     pub(super) id: u32,
@@ -14,7 +14,7 @@ pub(super) struct StreamView<'s> {
     pub(super) tag: Option<String>,
     pub(super) language: Option<String>,
     pub(super) units: &'s Units,
-    pub(super) info: crate::es::StreamInfo,
+    pub(super) info: crate::codec::framer::StreamInfo,
 }
 
 /// The typical video frame duration (90 kHz): the commonest step between

@@ -1,7 +1,9 @@
-//! Codec configuration records every container carries the same way:
-//! `avcC` / `hvcC` decoder configurations (parameter sets and the NAL
-//! length size) and MPEG-4 AudioSpecificConfig. One reader each, shared by
-//! the demuxers and the content hashes.
+//! Everything codec-level, shared by every demuxer and the content hashes:
+//! configuration records every container carries the same way (`avcC` /
+//! `hvcC` decoder configurations: parameter sets and the NAL length size;
+//! MPEG-4 AudioSpecificConfig), parameter sets ([`video`]), audio frame
+//! headers ([`audio`]), and the splitting of elementary streams into
+//! access units ([`framer`]).
 //!
 //! ```
 //! use custody_container::codec::{audio_specific_config, parameter_sets};
@@ -13,6 +15,10 @@
 //! let (sets, n) = parameter_sets(b"avcC", &avcc);
 //! assert_eq!((sets, n), (vec![&[0x67, 0x64][..], &[0x68, 0xee][..]], 4));
 //! ```
+
+pub mod audio;
+pub mod framer;
+pub mod video;
 
 use crate::bytes::be16;
 
@@ -68,8 +74,8 @@ pub fn parameter_sets<'c>(kind: &[u8; 4], c: &'c [u8]) -> (Vec<&'c [u8]>, u8) {
 pub fn picture_size(kind: &[u8; 4], c: &[u8]) -> Option<(u32, u32)> {
     let (sets, _) = parameter_sets(kind, c);
     sets.iter().find_map(|p| match kind {
-        b"avcC" if p.first().is_some_and(|h| h & 0x1f == 7) => crate::es::h264_sps_size(p),
-        b"hvcC" if p.first().is_some_and(|h| (h >> 1) & 0x3f == 33) => crate::es::hevc_sps_size(p),
+        b"avcC" if p.first().is_some_and(|h| h & 0x1f == 7) => video::h264_sps_size(p),
+        b"hvcC" if p.first().is_some_and(|h| (h >> 1) & 0x3f == 33) => video::hevc_sps_size(p),
         _ => None,
     })
 }
@@ -84,12 +90,6 @@ pub struct AudioConfig {
     /// Channels, when the configuration is a plain count (1 to 6, 8).
     pub channels: Option<u32>,
 }
-
-/// The sampling frequencies an AudioSpecificConfig indexes.
-const RATES: [u32; 13] = [
-    96_000, 88_200, 64_000, 48_000, 44_100, 32_000, 24_000, 22_050, 16_000, 12_000, 11_025, 8_000,
-    7_350,
-];
 
 /// Reads an MPEG-4 AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1).
 pub fn audio_specific_config(c: &[u8]) -> Option<AudioConfig> {
@@ -115,7 +115,7 @@ pub fn audio_specific_config(c: &[u8]) -> Option<AudioConfig> {
     let sample_rate = if index == 15 {
         take(24)?
     } else {
-        *RATES.get(index)?
+        *audio::AAC_RATES.get(index)?
     };
     let channels = match take(4)? {
         c @ 1..=6 => Some(c),
