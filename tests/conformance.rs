@@ -1523,3 +1523,138 @@ fn damaged_files_are_recovered_with_warnings() {
     let e = probe(&read("androidx/mp4/sample_mdat_too_long.mp4"), strict).unwrap_err();
     assert_eq!((e.offset, e.path.as_str()), (2184, "mdat"));
 }
+
+/// The keyframe flags of ffprobe's packets of the first video stream, in
+/// its read order.
+fn ffprobe_keyframes(path: &std::path::Path) -> Vec<bool> {
+    let out = common::tool_output(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=flags",
+            "-of",
+            "csv=p=0",
+            path.to_str().unwrap(),
+        ],
+    )
+    .unwrap_or_else(|| panic!("ffprobe cannot read {}", path.display()));
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.starts_with('K'))
+        .collect()
+}
+
+/// Groups of pictures through the one demuxer interface: the same H.264
+/// and HEVC streams (a keyframe every 12 pictures, B-frames) written by
+/// the ffmpeg CLI into every container a recorder uses, with MJPEG AVI
+/// and MPEG-2 program and transport streams beside them, give per packet
+/// the keyframe flags ffprobe gives, hence the same groups of pictures;
+/// every packet has a time base and bytes inside the file.
+#[test]
+fn keyframes_and_gops_agree_with_ffprobe() {
+    if !common::have_tool("ffprobe") || !common::have_tool("ffmpeg") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    let run = |args: String| ffmpeg(&args.split_whitespace().collect::<Vec<_>>());
+    let src = "-f lavfi -i testsrc2=s=320x240:r=30:d=4 -f lavfi -i sine=f=440:r=48000:d=4";
+    let gop = "-g 12 -keyint_min 12 -sc_threshold 0 -bf 2";
+    let mut cases = Vec::new();
+    for (codec, exts) in [
+        (
+            "libx264",
+            &["mp4", "mov", "ts", "mkv", "avi", "flv", "frag.mp4"][..],
+        ),
+        (
+            "libx265 -x265-params log-level=error",
+            &["mp4", "ts", "mkv"][..],
+        ),
+        ("mpeg2video", &["mpg", "ts"][..]),
+        ("mjpeg", &["avi", "mkv"][..]),
+    ] {
+        for ext in exts {
+            let name = format!("{}.{ext}", codec.split(' ').next().unwrap());
+            let audio = if *ext == "mpg" {
+                "-c:a mp2"
+            } else {
+                "-c:a aac"
+            };
+            let frag = if ext.starts_with("frag") {
+                "-movflags frag_keyframe+empty_moov"
+            } else {
+                ""
+            };
+            let gop = if codec == "mjpeg" { "" } else { gop };
+            run(format!(
+                "{src} -c:v {codec} {gop} {audio} {frag} {}",
+                p(&name).display()
+            ));
+            cases.push(name);
+        }
+    }
+    let mut failures = Vec::new();
+    for name in &cases {
+        let path = p(name);
+        let data = std::fs::read(&path).unwrap();
+        let d = custody::container::demux::demux(&data, Limits::default(), true, None).unwrap();
+        let tracks = d.tracks();
+        let video = tracks
+            .iter()
+            .position(|t| {
+                matches!(
+                    t.codec,
+                    Some("h264" | "hevc" | "mjpeg" | "mpeg2video" | "mpeg1video")
+                )
+            })
+            .unwrap_or_else(|| panic!("{name}: no video track in {tracks:?}"));
+        let packets: Vec<_> = d.packets(video).collect();
+        assert!(d.time_base(video).is_some(), "{name}: no time base");
+        for pk in &packets {
+            assert!(pk.offset + pk.size <= data.len() as u64, "{name}: {pk:?}");
+        }
+        let ours: Vec<bool> = packets.iter().map(|p| p.keyframe).collect();
+        let theirs = ffprobe_keyframes(&path);
+        let keys = |v: &[bool]| -> Vec<usize> {
+            v.iter()
+                .enumerate()
+                .filter(|(_, k)| **k)
+                .map(|(i, _)| i)
+                .collect()
+        };
+        if ours != theirs {
+            failures.push(format!(
+                "{name}: {} packets, keyframes at {:?}; ffprobe: {} packets, keyframes at {:?}",
+                ours.len(),
+                keys(&ours),
+                theirs.len(),
+                keys(&theirs)
+            ));
+            continue;
+        }
+        let gops = d.gops(video);
+        let expected = custody::container::demux::gops(keys(&theirs).into_iter(), theirs.len());
+        assert_eq!(gops, expected, "{name}");
+        // 120 pictures: ten groups of 12 (x264, x265), or one per picture
+        // (MJPEG); FFmpeg's MPEG-2 encoder closes its first group after 10
+        // pictures and leaves 2 in its last (11 groups), as ffprobe shows.
+        let want = match name.split('.').next() {
+            Some("mjpeg") => 120,
+            Some("mpeg2video") => 11,
+            _ => 10,
+        };
+        if gops.len() != want {
+            failures.push(format!(
+                "{name}: {} groups of pictures, not {want}",
+                gops.len()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

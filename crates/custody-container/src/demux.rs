@@ -214,6 +214,218 @@ impl<'a> Demuxed<'a> {
     }
 }
 
+/// One packet as the index knows it, in decode order within its track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Packet {
+    /// Offset of its first byte (transport and program streams: of the
+    /// container packet that carries it; Ogg: of its first piece).
+    pub offset: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Decode time in the track's [`TimeBase`], where the container
+    /// tells it.
+    pub dts: Option<i64>,
+    /// Presentation time in the track's [`TimeBase`], where the container
+    /// tells it.
+    pub pts: Option<i64>,
+    /// A random access point: decoding can start here.
+    pub keyframe: bool,
+}
+
+/// Seconds per tick of a track's timestamps: `num / den`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeBase {
+    /// Numerator.
+    pub num: u64,
+    /// Denominator.
+    pub den: u64,
+}
+
+impl TimeBase {
+    /// `ticks` in seconds.
+    pub fn seconds(self, ticks: i64) -> f64 {
+        ticks as f64 * self.num as f64 / self.den.max(1) as f64
+    }
+}
+
+/// Keyframe-delimited ranges of packet indices (groups of pictures);
+/// packets before the first keyframe form their own leading group.
+///
+/// ```
+/// use custody_container::demux::gops;
+/// assert_eq!(gops([0, 3, 5].into_iter(), 7), vec![0..3, 3..5, 5..7]);
+/// assert_eq!(gops([2].into_iter(), 4), vec![0..2, 2..4]);
+/// ```
+pub fn gops(keyframes: impl Iterator<Item = usize>, len: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for k in keyframes {
+        if k > start {
+            out.push(start..k);
+        }
+        start = k;
+    }
+    if start < len {
+        out.push(start..len);
+    }
+    out
+}
+
+impl Demuxed<'_> {
+    /// The time base of track `track`'s packet timestamps (`None` for an
+    /// unknown track, or an audio file whose rate no header tells).
+    pub fn time_base(&self, track: usize) -> Option<TimeBase> {
+        let tb = |num: u64, den: u64| (den > 0).then_some(TimeBase { num, den });
+        match &self.parsed {
+            Parsed::Mp4(m) => tb(1, m.tracks.get(track)?.timescale as u64),
+            Parsed::Ts(t) => t.streams.get(track).and(tb(1, 90_000)),
+            Parsed::Ps(p) => p.streams.get(track).and(tb(1, 90_000)),
+            Parsed::Avi(a) => {
+                let s = a.streams.get(track)?;
+                tb(s.scale as u64, s.rate as u64)
+            }
+            Parsed::Mkv(m) => m
+                .tracks
+                .get(track)
+                .and(tb(m.timestamp_scale, 1_000_000_000)),
+            Parsed::Flv(f) => f.tracks.get(track).and(tb(1, 1000)),
+            Parsed::Wav(w) if track == 0 => tb(1, w.format?.sample_rate as u64),
+            Parsed::Audio(a) if track == 0 => tb(1, a.sample_rate? as u64),
+            Parsed::Ogg(o) => tb(1, o.streams.get(track)?.sample_rate? as u64),
+            Parsed::Photo(_) if track == 0 => tb(1, 1),
+            _ => None,
+        }
+    }
+
+    /// The packets of track `track` from the index, in decode order
+    /// (transport and program streams: only when demuxed with `index`).
+    pub fn packets(&self, track: usize) -> Box<dyn Iterator<Item = Packet> + '_> {
+        let none = || -> Box<dyn Iterator<Item = Packet>> { Box::new(std::iter::empty()) };
+        match &self.parsed {
+            Parsed::Mp4(m) => match m.tracks.get(track) {
+                Some(t) => Box::new(t.samples().map(|s| Packet {
+                    offset: s.offset,
+                    size: s.size as u64,
+                    dts: Some(s.dts),
+                    pts: Some(s.pts),
+                    keyframe: s.keyframe,
+                })),
+                None => none(),
+            },
+            Parsed::Ts(t) => match t.streams.get(track) {
+                Some(s) => Box::new(s.units.iter().map(unit_packet)),
+                None => none(),
+            },
+            Parsed::Ps(p) => match p.streams.get(track) {
+                Some(s) => Box::new(s.units.iter().map(unit_packet)),
+                None => none(),
+            },
+            Parsed::Avi(a) if track < a.streams.len() => {
+                Box::new(a.packets(track).map(|p| Packet {
+                    offset: p.offset,
+                    size: p.size as u64,
+                    dts: Some(p.time as i64),
+                    pts: None,
+                    keyframe: p.key,
+                }))
+            }
+            Parsed::Mkv(m) => match m.tracks.get(track) {
+                Some(t) => Box::new(t.frames().iter().map(|f| Packet {
+                    offset: f.offset,
+                    size: f.size as u64,
+                    dts: None,
+                    pts: Some(f.time),
+                    keyframe: f.key,
+                })),
+                None => none(),
+            },
+            Parsed::Flv(f) => match f.tracks.get(track) {
+                Some(t) => Box::new(t.packets().iter().map(|p| Packet {
+                    offset: p.offset,
+                    size: p.size as u64,
+                    dts: Some(p.dts),
+                    pts: Some(p.pts),
+                    keyframe: p.key,
+                })),
+                None => none(),
+            },
+            Parsed::Wav(w) if track == 0 => {
+                let start = w.audio.as_ref().map_or(0, |r| r.start);
+                let block = w.format.map_or(1, |f| f.block_align.max(1) as u64);
+                Box::new(w.packets().map(move |r| {
+                    let t = ((r.start - start) / block) as i64;
+                    Packet {
+                        offset: r.start,
+                        size: r.end - r.start,
+                        dts: Some(t),
+                        pts: Some(t),
+                        keyframe: true,
+                    }
+                }))
+            }
+            Parsed::Audio(a) if track == 0 => {
+                let mut t = 0i64;
+                Box::new(a.frames().iter().map(move |f| {
+                    let p = Packet {
+                        offset: f.offset,
+                        size: f.size as u64,
+                        dts: Some(t),
+                        pts: Some(t),
+                        keyframe: true,
+                    };
+                    t += f.samples as i64;
+                    p
+                }))
+            }
+            Parsed::Ogg(o) if track < o.streams.len() => {
+                let video = o.streams[track].is_video();
+                Box::new(o.packets(track).map(move |p| Packet {
+                    offset: o.offset(p),
+                    size: p.size as u64,
+                    dts: None,
+                    pts: None,
+                    // Theora: a data packet (first bit clear) whose second
+                    // bit is clear is an intra frame.
+                    keyframe: !video || o.bytes(p).first().is_some_and(|b| b & 0xc0 == 0),
+                }))
+            }
+            Parsed::Photo(p) if track == 0 => Box::new(std::iter::once(Packet {
+                offset: p.picture.start,
+                size: p.picture.end - p.picture.start,
+                dts: Some(0),
+                pts: Some(0),
+                keyframe: true,
+            })),
+            _ => none(),
+        }
+    }
+
+    /// The groups of pictures of track `track`: ranges of packet indices
+    /// (as [`Demuxed::packets`] numbers them), each starting at a keyframe
+    /// (but a leading group of packets before the first).
+    pub fn gops(&self, track: usize) -> Vec<std::ops::Range<usize>> {
+        let mut len = 0;
+        let keys: Vec<usize> = self
+            .packets(track)
+            .enumerate()
+            .inspect(|_| len += 1)
+            .filter(|(_, p)| p.keyframe)
+            .map(|(i, _)| i)
+            .collect();
+        gops(keys.into_iter(), len)
+    }
+}
+
+fn unit_packet(f: crate::es::Frame) -> Packet {
+    Packet {
+        offset: f.offset,
+        size: f.size,
+        dts: f.dts,
+        pts: f.pts,
+        keyframe: f.keyframe,
+    }
+}
+
 /// An MP4 track as a [`Sink`] sees it (`index`: its position in `moov`).
 pub fn mp4_track<'d>(index: usize, t: &Track<'d>) -> TrackRef<'d> {
     TrackRef {

@@ -19,7 +19,7 @@ pub use boxes::{BoxIter, BoxRef, write_box};
 pub use entry::{Config, SampleEntry};
 pub use meta::{Location, MetaValue, Metadata};
 pub use plan::probe_ranges;
-pub use sample::{Sample, SampleIndex, SampleIter, gops};
+pub use sample::{Sample, SampleIndex, SampleIter};
 pub use track::{Edit, Track, TrackKind};
 pub use tree::{BoxNode, tree};
 

@@ -547,24 +547,6 @@ impl SampleIndex {
     }
 }
 
-/// Keyframe-delimited ranges of sample indices (groups of pictures).
-///
-/// Samples before the first keyframe form their own leading group.
-pub fn gops(keyframes: impl Iterator<Item = usize>, len: usize) -> Vec<std::ops::Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for k in keyframes {
-        if k > start {
-            out.push(start..k);
-        }
-        start = k;
-    }
-    if start < len {
-        out.push(start..len);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -611,15 +593,5 @@ mod tests {
             }]
         );
         assert_eq!(it.missing(), u32::MAX as u64 - 1);
-    }
-
-    #[test]
-    fn gops_split_at_keyframes() {
-        assert_eq!(gops([0, 3, 5].into_iter(), 7), vec![0..3, 3..5, 5..7]);
-        assert_eq!(gops([2].into_iter(), 4), vec![0..2, 2..4]);
-        assert_eq!(
-            gops(std::iter::empty(), 0),
-            Vec::<std::ops::Range<usize>>::new()
-        );
     }
 }

@@ -45,7 +45,7 @@ pub fn bmff(data: &[u8]) {
                 compact.next().is_none(),
                 "the compact index has more samples than the iterator"
             );
-            let _ = custody_container::bmff::gops(index.keyframes(), index.len());
+            let _ = custody_container::demux::gops(index.keyframes(), index.len());
             let _ = t.duration_seconds(mp4.movie.map_or(0, |m| m.timescale));
         }
         let _ = mp4.duration_seconds();
@@ -403,5 +403,18 @@ pub fn demux(data: &[u8]) {
             assert_eq!(count.1, 0, "a packet without its bytes");
         }
         assert_eq!(count.0, p.tracks.iter().map(|t| t.samples).sum::<u64>());
+        // The index lists the packets the sink got, and its groups of
+        // pictures cover them all, in order.
+        let mut listed = 0;
+        for i in 0..d.tracks().len() {
+            let n = d.packets(i).count();
+            listed += n as u64;
+            let g = d.gops(i);
+            assert_eq!(g.first().map_or(0, |r| r.start), 0);
+            assert_eq!(g.last().map_or(0, |r| r.end), n);
+            assert!(g.windows(2).all(|w| w[0].end == w[1].start));
+            let _ = d.time_base(i).map(|tb| tb.seconds(1));
+        }
+        assert_eq!(listed, count.0, "the index and the sink disagree");
     }
 }
