@@ -1,7 +1,8 @@
 //! Cost regression: every parser (ISO-BMFF with fragments, MPEG-TS,
-//! MPEG-PS), the content hashes of each and the box dump, on generated
-//! hostile shapes (`custody_testkit::hostile`) of 64 KiB, 256 KiB and
-//! 1 MiB.
+//! MPEG-PS, AVI, Matroska, FLV, Ogg, AMR, ADTS, WAV, JPEG), the one
+//! demuxer's packet index, the content hashes of each and the box dump, on
+//! generated hostile shapes (`custody_testkit::hostile`) of 64 KiB,
+//! 256 KiB and 1 MiB.
 //!
 //! Cost is counted, never timed: steps of work (`custody::container::cost`,
 //! counted with the `cost-counters` feature: packets, boxes, samples, bytes
@@ -12,7 +13,7 @@
 //! stays within a fixed multiple of the input.
 
 use custody::container::summary::{ProbeOptions, probe};
-use custody::container::{Limits, bmff::Mp4, cost, ps::Ps, ts::Ts};
+use custody::container::{Limits, bmff::Mp4, cost, demux::demux, ps::Ps, ts::Ts};
 use custody::hash::content::content_hashes;
 use custody_testkit::hostile;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -230,6 +231,19 @@ fn probe_boxes(d: &[u8]) {
     probe_json(d, false, true)
 }
 
+/// The one demuxer, its packet index, and the groups of pictures of its
+/// video tracks.
+fn demuxed(d: &[u8]) {
+    let m = demux(d, Limits::default(), true, None).unwrap();
+    let packets: usize = (0..m.tracks().len()).map(|i| m.packets(i).count()).sum();
+    assert!(packets > 0, "{:?}", m.format);
+    for (i, t) in m.tracks().iter().enumerate() {
+        if matches!(t.codec, Some("mjpeg" | "h264")) {
+            assert!(!m.gops(i).is_empty());
+        }
+    }
+}
+
 fn content(d: &[u8]) {
     let tracks = content_hashes(d, Limits::default()).unwrap();
     assert!(tracks.iter().any(|t| t.samples > 0), "{tracks:?}");
@@ -338,4 +352,29 @@ cases! {
 
     // The box dump (`probe --boxes`): empty boxes, nested to the depth limit.
     bmff_many_boxes_dump: bmff_many_boxes, probe_boxes, 4.0, 16.0;
+
+    // The containers read at random, and audio files, at a packet (or a
+    // chunk, a segment) every few bytes: the index they build is the memory
+    // they may take, its vectors grown by doubling (up to twice the bytes
+    // they hold); the content hashes walk it once. AMR: 16 bytes a frame,
+    // a frame a byte. Ogg: 48 bytes a packet (32 for the packet, 16 for
+    // its one span), a packet every 2.1 bytes.
+    avi_tiny_frames_demux: avi_tiny_frames, demuxed, 2.0, 8.0;
+    avi_tiny_frames_probe: avi_tiny_frames, probe_plain, 2.0, 8.0;
+    avi_tiny_frames_content: avi_tiny_frames, content, 4.0, 8.0;
+    avi_unindexed_demux: avi_unindexed, demuxed, 2.0, 8.0;
+    avi_unindexed_content: avi_unindexed, content, 4.0, 8.0;
+    mkv_tiny_blocks_demux: mkv_tiny_blocks, demuxed, 2.0, 8.0;
+    mkv_tiny_blocks_content: mkv_tiny_blocks, content, 4.0, 8.0;
+    mkv_live_blocks_demux: mkv_live_blocks, demuxed, 2.0, 8.0;
+    flv_tiny_tags_demux: flv_tiny_tags, demuxed, 2.0, 8.0;
+    flv_tiny_tags_content: flv_tiny_tags, content, 4.0, 8.0;
+    ogg_tiny_packets_demux: ogg_tiny_packets, demuxed, 2.0, 48.0;
+    ogg_tiny_packets_content: ogg_tiny_packets, content, 4.0, 48.0;
+    amr_empty_frames_demux: amr_empty_frames, demuxed, 2.0, 32.0;
+    amr_empty_frames_content: amr_empty_frames, content, 4.0, 32.0;
+    adts_empty_frames_demux: adts_empty_frames, demuxed, 2.0, 8.0;
+    adts_empty_frames_content: adts_empty_frames, content, 4.0, 8.0;
+    wav_many_chunks_probe: wav_many_chunks, probe_plain, 2.0, 8.0;
+    jpeg_many_segments_probe: jpeg_many_segments, probe_plain, 2.0, 8.0;
 }

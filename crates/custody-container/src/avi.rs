@@ -475,6 +475,7 @@ impl<'a> Avi<'a> {
             }
             for i in 0..n.min(fit) {
                 let e = 24 + 8 * i;
+                crate::cost::step(1);
                 let (Some(rel), Some(size)) = (le32(b, e), le32(b, e + 4)) else {
                     break;
                 };
@@ -527,6 +528,7 @@ impl<'a> Avi<'a> {
             _ => m,
         };
         for i in 0..n {
+            crate::cost::step(1);
             let Some((id, flags, off, size)) = entry(i) else {
                 break;
             };

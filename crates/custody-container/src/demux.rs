@@ -248,22 +248,25 @@ impl TimeBase {
     }
 }
 
-/// Keyframe-delimited ranges of packet indices (groups of pictures);
-/// packets before the first keyframe form their own leading group.
+/// Keyframe-delimited ranges of packet indices (groups of pictures),
+/// from each packet's keyframe flag in order; packets before the first
+/// keyframe form their own leading group.
 ///
 /// ```
 /// use custody_container::demux::gops;
-/// assert_eq!(gops([0, 3, 5].into_iter(), 7), vec![0..3, 3..5, 5..7]);
-/// assert_eq!(gops([2].into_iter(), 4), vec![0..2, 2..4]);
+/// let flags = [true, false, false, true, false, true, false];
+/// assert_eq!(gops(flags), vec![0..3, 3..5, 5..7]);
+/// assert_eq!(gops([false, false, true, false]), vec![0..2, 2..4]);
 /// ```
-pub fn gops(keyframes: impl Iterator<Item = usize>, len: usize) -> Vec<std::ops::Range<usize>> {
+pub fn gops(keyframes: impl IntoIterator<Item = bool>) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
-    let mut start = 0;
-    for k in keyframes {
-        if k > start {
-            out.push(start..k);
+    let (mut start, mut len) = (0, 0);
+    for (i, key) in keyframes.into_iter().enumerate() {
+        if key && i > start {
+            out.push(start..i);
+            start = i;
         }
-        start = k;
+        len = i + 1;
     }
     if start < len {
         out.push(start..len);
@@ -404,15 +407,7 @@ impl Demuxed<'_> {
     /// (as [`Demuxed::packets`] numbers them), each starting at a keyframe
     /// (but a leading group of packets before the first).
     pub fn gops(&self, track: usize) -> Vec<std::ops::Range<usize>> {
-        let mut len = 0;
-        let keys: Vec<usize> = self
-            .packets(track)
-            .enumerate()
-            .inspect(|_| len += 1)
-            .filter(|(_, p)| p.keyframe)
-            .map(|(i, _)| i)
-            .collect();
-        gops(keys.into_iter(), len)
+        gops(self.packets(track).map(|p| p.keyframe))
     }
 }
 

@@ -179,6 +179,7 @@ impl Exif {
             let Some(n) = t.u16(at) else { continue };
             for i in 0..(n as usize).min(MAX_ENTRIES) {
                 let e = at + 2 + 12 * i;
+                crate::cost::step(1);
                 let Some(tag) = t.u16(e) else { break };
                 match (ifd, tag) {
                     (0, 0x8769) => todo.extend(t.u32(e + 8).map(|o| (1, o))),

@@ -180,6 +180,7 @@ impl<'a> Flv<'a> {
         // The header, then PreviousTagSize0.
         let mut at = header.max(9) + 4;
         while at + TAG_HEADER <= len {
+            crate::cost::step(1);
             let a = at as usize;
             let kind = data[a] & 0x1f;
             let size = u32::from_be_bytes([0, data[a + 1], data[a + 2], data[a + 3]]) as u64;

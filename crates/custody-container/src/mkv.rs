@@ -241,6 +241,7 @@ impl<'a> Parser<'a, '_> {
     /// The element at `at`, inside a parent ending at `end`; `None` when no
     /// whole header fits (the walk ends there).
     fn element(&mut self, at: u64, end: u64) -> Option<Element> {
+        crate::cost::step(1);
         let (id, il) = element_id(self.d, at as usize)?;
         let (size, sl) = vint(self.d, at as usize + il)?;
         let body = at + (il + sl) as u64;

@@ -139,6 +139,7 @@ impl<'a> Ogg<'a> {
         let mut at = 0usize;
         let mut checked = 0u64;
         while at + 27 <= data.len() {
+            crate::cost::step(1);
             if &data[at..at + 4] != b"OggS" {
                 let next = data[at + 1..]
                     .windows(4)
@@ -203,22 +204,22 @@ impl<'a> Ogg<'a> {
                 open[s].clear();
             }
             let mut pos = (at + 27 + n) as u64;
-            let mut ended = Vec::new();
             let mut seg_start = pos;
+            // The granule position belongs to the last packet ending here.
+            let mut left = lacing.iter().filter(|&&l| l < 255).count();
             for &l in lacing {
+                crate::cost::step(1);
                 pos += l as u64;
                 if l < 255 {
                     open[s].push((seg_start, (pos - seg_start) as u32));
-                    ended.push(std::mem::take(&mut open[s]));
+                    left -= 1;
+                    ogg.finish(s, &open[s], (left == 0).then_some(granule));
+                    open[s].clear();
                     seg_start = pos;
                 }
             }
             if pos > seg_start {
                 open[s].push((seg_start, (pos - seg_start) as u32));
-            }
-            let last = ended.len();
-            for (i, ranges) in ended.into_iter().enumerate() {
-                ogg.finish(s, ranges, (i + 1 == last).then_some(granule));
             }
             at = end;
         }
@@ -234,14 +235,16 @@ impl<'a> Ogg<'a> {
     }
 
     /// Adds a finished packet to stream `s` (merging adjacent ranges).
-    fn finish(&mut self, s: usize, ranges: Vec<(u64, u32)>, granule: Option<i64>) {
-        let mut merged: Vec<(u64, u32)> = Vec::with_capacity(ranges.len());
-        for (off, len) in ranges {
-            match merged.last_mut() {
-                Some(last) if last.0 + last.1 as u64 == off => last.1 += len,
-                _ => merged.push((off, len)),
+    fn finish(&mut self, s: usize, ranges: &[(u64, u32)], granule: Option<i64>) {
+        let first_span = self.spans.len();
+        for &(off, len) in ranges {
+            let n = self.spans.len();
+            match self.spans.last_mut() {
+                Some(last) if n > first_span && last.0 + last.1 as u64 == off => last.1 += len,
+                _ => self.spans.push((off, len)),
             }
         }
+        let merged = &self.spans[first_span..];
         let size = merged.iter().map(|r| r.1).sum();
         let stream = &mut self.streams[s];
         let head = merged.first().map_or(&[][..], |&(o, l)| {
@@ -258,12 +261,11 @@ impl<'a> Ogg<'a> {
             stream.headers += 1;
         }
         stream.packets.push(OggPacket {
-            first_span: self.spans.len() as u32,
+            first_span: first_span as u32,
             spans: merged.len() as u32,
             size,
             granule,
         });
-        self.spans.extend(merged);
     }
 
     /// The media packets of stream `s`, in order (empty packets, which

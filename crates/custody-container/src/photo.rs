@@ -78,6 +78,7 @@ impl Photo {
         let mut at = 2usize;
         loop {
             // Fill bytes (0xFF runs) may precede a marker.
+            crate::cost::step(1);
             while d.get(at) == Some(&0xff) && d.get(at + 1) == Some(&0xff) {
                 at += 1;
             }
@@ -140,6 +141,7 @@ impl Photo {
         let table = crc32_table();
         let mut at = PNG_SIGNATURE.len();
         while at + 12 <= d.len() {
+            crate::cost::step(1);
             let len = u32::from_be_bytes(d[at..at + 4].try_into().expect("4")) as usize;
             let kind = &d[at + 4..at + 8];
             let Some(end) = (at + 12).checked_add(len).filter(|&e| e <= d.len()) else {

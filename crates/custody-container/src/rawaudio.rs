@@ -53,6 +53,9 @@ pub struct RawAudio<'a> {
     pub warnings: Vec<Warning>,
 }
 
+/// Bytes pushed to the framer at a time.
+const FEED: usize = 4 << 10;
+
 impl<'a> RawAudio<'a> {
     /// Parses an AMR, MP3 or ADTS file. Bytes between frames that are not
     /// a frame are skipped with a warning; a frame cut by the end of the
@@ -96,6 +99,7 @@ impl<'a> RawAudio<'a> {
         self.channels = Some(1);
         let mut at = magic.len();
         while at < d.len() {
+            crate::cost::step(1);
             let size = sizes[(d[at] >> 3 & 0xf) as usize] as usize;
             if at + size > d.len() {
                 diag.note(
@@ -145,10 +149,19 @@ impl<'a> RawAudio<'a> {
         } else {
             Framing::MpegAudio
         });
+        // The frames are taken from the framer a window at a time, so that
+        // no more than a window's worth of them is held beside the index.
         let mut found: Vec<Frame> = Vec::new();
         framer.pes_start(start as u64, None, None, false, &mut found);
-        framer.push(&d[start..end], &mut found);
+        let mut at = start;
+        while at < end {
+            let next = (at + FEED).min(end);
+            framer.push(&d[at..next], &mut found);
+            at = next;
+            self.index_frames(&mut found, start, end, diag)?;
+        }
         framer.finish(&mut found);
+        self.index_frames(&mut found, start, end, diag)?;
         if framer.skipped() > 0 {
             diag.note(
                 start as u64,
@@ -167,7 +180,27 @@ impl<'a> RawAudio<'a> {
                 _ => "mp3",
             }
         };
-        for f in found {
+        // The first MPEG audio frame may be a Xing/Info or VBRI header: no audio.
+        if !adts
+            && let Some(first) = self.frames.first()
+            && let Some(n) = vbr_header(&d[first.offset as usize..][..first.size as usize])
+        {
+            self.declared_frames = Some(n);
+            self.frames.remove(0);
+        }
+        Ok(())
+    }
+
+    /// Moves the frames a framer emitted (`found`, elementary-stream
+    /// positions from `start`) into the index.
+    fn index_frames(
+        &mut self,
+        found: &mut Vec<Frame>,
+        start: usize,
+        end: usize,
+        diag: &mut Diag,
+    ) -> Result<()> {
+        for f in found.drain(..) {
             let offset = start as u64 + f.es_pos;
             if offset + f.size > end as u64 || f.size == 0 {
                 diag.note(offset, "audio", "last frame cut by the end of the file")?;
@@ -178,14 +211,6 @@ impl<'a> RawAudio<'a> {
                 size: f.size as u32,
                 samples: f.samples,
             });
-        }
-        // The first MPEG audio frame may be a Xing/Info or VBRI header: no audio.
-        if !adts
-            && let Some(first) = self.frames.first()
-            && let Some(n) = vbr_header(&d[first.offset as usize..][..first.size as usize])
-        {
-            self.declared_frames = Some(n);
-            self.frames.remove(0);
         }
         Ok(())
     }

@@ -80,6 +80,7 @@ impl Chunk {
 pub(crate) fn chunks(d: &[u8], from: u64, end: u64) -> impl Iterator<Item = Chunk> + '_ {
     let mut at = from;
     std::iter::from_fn(move || {
+        crate::cost::step(1);
         let c = Chunk::read(d.get(at as usize..)?, at, end)?;
         at = c.next();
         Some(c)

@@ -177,10 +177,12 @@ impl<'a> Wav<'a> {
         let mut at = 12u64;
         while at + 8 <= len {
             let a = at as usize;
+            crate::cost::step(1);
             let id = FourCC(data[a..a + 4].try_into().expect("4 bytes"));
             let declared = le32(data, a + 4).expect("8 bytes present") as u64;
             let body = at + 8;
-            let path = format!("{}/{}", riff, id);
+            // Named only where a warning needs it (no allocation per chunk).
+            let path = || format!("{riff}/{id}");
             let mut size = declared;
             if id.0 == *b"data" {
                 if declared == u32::MAX as u64 && ds64_data.is_some() {
@@ -191,7 +193,7 @@ impl<'a> Wav<'a> {
                     // A recorder that lost power before finishing the header.
                     diag.note(
                         at,
-                        &path,
+                        &path(),
                         format!(
                             "data chunk size {declared:#x}: the audio is taken to the end of the file"
                         ),
@@ -217,7 +219,9 @@ impl<'a> Wav<'a> {
                                 wav.fact_samples = Some(samples);
                             }
                         }
-                        _ => diag.note(at, &path, "ds64 chunk shorter than its 24 fixed bytes")?,
+                        _ => {
+                            diag.note(at, &path(), "ds64 chunk shorter than its 24 fixed bytes")?
+                        }
                     }
                 }
                 b"fmt " => match parse_format(b) {
@@ -225,7 +229,7 @@ impl<'a> Wav<'a> {
                     None => {
                         return Err(Error::new(
                             at,
-                            path,
+                            path(),
                             ErrorKind::Invalid(format!(
                                 "fmt chunk of {} bytes: at least 16 needed",
                                 b.len()
@@ -242,12 +246,12 @@ impl<'a> Wav<'a> {
                 }
                 b"data" => {
                     if wav.audio.is_some() {
-                        diag.note(at, &path, "a second data chunk is ignored")?;
+                        diag.note(at, &path(), "a second data chunk is ignored")?;
                     } else {
                         if present < end {
                             diag.note(
                                 at,
-                                &path,
+                                &path(),
                                 format!(
                                     "data chunk declares {size} bytes, {} present (truncated recording)",
                                     present - body
@@ -261,12 +265,12 @@ impl<'a> Wav<'a> {
                     Some(x) => wav.bext = Some(x),
                     None => diag.note(
                         at,
-                        &path,
+                        &path(),
                         format!("bext chunk of {} bytes: 602 needed", b.len()),
                     )?,
                 },
                 b"LIST" if b.get(..4) == Some(b"INFO") => {
-                    parse_info(&b[4..], body + 4, &path, &mut wav.info, &mut diag)?;
+                    parse_info(&b[4..], body + 4, &path(), &mut wav.info, &mut diag)?;
                 }
                 b"iXML" => wav.ixml = Some(body..present),
                 _ => {}

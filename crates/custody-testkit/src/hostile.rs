@@ -293,6 +293,93 @@ pub fn bmff_many_boxes(len: usize) -> Vec<u8> {
     out
 }
 
+/// An MJPEG AVI of 5-byte pictures, each listed in `idx1`: a packet for
+/// every 30 bytes.
+pub fn avi_tiny_frames(len: usize) -> Vec<u8> {
+    crate::avi::tiny_mjpeg_avi((len / 30).max(1) as u32)
+}
+
+/// [`avi_tiny_frames`] cut before its `idx1`, as a recorder that lost
+/// power leaves it: every packet is found by walking `movi`.
+pub fn avi_unindexed(len: usize) -> Vec<u8> {
+    // 14 bytes a picture in `movi`.
+    let mut f = crate::avi::tiny_mjpeg_avi((len / 14).max(1) as u32);
+    let idx1 = f.windows(4).rposition(|w| w == b"idx1").expect("an idx1");
+    f.truncate(idx1);
+    f
+}
+
+/// A Matroska file of 5-byte MJPEG frames, three SimpleBlocks a Cluster.
+pub fn mkv_tiny_blocks(len: usize) -> Vec<u8> {
+    crate::mkv::tiny((len / 28).max(1) as u32, 0)
+}
+
+/// [`mkv_tiny_blocks`] as a live recording writes it: the Segment and
+/// every Cluster of unknown size.
+pub fn mkv_live_blocks(len: usize) -> Vec<u8> {
+    crate::mkv::tiny((len / 28).max(1) as u32, 1)
+}
+
+/// An FLV of 2-byte AVC frames, a tag each.
+pub fn flv_tiny_tags(len: usize) -> Vec<u8> {
+    crate::flv::tiny((len / 26).max(1) as u32)
+}
+
+/// An Ogg Opus file of one-byte packets, 255 a page.
+pub fn ogg_tiny_packets(len: usize) -> Vec<u8> {
+    crate::ogg::tiny_packets((len / 537).max(1) as u32)
+}
+
+/// An AMR-NB file of one-byte (no data) frames: a frame for every byte.
+pub fn amr_empty_frames(len: usize) -> Vec<u8> {
+    let mut f = b"#!AMR\n".to_vec();
+    f.resize(len.max(16), 0x7c);
+    f
+}
+
+/// An ADTS file of header-only 7-byte frames (AAC-LC, 44.1 kHz, stereo).
+pub fn adts_empty_frames(len: usize) -> Vec<u8> {
+    let frame = [0xff, 0xf1, 0x50, 0x80, 0x00, 0xff, 0xfc];
+    frame.repeat((len / 7).max(2))
+}
+
+/// A WAV whose `fmt ` is followed by empty `JUNK` chunks (8 bytes each)
+/// before a short `data`: a chunk for every 8 bytes.
+pub fn wav_many_chunks(len: usize) -> Vec<u8> {
+    let mut f = crate::wav::write(&crate::wav::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits: 16,
+        frames: 8,
+        bext: None,
+        rf64: false,
+    });
+    let data = f
+        .windows(4)
+        .rposition(|w| w == b"data")
+        .expect("a data chunk");
+    let junk = b"JUNK\0\0\0\0".repeat(len / 8);
+    f.splice(data..data, junk);
+    let riff = (f.len() - 8) as u32;
+    f[4..8].copy_from_slice(&riff.to_le_bytes());
+    f
+}
+
+/// A JPEG whose picture follows empty comment segments (`FF FE 00 02`): a
+/// segment for every 4 bytes.
+pub fn jpeg_many_segments(len: usize) -> Vec<u8> {
+    let mut f = crate::photo::jpeg(&crate::photo::ExifSpec {
+        make: "Make",
+        model: "Model",
+        serial: "1",
+        taken: "2026:12:02 08:00:00",
+        offset: None,
+        gps: None,
+    });
+    f.splice(2..2, [0xff, 0xfe, 0, 2].repeat(len / 4));
+    f
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

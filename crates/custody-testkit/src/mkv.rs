@@ -50,10 +50,10 @@ pub fn tiny(frames: u32, live: u8) -> Vec<u8> {
     element(&mut seg, &[0x16, 0x54, 0xAE, 0x6B], &tracks, false);
     for first in (0..frames).step_by(3) {
         let mut cluster = Vec::new();
-        let base = (first as u64 * 1000 / 30) as u16;
+        let base = first as u64 * 1000 / 30;
         element(&mut cluster, &[0xE7], &base.to_be_bytes(), false);
         for i in first..(first + 3).min(frames) {
-            let rel = (i as u64 * 1000 / 30) as u16 - base;
+            let rel = (i as u64 * 1000 / 30 - base) as u16;
             let mut block = vec![0x81];
             block.extend_from_slice(&rel.to_be_bytes());
             block.push(0x80);

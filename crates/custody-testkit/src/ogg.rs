@@ -75,3 +75,26 @@ pub fn opus(packets: u32) -> Vec<u8> {
     }
     out
 }
+
+/// An Ogg Opus file of `pages` pages after the headers, each holding 255
+/// one-byte packets (the most packets a page can end): a packet for every
+/// 2.1 bytes.
+pub fn tiny_packets(pages: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut head = b"OpusHead\x01\x01".to_vec();
+    head.extend_from_slice(&312u16.to_le_bytes());
+    head.extend_from_slice(&48_000u32.to_le_bytes());
+    head.extend_from_slice(&[0, 0, 0]);
+    page(&mut out, 2, 0, 0, &[head.len() as u8], &head);
+    let mut tags = b"OpusTags".to_vec();
+    tags.extend_from_slice(&7u32.to_le_bytes());
+    tags.extend_from_slice(b"testkit");
+    tags.extend_from_slice(&0u32.to_le_bytes());
+    page(&mut out, 0, 0, 1, &[tags.len() as u8], &tags);
+    for n in 0..pages {
+        let flags = if n + 1 == pages { 4 } else { 0 };
+        let granule = (n as i64 + 1) * 255 * 960;
+        page(&mut out, flags, granule, 2 + n, &[1; 255], &[0xf8; 255]);
+    }
+    out
+}

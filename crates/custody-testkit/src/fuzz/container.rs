@@ -45,7 +45,7 @@ pub fn bmff(data: &[u8]) {
                 compact.next().is_none(),
                 "the compact index has more samples than the iterator"
             );
-            let _ = custody_container::demux::gops(index.keyframes(), index.len());
+            let _ = custody_container::demux::gops(index.iter().map(|s| s.keyframe));
             let _ = t.duration_seconds(mp4.movie.map_or(0, |m| m.timescale));
         }
         let _ = mp4.duration_seconds();
