@@ -1,13 +1,15 @@
 //! Building the full sample index of a one-hour H.264 + AAC recording
 //! (108,000 + 168,750 samples, moov at the end), against mp4parse and re_mp4
-//! measured in the same run.
+//! measured in the same run; and the packet index, through the one demuxer,
+//! of a one-hour MJPEG AVI (`idx1`, and cut before it: `movi` walked) and a
+//! one-hour Matroska file (108,000 tiny frames each).
 //!
 //! `cargo bench --bench index`
 
 #![allow(missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use custody::container::{Limits, bmff::Mp4};
+use custody::container::{Limits, bmff::Mp4, demux::demux};
 use custody_testkit::mp4::synthetic_recording;
 use std::hint::black_box;
 
@@ -65,5 +67,29 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// Packets the one demuxer indexes in `data`.
+fn demux_packets(data: &[u8]) -> usize {
+    let d = demux(data, Limits::default(), true, None).unwrap();
+    (0..d.tracks().len()).map(|i| d.packets(i).count()).sum()
+}
+
+fn bench_other(c: &mut Criterion) {
+    let frames = 3600 * 30;
+    let avi = custody_testkit::avi::tiny_mjpeg_avi(frames);
+    let cut = custody_testkit::hostile::avi_unindexed(frames as usize * 14);
+    let mkv = custody_testkit::mkv::tiny(frames, 0);
+    for d in [&avi, &cut, &mkv] {
+        assert_eq!(demux_packets(d), frames as usize);
+    }
+    let mut g = c.benchmark_group("index_1h_demux");
+    g.sample_size(20);
+    for (name, d) in [("avi_idx1", &avi), ("avi_scan", &cut), ("mkv", &mkv)] {
+        g.bench_with_input(BenchmarkId::new("custody", name), d, |b, d| {
+            b.iter(|| demux_packets(black_box(d)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_other);
 criterion_main!(benches);

@@ -13,7 +13,9 @@ cargo build --release -q --example make_recording
 data=${BENCH_DATA:-bench-data}
 runs=${RUNS:-7}
 mkdir -p "$data"
-[ -f "$data/1h.mp4" ] || target/release/examples/make_recording "$data/1h.mp4" 3600
+for ext in mp4 avi mkv; do
+  [ -f "$data/1h.$ext" ] || target/release/examples/make_recording "$data/1h.$ext" 3600
+done
 custody=target/release/custody
 
 # Median wall time of a command in milliseconds over $runs runs (output discarded).
@@ -42,6 +44,9 @@ echo "median of $runs runs, milliseconds; ratios = tool time / custody time"
 printf '%-44s %10s %12s %12s %10s   %8s %8s %8s\n' file custody ffprobe-count ffprobe-pkts mediainfo \
   "x count" "x pkts" "x mi"
 compare "$data/1h.mp4"
+# One hour of tiny MJPEG pictures in AVI (idx1) and in Matroska: 108,000 packets each.
+compare "$data/1h.avi"
+compare "$data/1h.mkv"
 corpus=${CUSTODY_CORPUS:-../shared/corpus}
 for f in gopro/karma.mp4 androidx/mp4/sowt-with-video.mov androidx/ts/bbb_2500ms.ts; do
   if [ -f "$corpus/$f" ]; then compare "$corpus/$f"; else echo "(no $corpus/$f: skipped)"; fi

@@ -95,8 +95,10 @@ pub struct MkvFrame {
     pub time: i64,
     /// Key frame (`SimpleBlock` flag, or a `BlockGroup` without `ReferenceBlock`).
     pub key: bool,
-    /// `BlockDuration` of the frame's block, in timestamp-scale units.
-    pub duration: Option<u64>,
+    /// `BlockDuration` of the frame's block, in timestamp-scale units
+    /// (saturated at `u32::MAX`: 49 days in milliseconds; it keeps the
+    /// frame at 32 bytes).
+    pub duration: Option<u32>,
 }
 
 /// A track (`TrackEntry`).
@@ -344,9 +346,10 @@ impl<'a> Mkv<'a> {
             Ok(e.end)
         })?;
         let mut segment = false;
-        let mut index: HashMap<u64, usize> = HashMap::new();
-        // Clusters are read after the walk: `Tracks` may come after them.
-        let mut clusters: Vec<(Element, u64)> = Vec::new();
+        // The tracks by number, once `Tracks` is read (the first one only,
+        // as FFmpeg reads it); Clusters met before it wait for it.
+        let mut blocks: Option<Blocks> = None;
+        let mut waiting: Vec<(Element, u64)> = Vec::new();
         let mut at = head.end;
         while let Some(e) = p.element(at, len) {
             if e.id != id::SEGMENT {
@@ -370,10 +373,26 @@ impl<'a> Mkv<'a> {
                 }
                 pos = match c.id {
                     id::INFO => mkv.info(&mut p, c)?,
-                    id::TRACKS => mkv.tracks(&mut p, c, &mut index)?,
+                    id::TRACKS if blocks.is_some() => {
+                        p.diag
+                            .note(c.at, "Segment", "a second Tracks element is ignored")?;
+                        c.end
+                    }
+                    id::TRACKS => {
+                        let mut index = HashMap::new();
+                        let next = mkv.tracks(&mut p, c, &mut index)?;
+                        let b = blocks.insert(Blocks::new(index));
+                        for (w, stop) in waiting.drain(..) {
+                            mkv.cluster(&mut p, w, stop, b)?;
+                        }
+                        next
+                    }
                     id::CLUSTER => {
                         let stop = cluster_end(&mut p, c);
-                        clusters.push((c, stop));
+                        match blocks.as_mut() {
+                            Some(b) => mkv.cluster(&mut p, c, stop, b)?,
+                            None => waiting.push((c, stop)),
+                        }
                         stop
                     }
                     id::TAGS => mkv.tags(&mut p, c)?,
@@ -396,9 +415,10 @@ impl<'a> Mkv<'a> {
             }
             break;
         }
-        let mut unknown_tracks = Vec::new();
-        for (c, stop) in clusters {
-            mkv.cluster(&mut p, c, stop, &index, &mut unknown_tracks)?;
+        // No Tracks at all: every block is of an unknown track.
+        let mut none = Blocks::new(HashMap::new());
+        for (c, stop) in waiting {
+            mkv.cluster(&mut p, c, stop, &mut none)?;
         }
         if !segment {
             return Err(Error::new(head.end, "", ErrorKind::Missing("Segment")));
@@ -500,8 +520,7 @@ impl<'a> Mkv<'a> {
         p: &mut Parser<'a, '_>,
         e: Element,
         stop: u64,
-        index: &HashMap<u64, usize>,
-        unknown_tracks: &mut Vec<u64>,
+        blocks: &mut Blocks,
     ) -> Result<()> {
         let mut base = 0i64;
         let mut at = e.body;
@@ -513,16 +532,15 @@ impl<'a> Mkv<'a> {
             }
             match x.id {
                 id::TIMESTAMP => base = uint(&p.d[x.body as usize..x.end as usize]) as i64,
-                id::SIMPLE_BLOCK => {
-                    self.block(p, (x.body, x.end), base, index, None, unknown_tracks)?
-                }
+                id::SIMPLE_BLOCK => self.block(p, (x.body, x.end), base, None, blocks)?,
                 id::BLOCK_GROUP => {
                     let (mut block, mut duration, mut reference) = (None, None, false);
                     p.children(x.body, x.end, 3, "Cluster/BlockGroup", |p, g, _| {
                         match g.id {
                             id::BLOCK if !g.cut => block = Some((g.body, g.end)),
                             id::BLOCK_DURATION => {
-                                duration = Some(uint(&p.d[g.body as usize..g.end as usize]))
+                                let d = uint(&p.d[g.body as usize..g.end as usize]);
+                                duration = Some(u32::try_from(d).unwrap_or(u32::MAX))
                             }
                             id::REFERENCE_BLOCK => reference = true,
                             _ => {}
@@ -531,7 +549,7 @@ impl<'a> Mkv<'a> {
                     })?;
                     if let Some(range) = block {
                         let group = Some((!reference, duration));
-                        self.block(p, range, base, index, group, unknown_tracks)?;
+                        self.block(p, range, base, group, blocks)?;
                     }
                 }
                 _ => {}
@@ -548,9 +566,8 @@ impl<'a> Mkv<'a> {
         p: &mut Parser<'a, '_>,
         (from, to): (u64, u64),
         base: i64,
-        index: &HashMap<u64, usize>,
-        group: Option<(bool, Option<u64>)>,
-        unknown_tracks: &mut Vec<u64>,
+        group: Option<(bool, Option<u32>)>,
+        blocks: &mut Blocks,
     ) -> Result<()> {
         let d = p.d;
         let b = &d[from as usize..to as usize];
@@ -564,10 +581,10 @@ impl<'a> Mkv<'a> {
                 .diag
                 .note(from, "Cluster/Block", "block header does not fit");
         };
-        let Some(&t) = index.get(&track) else {
+        let Ok(t) = blocks.tracks.binary_search_by_key(&track, |e| e.0) else {
             // Said once per track number.
-            if unknown_tracks.len() < 64 && !unknown_tracks.contains(&track) {
-                unknown_tracks.push(track);
+            if blocks.unknown.len() < 64 && !blocks.unknown.contains(&track) {
+                blocks.unknown.push(track);
                 p.diag.note(
                     from,
                     "Cluster/Block",
@@ -578,18 +595,16 @@ impl<'a> Mkv<'a> {
         };
         let time = base.saturating_add(i16::from_be_bytes([rel[0], rel[1]]) as i64);
         let (key, duration) = group.unwrap_or((flags & 0x80 != 0, None));
+        let t = blocks.tracks[t].1;
         let mut at = tl + 3;
-        let sizes = match lace_sizes(b, &mut at, flags) {
-            Some(s) => s,
-            None => {
-                return p
-                    .diag
-                    .note(from, "Cluster/Block", "lacing does not fit the block");
-            }
-        };
+        if lace_sizes(b, &mut at, flags, &mut blocks.sizes).is_none() {
+            return p
+                .diag
+                .note(from, "Cluster/Block", "lacing does not fit the block");
+        }
         let frames = &mut self.tracks[t].frames;
         let mut offset = from + at as u64;
-        for size in sizes {
+        for &size in &blocks.sizes {
             frames.push(MkvFrame {
                 offset,
                 size,
@@ -724,14 +739,16 @@ fn cluster_end(p: &mut Parser<'_, '_>, e: Element) -> u64 {
 
 /// The sizes of a block's frames, reading the lacing header at `*at`
 /// (advanced past it); `None` when the sizes do not fit the block.
-fn lace_sizes(b: &[u8], at: &mut usize, flags: u8) -> Option<Vec<u32>> {
+fn lace_sizes(b: &[u8], at: &mut usize, flags: u8, sizes: &mut Vec<u32>) -> Option<()> {
+    sizes.clear();
+    let size = |s: u64| u32::try_from(s).ok();
     let lacing = (flags >> 1) & 3;
     if lacing == 0 {
-        return Some(vec![u32::try_from(b.len().checked_sub(*at)?).ok()?]);
+        sizes.push(size(b.len().checked_sub(*at)? as u64)?);
+        return Some(());
     }
     let n = *b.get(*at)? as usize + 1;
     *at += 1;
-    let mut sizes: Vec<u64> = Vec::with_capacity(n);
     match lacing {
         1 => {
             for _ in 0..n - 1 {
@@ -744,20 +761,20 @@ fn lace_sizes(b: &[u8], at: &mut usize, flags: u8) -> Option<Vec<u32>> {
                         break;
                     }
                 }
-                sizes.push(s);
+                sizes.push(size(s)?);
             }
         }
         3 => {
             let (first, l) = vint(b, *at)?;
             *at += l;
-            sizes.push(first);
+            sizes.push(size(first)?);
             let mut last = first as i64;
             for _ in 1..n - 1 {
                 let (raw, l) = vint(b, *at)?;
                 *at += l;
                 let bias = (1i64 << (7 * l - 1)) - 1;
                 last = last.checked_add(raw as i64 - bias)?;
-                sizes.push(u64::try_from(last).ok()?);
+                sizes.push(size(u64::try_from(last).ok()?)?);
             }
         }
         _ => {
@@ -765,13 +782,35 @@ fn lace_sizes(b: &[u8], at: &mut usize, flags: u8) -> Option<Vec<u32>> {
             if !rest.is_multiple_of(n as u64) {
                 return None;
             }
-            return Some(vec![u32::try_from(rest / n as u64).ok()?; n]);
+            sizes.resize(n, size(rest / n as u64)?);
+            return Some(());
         }
     }
-    let used: u64 = sizes.iter().try_fold(0u64, |a, &s| a.checked_add(s))?;
+    let used: u64 = sizes.iter().map(|&s| s as u64).sum();
     let rest = (b.len().checked_sub(*at)? as u64).checked_sub(used)?;
-    sizes.push(rest);
-    sizes.into_iter().map(|s| u32::try_from(s).ok()).collect()
+    sizes.push(size(rest)?);
+    Some(())
+}
+
+/// What the walk of the Clusters keeps: the tracks by number (sorted), the
+/// unknown track numbers already reported, and the current block's lace
+/// sizes (one buffer for every block).
+struct Blocks {
+    tracks: Vec<(u64, usize)>,
+    unknown: Vec<u64>,
+    sizes: Vec<u32>,
+}
+
+impl Blocks {
+    fn new(index: HashMap<u64, usize>) -> Self {
+        let mut tracks: Vec<(u64, usize)> = index.into_iter().collect();
+        tracks.sort_unstable();
+        Blocks {
+            tracks,
+            unknown: Vec::new(),
+            sizes: Vec::new(),
+        }
+    }
 }
 
 /// FFmpeg's codec name for a Matroska `CodecID` (as
@@ -845,6 +884,10 @@ mod tests {
 
     #[test]
     fn laces_are_split_and_checked() {
+        let lace_sizes = |b: &[u8], at: &mut usize, flags: u8| {
+            let mut sizes = vec![99];
+            super::lace_sizes(b, at, flags, &mut sizes).map(|()| sizes)
+        };
         // Xiph: 3 frames of 2, 300 and the rest.
         let mut b = vec![0x81, 0, 0, 0x02, 2, 2, 255, 45];
         b.extend(vec![9u8; 2 + 300 + 4]);
@@ -896,5 +939,10 @@ mod tests {
         let b = Mkv::parse(&live, Limits::default()).unwrap();
         assert_eq!(a.tracks[0].frames().len(), b.tracks[0].frames().len());
         assert!(b.warnings.is_empty(), "{:?}", b.warnings);
+    }
+
+    #[test]
+    fn a_frame_takes_32_bytes() {
+        assert_eq!(std::mem::size_of::<MkvFrame>(), 32);
     }
 }

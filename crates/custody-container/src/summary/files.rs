@@ -204,14 +204,15 @@ pub(super) fn from_mkv(m: &Mkv<'_>, container: Container, opts: ProbeOptions) ->
         let default = t
             .default_duration
             .map_or(0, |ns| ns / m.timestamp_scale.max(1));
-        let first = frames.iter().map(|f| f.time).min();
-        let end = frames
-            .iter()
-            .map(|f| {
-                let d = f.duration.unwrap_or(default);
-                f.time.saturating_add(i64::try_from(d).unwrap_or(i64::MAX))
-            })
-            .max();
+        // First time, end of the last frame and key frames, in one pass.
+        let (mut first, mut end, mut keys) = (None::<i64>, None::<i64>, 0u64);
+        for f in frames {
+            let d = f.duration.map_or(default, u64::from);
+            let d = i64::try_from(d).unwrap_or(i64::MAX);
+            first = Some(first.map_or(f.time, |t| t.min(f.time)));
+            end = Some(end.map_or(i64::MIN, |e| e).max(f.time.saturating_add(d)));
+            keys += f.key as u64;
+        }
         let rows = opts.samples.then(|| {
             frames
                 .iter()
@@ -238,7 +239,7 @@ pub(super) fn from_mkv(m: &Mkv<'_>, container: Container, opts: ProbeOptions) ->
             codec: t.codec().map(Codec::new),
             codec_tag: Some(t.codec_id.clone()),
             samples: frames.len() as u64,
-            keyframes: frames.iter().filter(|f| f.key).count() as u64,
+            keyframes: keys,
             duration_s: first
                 .zip(end)
                 .map(|(a, b)| b.saturating_sub(a) as f64 * unit),
