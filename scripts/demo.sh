@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end, as a collection station does it: make a recorder
-# dump (real H.264/AAC encodes in every container a recorder writes,
-# consecutive segments with a gap, a file cut short by a power loss, a photo,
-# a voice note), probe it, ingest it into an evidence store (verified copies,
+# dump (real H.264/AAC encodes in every container a recorder writes, an
+# MJPEG AVI segment, consecutive segments with a gap, a file cut short by a
+# power loss, a photo, a Broadcast Wave voice note), probe it, ingest it into an evidence store (verified copies,
 # signed manifests, custody log, catalog), print the supervision report,
 # archive one recording as a preservation master and an access copy (each
 # proven and registered as a derivative), verify the store, then show what
@@ -29,7 +29,12 @@ ff -i "$out/SN1234_012345_20261129083000_0001.MP4" -c copy -movflags frag_keyfra
 ff "${src[@]}" -c:v mpeg2video -c:a mp2 -t 5 -f vob "$out/CLIP0001.MPG"
 ff "${src[@]}" -c:v libx264 -preset veryfast -c:a pcm_s16le -t 5 "$out/2026_1129_083100_003.MOV"
 ff -f lavfi -i "testsrc2=size=640x480" -frames:v 1 "$out/IMG_0001.JPG"
-ff -f lavfi -i "sine=frequency=300:sample_rate=16000" -t 3 "$out/VOICE001.WAV"
+# A voice note as Broadcast Wave: its bext chunk carries the start (local time).
+ff -f lavfi -i "sine=frequency=300:sample_rate=16000" -t 3 -c:a pcm_s16le -write_bext 1 \
+  -metadata origination_date=2026-11-29 -metadata origination_time=08:34:00 \
+  -metadata originator=BWC-1 "$out/VOICE001.WAV"
+# An AVI segment (Motion JPEG and PCM, as many recorders write), named like the MP4s.
+ff "${src[@]}" -c:v mjpeg -q:v 5 -c:a pcm_s16le -t 5 "$out/SN1234_012345_20261129083300_0006.AVI"
 # A recording cut short by a power loss: the moov never made it to disk.
 ff "${src[@]}" "${enc[@]}" -movflags +faststart "$out/.full.MP4"
 head -c "$(( $(stat -c %s "$out/.full.MP4") * 6 / 10 ))" "$out/.full.MP4" > "$out/SN1234_012345_20261129083200_0004.MP4"

@@ -16,8 +16,10 @@
 //! assert_eq!(mkv.tracks[0].frames().len(), 5);
 //! ```
 
+use crate::bmff::plan::ReadAt;
 use crate::error::{Diag, Error, ErrorKind, Limits, Result, Warning};
 use std::collections::HashMap;
+use std::ops::Range;
 
 /// Element ids (with their length markers, as the specification writes them).
 mod id {
@@ -233,6 +235,31 @@ fn string(b: &[u8]) -> String {
     String::from_utf8_lossy(&b[..end]).into_owned()
 }
 
+/// The element whose header starts `head` (the bytes from `at` on),
+/// inside a parent ending at `end`; `None` when no whole header fits.
+fn decode(head: &[u8], at: u64, end: u64) -> Option<Element> {
+    let (id, il) = element_id(head, 0)?;
+    let (size, sl) = vint(head, il)?;
+    let body = at + (il + sl) as u64;
+    if body > end {
+        return None;
+    }
+    let unknown = size == (1u64 << (7 * sl)) - 1;
+    let declared = if unknown {
+        u64::MAX
+    } else {
+        body.saturating_add(size)
+    };
+    Some(Element {
+        id,
+        at,
+        body,
+        end: declared.min(end),
+        unknown,
+        cut: !unknown && declared > end,
+    })
+}
+
 struct Parser<'a, 'd> {
     d: &'a [u8],
     diag: &'d mut Diag,
@@ -244,26 +271,7 @@ impl<'a> Parser<'a, '_> {
     /// whole header fits (the walk ends there).
     fn element(&mut self, at: u64, end: u64) -> Option<Element> {
         crate::cost::step(1);
-        let (id, il) = element_id(self.d, at as usize)?;
-        let (size, sl) = vint(self.d, at as usize + il)?;
-        let body = at + (il + sl) as u64;
-        if body > end {
-            return None;
-        }
-        let unknown = size == (1u64 << (7 * sl)) - 1;
-        let declared = if unknown {
-            u64::MAX
-        } else {
-            body.saturating_add(size)
-        };
-        Some(Element {
-            id,
-            at,
-            body,
-            end: declared.min(end),
-            unknown,
-            cut: !unknown && declared > end,
-        })
+        decode(self.d.get(at as usize..)?, at, end)
     }
 
     /// Calls `f` with each child of the body `[from, end)`; an element of
@@ -876,6 +884,173 @@ fn codec_name(codec_id: &str, bits: Option<u32>, private: Option<&[u8]>) -> Opti
         "S_DVBSUB" => "dvb_subtitle",
         _ => return None,
     })
+}
+
+/// The byte ranges of a `len`-byte Matroska or WebM file that probing it
+/// reads, found with one small read per element: every element header, the
+/// EBML header, `Info`, `Tracks`, `Tags`, `Chapters`, each Cluster's
+/// `Timestamp` and the first bytes of each block (a laced block whole),
+/// never the frames. A probe of an image holding only the ranges equals a
+/// probe of the file.
+///
+/// ```
+/// use custody_container::mkv::probe_ranges;
+/// let file = custody_testkit::mkv::tiny(30, 0);
+/// let ranges = probe_ranges(file.len() as u64, &mut |at, buf| {
+///     buf.copy_from_slice(&file[at as usize..at as usize + buf.len()]);
+///     Ok(())
+/// })
+/// .unwrap();
+/// // An image holding only those bytes probes as the file does.
+/// let mut image = vec![0u8; file.len()];
+/// for r in ranges {
+///     let r = r.start as usize..r.end as usize;
+///     image[r.clone()].copy_from_slice(&file[r]);
+/// }
+/// let probe = |d: &[u8]| format!("{:?}", custody_container::probe(d, Default::default()));
+/// assert_eq!(probe(&image), probe(&file));
+/// ```
+pub fn probe_ranges(len: u64, read_at: &mut ReadAt<'_>) -> std::io::Result<Vec<Range<u64>>> {
+    let mut plan = Plan {
+        len,
+        read_at,
+        out: Vec::new(),
+    };
+    let Some(head) = plan.element(0, len)? else {
+        return Ok(plan.out);
+    };
+    plan.whole(head.at, head.end);
+    let mut at = head.end;
+    while let Some(e) = plan.element(at, len)? {
+        if e.id != id::SEGMENT {
+            at = e.end;
+            continue;
+        }
+        let mut pos = e.body;
+        while pos < e.end {
+            let Some(c) = plan.element(pos, e.end)? else {
+                break;
+            };
+            pos = match c.id {
+                id::INFO | id::TRACKS | id::TAGS | id::CHAPTERS => {
+                    plan.whole(c.body, c.end);
+                    c.end
+                }
+                id::CUES => plan.headers(c.body, c.end, |_, _| Ok(()))?,
+                id::CLUSTER => plan.cluster(c)?,
+                _ if c.unknown => e.end,
+                _ => c.end,
+            }
+            .max(c.body);
+        }
+        break;
+    }
+    Ok(plan.out)
+}
+
+/// What [`probe_ranges`] walks with.
+struct Plan<'r, 'a> {
+    len: u64,
+    read_at: &'r mut ReadAt<'a>,
+    out: Vec<Range<u64>>,
+}
+
+impl Plan<'_, '_> {
+    /// The bytes `[from, to)` are read by the probe.
+    fn whole(&mut self, from: u64, to: u64) {
+        let to = to.min(self.len);
+        if from < to {
+            self.out.push(from..to);
+        }
+    }
+
+    /// Reads the element header at `at` (as [`Parser::element`] does), and
+    /// plans its bytes.
+    fn element(&mut self, at: u64, end: u64) -> std::io::Result<Option<Element>> {
+        let n = self.len.saturating_sub(at).min(12) as usize;
+        let mut head = [0u8; 12];
+        (self.read_at)(at, &mut head[..n])?;
+        self.whole(at, at + n as u64);
+        Ok(decode(&head[..n], at, end))
+    }
+
+    /// Walks the children headers of `[from, end)` as [`Parser::children`]
+    /// does, calling `f` with each.
+    fn headers(
+        &mut self,
+        from: u64,
+        end: u64,
+        mut f: impl FnMut(&mut Self, Element) -> std::io::Result<()>,
+    ) -> std::io::Result<u64> {
+        let mut at = from;
+        while at < end {
+            let Some(e) = self.element(at, end)? else {
+                return Ok(end);
+            };
+            f(self, e)?;
+            at = e.end;
+        }
+        Ok(at)
+    }
+
+    /// A Cluster: where it stops (as [`cluster_end`] finds it), its
+    /// `Timestamp`, and the header of each block.
+    fn cluster(&mut self, e: Element) -> std::io::Result<u64> {
+        let mut stop = e.end;
+        if e.unknown {
+            let mut at = e.body;
+            while at < e.end {
+                match self.element(at, e.end)? {
+                    Some(x) if !SEGMENT_CHILDREN.contains(&x.id) => at = x.end,
+                    _ => break,
+                }
+            }
+            stop = at;
+        }
+        let mut at = e.body;
+        while at < stop {
+            let Some(x) = self.element(at, stop)? else {
+                break;
+            };
+            if x.cut {
+                break;
+            }
+            match x.id {
+                // An unsigned integer: its first 8 bytes are read.
+                id::TIMESTAMP => self.whole(x.body, x.end.min(x.body + 8)),
+                id::SIMPLE_BLOCK => self.block(x.body, x.end)?,
+                id::BLOCK_GROUP => {
+                    self.headers(x.body, x.end, |plan, g| match g.id {
+                        id::BLOCK if !g.cut => plan.block(g.body, g.end),
+                        // BlockDuration: an unsigned integer, as above.
+                        _ => {
+                            plan.whole(g.body, g.end.min(g.body + 8));
+                            Ok(())
+                        }
+                    })?;
+                }
+                _ => {}
+            }
+            at = x.end;
+        }
+        Ok(stop)
+    }
+
+    /// A block's header: track number, timestamp, flags; a laced block
+    /// whole (its lacing header lists the frames' sizes).
+    fn block(&mut self, from: u64, to: u64) -> std::io::Result<()> {
+        let n = to.min(self.len).saturating_sub(from).min(12) as usize;
+        let mut b = [0u8; 12];
+        (self.read_at)(from, &mut b[..n])?;
+        self.whole(from, from + n as u64);
+        if let Some((_, tl)) = vint(&b[..n], 0)
+            && let Some(&flags) = b[..n].get(tl + 2)
+            && (flags >> 1) & 3 != 0
+        {
+            self.whole(from, to);
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -282,10 +282,27 @@ pub fn report(store: &DirStore, opts: &ReportOptions, trust: &Trust) -> std::io:
             continue;
         }
         let media = m.media.as_ref();
+        // Recordings (video or audio, whatever the container); photos and
+        // unknown files take no part in continuity.
         let is_media = media.is_some_and(|x| {
             matches!(
                 x.container.as_str(),
-                "mp4" | "mov" | "3gp" | "mpegts" | "m2ts" | "mpegps"
+                "mp4"
+                    | "mov"
+                    | "3gp"
+                    | "mpegts"
+                    | "m2ts"
+                    | "mpegps"
+                    | "matroska"
+                    | "webm"
+                    | "avi"
+                    | "wav"
+                    | "rf64"
+                    | "flv"
+                    | "amr"
+                    | "adts"
+                    | "mp3"
+                    | "ogg"
             )
         });
         let truncated = match media {

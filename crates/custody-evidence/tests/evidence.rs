@@ -898,6 +898,50 @@ fn a_broadcast_wave_recordings_start_and_audio_reach_the_manifest() {
     );
 }
 
+/// The supervision report dates recordings in every container a recorder
+/// writes: an AVI segment (its start from its name) and a Broadcast Wave
+/// voice note (from `bext`) are recordings, not undated files.
+#[test]
+fn the_report_dates_avi_segments_and_broadcast_wave_notes() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("rec");
+    std::fs::create_dir_all(&src).unwrap();
+    let wav = custody_testkit::wav::write(&custody_testkit::wav::WavSpec {
+        channels: 1,
+        sample_rate: 8_000,
+        bits: 16,
+        frames: 16_000,
+        bext: Some(("2026-11-29", "08:30:00", 0)),
+        rf64: false,
+    });
+    std::fs::write(src.join("VOICE0001.WAV"), wav).unwrap();
+    std::fs::write(
+        src.join("SN7_0042_20261129083300_0001.AVI"),
+        custody_testkit::avi::tiny_mjpeg_avi(60),
+    )
+    .unwrap();
+    let store = DirStore::open(&dir.path().join("store")).unwrap();
+    let key = StationKey::generate().unwrap();
+    let r = ingest(&src, &store, &key, &opts()).unwrap();
+    assert_eq!((r.registered, r.refused), (2, 0), "{:?}", r.items);
+    let rep =
+        custody_evidence::report::report(&store, &Default::default(), &trusting(&key)).unwrap();
+    for d in &rep.devices {
+        assert!(d.undated.is_empty(), "{}: {:?}", d.device, d.undated);
+    }
+    let runs: Vec<_> = rep.devices.iter().flat_map(|d| &d.recordings).collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let starts: Vec<&str> = runs.iter().map(|r| r.start.as_str()).collect();
+    assert!(
+        starts.iter().any(|s| s.starts_with("2026-11-29T08:30:00")),
+        "{starts:?}"
+    );
+    assert!(
+        starts.iter().any(|s| s.starts_with("2026-11-29T08:33:00")),
+        "{starts:?}"
+    );
+}
+
 /// A photo's EXIF: when (UTC, from its offset), where, make, model and
 /// serial reach the manifest.
 #[test]

@@ -280,10 +280,16 @@ pub fn probe_ranges(
             Some(r)
         }
         Some(Format::Wav | Format::Rf64 | Format::Avi) => crate::riff::probe_ranges(len, read_at)?,
+        Some(Format::Matroska | Format::WebM) => {
+            let mut r = crate::mkv::probe_ranges(len, read_at)?;
+            // Recognition reads the first 64 bytes (the doc type).
+            r.push(0..n.min(64) as u64);
+            Some(r)
+        }
         // Recognised only: nothing past the first bytes is read.
         Some(Format::AnnexB) | None => Some(std::iter::once(0..n as u64).collect()),
-        // Streams, Matroska, FLV, Ogg and audio files: their packets' headers
-        // are spread through the file; a photo is one packet, the whole file.
+        // Streams, FLV, Ogg and audio files: their packets' headers are
+        // spread through the file; a photo is one packet, the whole file.
         Some(_) => None,
     })
 }
