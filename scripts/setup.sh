@@ -21,6 +21,8 @@ command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # exiftool: the reference for photos' EXIF fields in the conformance tests.
 command -v exiftool >/dev/null 2>&1 || need+=(libimage-exiftool-perl)
+# mkvmerge: writes Matroska with laced blocks (FFmpeg's muxer never laces) for the conformance tests.
+command -v mkvmerge >/dev/null 2>&1 || need+=(mkvtoolnix)
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
 # GNU time: tests measure a command's peak resident memory with it.
 [ -x /usr/bin/time ] || need+=(time)

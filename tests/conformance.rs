@@ -1085,8 +1085,8 @@ fn ffmpeg(args: &[&str]) {
 /// packets are found by walking `movi`), Matroska and a live Matroska (elements
 /// of unknown size), FLV, Ogg (Opus, Vorbis, FLAC), MP3 with ID3 and Xing,
 /// ADTS, AMR (NB and WB),
-/// Broadcast Wave with `bext`, and an RF64 over 4 GB
-/// (sparse).
+/// Broadcast Wave with `bext`, an RF64 over 4 GB
+/// (sparse), and a Matroska file with laced audio blocks (mkvmerge).
 #[test]
 fn generated_recordings_agree_with_ffprobe() {
     if !common::have_tool("ffprobe") || !common::have_tool("ffmpeg") {
@@ -1152,6 +1152,18 @@ fn generated_recordings_agree_with_ffprobe() {
         }
         std::fs::write(p(name), f).unwrap();
     }
+    // Matroska with laced blocks (mkvmerge laces audio; FFmpeg's muxer never
+    // does): the H.264 + AAC Matroska's tracks and an MP3 remuxed together.
+    if common::have_tool_asked("mkvmerge", "--version") {
+        let out = std::process::Command::new("mkvmerge")
+            .args(["-q", "-o"])
+            .arg(p("laced.mkv"))
+            .arg(p("h264.mkv"))
+            .arg(p("tagged.mp3"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "mkvmerge: {out:?}");
+    }
     // The H.264 AVI cut at 70%: no idx1 (a recorder that lost power).
     let h264 = std::fs::read(p("h264.avi")).unwrap();
     std::fs::write(p("cut.avi"), &h264[..h264.len() * 7 / 10]).unwrap();
@@ -1191,7 +1203,8 @@ fn generated_recordings_agree_with_ffprobe() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 16, "{names:?}");
+    let laced = names.iter().any(|n| n == "laced.mkv");
+    assert_eq!(names.len(), 16 + laced as usize, "{names:?}");
     for name in names.iter().map(String::as_str) {
         let path = p(name);
         let ff = ffprobe(&path).unwrap_or_else(|| panic!("ffprobe cannot read {name}"));
@@ -1216,6 +1229,41 @@ fn generated_recordings_agree_with_ffprobe() {
                     Some(&custody::container::bmff::MetaValue::Text("scan".into()))
                 );
                 assert!(ours.warnings.iter().any(|w| w.message.contains("no index")));
+            }
+            "laced.mkv" => {
+                // Laced frames share their block's time: some audio frames do.
+                let m = custody::container::mkv::Mkv::parse(ev.bytes(), Limits::default()).unwrap();
+                let shared = m
+                    .tracks
+                    .iter()
+                    .filter(|t| t.kind == 2)
+                    .all(|t| t.frames().windows(2).any(|w| w[0].time == w[1].time));
+                assert!(shared, "laced.mkv: no laced audio frames");
+                // The H.264 and AAC content equals the source's, lacing undone.
+                let hashes = |d: &[u8]| {
+                    custody::hash::content::content_hashes(d, Limits::default())
+                        .unwrap()
+                        .into_iter()
+                        .map(|t| (t.codec, t.content_blake3.to_string()))
+                        .collect::<Vec<_>>()
+                };
+                let ours = hashes(ev.bytes());
+                assert_eq!(ours[..2], hashes(&std::fs::read(p("h264.mkv")).unwrap()));
+                // mkvmerge keeps the MP3's Xing/Info frame as the track's first
+                // block, which the MP3 file's demuxers (FFmpeg's and ours) leave
+                // out: the other frames are the file's, byte for byte.
+                let mp3 = std::fs::read(p("tagged.mp3")).unwrap();
+                let file = custody::container::rawaudio::RawAudio::parse(&mp3, Limits::default())
+                    .unwrap();
+                let frames: Vec<&[u8]> = file.frames().iter().map(|f| file.bytes(f)).collect();
+                let track = m.tracks.iter().find(|t| t.codec() == Some("mp3")).unwrap();
+                let blocks: Vec<&[u8]> = track.frames().iter().map(|f| m.bytes(f)).collect();
+                assert_eq!(blocks.len(), frames.len() + 1, "laced.mkv mp3 blocks");
+                assert!(
+                    blocks[0].windows(4).any(|w| w == b"Xing" || w == b"Info"),
+                    "laced.mkv: the first mp3 block is not the Xing/Info frame"
+                );
+                assert!(blocks[1..] == frames[..], "laced.mkv: mp3 frames differ");
             }
             "bwf.wav" => assert_eq!(
                 ours.metadata.get("bext:origination"),

@@ -15,7 +15,9 @@
 //! assert_eq!(flv.tracks[0].config().map(|c| c.len()), Some(15));
 //! ```
 
+use crate::bmff::plan::ReadAt;
 use crate::error::{Diag, Error, ErrorKind, Limits, Result, Warning};
+use std::ops::Range;
 
 /// A packet: the tag's media bytes and times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -408,6 +410,65 @@ fn amf(
         9 => AmfRead::End,
         _ => return None,
     })
+}
+
+/// The byte ranges of a `len`-byte FLV file that probing it reads, found
+/// with one small read per tag: the file header, every tag's header and
+/// the first bytes of its body (codec, packet type, composition time), and
+/// the whole of `onMetaData` and of each sequence header; never the
+/// frames. A probe of an image holding only the ranges equals a probe of
+/// the file.
+///
+/// ```
+/// use custody_container::flv::probe_ranges;
+/// let file = custody_testkit::flv::tiny(30);
+/// let ranges = probe_ranges(file.len() as u64, &mut |at, buf| {
+///     buf.copy_from_slice(&file[at as usize..at as usize + buf.len()]);
+///     Ok(())
+/// })
+/// .unwrap();
+/// let mut image = vec![0u8; file.len()];
+/// for r in ranges {
+///     let r = r.start as usize..r.end as usize;
+///     image[r.clone()].copy_from_slice(&file[r]);
+/// }
+/// let probe = |d: &[u8]| format!("{:?}", custody_container::probe(d, Default::default()));
+/// assert_eq!(probe(&image), probe(&file));
+/// ```
+pub fn probe_ranges(len: u64, read_at: &mut ReadAt<'_>) -> std::io::Result<Vec<Range<u64>>> {
+    let mut out = vec![0..len.min(13)];
+    if len < 9 {
+        return Ok(out);
+    }
+    let mut h = [0u8; 9];
+    read_at(0, &mut h)?;
+    let header = u32::from_be_bytes(h[5..9].try_into().expect("4 bytes")) as u64;
+    let mut at = header.max(9) + 4;
+    while at + TAG_HEADER <= len {
+        // The tag header and up to 5 bytes of its body, in one read.
+        let n = (len - at).min(TAG_HEADER + 5) as usize;
+        let mut t = [0u8; TAG_HEADER as usize + 5];
+        read_at(at, &mut t[..n])?;
+        out.push(at..at + n as u64);
+        let kind = t[0] & 0x1f;
+        let size = u32::from_be_bytes([0, t[1], t[2], t[3]]) as u64;
+        let body = at + TAG_HEADER;
+        let end = body + size;
+        if end > len {
+            break;
+        }
+        match kind {
+            // A sequence header (packet type 0) is kept whole.
+            8 | 9 if n > TAG_HEADER as usize + 1 && t[TAG_HEADER as usize + 1] == 0 => {
+                out.push(body..end)
+            }
+            8 | 9 => {}
+            18 => out.push(body..end),
+            _ => break,
+        }
+        at = end + 4;
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -280,6 +280,7 @@ pub fn probe_ranges(
             Some(r)
         }
         Some(Format::Wav | Format::Rf64 | Format::Avi) => crate::riff::probe_ranges(len, read_at)?,
+        Some(Format::Flv) => Some(crate::flv::probe_ranges(len, read_at)?),
         Some(Format::Matroska | Format::WebM) => {
             let mut r = crate::mkv::probe_ranges(len, read_at)?;
             // Recognition reads the first 64 bytes (the doc type).
@@ -288,8 +289,9 @@ pub fn probe_ranges(
         }
         // Recognised only: nothing past the first bytes is read.
         Some(Format::AnnexB) | None => Some(std::iter::once(0..n as u64).collect()),
-        // Streams, FLV, Ogg and audio files: their packets' headers are
-        // spread through the file; a photo is one packet, the whole file.
+        // Streams, Ogg (whose pages' checksums cover every byte) and audio
+        // files (a frame header every few hundred bytes): read whole, or
+        // streamed; a photo is one packet, the whole file.
         Some(_) => None,
     })
 }
