@@ -436,7 +436,9 @@ fn amf(
 /// assert_eq!(probe(&image), probe(&file));
 /// ```
 pub fn probe_ranges(len: u64, read_at: &mut ReadAt<'_>) -> std::io::Result<Vec<Range<u64>>> {
-    let mut out = Vec::from([0..len.min(13)]);
+    // The file header (and the first PreviousTagSize).
+    let mut out = Vec::new();
+    out.push(0..len.min(13));
     if len < 9 {
         return Ok(out);
     }
