@@ -1253,8 +1253,8 @@ fn generated_recordings_agree_with_ffprobe() {
                 // block, which the MP3 file's demuxers (FFmpeg's and ours) leave
                 // out: the other frames are the file's, byte for byte.
                 let mp3 = std::fs::read(p("tagged.mp3")).unwrap();
-                let file = custody::container::rawaudio::RawAudio::parse(&mp3, Limits::default())
-                    .unwrap();
+                let file =
+                    custody::container::rawaudio::RawAudio::parse(&mp3, Limits::default()).unwrap();
                 let frames: Vec<&[u8]> = file.frames().iter().map(|f| file.bytes(f)).collect();
                 let track = m.tracks.iter().find(|t| t.codec() == Some("mp3")).unwrap();
                 let blocks: Vec<&[u8]> = track.frames().iter().map(|f| m.bytes(f)).collect();
