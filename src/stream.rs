@@ -57,14 +57,15 @@ pub(crate) fn parse_error(
 }
 
 /// Content hashes of a file read at random: mapped, it is hashed in place;
-/// not mapped, an MP4/MOV/3GP is read as a probe reads it (its index) and
-/// then sample by sample, never whole (other formats are read whole).
+/// not mapped, a container whose probe reads only part of it (MP4/MOV/3GP,
+/// WAV/RF64, indexed AVI, Matroska, FLV) is read as a probe reads it (its
+/// index) and then packet by packet, never whole (other formats are read
+/// whole).
 pub(crate) fn content_indexed(
     path: &Path,
     mode: ReadMode,
     limits: custody_container::Limits,
 ) -> Result<Vec<custody_hash::content::TrackContent>> {
-    use custody_container::{Format, bmff::Mp4, detect};
     let parse = |source| Error::Parse {
         path: path.to_path_buf(),
         source,
@@ -73,19 +74,14 @@ pub(crate) fn content_indexed(
         custody_container::probe_ranges(len, Default::default(), read)
     })
     .map_err(Error::io(path))?;
-    if !ev.is_partial() || detect(ev.bytes()) != Some(Format::IsoBmff) {
-        let ev = if ev.is_partial() {
-            custody_io::Evidence::open(path, mode).map_err(Error::io(path))?
-        } else {
-            ev
-        };
+    if !ev.is_partial() {
         return custody_hash::content::content_hashes(ev.bytes(), limits).map_err(parse);
     }
-    let mp4 = Mp4::parse(ev.bytes(), limits).map_err(parse)?;
+    let d = custody_container::demux::demux(ev.bytes(), limits, true, None).map_err(parse)?;
     let file = custody_io::open_regular(path).map_err(Error::io(path))?;
     let len = ev.bytes().len() as u64;
     let mut failed = None;
-    let hashes = custody_hash::content::mp4_content_hashes_read(&mp4, len, |at, buf| {
+    let hashes = custody_hash::content::content_hashes_read(&d, len, |at, buf| {
         custody_io::read_exact_at(&file, at, buf).inspect_err(|e| {
             failed = Some(std::io::Error::new(e.kind(), e.to_string()));
         })

@@ -199,18 +199,7 @@ impl<'a> Demuxed<'a> {
     /// Samples the index names beyond the end of the file (MP4: a
     /// recording cut short; 0 where the container has no index).
     pub fn samples_beyond_end(&self) -> u64 {
-        match &self.parsed {
-            Parsed::Mp4(mp4) => mp4
-                .tracks
-                .iter()
-                .map(|t| {
-                    let mut it = t.samples();
-                    for _ in it.by_ref() {}
-                    it.missing()
-                })
-                .sum(),
-            _ => 0,
-        }
+        (0..self.tracks().len()).map(|i| self.beyond_end(i)).sum()
     }
 }
 
@@ -571,6 +560,77 @@ impl Demuxed<'_> {
                 sink.beyond_end(&r, beyond);
             }
             sink.track_done(&r);
+        }
+    }
+}
+
+impl Demuxed<'_> {
+    /// Hands every packet of a container whose packets are each one run of
+    /// bytes (MP4, WAV, AVI, Matroska, FLV, audio files, photos) to `sink`
+    /// as [`demux`] with a sink does, reading each packet through
+    /// `read(offset, buf)` rather than from memory: for a file that is not
+    /// mapped, demuxed from an image holding only its planned ranges
+    /// (`probe_ranges`). Memory holds the index and one packet. A packet
+    /// past `len` (the file's length) is one without bytes; one larger than
+    /// `max` bytes is an [`ErrorKind::Unsupported`] error at its offset;
+    /// a failed read is an [`ErrorKind::Read`] error. Ogg, whose packets
+    /// may span pages, and transport and program streams (read them front
+    /// to back: [`demux_input`]) are an [`ErrorKind::Unsupported`] error.
+    pub fn hand_over_read(
+        &self,
+        len: u64,
+        max: u64,
+        read: &mut dyn FnMut(u64, &mut [u8]) -> std::io::Result<()>,
+        sink: &mut dyn Sink,
+    ) -> Result<()> {
+        if matches!(self.parsed, Parsed::Ogg(_) | Parsed::Ts(_) | Parsed::Ps(_)) {
+            return Err(Error::new(
+                0,
+                "",
+                ErrorKind::Unsupported(format!("{} packets read one by one", self.format.name())),
+            ));
+        }
+        let mut buf = Vec::new();
+        for r in self.tracks() {
+            for p in self.packets(r.index) {
+                if p.offset.checked_add(p.size).is_none_or(|end| end > len) {
+                    sink.packet(&r, None);
+                    continue;
+                }
+                if p.size > max {
+                    return Err(Error::new(
+                        p.offset,
+                        "",
+                        ErrorKind::Unsupported(format!(
+                            "a {}-byte packet read without mapping the file (at most {max})",
+                            p.size
+                        )),
+                    ));
+                }
+                buf.resize(p.size as usize, 0);
+                read(p.offset, &mut buf)
+                    .map_err(|e| Error::new(p.offset, "", ErrorKind::Read(e.to_string())))?;
+                sink.packet(&r, Some(&buf));
+            }
+            let beyond = self.beyond_end(r.index);
+            if beyond > 0 {
+                sink.beyond_end(&r, beyond);
+            }
+            sink.track_done(&r);
+        }
+        Ok(())
+    }
+
+    /// Samples of track `track` that the index names beyond the end of the
+    /// file (MP4; 0 elsewhere).
+    fn beyond_end(&self, track: usize) -> u64 {
+        match &self.parsed {
+            Parsed::Mp4(mp4) => mp4.tracks.get(track).map_or(0, |t| {
+                let mut it = t.samples();
+                for _ in it.by_ref() {}
+                it.missing()
+            }),
+            _ => 0,
         }
     }
 }

@@ -28,8 +28,7 @@
 //! `content_blake3` is the BLAKE3 hash of that byte stream.
 
 use crate::hex::Digest32;
-use custody_container::bmff::Mp4;
-use custody_container::demux::{self, Demuxed, Parsed, Sink, TrackRef, demux, demux_input};
+use custody_container::demux::{Demuxed, Parsed, Sink, TrackRef, demux, demux_input};
 use custody_container::input::Input;
 use custody_container::summary::{Probe, ProbeOptions, summarise};
 use custody_container::{Error, ErrorKind, Limits};
@@ -480,57 +479,26 @@ fn track_canon(t: &TrackRef<'_>) -> Canon {
     }
 }
 
-/// The largest sample [`mp4_content_hashes_read`] reads into memory.
+/// The largest packet [`content_hashes_read`] reads into memory.
 pub const MAX_READ_SAMPLE: u32 = 256 << 20;
 
-/// Content hashes of an MP4/MOV/3GP file that is not mapped: `mp4` is its
-/// index (parsed from the ranges a probe reads, see
-/// `custody_container::probe_ranges`), `len` the file's length, and
-/// `read(offset, buf)` fills `buf` from the file. Each sample is read on
-/// its own, so memory holds the index and one sample, never the file; the
-/// hashes equal [`content_hashes`] over the whole file's bytes. A sample
-/// larger than [`MAX_READ_SAMPLE`] is refused (`Unsupported`, at its
-/// offset) rather than read.
-pub fn mp4_content_hashes_read(
-    mp4: &Mp4,
+/// Content hashes of a file that is not mapped, in a container whose
+/// packets are each one run of bytes (MP4/MOV/3GP, WAV/RF64, AVI,
+/// Matroska, FLV, audio files, photos): `d` is its demuxed index (parsed
+/// from the ranges a probe reads, see `custody_container::probe_ranges`),
+/// `len` the file's length, and `read(offset, buf)` fills `buf` from the
+/// file. Each packet is read on its own, so memory holds the index and one
+/// packet, never the file; the hashes equal [`content_hashes`] over the
+/// whole file's bytes. A packet larger than [`MAX_READ_SAMPLE`] is refused
+/// (`Unsupported`, at its offset) rather than read.
+pub fn content_hashes_read(
+    d: &Demuxed<'_>,
     len: u64,
     mut read: impl FnMut(u64, &mut [u8]) -> std::io::Result<()>,
 ) -> Result<Vec<TrackContent>, Error> {
-    let mut buf = Vec::new();
-    let mut out = Vec::with_capacity(mp4.tracks.len());
-    for (i, t) in mp4.tracks.iter().enumerate() {
-        let mut canon = track_canon(&demux::mp4_track(i, t));
-        let mut it = t.samples();
-        for s in it.by_ref() {
-            // Where the whole file's bytes would give no sample, none.
-            let inside = s
-                .offset
-                .checked_add(s.size as u64)
-                .is_some_and(|end| end <= len)
-                && usize::try_from(s.offset).is_ok();
-            if !inside {
-                canon.missing += 1;
-                continue;
-            }
-            if s.size > MAX_READ_SAMPLE {
-                return Err(Error::new(
-                    s.offset,
-                    "",
-                    ErrorKind::Unsupported(format!(
-                        "a {}-byte sample read without mapping the file (at most {MAX_READ_SAMPLE})",
-                        s.size
-                    )),
-                ));
-            }
-            buf.resize(s.size as usize, 0);
-            read(s.offset, &mut buf)
-                .map_err(|e| Error::new(s.offset, "", ErrorKind::Read(e.to_string())))?;
-            canon.sample(&buf);
-        }
-        canon.missing += it.missing();
-        out.push(canon.finish(t.id, t.codec()));
-    }
-    Ok(out)
+    let mut canons = Canons::default();
+    d.hand_over_read(len, MAX_READ_SAMPLE as u64, &mut read, &mut canons)?;
+    canons.finish(d)
 }
 
 /// Content hashes of every stream of an MPEG-TS or MPEG-PS file read front
