@@ -121,6 +121,42 @@ fn main() -> std::io::Result<()> {
     ] {
         std::fs::write(root.join(path), data)?;
     }
+    // The parsers' own targets: the demuxer's seeds by format, and each
+    // parser's hostile shapes (small).
+    for (dir, names) in [
+        ("riff", &["bwf.wav", "rf64.wav", "tiny.avi"][..]),
+        ("mkv", &["tiny.mkv", "live.mkv"][..]),
+        ("flv", &["tiny.flv"][..]),
+        ("ogg", &["opus.ogg"][..]),
+        ("audio", &["tiny.amr"][..]),
+        ("photo", &["exif.jpg", "time.png"][..]),
+    ] {
+        std::fs::create_dir_all(root.join(dir))?;
+        for name in names {
+            std::fs::copy(root.join("demux").join(name), root.join(dir).join(name))?;
+        }
+    }
+    for (path, data) in [
+        ("riff/hostile-unindexed.avi", h::avi_unindexed(16_384)),
+        ("riff/hostile-many-chunks.wav", h::wav_many_chunks(16_384)),
+        ("mkv/hostile-live-blocks.mkv", h::mkv_live_blocks(16_384)),
+        ("flv/hostile-tiny-tags.flv", h::flv_tiny_tags(16_384)),
+        ("ogg/hostile-tiny-packets.ogg", h::ogg_tiny_packets(16_384)),
+        (
+            "audio/hostile-empty-frames.aac",
+            h::adts_empty_frames(16_384),
+        ),
+        (
+            "audio/hostile-empty-frames.amr",
+            h::amr_empty_frames(16_384),
+        ),
+        (
+            "photo/hostile-many-segments.jpg",
+            h::jpeg_many_segments(16_384),
+        ),
+    ] {
+        std::fs::write(root.join(path), data)?;
+    }
     // Chunk trees of one leaf, several leaves, and an empty file.
     std::fs::create_dir_all(root.join("tree"))?;
     for (name, len) in [

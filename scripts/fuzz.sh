@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every fuzz target (or FUZZ_TARGETS) for a bounded time (FUZZ_SECONDS, default 60) with
+# Runs every fuzz target (or FUZZ_TARGETS) for a bounded time (FUZZ_SECONDS, default 60; the demuxer's six parser targets half that) with
 # AddressSanitizer on stable Rust. Seeds: fuzz/corpus/TARGET plus the shared
 # media corpus when present. Generated inputs go to fuzz/work (ignored by git).
 # A crash exits 1 and leaves fuzz/artifacts/TARGET/crash-*: add it to
@@ -24,12 +24,18 @@ for target in $targets; do
   mkdir -p "$work"
   seeds=("$work" "$root/fuzz/corpus/$target")
   # The media corpus seeds the media parsers only.
-  case $target in bmff|ts|ps|demux|content|window|capi) [ -d "$corpus" ] && seeds+=("$(cd "$corpus" && pwd)") ;; esac
-  echo "fuzz: $target for ${seconds}s" >&2
+  case $target in
+    bmff|ts|ps|demux|content|window|capi|riff|mkv|flv|ogg|audio|photo)
+      [ -d "$corpus" ] && seeds+=("$(cd "$corpus" && pwd)") ;;
+  esac
+  # The demuxer's parsers, one target each, are small: half the time each.
+  t=$seconds
+  case $target in riff|mkv|flv|ogg|audio|photo) t=$(( (seconds + 1) / 2 )) ;; esac
+  echo "fuzz: $target for ${t}s" >&2
   log=$root/fuzz/work/$target.log
   if ! (cd fuzz && ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=32} RUSTC_BOOTSTRAP=1 \
-      timeout $((seconds + 900)) cargo fuzz run "$target" "${seeds[@]}" -- -fork=1 \
-      -max_total_time="$seconds" -timeout=2 -rss_limit_mb=512 -max_len=4194304 -print_final_stats=1) >"$log" 2>&1; then
+      timeout $((t + 900)) cargo fuzz run "$target" "${seeds[@]}" -- -fork=1 \
+      -max_total_time="$t" -timeout=2 -rss_limit_mb=512 -max_len=4194304 -print_final_stats=1) >"$log" 2>&1; then
     tail -60 "$log" >&2
     echo "fuzz: $target FAILED (log: $log; inputs: fuzz/artifacts/$target/)" >&2
     exit 1

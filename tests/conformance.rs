@@ -366,6 +366,12 @@ fn exercise(data: &[u8]) {
     fuzz::ts(data);
     fuzz::ps(data);
     fuzz::demux(data);
+    fuzz::riff(data);
+    fuzz::mkv(data);
+    fuzz::flv(data);
+    fuzz::ogg(data);
+    fuzz::audio(data);
+    fuzz::photo(data);
     fuzz::content(data);
 }
 

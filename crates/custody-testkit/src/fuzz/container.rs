@@ -295,87 +295,129 @@ pub fn windowed(data: &[u8], window: usize) {
     }
 }
 
-/// The parsers behind the demuxer (WAV/RF64, AVI, Matroska, FLV, Ogg,
-/// AMR/MP3/ADTS, JPEG/PNG and EXIF: lenient and strict, every packet
-/// inside the input), then any input through the demuxer: it hands over
-/// exactly the packets the summary counts.
-pub fn demux(data: &[u8]) {
-    use custody_container::demux::{Sink, TrackRef, demux};
-    use custody_container::{avi::Avi, exif::Exif, flv::Flv, mkv::Mkv, ogg::Ogg};
-    use custody_container::{photo::Photo, rawaudio::RawAudio, wav::Wav};
-    let strict = Limits {
-        strict: true,
-        ..Limits::default()
-    };
-    let lenient = Limits::default();
-    let _ = (
-        Wav::parse(data, strict),
-        Avi::parse(data, strict),
-        Mkv::parse(data, strict),
-        Flv::parse(data, strict),
-        RawAudio::parse(data, strict),
-        Ogg::parse(data, strict),
-        Photo::parse(data, strict),
+/// Lenient and strict limits.
+fn both_limits() -> [Limits; 2] {
+    [
+        Limits::default(),
+        Limits {
+            strict: true,
+            ..Limits::default()
+        },
+    ]
+}
+
+/// Panics unless `[offset, offset + size)` lies inside `data`.
+fn inside(data: &[u8], offset: u64, size: u64) {
+    let end = offset.checked_add(size);
+    assert!(
+        end.is_some_and(|e| e <= data.len() as u64),
+        "a packet outside the input"
     );
-    let inside = |offset: u64, size: u64| {
-        let end = offset.checked_add(size);
-        assert!(
-            end.is_some_and(|e| e <= data.len() as u64),
-            "a packet outside the input"
-        );
-    };
-    if let Ok(w) = Wav::parse(data, lenient) {
-        for p in w.packets() {
-            assert!(p.start < p.end);
-            inside(p.start, p.end - p.start);
-        }
-        let _ = (w.duration_seconds(), w.bext.map(|b| b.origination()));
-    }
-    if let Ok(a) = Avi::parse(data, lenient) {
-        for i in 0..a.streams.len() {
-            a.packets(i).for_each(|p| inside(p.offset, p.size as u64));
-        }
-        let _ = a.duration_seconds();
-    }
-    if let Ok(m) = Mkv::parse(data, lenient) {
-        for t in &m.tracks {
-            t.frames()
-                .iter()
-                .for_each(|f| inside(f.offset, f.size as u64));
-        }
-        let _ = (m.duration_seconds(), m.created_unix());
-    }
-    if let Ok(f) = Flv::parse(data, lenient) {
-        for t in &f.tracks {
-            t.packets()
-                .iter()
-                .for_each(|p| inside(p.offset, p.size as u64));
-            let _ = (t.picture_size(), t.audio_format());
-        }
-    }
-    if let Ok(o) = Ogg::parse(data, lenient) {
-        for i in 0..o.streams.len() {
-            for p in o.packets(i) {
-                assert_eq!(o.bytes(p).len(), p.size as usize);
+}
+
+/// WAV/RF64/BW64 and AVI/OpenDML (lenient and strict): every packet lies
+/// inside the input.
+pub fn riff(data: &[u8]) {
+    use custody_container::{avi::Avi, wav::Wav};
+    for limits in both_limits() {
+        if let Ok(w) = Wav::parse(data, limits) {
+            for p in w.packets() {
+                assert!(p.start < p.end);
+                inside(data, p.start, p.end - p.start);
             }
-            let _ = o.streams[i].duration_seconds();
+            let _ = (w.duration_seconds(), w.bext.map(|b| b.origination()));
+        }
+        if let Ok(a) = Avi::parse(data, limits) {
+            for i in 0..a.streams.len() {
+                a.packets(i)
+                    .for_each(|p| inside(data, p.offset, p.size as u64));
+            }
+            let _ = a.duration_seconds();
         }
     }
-    if let Ok(p) = Photo::parse(data, lenient)
-        && let Some(e) = p.exif
-    {
-        let _ = (e.location(), e.taken());
+}
+
+/// Matroska/WebM (lenient and strict): every frame lies inside the input.
+pub fn mkv(data: &[u8]) {
+    use custody_container::mkv::Mkv;
+    for limits in both_limits() {
+        if let Ok(m) = Mkv::parse(data, limits) {
+            for t in &m.tracks {
+                t.frames()
+                    .iter()
+                    .for_each(|f| inside(data, f.offset, f.size as u64));
+            }
+            let _ = (m.duration_seconds(), m.created_unix());
+        }
     }
-    // The TIFF reader on its own (a PNG's eXIf holds the bare structure).
+}
+
+/// FLV (lenient and strict): every packet lies inside the input.
+pub fn flv(data: &[u8]) {
+    use custody_container::flv::Flv;
+    for limits in both_limits() {
+        if let Ok(f) = Flv::parse(data, limits) {
+            for t in &f.tracks {
+                t.packets()
+                    .iter()
+                    .for_each(|p| inside(data, p.offset, p.size as u64));
+                let _ = (t.picture_size(), t.audio_format());
+            }
+        }
+    }
+}
+
+/// Ogg (lenient and strict): every packet's bytes are as long as it says.
+pub fn ogg(data: &[u8]) {
+    use custody_container::ogg::Ogg;
+    for limits in both_limits() {
+        if let Ok(o) = Ogg::parse(data, limits) {
+            for i in 0..o.streams.len() {
+                for p in o.packets(i) {
+                    assert_eq!(o.bytes(p).len(), p.size as usize);
+                }
+                let _ = o.streams[i].duration_seconds();
+            }
+        }
+    }
+}
+
+/// AMR, MP3 and ADTS files (lenient and strict): every frame lies inside
+/// the input.
+pub fn audio(data: &[u8]) {
+    use custody_container::rawaudio::RawAudio;
+    for limits in both_limits() {
+        if let Ok(a) = RawAudio::parse(data, limits) {
+            a.frames()
+                .iter()
+                .for_each(|f| inside(data, f.offset, f.size as u64));
+            let _ = a.duration_seconds();
+        }
+    }
+}
+
+/// JPEG and PNG photos (lenient and strict), and the TIFF/EXIF reader on
+/// its own (a PNG's `eXIf` holds the bare structure).
+pub fn photo(data: &[u8]) {
+    use custody_container::{exif::Exif, photo::Photo};
+    for limits in both_limits() {
+        if let Ok(p) = Photo::parse(data, limits)
+            && let Some(e) = p.exif
+        {
+            let _ = (e.location(), e.taken());
+        }
+    }
     if let Some(e) = Exif::parse(data) {
         let _ = (e.location(), e.taken());
     }
-    if let Ok(a) = RawAudio::parse(data, lenient) {
-        a.frames()
-            .iter()
-            .for_each(|f| inside(f.offset, f.size as u64));
-        let _ = a.duration_seconds();
-    }
+}
+
+/// Any input through the one demuxer: it hands over exactly the packets
+/// the summary counts, and its packet index lists them (the parsers behind
+/// it have a target each: [`riff`], [`mkv`], [`flv`], [`ogg`], [`audio`],
+/// [`photo`]).
+pub fn demux(data: &[u8]) {
+    use custody_container::demux::{Sink, TrackRef, demux};
     /// Counts the packets handed over (those beyond the end of an MP4 apart).
     struct Count(u64, u64);
     impl Sink for Count {

@@ -8,7 +8,9 @@ mod container;
 mod evidence;
 mod hash;
 
-pub use container::{SliceSource, bmff, demux, ps, ts, window, windowed};
+pub use container::{
+    SliceSource, audio, bmff, demux, flv, mkv, ogg, photo, ps, riff, ts, window, windowed,
+};
 #[cfg(feature = "evidence")]
 pub use evidence::store_json;
 pub use hash::{content, tree};

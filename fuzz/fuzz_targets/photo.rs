@@ -1,0 +1,4 @@
+//! Fuzz target: see `custody_testkit::fuzz::photo`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| custody_testkit::fuzz::photo(data));
