@@ -30,12 +30,12 @@ fn page(out: &mut Vec<u8>, flags: u8, granule: i64, seq: u32, lacing: &[u8], bod
     out[start + 22..start + 26].copy_from_slice(&c.to_le_bytes());
 }
 
-/// An Ogg Opus file: stereo, pre-skip 312, then `packets` packets of 20 ms,
-/// packet `i` being `100 + 13 i` bytes of the value `i`, laid out ten
-/// segments to a page so that longer packets span pages.
-pub fn opus(packets: u32) -> Vec<u8> {
+/// The two header pages of an Ogg Opus stream of `channels` channels
+/// (pre-skip 312, 48 kHz): `OpusHead`, then `OpusTags`.
+fn opus_headers(channels: u8) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut head = b"OpusHead\x01\x02".to_vec();
+    let mut head = b"OpusHead\x01".to_vec();
+    head.push(channels);
     head.extend_from_slice(&312u16.to_le_bytes());
     head.extend_from_slice(&48_000u32.to_le_bytes());
     head.extend_from_slice(&[0, 0, 0]);
@@ -45,6 +45,14 @@ pub fn opus(packets: u32) -> Vec<u8> {
     tags.extend_from_slice(b"testkit");
     tags.extend_from_slice(&0u32.to_le_bytes());
     page(&mut out, 0, 0, 1, &[tags.len() as u8], &tags);
+    out
+}
+
+/// An Ogg Opus file: stereo, pre-skip 312, then `packets` packets of 20 ms,
+/// packet `i` being `100 + 13 i` bytes of the value `i`, laid out ten
+/// segments to a page so that longer packets span pages.
+pub fn opus(packets: u32) -> Vec<u8> {
+    let mut out = opus_headers(2);
     // Segments of every packet: (lacing value, packet index, last of packet).
     let mut segs: Vec<(u8, u32, bool)> = Vec::new();
     for i in 0..packets {
@@ -80,17 +88,7 @@ pub fn opus(packets: u32) -> Vec<u8> {
 /// one-byte packets (the most packets a page can end): a packet for every
 /// 2.1 bytes.
 pub fn tiny_packets(pages: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut head = b"OpusHead\x01\x01".to_vec();
-    head.extend_from_slice(&312u16.to_le_bytes());
-    head.extend_from_slice(&48_000u32.to_le_bytes());
-    head.extend_from_slice(&[0, 0, 0]);
-    page(&mut out, 2, 0, 0, &[head.len() as u8], &head);
-    let mut tags = b"OpusTags".to_vec();
-    tags.extend_from_slice(&7u32.to_le_bytes());
-    tags.extend_from_slice(b"testkit");
-    tags.extend_from_slice(&0u32.to_le_bytes());
-    page(&mut out, 0, 0, 1, &[tags.len() as u8], &tags);
+    let mut out = opus_headers(1);
     for n in 0..pages {
         let flags = if n + 1 == pages { 4 } else { 0 };
         let granule = (n as i64 + 1) * 255 * 960;
