@@ -355,20 +355,13 @@ impl Demuxed<'_> {
                     }
                 }))
             }
-            Parsed::Audio(a) if track == 0 => {
-                let mut t = 0i64;
-                Box::new(a.frames().iter().map(move |f| {
-                    let p = Packet {
-                        offset: f.offset,
-                        size: f.size as u64,
-                        dts: Some(t),
-                        pts: Some(t),
-                        keyframe: true,
-                    };
-                    t += f.samples as i64;
-                    p
-                }))
-            }
+            Parsed::Audio(a) if track == 0 => Box::new(a.frames_timed().map(|(f, t)| Packet {
+                offset: f.offset,
+                size: f.size as u64,
+                dts: Some(t),
+                pts: Some(t),
+                keyframe: true,
+            })),
             Parsed::Ogg(o) if track < o.streams.len() => {
                 let video = o.streams[track].is_video();
                 Box::new(o.packets(track).map(move |p| Packet {

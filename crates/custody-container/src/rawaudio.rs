@@ -220,6 +220,16 @@ impl<'a> RawAudio<'a> {
         &self.frames
     }
 
+    /// Each frame with its start in samples (the samples of the frames
+    /// before it).
+    pub fn frames_timed(&self) -> impl Iterator<Item = (&AudioFrame, i64)> + '_ {
+        self.frames.iter().scan(0i64, |t, f| {
+            let at = *t;
+            *t += f.samples as i64;
+            Some((f, at))
+        })
+    }
+
     /// A frame's bytes: a slice of the input.
     pub fn bytes(&self, f: &AudioFrame) -> &'a [u8] {
         &self.data[f.offset as usize..(f.offset + f.size as u64) as usize]

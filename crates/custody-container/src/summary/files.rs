@@ -344,19 +344,13 @@ pub(super) fn from_audio(a: &RawAudio<'_>, container: Container, opts: ProbeOpti
     }
     let frames = a.frames();
     let rows = opts.samples.then(|| {
-        let mut t = 0i64;
-        frames
-            .iter()
-            .map(|f| {
-                let row = SampleRow {
-                    offset: f.offset,
-                    size: f.size as u64,
-                    dts: Some(t),
-                    pts: Some(t),
-                    keyframe: true,
-                };
-                t += f.samples as i64;
-                row
+        a.frames_timed()
+            .map(|(f, t)| SampleRow {
+                offset: f.offset,
+                size: f.size as u64,
+                dts: Some(t),
+                pts: Some(t),
+                keyframe: true,
             })
             .collect()
     });
