@@ -56,6 +56,7 @@ pub mod ps;
 pub mod rawaudio;
 pub mod riff;
 pub mod summary;
+pub mod telemetry;
 pub mod time;
 pub mod ts;
 pub mod wav;
