@@ -506,48 +506,27 @@ impl Demuxed<'_> {
             let i = r.index;
             let mut give = |b: Option<&[u8]>| sink.packet(&r, b);
             let beyond = match &self.parsed {
+                // One pass hands the samples over and counts those beyond
+                // the end of the file.
                 Parsed::Mp4(mp4) => {
                     let mut it = mp4.tracks[i].samples();
                     it.by_ref().for_each(|s| give(mp4.sample_bytes(&s)));
                     it.missing()
                 }
-                Parsed::Wav(w) => {
-                    w.packets().for_each(|p| give(Some(w.bytes(&p))));
-                    0
-                }
-                Parsed::Avi(a) => {
-                    a.packets(i).for_each(|p| give(Some(a.bytes(&p))));
-                    0
-                }
-                Parsed::Mkv(m) => {
-                    m.tracks[i]
-                        .frames()
-                        .iter()
-                        .for_each(|f| give(Some(m.bytes(f))));
-                    0
-                }
-                Parsed::Flv(f) => {
-                    f.tracks[i]
-                        .packets()
-                        .iter()
-                        .for_each(|p| give(Some(f.bytes(p))));
-                    0
-                }
-                Parsed::Audio(a) => {
-                    a.frames().iter().for_each(|f| give(Some(a.bytes(f))));
-                    0
-                }
+                // A packet may span Ogg pages: the parser joins its pieces.
                 Parsed::Ogg(o) => {
                     o.packets(i).for_each(|p| give(Some(&o.bytes(p))));
                     0
                 }
-                Parsed::Photo(p) => {
-                    give(Some(
-                        &data[p.picture.start as usize..p.picture.end as usize],
-                    ));
+                // Every other container's packets are one run of bytes each.
+                _ => {
+                    for p in self.packets(i) {
+                        let start = usize::try_from(p.offset).ok();
+                        let run = start.zip(usize::try_from(p.size).ok());
+                        give(run.and_then(|(a, n)| data.get(a..a.checked_add(n)?)));
+                    }
                     0
                 }
-                Parsed::Ts(_) | Parsed::Ps(_) | Parsed::Segment(_) | Parsed::Recognised => 0,
             };
             if beyond > 0 {
                 sink.beyond_end(&r, beyond);
